@@ -1,0 +1,158 @@
+// The face of the gate as the front end sees it: what a gated call looks like
+// once inspected (GateRequest), what the gate answers (Decision), and the
+// Pipeline that turns one into the other.
+//
+// GateRequest is proto-neutral on purpose: cri/ extracts these fields from the
+// CRI subset, so policy/ can be tested without protobuf and a new CRI version
+// changes only the extraction.
+#pragma once
+
+#include <grpcpp/support/status.h>
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace crigate::policy {
+
+// Who is on the other end of the unix socket, from SO_PEERCRED at accept time.
+struct Caller {
+  pid_t pid = -1;
+  uid_t uid = static_cast<uid_t>(-1);
+  gid_t gid = static_cast<gid_t>(-1);
+  bool known = false;  // false when credentials could not be read: treat as nobody
+};
+
+struct NamespaceModes {
+  bool host_network = false;
+  bool host_pid = false;
+  bool host_ipc = false;
+};
+
+struct PodInfo {
+  std::string name;
+  std::string uid;
+  std::string namespace_;
+  std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> annotations;
+  NamespaceModes host;
+  bool privileged = false;
+  std::string runtime_handler;
+};
+
+struct Resources {
+  int64_t cpu_period = 0;  // 0: not set
+  int64_t cpu_quota = 0;
+  int64_t cpu_shares = 0;
+  int64_t memory_limit_bytes = 0;
+};
+
+struct ContainerInfo {
+  std::string name;
+  std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> annotations;
+  NamespaceModes host;
+  bool privileged = false;
+  std::vector<std::string> added_capabilities;
+  Resources resources;
+};
+
+struct GateRequest {
+  std::string method;  // full gRPC path, "/runtime.v1.RuntimeService/CreateContainer"
+  std::string action;  // the method's last segment, "CreateContainer"
+  Caller caller;
+  std::string image;   // image as the request names it (PullImage, RemoveImage, CreateContainer)
+  std::optional<PodInfo> pod;             // RunPodSandbox, CreateContainer, PullImage (sandbox config)
+  std::optional<ContainerInfo> container; // CreateContainer, UpdateContainerResources
+  std::string container_id;               // Start/Stop/Remove/Exec*/Attach/Update
+  std::string pod_sandbox_id;             // CreateContainer, StopPodSandbox, PortForward...
+  std::map<std::string, std::string> image_annotations;  // ImageSpec.annotations
+  std::string bearer_token;  // from gRPC metadata "authorization: Bearer ..."
+};
+
+enum class Verdict { kAllow, kDeny, kError };
+
+// What one stage said. Error means "no answer" (a dead cloud, an unreadable
+// store); the pipeline maps it to a deny unless that stage is configured
+// otherwise.
+struct StageResult {
+  Verdict verdict = Verdict::kAllow;
+  grpc::StatusCode code = grpc::StatusCode::OK;
+  std::string reason;
+
+  static StageResult Allow(std::string reason = {}) {
+    return {Verdict::kAllow, grpc::StatusCode::OK, std::move(reason)};
+  }
+  static StageResult Deny(grpc::StatusCode code, std::string reason) {
+    return {Verdict::kDeny, code, std::move(reason)};
+  }
+  static StageResult Error(grpc::StatusCode code, std::string reason) {
+    return {Verdict::kError, code, std::move(reason)};
+  }
+};
+
+struct StageRecord {
+  std::string stage;
+  StageResult result;
+};
+
+struct Decision {
+  bool allow = false;
+  grpc::StatusCode code = grpc::StatusCode::OK;  // status returned to the caller on deny
+  std::string reason;                            // operator-readable; sent as the status message
+  std::vector<StageRecord> stages;               // every stage that ran, in order
+  std::string image_digest;                      // resolved digest, when a stage resolved one
+  std::string decision_id;                       // the cloud's, when it answered
+  std::chrono::microseconds latency{0};
+
+  grpc::Status ToStatus() const {
+    return allow ? grpc::Status::OK : grpc::Status(code, reason);
+  }
+};
+
+// Per-call state that stages fill in for the stages after them and for the
+// audit record: e.g. the trust stage resolves the digest that the token stage
+// binds and the cloud stage reports.
+struct CallState {
+  std::string image_ref;          // normalised reference, when the call names an image
+  std::string image_digest;       // "sha256:..." the node holds (or the pull resolved)
+  std::string token_subject;      // verified token's sub
+  std::string token_id;           // verified token's jti
+  std::string token_claims_json;  // verified claims, compact JSON, for the cloud request
+  std::string decision_id;        // the cloud's decision id
+};
+
+// One check in the chain. Thread-safe; Check must return within a bounded time.
+class Stage {
+ public:
+  virtual ~Stage() = default;
+  virtual const char* name() const = 0;  // "privilege", "trust", "token", "cloud"
+  virtual StageResult Check(const GateRequest& request, CallState& state) = 0;
+};
+
+// Thread-safe: Decide is called concurrently from gRPC's callback threads.
+// It must answer within its own bounded time (the cloud stage has a timeout);
+// it writes the audit record before it returns.
+class Pipeline {
+ public:
+  virtual ~Pipeline() = default;
+  virtual Decision Decide(const GateRequest& request) = 0;
+};
+
+// The pipeline used until policy is configured: allows everything, records
+// nothing. Kept so the front end can run (and be tested) without policy.
+class AllowAllPipeline final : public Pipeline {
+ public:
+  Decision Decide(const GateRequest&) override {
+    Decision d;
+    d.allow = true;
+    d.reason = "no policy configured";
+    return d;
+  }
+};
+
+}  // namespace crigate::policy
