@@ -141,6 +141,15 @@ class Pipeline {
  public:
   virtual ~Pipeline() = default;
   virtual Decision Decide(const GateRequest& request) = 0;
+  // Records a call refused before any stage ran (a request that does not
+  // parse) and returns its deny decision: every refusal leaves an audit record.
+  virtual Decision Reject(const GateRequest& request, grpc::StatusCode code,
+                          const std::string& reason) {
+    Decision d;
+    d.code = code;
+    d.reason = reason;
+    return d;
+  }
 };
 
 // The pipeline used until policy is configured: allows everything, records

@@ -1,0 +1,47 @@
+// The daemon's own configuration: the [server], [backend], [log] and [gate]
+// sections of crigate's TOML file. Other sections belong to the parts that
+// use them (policy/, monitor/) and are parsed there; main.cc checks that no
+// section is unknown.
+//
+// Every key has a default, so an empty file is a valid config. Every error
+// names its key ("server.socket_mode: ..."), so a broken config is fixed from
+// the message alone.
+#pragma once
+
+#include <toml++/toml.h>
+
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cri/log.h"
+#include "cri/unix_listener.h"
+
+namespace crigate::cri {
+
+inline constexpr char kDefaultConfigPath[] = "/etc/crigate/config.toml";
+
+struct DaemonConfig {
+  SocketOptions socket{"/run/crigate/crigate.sock", 0660};
+  std::string backend_endpoint = "unix:///run/containerd/containerd.sock";
+  int drain_timeout_ms = 10000;   // how long in-flight calls get at shutdown
+  int decision_threads = 4;       // threads that run pipeline decisions
+  int max_message_bytes = 64 << 20;
+  log::Level log_level = log::Level::kInfo;
+  std::set<std::string> gated_actions;  // defaults to DefaultGatedActions()
+};
+
+// Reads and parses a TOML file; nullopt with "path:line:col: ..." in errors.
+std::optional<toml::table> LoadToml(const std::string& path, std::vector<std::string>* errors);
+
+// Fills *out from root; returns false with one message per bad key.
+bool ParseDaemonConfig(const toml::table& root, DaemonConfig* out,
+                       std::vector<std::string>* errors);
+
+// Adds an error for every key of root[section] not in known.
+void RejectUnknownKeys(const toml::table& root, std::string_view section,
+                       const std::set<std::string_view>& known, std::vector<std::string>* errors);
+
+}  // namespace crigate::cri

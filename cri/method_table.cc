@@ -1,0 +1,48 @@
+#include "cri/method_table.h"
+
+namespace crigate::cri {
+
+const std::set<std::string>& GatableActions() {
+  static const std::set<std::string> kActions = {
+      "RunPodSandbox",   "StopPodSandbox", "RemovePodSandbox", "CreateContainer",
+      "StartContainer",  "StopContainer",  "RemoveContainer",  "UpdateContainerResources",
+      "ReopenContainerLog", "ExecSync",    "Exec",             "Attach",
+      "PortForward",     "UpdateRuntimeConfig", "CheckpointContainer", "PullImage",
+      "RemoveImage",
+  };
+  return kActions;
+}
+
+const std::set<std::string>& DefaultGatedActions() {
+  static const std::set<std::string> kActions = {"RunPodSandbox", "CreateContainer",
+                                                 "StartContainer", "PullImage", "RemoveImage"};
+  return kActions;
+}
+
+const std::set<std::string>& ReadOnlyActions() {
+  static const std::set<std::string> kActions = {
+      "Version",          "Status",           "ListPodSandbox",     "PodSandboxStatus",
+      "ListContainers",   "ContainerStatus",  "ContainerStats",     "ListContainerStats",
+      "PodSandboxStats",  "ListPodSandboxStats", "ListImages",      "ImageStatus",
+      "ImageFsInfo",      "GetContainerEvents", "ListMetricDescriptors", "ListPodSandboxMetrics",
+  };
+  return kActions;
+}
+
+MethodInfo ClassifyMethod(std::string_view path) {
+  MethodInfo info;
+  if (path.size() < 4 || path[0] != '/') return info;
+  size_t slash = path.find('/', 1);
+  if (slash == std::string_view::npos || slash == 1 || slash + 1 == path.size()) return info;
+  std::string_view action = path.substr(slash + 1);
+  if (action.find('/') != std::string_view::npos) return info;
+  info.service = path.substr(1, slash - 1);
+  info.action = action;
+  info.cri = info.service == "runtime.v1.RuntimeService" || info.service == "runtime.v1.ImageService" ||
+             info.service == "runtime.v1alpha2.RuntimeService" ||
+             info.service == "runtime.v1alpha2.ImageService";
+  info.read_only = ReadOnlyActions().count(std::string(action)) > 0;
+  return info;
+}
+
+}  // namespace crigate::cri

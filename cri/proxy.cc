@@ -1,0 +1,348 @@
+#include "cri/proxy.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <mutex>
+#include <optional>
+
+#include "cri/inspect.h"
+#include "cri/log.h"
+#include "cri/method_table.h"
+
+namespace crigate::cri {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Headers that belong to one HTTP/2 hop and are set by grpc itself; copying
+// them onto the next hop would duplicate or contradict them.
+bool HopHeader(grpc::string_ref key) {
+  std::string_view k(key.data(), key.size());
+  return k.empty() || k[0] == ':' || k.substr(0, 5) == "grpc-" || k == "content-type" ||
+         k == "te" || k == "user-agent" || k == "host";
+}
+
+std::string ToString(grpc::string_ref s) { return std::string(s.data(), s.size()); }
+
+std::string Describe(const policy::GateRequest& r) {
+  std::string out = fmt::format("uid={} gid={} pid={}", r.caller.uid, r.caller.gid, r.caller.pid);
+  if (!r.caller.known) out = "caller=unknown";
+  if (r.pod) out += fmt::format(" pod={}/{}", r.pod->namespace_, r.pod->name);
+  if (r.container) out += fmt::format(" container={}", r.container->name);
+  if (!r.container_id.empty()) out += fmt::format(" container_id={:.12}", r.container_id);
+  if (!r.pod_sandbox_id.empty()) out += fmt::format(" sandbox_id={:.12}", r.pod_sandbox_id);
+  if (!r.image.empty()) out += fmt::format(" image={}", r.image);
+  return out;
+}
+
+class ProxyCall;
+
+// The containerd side of one proxied call.
+class BackendLeg final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+ public:
+  explicit BackendLeg(ProxyCall* call) : call_(call) {}
+  void OnReadInitialMetadataDone(bool ok) override;
+  void OnReadDone(bool ok) override;
+  void OnWriteDone(bool ok) override;
+  void OnDone(const grpc::Status& status) override;
+
+ private:
+  ProxyCall* const call_;
+};
+
+// One call from kubelet/crictl. Client messages are relayed to containerd and
+// containerd's back, one in flight each way; a gated call's first message is
+// held until the pipeline decides. Deletes itself when both sides are done.
+// containerd's status is returned once the caller has half-closed: every CRI
+// method is unary or server-streaming, so that is at once.
+class ProxyCall final : public grpc::ServerGenericBidiReactor {
+ public:
+  ProxyCall(ProxyService* service, grpc::GenericCallbackServerContext* ctx)
+      : service_(service),
+        ctx_(ctx),
+        method_(ctx->method()),
+        info_(ClassifyMethod(method_)),
+        gated_(service->options().gated_actions.count(std::string(info_.action)) > 0),
+        leg_(this),
+        start_(Clock::now()) {
+    for (const auto& [key, value] : ctx_->client_metadata()) {
+      if (!HopHeader(key)) backend_ctx_.AddMetadata(ToString(key), ToString(value));
+    }
+    if (ctx_->deadline() != std::chrono::system_clock::time_point::max()) {
+      backend_ctx_.set_deadline(ctx_->deadline());
+    }
+    if (!gated_) StartBackend();
+    StartRead(&from_client_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (ok && gated_ && !decided_) {
+      decided_ = true;
+      service_->deps().work->Post([this] { Decide(); });
+      return;
+    }
+    if (ok) {
+      leg_.StartWrite(&from_client_);
+      return;
+    }
+    if (backend_started_) {
+      leg_.StartWritesDone();
+      leg_.RemoveHold();  // the write side is done
+    } else if (ctx_->IsCancelled()) {
+      FinishOnce(grpc::Status::CANCELLED);
+    } else {
+      // A gated method whose caller half-closed without sending its request.
+      GateInit();
+      Refuse(grpc::StatusCode::INVALID_ARGUMENT,
+             fmt::format("crigate: {} arrived with no request message", info_.action));
+    }
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (ok) {
+      leg_.StartRead(&to_client_);
+    } else {
+      backend_ctx_.TryCancel();  // the caller is gone; stop containerd's side too
+      leg_.RemoveHold();         // and read no more from it
+    }
+  }
+
+  void OnCancel() override { backend_ctx_.TryCancel(); }
+
+  void OnDone() override {
+    if (!gated_) {
+      log::Debug("pass {} -> {} ({} us)", method_, static_cast<int>(final_code_),
+                 std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start_)
+                     .count());
+    }
+    Release();
+  }
+
+  void BackendInitialMetadata(bool ok) {
+    bool write_now = false;
+    {
+      std::lock_guard lock(mu_);
+      if (ok) {
+        const auto& headers = backend_ctx_.GetServerInitialMetadata();
+        backend_sent_headers_ = !headers.empty();
+        for (const auto& [key, value] : headers) {
+          if (!HopHeader(key)) ctx_->AddInitialMetadata(ToString(key), ToString(value));
+        }
+      }
+      initial_metadata_done_ = true;
+      write_now = write_waiting_;
+      write_waiting_ = false;
+    }
+    if (write_now) StartWrite(&to_client_);
+  }
+
+  void BackendRead(bool ok) {
+    if (!ok) {
+      leg_.RemoveHold();  // end of containerd's stream; its status comes in BackendDone
+      return;
+    }
+    if (gated_) last_response_ = to_client_;
+    {
+      // containerd's initial metadata must be added before the first write.
+      std::lock_guard lock(mu_);
+      if (!initial_metadata_done_) {
+        write_waiting_ = true;
+        return;
+      }
+    }
+    StartWrite(&to_client_);
+  }
+
+  void BackendWrote(bool ok) {
+    if (ok) {
+      StartRead(&from_client_);
+    } else {
+      leg_.RemoveHold();  // containerd's side is broken: forward no more
+    }
+  }
+
+  void BackendDone(const grpc::Status& status) {
+    for (const auto& [key, value] : backend_ctx_.GetServerTrailingMetadata()) {
+      // Status details travel in the status itself (Finish re-adds them).
+      if (!HopHeader(key)) ctx_->AddTrailingMetadata(ToString(key), ToString(value));
+    }
+    grpc::Status answer = status;
+    if (status.error_code() == grpc::StatusCode::UNAVAILABLE && !ReachedBackend()) {
+      answer = grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                            fmt::format("crigate: containerd is unavailable at {}: {}",
+                                        service_->options().backend_target,
+                                        status.error_message()),
+                            status.error_details());
+    }
+    if (gated_ && service_->deps().observer != nullptr) {
+      service_->deps().work->Post([this, answer] {
+        grpc::Status final_status = service_->deps().observer->AfterAllowed(
+            request_, decision_, answer, last_response_ ? &*last_response_ : nullptr);
+        FinishOnce(final_status);
+        Release();
+      });
+      return;
+    }
+    FinishOnce(answer);
+    Release();
+  }
+
+ private:
+  // True when containerd sent its headers, i.e. the call got there.
+  bool ReachedBackend() {
+    std::lock_guard lock(mu_);
+    return backend_sent_headers_;
+  }
+
+  void StartBackend() {
+    {
+      std::lock_guard lock(mu_);
+      ++outstanding_;
+    }
+    backend_started_ = true;
+    service_->stub().PrepareBidiStreamingCall(&backend_ctx_, method_, grpc::StubOptions(), &leg_);
+    // Two holds keep the backend call (and its OnDone) alive while this call
+    // may still use it: one for the write side, released once the caller's
+    // messages are all forwarded (or can no longer be), one for the read side,
+    // released at the end of containerd's stream (or when the caller is gone).
+    // Without them a server-side callback could touch a finished client call.
+    leg_.AddMultipleHolds(2);
+    leg_.StartRead(&to_client_);
+    leg_.StartCall();
+  }
+
+  void GateInit() {
+    request_.method = method_;
+    request_.action = std::string(info_.action);
+    request_.caller = service_->deps().peers->Lookup(ctx_->peer());
+    for (const auto& [key, value] : ctx_->client_metadata()) {
+      std::string_view k(key.data(), key.size()), v(value.data(), value.size());
+      constexpr std::string_view kBearer = "Bearer ";
+      if (k == "authorization" && v.substr(0, kBearer.size()) == kBearer) {
+        request_.bearer_token = std::string(v.substr(kBearer.size()));
+      }
+    }
+  }
+
+  // Runs on the work queue: inspect, decide, then forward or refuse.
+  void Decide() {
+    GateInit();
+    grpc::Status parsed = InspectRequest(info_.action, from_client_, &request_);
+    if (!parsed.ok()) {
+      Refuse(parsed.error_code(), parsed.error_message());
+      return;
+    }
+    decision_ = service_->deps().pipeline->Decide(request_);
+    if (!decision_.allow) {
+      log::Info("deny {} {}: {} ({} us)", request_.action, Describe(request_), decision_.reason,
+                decision_.latency.count());
+      FinishOnce(decision_.ToStatus());
+      return;
+    }
+    if (ctx_->IsCancelled()) {
+      FinishOnce(grpc::Status::CANCELLED);
+      return;
+    }
+    if (service_->deps().rewriter != nullptr) {
+      grpc::ByteBuffer rewritten;
+      bool changed = false;
+      grpc::Status status =
+          service_->deps().rewriter->Rewrite(request_, from_client_, &rewritten, &changed);
+      if (!status.ok()) {
+        log::Error("allowed {} could not be prepared for forwarding: {}", request_.action,
+                   status.error_message());
+        FinishOnce(status);
+        return;
+      }
+      if (changed) from_client_ = rewritten;
+    }
+    log::Info("allow {} {} ({} us)", request_.action, Describe(request_),
+              decision_.latency.count());
+    StartBackend();
+    leg_.StartWrite(&from_client_);
+  }
+
+  // Refused before the stages ran (malformed request): still one audit record.
+  void Refuse(grpc::StatusCode code, std::string reason) {
+    decision_ = service_->deps().pipeline->Reject(request_, code, reason);
+    log::Info("deny {} {}: {}", request_.action, Describe(request_), reason);
+    FinishOnce(grpc::Status(code, reason));
+  }
+
+  void FinishOnce(const grpc::Status& status) {
+    {
+      std::lock_guard lock(mu_);
+      if (finished_) return;
+      finished_ = true;
+      final_code_ = status.error_code();
+    }
+    Finish(status);
+  }
+
+  void Release() {
+    bool last;
+    {
+      std::lock_guard lock(mu_);
+      last = --outstanding_ == 0;
+    }
+    if (last) delete this;
+  }
+
+  ProxyService* const service_;
+  grpc::GenericCallbackServerContext* const ctx_;
+  const std::string method_;
+  const MethodInfo info_;  // views into method_
+  const bool gated_;
+  grpc::ClientContext backend_ctx_;
+  BackendLeg leg_;
+  const Clock::time_point start_;
+
+  // Touched by one callback at a time (grpc allows one read and one write in
+  // flight per side, and this class chains them), so no lock.
+  grpc::ByteBuffer from_client_;
+  grpc::ByteBuffer to_client_;
+  bool decided_ = false;
+  bool backend_started_ = false;
+  policy::GateRequest request_;
+  policy::Decision decision_;
+  std::optional<grpc::ByteBuffer> last_response_;
+
+  std::mutex mu_;
+  bool initial_metadata_done_ = false;  // guarded by mu_
+  bool write_waiting_ = false;          // guarded by mu_
+  bool backend_sent_headers_ = false;   // guarded by mu_
+  bool finished_ = false;               // guarded by mu_
+  grpc::StatusCode final_code_ = grpc::StatusCode::OK;  // guarded by mu_
+  int outstanding_ = 1;                 // guarded by mu_: server OnDone, plus backend OnDone
+};
+
+void BackendLeg::OnReadInitialMetadataDone(bool ok) { call_->BackendInitialMetadata(ok); }
+void BackendLeg::OnReadDone(bool ok) { call_->BackendRead(ok); }
+void BackendLeg::OnWriteDone(bool ok) { call_->BackendWrote(ok); }
+void BackendLeg::OnDone(const grpc::Status& status) { call_->BackendDone(status); }
+
+}  // namespace
+
+ProxyService::ProxyService(ProxyOptions options, ProxyDeps deps)
+    : options_(std::move(options)), deps_(std::move(deps)), stub_(deps_.backend) {}
+
+grpc::ServerGenericBidiReactor* ProxyService::CreateReactor(
+    grpc::GenericCallbackServerContext* ctx) {
+  return new ProxyCall(this, ctx);
+}
+
+grpc::ChannelArguments BackendChannelArguments() {
+  grpc::ChannelArguments args;
+  // containerd restarts are routine on a gateway: retry the connection soon
+  // rather than after grpc's default backoff of up to two minutes.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 200);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  // The endpoints enforce their own limits; the hop in between must not add one.
+  args.SetMaxReceiveMessageSize(-1);
+  args.SetMaxSendMessageSize(-1);
+  return args;
+}
+
+}  // namespace crigate::cri

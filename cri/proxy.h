@@ -1,0 +1,77 @@
+// The front end: one generic gRPC service that takes every method and
+// forwards it to containerd as raw bytes, stopping gated calls at the
+// pipeline first.
+#pragma once
+
+#include <grpcpp/generic/async_generic_service.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/support/channel_arguments.h>
+
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "cri/peer_registry.h"
+#include "cri/work_queue.h"
+#include "policy/gate.h"
+
+namespace crigate::cri {
+
+// Told about every gated call that the gate allowed, after containerd
+// answered. Runs on a work-queue thread (it may call containerd); returning a
+// non-OK status replaces containerd's answer (e.g. a pulled image whose digest
+// is not the pinned one).
+class GatedCallObserver {
+ public:
+  virtual ~GatedCallObserver() = default;
+  virtual grpc::Status AfterAllowed(const policy::GateRequest& request,
+                                    const policy::Decision& decision, const grpc::Status& status,
+                                    const grpc::ByteBuffer* last_response) = 0;
+};
+
+// Rewrites an allowed request before it is forwarded (the one place a
+// request is re-encoded: the no-bypass approval annotation). Returns false to
+// forward the original bytes.
+class RequestRewriter {
+ public:
+  virtual ~RequestRewriter() = default;
+  virtual grpc::Status Rewrite(const policy::GateRequest& request, const grpc::ByteBuffer& in,
+                               grpc::ByteBuffer* out, bool* rewritten) = 0;
+};
+
+struct ProxyOptions {
+  std::string backend_target;           // for messages: "unix:///run/containerd/containerd.sock"
+  std::set<std::string> gated_actions;  // actions whose requests go through the pipeline
+};
+
+// Constant after construction; all members must outlive the server.
+struct ProxyDeps {
+  std::shared_ptr<grpc::Channel> backend;
+  const PeerRegistry* peers = nullptr;
+  policy::Pipeline* pipeline = nullptr;
+  WorkQueue* work = nullptr;                   // runs pipeline decisions and observers
+  GatedCallObserver* observer = nullptr;       // optional
+  RequestRewriter* rewriter = nullptr;         // optional
+};
+
+class ProxyService final : public grpc::CallbackGenericService {
+ public:
+  ProxyService(ProxyOptions options, ProxyDeps deps);
+  grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext* ctx) override;
+
+  const ProxyOptions& options() const { return options_; }
+  const ProxyDeps& deps() const { return deps_; }
+  grpc::GenericStub& stub() { return stub_; }
+
+ private:
+  const ProxyOptions options_;
+  const ProxyDeps deps_;
+  grpc::GenericStub stub_;
+};
+
+// Channel arguments for the backend: reconnect quickly after containerd
+// restarts, and let messages as large as the endpoints allow through.
+grpc::ChannelArguments BackendChannelArguments();
+
+}  // namespace crigate::cri

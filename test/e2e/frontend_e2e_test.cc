@@ -1,0 +1,316 @@
+// The front end against real containerd and runc: crigate must be invisible
+// to what it lets through.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <thread>
+
+#include "test/cri_client.h"
+#include "test/e2e/harness.h"
+
+namespace crigate::test {
+namespace {
+
+class FrontEnd : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    struct stat st;
+    ASSERT_EQ(stat(ContainerdSocket().c_str(), &st), 0)
+        << "containerd is not running at " << ContainerdSocket()
+        << ": start it with scripts/containerd-up.sh (scripts/test.sh does)";
+  }
+};
+
+TEST_F(FrontEnd, VersionAndStatusMatchContainerd) {
+  CrigateProcess gate;
+  ASSERT_TRUE(gate.WaitReady()) << gate.Log();
+  CriClient through(gate.socket()), direct(ContainerdSocket());
+  v1::VersionResponse a, b;
+  ASSERT_TRUE(through.Version(&a).ok());
+  ASSERT_TRUE(direct.Version(&b).ok());
+  EXPECT_EQ(a.SerializeAsString(), b.SerializeAsString());
+  EXPECT_EQ(a.runtime_name(), "containerd");
+  v1::StatusResponse s;
+  ASSERT_TRUE(through.Status(&s).ok());
+  bool runtime_ready = false;
+  for (const auto& c : s.status().conditions()) {
+    if (c.type() == "RuntimeReady") runtime_ready = c.status();
+  }
+  EXPECT_TRUE(runtime_ready);
+}
+
+TEST_F(FrontEnd, PullImageFromLocalRegistryThenStatusAndList) {
+  CrigateProcess gate;
+  ASSERT_TRUE(gate.WaitReady()) << gate.Log();
+  CriClient cri(gate.socket());
+  v1::PullImageResponse pulled;
+  grpc::Status s = cri.PullImage(kRegistryBusybox, &pulled);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(pulled.image_ref().rfind("sha256:", 0), 0u) << pulled.image_ref();
+  v1::ImageStatusResponse status;
+  ASSERT_TRUE(cri.ImageStatus(kRegistryBusybox, &status).ok());
+  EXPECT_EQ(status.image().id(), pulled.image_ref());
+  v1::ListImagesResponse list;
+  ASSERT_TRUE(cri.ListImages(&list).ok());
+  bool found = false;
+  for (const auto& image : list.images()) {
+    for (const auto& tag : image.repo_tags()) found = found || tag == kRegistryBusybox;
+  }
+  EXPECT_TRUE(found);
+}
+
+TEST_F(FrontEnd, HostNetworkPodLifecycle) {
+  CrigateProcess gate;
+  ASSERT_TRUE(gate.WaitReady()) << gate.Log();
+  CriClient cri(gate.socket());
+  auto pod = HostNetworkPod("lifecycle", gate.dir());
+  std::string pod_id;
+  grpc::Status s = cri.RunPodSandbox(pod, &pod_id);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_FALSE(pod_id.empty());
+
+  std::string id;
+  s = cri.CreateContainer(pod_id, Container("sleeper", kBusybox, {"sleep", "3600"}), pod, &id);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  s = cri.StartContainer(id);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+
+  v1::ExecSyncResponse exec;
+  s = cri.ExecSync(id, {"sh", "-c", "echo hello from $((6 * 7))"}, &exec);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(exec.exit_code(), 0);
+  EXPECT_EQ(exec.stdout(), "hello from 42\n");
+
+  v1::ExecSyncResponse failing;
+  ASSERT_TRUE(cri.ExecSync(id, {"sh", "-c", "echo oops >&2; exit 3"}, &failing).ok());
+  EXPECT_EQ(failing.exit_code(), 3);
+  EXPECT_EQ(failing.stderr(), "oops\n");
+
+  v1::ContainerStatusResponse status;
+  ASSERT_TRUE(cri.ContainerStatus(id, &status).ok());
+  EXPECT_EQ(status.status().state(), v1::CONTAINER_RUNNING);
+  EXPECT_EQ(status.status().metadata().name(), "sleeper");
+  EXPECT_GT(status.status().started_at(), 0);
+
+  v1::ContainerStatsResponse stats;
+  s = cri.ContainerStats(id, &stats);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(stats.stats().attributes().id(), id);
+  EXPECT_GT(stats.stats().memory().working_set_bytes().value(), 0u);
+
+  ASSERT_TRUE(cri.StopContainer(id, 2).ok());
+  ASSERT_TRUE(cri.ContainerStatus(id, &status).ok());
+  EXPECT_EQ(status.status().state(), v1::CONTAINER_EXITED);
+  ASSERT_TRUE(cri.RemoveContainer(id).ok());
+  EXPECT_EQ(cri.ContainerStatus(id, &status).error_code(), grpc::StatusCode::NOT_FOUND);
+  ASSERT_TRUE(cri.StopPodSandbox(pod_id).ok());
+  ASSERT_TRUE(cri.RemovePodSandbox(pod_id).ok());
+}
+
+TEST_F(FrontEnd, UnknownMethodGetsContainerdsOwnAnswer) {
+  CrigateProcess gate;
+  ASSERT_TRUE(gate.WaitReady()) << gate.Log();
+  CriClient through(gate.socket()), direct(ContainerdSocket());
+  const std::string method = "/runtime.v1.RuntimeService/NoSuchMethodYet";
+  grpc::Status a = through.RawCall(method, "", nullptr);
+  grpc::Status b = direct.RawCall(method, "", nullptr);
+  EXPECT_EQ(a.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_EQ(a.error_code(), b.error_code());
+  EXPECT_EQ(a.error_message(), b.error_message());
+  // A whole service crigate has never heard of passes too.
+  grpc::Status c = through.RawCall("/runtime.v9.FutureService/Anything", "", nullptr);
+  grpc::Status d = direct.RawCall("/runtime.v9.FutureService/Anything", "", nullptr);
+  EXPECT_EQ(c.error_code(), d.error_code());
+  EXPECT_EQ(c.error_message(), d.error_message());
+}
+
+TEST_F(FrontEnd, V1Alpha2PassesThrough) {
+  CrigateProcess gate;
+  ASSERT_TRUE(gate.WaitReady()) << gate.Log();
+  CriClient through(gate.socket()), direct(ContainerdSocket());
+  v1::VersionRequest req;
+  req.set_version("v1alpha2");
+  std::string a, b;
+  grpc::Status sa = through.RawCall("/runtime.v1alpha2.RuntimeService/Version",
+                                    req.SerializeAsString(), &a);
+  grpc::Status sb = direct.RawCall("/runtime.v1alpha2.RuntimeService/Version",
+                                   req.SerializeAsString(), &b);
+  EXPECT_EQ(sa.error_code(), sb.error_code());
+  EXPECT_EQ(a, b);
+}
+
+// Appends field `number` (length-delimited) to a message's unknown fields.
+void AppendLengthDelimited(std::string* unknown, int number, const std::string& bytes) {
+  auto varint = [&](uint64_t v) {
+    while (v >= 0x80) {
+      unknown->push_back(static_cast<char>(v | 0x80));
+      v >>= 7;
+    }
+    unknown->push_back(static_cast<char>(v));
+  };
+  varint((static_cast<uint64_t>(number) << 3) | 2);
+  varint(bytes.size());
+  unknown->append(bytes);
+}
+
+TEST_F(FrontEnd, FieldsTheSubsetDoesNotKnowArriveIntact) {
+  CrigateProcess gate;
+  ASSERT_TRUE(gate.WaitReady()) << gate.Log();
+  CriClient cri(gate.socket());
+  auto pod = HostNetworkPod("unknown-fields", gate.dir());
+  std::string pod_id;
+  ASSERT_TRUE(cri.RunPodSandbox(pod, &pod_id).ok());
+
+  // ContainerConfig.envs (field 6, KeyValue{key=1, value=2}) is not in the
+  // subset: the gate parses this request, and must forward its bytes as sent.
+  v1::CreateContainerRequest req;
+  req.set_pod_sandbox_id(pod_id);
+  *req.mutable_config() = Container("env", kBusybox, {"sleep", "3600"});
+  *req.mutable_sandbox_config() = pod;
+  std::string kv;
+  AppendLengthDelimited(&kv, 1, "CRIGATE_PROBE");
+  AppendLengthDelimited(&kv, 2, "arrived-intact");
+  std::string config = req.config().SerializeAsString();
+  AppendLengthDelimited(&config, 6, kv);
+  ASSERT_TRUE(req.mutable_config()->ParseFromString(config));  // kept as an unknown field
+
+  std::string id;
+  grpc::Status s = cri.CreateContainer(req, &id);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_TRUE(cri.StartContainer(id).ok());
+  v1::ExecSyncResponse exec;
+  ASSERT_TRUE(cri.ExecSync(id, {"sh", "-c", "echo $CRIGATE_PROBE"}, &exec).ok());
+  EXPECT_EQ(exec.stdout(), "arrived-intact\n");
+  cri.StopContainer(id, 0);
+  cri.RemoveContainer(id);
+  cri.StopPodSandbox(pod_id);
+  cri.RemovePodSandbox(pod_id);
+}
+
+TEST_F(FrontEnd, DeadlineIsForwarded) {
+  CrigateProcess gate;
+  ASSERT_TRUE(gate.WaitReady()) << gate.Log();
+  CriClient cri(gate.socket());
+  auto pod = HostNetworkPod("deadline", gate.dir());
+  std::string pod_id, id;
+  ASSERT_TRUE(cri.RunPodSandbox(pod, &pod_id).ok());
+  ASSERT_TRUE(cri.CreateContainer(pod_id, Container("c", kBusybox, {"sleep", "3600"}), pod, &id).ok());
+  ASSERT_TRUE(cri.StartContainer(id).ok());
+  CriClient hasty(gate.socket(), std::chrono::milliseconds(500));
+  v1::ExecSyncResponse exec;
+  EXPECT_EQ(hasty.ExecSync(id, {"sleep", "5"}, &exec, 0).error_code(),
+            grpc::StatusCode::DEADLINE_EXCEEDED);
+  // The gate is still serving.
+  v1::VersionResponse v;
+  EXPECT_TRUE(cri.Version(&v).ok());
+  cri.StopContainer(id, 0);
+  cri.RemoveContainer(id);
+  cri.StopPodSandbox(pod_id);
+  cri.RemovePodSandbox(pod_id);
+}
+
+TEST_F(FrontEnd, TwoCallersWithDifferentUidsAreToldApart) {
+  // Open the socket to every user so an unprivileged uid can connect.
+  CrigateProcess open_gate({"", "socket_mode = \"0666\"", ""});
+  ASSERT_TRUE(open_gate.WaitReady()) << open_gate.Log();
+
+  const std::string image = "docker.io/library/crigate-no-such-image:never";
+  auto as_root = ProbeAs(0, 0, open_gate.socket(), "remove-image", image);
+  auto as_nobody = ProbeAs(65534, 65534, open_gate.socket(), "remove-image", image);
+  ASSERT_EQ(as_root.first, 0) << as_root.second;
+  ASSERT_EQ(as_nobody.first, 0) << as_nobody.second;
+  std::string log = open_gate.Log();
+  EXPECT_NE(log.find("RemoveImage uid=0 gid=0"), std::string::npos) << log;
+  EXPECT_NE(log.find("RemoveImage uid=65534 gid=65534"), std::string::npos) << log;
+}
+
+TEST_F(FrontEnd, ContainerdDownThenUp) {
+  // Point crigate at a socket path where nothing listens yet.
+  std::string dir = ScratchDir();
+  std::string backend = dir + "/late-containerd.sock";
+  CrigateProcess gate({"", "", backend});
+  ASSERT_TRUE(gate.WaitReady()) << gate.Log();
+  CriClient cri(gate.socket(), std::chrono::seconds(5));
+  v1::VersionResponse v;
+  grpc::Status s = cri.Version(&v);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_NE(s.error_message().find("containerd is unavailable at unix://" + backend),
+            std::string::npos)
+      << s.error_message();
+
+  // containerd "comes up" at that path: crigate reconnects by itself.
+  ASSERT_EQ(symlink(ContainerdSocket().c_str(), backend.c_str()), 0);
+  bool recovered = false;
+  for (int i = 0; i < 100 && !recovered; ++i) {
+    recovered = cri.Version(&v).ok();
+    if (!recovered) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(recovered) << gate.Log();
+  EXPECT_EQ(v.runtime_name(), "containerd");
+}
+
+TEST_F(FrontEnd, MalformedBodiesAreRefusedWithoutCrash) {
+  CrigateProcess gate;
+  ASSERT_TRUE(gate.WaitReady()) << gate.Log();
+  CriClient cri(gate.socket());
+  const std::string garbage("\xff\xff\xff\xff\x0f\x12\x80", 7);
+  // A gated method: the gate cannot read it, so it refuses it itself.
+  grpc::Status gated = cri.RawCall("/runtime.v1.RuntimeService/RunPodSandbox", garbage, nullptr);
+  EXPECT_EQ(gated.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(gated.error_message().find("RunPodSandbox"), std::string::npos);
+  // A passthrough method: containerd's own answer comes back.
+  CriClient direct(ContainerdSocket());
+  grpc::Status a = cri.RawCall("/runtime.v1.RuntimeService/ContainerStatus", garbage, nullptr);
+  grpc::Status b = direct.RawCall("/runtime.v1.RuntimeService/ContainerStatus", garbage, nullptr);
+  EXPECT_FALSE(a.ok());
+  EXPECT_EQ(a.error_code(), b.error_code());
+  // A gated call with no message at all.
+  v1::VersionResponse v;
+  ASSERT_TRUE(cri.Version(&v).ok()) << "crigate stopped answering: " << gate.Log();
+  EXPECT_EQ(waitpid(gate.pid(), nullptr, WNOHANG), 0) << "crigate exited";
+}
+
+TEST_F(FrontEnd, BrokenConfigExitsNonZeroNamingTheKey) {
+  std::string dir = ScratchDir();
+  std::string path = dir + "/bad.toml";
+  std::ofstream(path) << "[server]\nsocket_mode = \"0999\"\n[backend]\nendpoint = \"tcp://x\"\n";
+  auto [code, out] = RunCrigateOnce(path);
+  EXPECT_EQ(code, 2);
+  EXPECT_NE(out.find("server.socket_mode"), std::string::npos) << out;
+  EXPECT_NE(out.find("backend.endpoint"), std::string::npos) << out;
+
+  std::ofstream(path) << "[serverr]\n";
+  auto [code2, out2] = RunCrigateOnce(path);
+  EXPECT_EQ(code2, 2);
+  EXPECT_NE(out2.find("serverr: unknown section"), std::string::npos) << out2;
+
+  std::ofstream(path) << "[server\n";
+  auto [code3, out3] = RunCrigateOnce(path);
+  EXPECT_EQ(code3, 2);
+  EXPECT_NE(out3.find(path + ":1:"), std::string::npos) << out3;
+}
+
+TEST_F(FrontEnd, SigtermDrainsAndRemovesTheSocket) {
+  CrigateProcess gate;
+  ASSERT_TRUE(gate.WaitReady()) << gate.Log();
+  int status = gate.Stop();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  struct stat st;
+  EXPECT_NE(stat(gate.socket().c_str(), &st), 0) << "socket file left behind";
+  EXPECT_NE(gate.Log().find("crigate stopped"), std::string::npos);
+}
+
+TEST_F(FrontEnd, SocketHasConfiguredMode) {
+  CrigateProcess gate;
+  ASSERT_TRUE(gate.WaitReady()) << gate.Log();
+  struct stat st;
+  ASSERT_EQ(stat(gate.socket().c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0660u);
+}
+
+}  // namespace
+}  // namespace crigate::test

@@ -1,0 +1,67 @@
+// What the end-to-end tests share: where the real containerd is (started by
+// scripts/containerd-up.sh), and a crigate daemon run as a child process with
+// a config written for the test.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+
+namespace crigate::test {
+
+// containerd's CRI socket: $CRIGATE_CONTAINERD_SOCK, else the scripts' default.
+std::string ContainerdSocket();
+// The directory tests may write into (logs of pods, configs).
+std::string ScratchDir();
+// The image the tests run containers from (imported by scripts/build-images.sh).
+inline constexpr char kBusybox[] = "docker.io/library/busybox:1.35";
+// The same image served by the local registry (scripts/registry-up.sh).
+inline constexpr char kRegistryBusybox[] = "localhost:5000/crigate/busybox:1.35";
+
+class CrigateProcess {
+ public:
+  struct Options {
+    std::string body;            // TOML after [server] and [backend], e.g. "[log]\nlevel=..."
+    std::string server_extra;    // lines inside [server] besides the socket
+    std::string backend_socket;  // defaults to ContainerdSocket()
+  };
+  // Writes the config to a fresh directory and starts crigate on a socket there.
+  CrigateProcess() : CrigateProcess(Options{}) {}
+  explicit CrigateProcess(const Options& options);
+  ~CrigateProcess();  // SIGKILL if still running
+
+  // True once the socket accepts connections (waits up to 15 s).
+  bool WaitReady();
+  // SIGTERM and wait; returns the exit status as from waitpid, or -1.
+  int Stop();
+  // Starts it again with the same config (e.g. after Stop()).
+  void Restart();
+
+  const std::string& socket() const { return socket_; }
+  const std::string& dir() const { return dir_; }
+  std::string Log() const;  // everything it wrote to stderr
+  pid_t pid() const { return pid_; }
+
+ private:
+  void Spawn();
+
+  std::string dir_;
+  std::string socket_;
+  std::string config_path_;
+  std::string log_path_;
+  pid_t pid_ = -1;
+};
+
+// Runs crigate with the given config file and returns {exit code, stderr}.
+std::pair<int, std::string> RunCrigateOnce(const std::string& config_path,
+                                           const std::string& extra_arg = "");
+
+// Path of the crigate binary under test.
+std::string CrigateBinary();
+
+// Runs one CRI call through cri_probe as uid/gid (see cri_probe.cc) and
+// returns {grpc status code, message}; {-1, reason} when the probe failed.
+std::pair<int, std::string> ProbeAs(uid_t uid, gid_t gid, const std::string& socket,
+                                    const std::string& verb, const std::string& arg = "");
+
+}  // namespace crigate::test
