@@ -71,6 +71,9 @@ class CriClient {
   std::vector<std::pair<std::string, std::string>> metadata_;
 };
 
+// "PERMISSION_DENIED" for grpc::StatusCode::PERMISSION_DENIED, and so on.
+const char* StatusCodeName(grpc::StatusCode code);
+
 // A host-network pod (no CNI needed) with the given name, in namespace
 // "default", with a unique uid.
 v1::PodSandboxConfig HostNetworkPod(const std::string& name, const std::string& log_dir);

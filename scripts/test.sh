@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs every test crigate has: the unit tests, and the end-to-end tests that
+# drive the real crigate daemon against a real containerd and runc started
+# here (private root, state and socket under $CRIGATE_RUN_DIR), with test
+# images built from Debian's packages and served by a loopback registry.
+#
+# Usage: scripts/test.sh [extra ctest args, e.g. -L e2e or -R FrontEnd]
+#   CRIGATE_BUILD_DIR   build tree (default: <repo>/build)
+#   CRIGATE_KEEP_UP=1   leave containerd and the registry running afterwards
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+build_dir=${CRIGATE_BUILD_DIR:-$CRIGATE_REPO_ROOT/build}
+
+log "building in $build_dir"
+cmake -S "$CRIGATE_REPO_ROOT" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$build_dir" -j "$(nproc)"
+
+cleanup() {
+  if [[ ${CRIGATE_KEEP_UP:-0} != 1 ]]; then
+    bash "$CRIGATE_SCRIPTS_DIR/registry-down.sh" || true
+    bash "$CRIGATE_SCRIPTS_DIR/containerd-down.sh" || true
+  fi
+}
+trap cleanup EXIT
+
+bash "$CRIGATE_SCRIPTS_DIR/containerd-up.sh" >/dev/null
+bash "$CRIGATE_SCRIPTS_DIR/build-images.sh" >/dev/null
+bash "$CRIGATE_SCRIPTS_DIR/import-images.sh" >/dev/null
+bash "$CRIGATE_SCRIPTS_DIR/registry-up.sh" >/dev/null
+
+export CRIGATE_RUN_DIR
+# End-to-end tests are marked RUN_SERIAL; unit tests share the two cores.
+ctest --test-dir "$build_dir" --output-on-failure -j 2 "$@"
