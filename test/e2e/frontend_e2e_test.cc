@@ -142,6 +142,31 @@ TEST_F(FrontEnd, V1Alpha2PassesThrough) {
   EXPECT_EQ(a, b);
 }
 
+// GetContainerEvents is server-streaming. containerd 1.6 does not implement
+// it; whatever containerd says must reach the caller unchanged, stream or not.
+grpc::Status ReadEvents(const std::string& socket, int* messages) {
+  CriClient cri(socket);
+  auto stub = v1::RuntimeService::NewStub(cri.channel());
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(3));
+  auto reader = stub->GetContainerEvents(&ctx, v1::GetEventsRequest());
+  v1::ContainerEventResponse event;
+  *messages = 0;
+  while (reader->Read(&event)) ++*messages;
+  return reader->Finish();
+}
+
+TEST_F(FrontEnd, ServerStreamingMethodMatchesContainerd) {
+  CrigateProcess gate;
+  ASSERT_TRUE(gate.WaitReady()) << gate.Log();
+  int through_messages = -1, direct_messages = -1;
+  grpc::Status through = ReadEvents(gate.socket(), &through_messages);
+  grpc::Status direct = ReadEvents(ContainerdSocket(), &direct_messages);
+  EXPECT_EQ(through.error_code(), direct.error_code());
+  EXPECT_EQ(through.error_message(), direct.error_message());
+  EXPECT_EQ(through_messages, direct_messages);
+}
+
 // Appends field `number` (length-delimited) to a message's unknown fields.
 void AppendLengthDelimited(std::string* unknown, int number, const std::string& bytes) {
   auto varint = [&](uint64_t v) {
