@@ -12,6 +12,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 build_dir=${CRIGATE_BUILD_DIR:-$CRIGATE_REPO_ROOT/build}
 
+bash "$CRIGATE_SCRIPTS_DIR/install-deps.sh" --if-missing
+
 log "building in $build_dir"
 cmake -S "$CRIGATE_REPO_ROOT" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build_dir" -j "$(nproc)"

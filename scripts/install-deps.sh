@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Installs, from Debian 12's own repositories, everything crigate needs to build
+# and to run its tests and demo: no other source is reachable from CI or the
+# developers' machines, so this one apt step is the whole toolchain.
+#
+# Usage: scripts/install-deps.sh [--if-missing]
+#   --if-missing                do nothing when every package is already installed
+#   CRIGATE_SKIP_APT_UPDATE=1   skip `apt-get update` (package lists already fresh)
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+build_deps=(
+  cmake g++ ninja-build pkg-config
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libssl-dev libfmt-dev libcgroup-dev
+  libgtest-dev libgmock-dev googletest libbenchmark-dev
+  libtomlplusplus-dev nlohmann-json3-dev libcurl4-openssl-dev
+)
+runtime_deps=(
+  containerd runc
+  # busybox-static: the test image's rootfs; gcc + libc6-dev: the static pause binary.
+  busybox-static gcc libc6-dev
+  coreutils tar gzip jq python3 curl
+  iproute2 util-linux procps psmisc
+  # CNI plugins for the (optional) bridge-network pods; tests use host network.
+  containernetworking-plugins
+  # The loopback registry that lets CRI PullImage really pull, and the tool
+  # that pushes our OCI archives into it.
+  docker-registry skopeo
+)
+
+if [[ ${1:-} == --if-missing ]]; then
+  wanted=$(( ${#build_deps[@]} + ${#runtime_deps[@]} ))
+  present=$(dpkg-query -W -f='${Status}\n' "${build_deps[@]}" "${runtime_deps[@]}" 2>/dev/null \
+    | grep -c "install ok installed" || true)
+  if [[ $present -eq $wanted ]]; then
+    exit 0
+  fi
+fi
+
+[[ $(id -u) -eq 0 ]] || die "must run as root (apt-get install)"
+export DEBIAN_FRONTEND=noninteractive
+
+if [[ ${CRIGATE_SKIP_APT_UPDATE:-0} != 1 ]]; then
+  log "apt-get update"
+  apt-get update -q
+fi
+
+log "apt-get install ${#build_deps[@]} build + ${#runtime_deps[@]} runtime packages"
+apt-get install -y -q -o Dpkg::Options::=--force-confold \
+  "${build_deps[@]}" "${runtime_deps[@]}"
+
+# Debian's docker-registry ships an init script listening on every address at
+# :5000; where nothing blocks service starts (no policy-rc.d), postinst may
+# have started it. Ours (scripts/registry-up.sh) must own 127.0.0.1:5000.
+if [[ -x /etc/init.d/docker-registry ]] && pgrep -x docker-registry >/dev/null \
+   && ! pgrep -f -- "$CRIGATE_RUN_DIR/registry" >/dev/null; then
+  log "stopping the distro's docker-registry service (port 5000 is ours)"
+  /etc/init.d/docker-registry stop || true
+fi
+log "dependencies installed"
