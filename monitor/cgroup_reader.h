@@ -1,0 +1,78 @@
+// The face of cgroup sampling: what one sample of a container's cgroup holds
+// (Sample), what reads it (CgroupReader: v2 and v1 implementations), and what
+// finds and opens a container's cgroup (CgroupOpener).
+//
+// Why files are read directly and not through libcgroup: libcgroup 2.0.2's
+// value API (cgroup_read_value_begin, cgroup_get_cgroup) opens, reads and
+// closes the file on every call, allocates, and needs its global mount table;
+// it cannot keep a descriptor. The hot path here keeps one descriptor per
+// file per container and preads it (StatFile), which is one syscall per file
+// and no path walk. libcgroup is used where it serves, at start-up: the v1
+// controller mount table (see cgroup_mounts.h).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "cgroup_files.h"
+
+namespace crigate::monitor {
+
+// One reading of a container's cgroup. Each group of fields is valid only when
+// its ok flag is set: a missing or malformed file leaves its group not ok.
+struct Sample {
+  // The cgroup vanished (the container exited, perhaps mid-read). Nothing
+  // else in the sample is meaningful; the container should be forgotten.
+  bool gone = false;
+
+  bool cpu_ok = false;
+  uint64_t cpu_usage_usec = 0;  // cumulative CPU time of all tasks
+  double cpu_quota_cores = 0;   // CFS quota in CPUs' worth; 0 = no quota
+  int cpuset_cpus = 0;          // CPUs in its cpuset; 0 = unknown
+
+  bool memory_ok = false;
+  uint64_t memory_current = 0;         // bytes (v1: usage_in_bytes, page cache included)
+  uint64_t memory_limit = kUnlimited;  // bytes
+
+  bool pids_ok = false;
+  uint64_t pids_current = 0;
+  uint64_t pids_max = kUnlimited;
+
+  // Pressure stall information, where the cgroup2 hierarchy offers it (v2,
+  // or the unified hierarchy of a hybrid host).
+  std::optional<Pressure> cpu_pressure;
+  std::optional<Pressure> memory_pressure;
+};
+
+inline Sample VanishedSample() {
+  Sample sample;
+  sample.gone = true;
+  return sample;
+}
+
+// Reads one container's cgroup. Not thread-safe: one thread at a time.
+class CgroupReader {
+ public:
+  virtual ~CgroupReader() = default;
+  virtual Sample Read() = 0;
+  // The directories read, for logs and the probe.
+  virtual std::string Describe() const = 0;
+};
+
+// What identifies a container's cgroup before it is opened.
+struct CgroupRef {
+  int pid = 0;               // the container's init pid; 0 when unknown
+  std::string cgroups_path;  // OCI linux.cgroupsPath; may be empty
+};
+
+// Finds a container's cgroup and opens a reader on it. Thread-safe.
+class CgroupOpener {
+ public:
+  virtual ~CgroupOpener() = default;
+  // nullptr, with a reason in *error, when no cgroup can be found or opened.
+  virtual std::unique_ptr<CgroupReader> Open(const CgroupRef& ref, std::string* error) = 0;
+};
+
+}  // namespace crigate::monitor

@@ -1,0 +1,426 @@
+#include "watchdog.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <ctime>
+#include <system_error>
+
+namespace crigate::monitor {
+namespace {
+
+using std::chrono::steady_clock;
+
+constexpr size_t kLookupQueueCapacity = 4096;
+constexpr size_t kStopQueueCapacity = 16;
+// A failed resync (containerd not up yet) is retried this soon, not after a
+// whole resync interval.
+constexpr std::chrono::seconds kResyncRetry(5);
+
+std::chrono::nanoseconds ThreadCpuTime() {
+  timespec now{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+  return std::chrono::seconds(now.tv_sec) + std::chrono::nanoseconds(now.tv_nsec);
+}
+
+double Seconds(steady_clock::duration duration) {
+  return std::chrono::duration<double>(duration).count();
+}
+
+void WriteToStderr(std::string_view message) {
+  std::string line = fmt::format("crigate monitor: {}\n", message);
+  ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());
+  (void)ignored;
+}
+
+}  // namespace
+
+struct Watchdog::Watched {
+  ContainerFacts facts;
+  Thresholds thresholds;
+  bool is_protected = false;
+  std::unique_ptr<CgroupReader> reader;
+  std::optional<Sample> previous;
+  steady_clock::time_point previous_at{};
+  BreachCounter cpu;
+  BreachCounter memory;
+  BreachCounter pids;
+  bool stopping = false;
+  bool warned_protected = false;
+};
+
+Watchdog::Watchdog(MonitorConfig config, Dependencies dependencies)
+    : config_(std::move(config)),
+      runtime_(std::move(dependencies.runtime)),
+      cgroups_(std::move(dependencies.cgroups)),
+      reporter_(std::move(dependencies.reporter)),
+      clock_(dependencies.clock ? std::move(dependencies.clock) : std::make_shared<SteadyClock>()),
+      warn_(dependencies.warn ? std::move(dependencies.warn) : WriteToStderr),
+      node_capacity_(dependencies.node->capacity()),
+      node_(std::move(dependencies.node)),
+      lookups_(kLookupQueueCapacity),
+      stops_(kStopQueueCapacity) {}
+
+Watchdog::~Watchdog() { Stop(); }
+
+bool Watchdog::Start() {
+  if (!config_.enabled) return true;
+  std::lock_guard<std::mutex> lock(run_mu_);
+  if (thread_.joinable()) return true;
+  if (stop_requested_) return false;
+  Resync();
+  last_resync_at_ = clock_->Now();
+  try {
+    thread_ = std::thread([this] { Run(); });
+  } catch (const std::system_error& error) {
+    Warn(fmt::format("cannot start the sampling thread: {}", error.what()));
+    return false;
+  }
+  return true;
+}
+
+void Watchdog::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(run_mu_);
+    stop_requested_ = true;
+  }
+  run_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  lookups_.Shutdown();
+  stops_.Shutdown();
+}
+
+void Watchdog::Run() {
+  steady_clock::time_point next = steady_clock::now();
+  std::unique_lock<std::mutex> lock(run_mu_);
+  while (!stop_requested_) {
+    lock.unlock();
+    Tick();
+    lock.lock();
+    // A late tick is not made up for: the CPU ratio uses measured time.
+    next = std::max(next + config_.interval, steady_clock::now());
+    run_cv_.wait_until(lock, next, [this] { return stop_requested_; });
+  }
+}
+
+void Watchdog::Register(const std::string& container_id) {
+  if (!config_.enabled || container_id.empty()) return;
+  {
+    std::lock_guard<std::mutex> lock(inbox_mu_);
+    if (!known_ids_.insert(container_id).second) return;  // already watched or pending
+  }
+  if (!lookups_.Post([this, container_id] { Lookup(container_id); })) {
+    std::lock_guard<std::mutex> lock(inbox_mu_);
+    known_ids_.erase(container_id);
+    ++stats_.registrations_failed;
+  }
+}
+
+void Watchdog::Forget(const std::string& container_id) {
+  if (!config_.enabled) return;
+  std::lock_guard<std::mutex> lock(inbox_mu_);
+  // Erased now, so that a lookup still in flight for it is dropped at the
+  // next tick instead of watched.
+  known_ids_.erase(container_id);
+  forgotten_.push_back(container_id);
+}
+
+void Watchdog::Resync() {
+  if (!config_.enabled) return;
+  lookups_.Post([this] { ResyncNow(); });
+}
+
+void Watchdog::WaitIdle() {
+  lookups_.WaitIdle();
+  stops_.WaitIdle();
+}
+
+WatchdogStats Watchdog::stats() const {
+  std::lock_guard<std::mutex> lock(inbox_mu_);
+  return stats_;
+}
+
+void Watchdog::Warn(std::string_view message) { warn_(message); }
+
+// On the lookup queue. Leaves the id in known_ids_ only when the container
+// is handed to the Tick thread.
+void Watchdog::Lookup(const std::string& container_id) {
+  auto forget_id = [&](bool failed) {
+    std::lock_guard<std::mutex> lock(inbox_mu_);
+    known_ids_.erase(container_id);
+    if (failed) ++stats_.registrations_failed;
+  };
+  ContainerFacts facts;
+  grpc::Status status = runtime_->Status(container_id, &facts);
+  if (!status.ok()) {
+    Warn(fmt::format("container {}: not watched: ContainerStatus failed: {}", container_id,
+                     status.error_message()));
+    forget_id(true);
+    return;
+  }
+  if (facts.state != ContainerRunState::kRunning) {
+    forget_id(false);  // exited already, or never ran: nothing to watch
+    return;
+  }
+  std::string error;
+  std::unique_ptr<CgroupReader> reader = cgroups_->Open({facts.pid, facts.cgroups_path}, &error);
+  if (!reader) {
+    Warn(fmt::format("container {}: not watched: {}", container_id, error));
+    forget_id(true);
+    return;
+  }
+  auto watched = std::make_unique<Watched>();
+  watched->thresholds = config_.ThresholdsFor(facts.labels);
+  watched->is_protected = config_.IsProtected(facts.pod_namespace, facts.labels);
+  watched->facts = std::move(facts);
+  watched->facts.id = container_id;
+  watched->reader = std::move(reader);
+  std::lock_guard<std::mutex> lock(inbox_mu_);
+  added_.push_back(std::move(watched));
+}
+
+// On the lookup queue.
+void Watchdog::ResyncNow() {
+  std::vector<std::string> running;
+  grpc::Status status = runtime_->ListRunning(&running);
+  {
+    std::lock_guard<std::mutex> lock(inbox_mu_);
+    last_resync_failed_ = !status.ok();
+  }
+  if (!status.ok()) {
+    Warn(fmt::format("resync: ListContainers failed, retrying in {} s: {}", kResyncRetry.count(),
+                     status.error_message()));
+    return;
+  }
+  for (const std::string& id : running) {
+    {
+      std::lock_guard<std::mutex> lock(inbox_mu_);
+      if (!known_ids_.insert(id).second) continue;
+    }
+    Lookup(id);
+  }
+}
+
+void Watchdog::Tick() {
+  std::chrono::nanoseconds cpu_before = ThreadCpuTime();
+  steady_clock::time_point now = clock_->Now();
+  DrainInbox(now);
+  bool retry_resync;
+  {
+    std::lock_guard<std::mutex> lock(inbox_mu_);
+    retry_resync = last_resync_failed_ && now >= last_resync_at_ + kResyncRetry;
+  }
+  bool resync_due =
+      config_.resync_interval.count() > 0 && now >= last_resync_at_ + config_.resync_interval;
+  if (retry_resync || resync_due) {
+    Resync();
+    last_resync_at_ = now;
+  }
+  SampleNode(now);
+  SampleContainers(now);
+  MaybeAct(now);
+  std::chrono::nanoseconds spent = ThreadCpuTime() - cpu_before;
+  std::lock_guard<std::mutex> lock(inbox_mu_);
+  ++stats_.ticks;
+  stats_.watched = watched_.size();
+  stats_.last_tick_cpu = spent;
+  stats_.tick_cpu_total += spent;
+}
+
+void Watchdog::DrainInbox(steady_clock::time_point now) {
+  std::vector<std::unique_ptr<Watched>> added;
+  std::vector<std::string> forgotten;
+  std::vector<StopDone> stops_done;
+  {
+    std::lock_guard<std::mutex> lock(inbox_mu_);
+    added.swap(added_);
+    forgotten.swap(forgotten_);
+    stops_done.swap(stops_done_);
+    // Forgotten while its lookup was in flight: not watched.
+    for (auto& watched : added) {
+      if (known_ids_.count(watched->facts.id) == 0) watched.reset();
+    }
+  }
+  for (auto& watched : added) {
+    if (!watched) continue;
+    std::string id = watched->facts.id;
+    watched_.emplace(id, std::move(watched));  // a duplicate keeps the one already sampled
+  }
+  for (const std::string& id : forgotten) watched_.erase(id);
+  for (const StopDone& done : stops_done) {
+    stop_in_flight_ = false;
+    cooldown_until_ = now + config_.cooldown;
+    // Fresh evidence is needed after any action: the last samples still
+    // include the stopped container's load.
+    node_cpu_.Reset();
+    node_memory_.Reset();
+    for (auto& [id, watched] : watched_) {
+      watched->cpu.Reset();
+      watched->memory.Reset();
+      watched->pids.Reset();
+    }
+    auto it = watched_.find(done.container_id);
+    if (it == watched_.end()) continue;
+    if (done.ok) {
+      watched_.erase(it);
+      std::lock_guard<std::mutex> lock(inbox_mu_);
+      known_ids_.erase(done.container_id);
+    } else {
+      it->second->stopping = false;  // may be chosen again after the cool-down
+    }
+  }
+}
+
+void Watchdog::SampleNode(steady_clock::time_point now) {
+  NodeSample sample = node_->Read();
+  std::optional<double> cpu;
+  if (previous_node_ && previous_node_->cpu_ok && sample.cpu_ok) {
+    cpu = NodeCpuRatio(previous_node_->cpu, sample.cpu);
+  }
+  std::optional<double> memory;
+  if (sample.memory_ok) memory = NodeMemoryRatio(sample.memory);
+  node_cpu_.Observe(cpu, config_.node_cpu);
+  node_memory_.Observe(memory, config_.node_memory);
+  previous_node_ = sample;
+  previous_node_at_ = now;
+}
+
+void Watchdog::SampleContainers(steady_clock::time_point now) {
+  std::vector<std::string> vanished;
+  for (auto& [id, watched] : watched_) {
+    Sample sample = watched->reader->Read();
+    if (sample.gone) {
+      vanished.push_back(id);
+      continue;
+    }
+    const Sample* previous = watched->previous ? &*watched->previous : nullptr;
+    ContainerRatios ratios = ComputeContainerRatios(
+        previous, sample, Seconds(now - watched->previous_at), node_capacity_);
+    watched->cpu.Observe(ratios.cpu, watched->thresholds.cpu);
+    watched->memory.Observe(ratios.memory, watched->thresholds.memory);
+    watched->pids.Observe(ratios.pids, watched->thresholds.pids);
+    watched->previous = sample;
+    watched->previous_at = now;
+  }
+  if (vanished.empty()) return;
+  for (const std::string& id : vanished) watched_.erase(id);
+  std::lock_guard<std::mutex> lock(inbox_mu_);
+  for (const std::string& id : vanished) known_ids_.erase(id);
+}
+
+void Watchdog::MaybeAct(steady_clock::time_point now) {
+  if (stop_in_flight_ || now < cooldown_until_) return;
+  const int samples = config_.samples;
+
+  // A container's own sustained breach: the most recently started offender.
+  Watched* offender = nullptr;
+  const char* offender_resource = nullptr;
+  const BreachCounter* offender_counter = nullptr;
+  double offender_threshold = 0;
+  for (auto& [id, watched] : watched_) {
+    if (watched->stopping) continue;
+    struct {
+      const char* name;
+      const BreachCounter& counter;
+      double threshold;
+    } resources[] = {{"cpu", watched->cpu, watched->thresholds.cpu},
+                     {"memory", watched->memory, watched->thresholds.memory},
+                     {"pids", watched->pids, watched->thresholds.pids}};
+    for (const auto& resource : resources) {
+      if (!resource.counter.Sustained(samples)) continue;
+      if (watched->is_protected) {
+        if (!watched->warned_protected) {
+          Warn(fmt::format(
+              "container {} ({}/{}): {} ratio {:.2f} over {:.2f} for {} samples, but "
+              "it is protected: not stopped",
+              id, watched->facts.pod_namespace, watched->facts.name, resource.name,
+              resource.counter.last_ratio, resource.threshold, resource.counter.consecutive));
+          watched->warned_protected = true;
+        }
+        break;
+      }
+      bool more_recent = offender == nullptr ||
+                         watched->facts.started_at_ns > offender->facts.started_at_ns ||
+                         (watched->facts.started_at_ns == offender->facts.started_at_ns &&
+                          id > offender->facts.id);
+      if (more_recent) {
+        offender = watched.get();
+        offender_resource = resource.name;
+        offender_counter = &resource.counter;
+        offender_threshold = resource.threshold;
+      }
+      break;
+    }
+  }
+  if (offender != nullptr) {
+    StartStop(*offender, offender_resource, *offender_counter, offender_threshold);
+    return;
+  }
+
+  // A node-wide sustained breach: the most recently started eligible container.
+  const char* node_resource = nullptr;
+  const BreachCounter* node_counter = nullptr;
+  double node_threshold = 0;
+  if (node_cpu_.Sustained(samples)) {
+    node_resource = "node_cpu";
+    node_counter = &node_cpu_;
+    node_threshold = config_.node_cpu;
+  } else if (node_memory_.Sustained(samples)) {
+    node_resource = "node_memory";
+    node_counter = &node_memory_;
+    node_threshold = config_.node_memory;
+  }
+  if (node_resource == nullptr) {
+    warned_no_victim_ = false;
+    return;
+  }
+  Watched* victim = nullptr;
+  for (auto& [id, watched] : watched_) {
+    if (watched->stopping || watched->is_protected) continue;
+    if (victim == nullptr || watched->facts.started_at_ns > victim->facts.started_at_ns ||
+        (watched->facts.started_at_ns == victim->facts.started_at_ns && id > victim->facts.id)) {
+      victim = watched.get();
+    }
+  }
+  if (victim != nullptr) {
+    StartStop(*victim, node_resource, *node_counter, node_threshold);
+  } else if (!warned_no_victim_) {
+    Warn(fmt::format(
+        "{} ratio {:.2f} over {:.2f} for {} samples, but no unprotected container is "
+        "watched: nothing stopped",
+        node_resource, node_counter->last_ratio, node_threshold, node_counter->consecutive));
+    warned_no_victim_ = true;
+  }
+}
+
+void Watchdog::StartStop(Watched& victim, const char* resource, const BreachCounter& counter,
+                         double threshold) {
+  StopAction action;
+  action.container_id = victim.facts.id;
+  action.container_name = victim.facts.name;
+  action.pod_name = victim.facts.pod_name;
+  action.pod_namespace = victim.facts.pod_namespace;
+  action.resource = resource;
+  action.ratio = counter.last_ratio;
+  action.threshold = threshold;
+  action.samples = counter.consecutive;
+  action.started_at_ns = victim.facts.started_at_ns;
+  action.grace_seconds = config_.grace_seconds;
+  action.decided_at = std::chrono::system_clock::now();
+  bool posted = stops_.Post([this, action]() mutable {
+    action.result = runtime_->Stop(action.container_id, action.grace_seconds);
+    reporter_->Report(action);
+    std::lock_guard<std::mutex> lock(inbox_mu_);
+    if (action.result.ok()) {
+      ++stats_.stops_ok;
+    } else {
+      ++stats_.stops_failed;
+    }
+    stops_done_.push_back({action.container_id, action.result.ok()});
+  });
+  if (!posted) return;  // shutting down
+  victim.stopping = true;
+  stop_in_flight_ = true;
+}
+
+}  // namespace crigate::monitor
