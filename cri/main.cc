@@ -8,12 +8,16 @@
 #include <cstring>
 #include <thread>
 
+#include <sys/resource.h>
+
 #include "cri/daemon_config.h"
+#include "cri/follow_up.h"
 #include "cri/log.h"
 #include "cri/peer_registry.h"
 #include "cri/proxy.h"
 #include "cri/unix_listener.h"
 #include "cri/work_queue.h"
+#include "monitor/monitor.h"
 
 namespace crigate {
 namespace {
@@ -60,6 +64,18 @@ const std::set<std::string_view>& KnownSections() {
   return kSections;
 }
 
+// Until the audit log and the cloud's event endpoint are wired in, a stop is
+// at least in the daemon's log.
+class StopLogger final : public monitor::ActionReporter {
+ public:
+  void Report(const monitor::StopAction& a) override {
+    log::Warn("monitor stopped {} ({}/{} {}): {} at {:.2f} over {:.2f} for {} samples: {}",
+              a.container_id.substr(0, 12), a.pod_namespace, a.pod_name, a.container_name,
+              a.resource, a.ratio, a.threshold, a.samples,
+              a.result.ok() ? "stopped" : a.result.error_message());
+  }
+};
+
 int Run(const Args& args) {
   std::vector<std::string> errors;
   toml::table root;
@@ -73,7 +89,11 @@ int Run(const Args& args) {
     }
   }
   cri::DaemonConfig config;
-  if (errors.empty()) cri::ParseDaemonConfig(root, &config, &errors);
+  monitor::MonitorConfig monitor_config;
+  if (errors.empty()) {
+    cri::ParseDaemonConfig(root, &config, &errors);
+    monitor_config = monitor::ParseMonitorConfig(root, errors);
+  }
   if (!errors.empty()) {
     for (const auto& e : errors) {
       std::fprintf(stderr, "crigate: config %s: %s\n", args.config_path.c_str(), e.c_str());
@@ -99,6 +119,26 @@ int Run(const Args& args) {
   auto backend = grpc::CreateCustomChannel(config.backend_endpoint,
                                            grpc::InsecureChannelCredentials(),
                                            cri::BackendChannelArguments());
+  // The monitor keeps a few cgroup files open per container.
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
+
+  std::unique_ptr<monitor::Watchdog> watchdog;
+  if (monitor_config.enabled) {
+    std::string error;
+    watchdog = monitor::CreateHostWatchdog(
+        monitor_config, backend, std::make_shared<StopLogger>(),
+        [](std::string_view message) { log::Warn("monitor: {}", message); }, &error);
+    if (!watchdog) {
+      log::Error("cannot start the monitor: {}", error);
+      return 1;
+    }
+  }
+  cri::FollowUp follow_up(watchdog.get());
+
   cri::PeerRegistry peers;
   cri::WorkQueue work(config.decision_threads);
   policy::AllowAllPipeline pipeline;
@@ -108,6 +148,7 @@ int Run(const Args& args) {
   deps.peers = &peers;
   deps.pipeline = &pipeline;
   deps.work = &work;
+  deps.observer = &follow_up;
   cri::ProxyService service({config.backend_endpoint, config.gated_actions}, deps);
 
   grpc::ServerBuilder builder;
@@ -147,6 +188,10 @@ int Run(const Args& args) {
               config.backend_endpoint);
   }
 
+  if (watchdog && !watchdog->Start()) {
+    log::Error("the monitor could not start its threads");
+  }
+
   for (;;) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;
@@ -164,6 +209,7 @@ int Run(const Args& args) {
   server->Shutdown(std::chrono::system_clock::now() +
                    std::chrono::milliseconds(config.drain_timeout_ms));
   server->Wait();
+  if (watchdog) watchdog->Stop();
   log::Info("crigate stopped");
   return 0;
 }

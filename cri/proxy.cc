@@ -64,6 +64,8 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
         method_(ctx->method()),
         info_(ClassifyMethod(method_)),
         gated_(service->options().gated_actions.count(std::string(info_.action)) > 0),
+        observed_(!gated_ && service->deps().observer != nullptr &&
+                  service->options().observed_actions.count(std::string(info_.action)) > 0),
         leg_(this),
         start_(Clock::now()) {
     for (const auto& [key, value] : ctx_->client_metadata()) {
@@ -83,6 +85,7 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
       return;
     }
     if (ok) {
+      if (observed_ && !first_request_) first_request_ = from_client_;
       leg_.StartWrite(&from_client_);
       return;
     }
@@ -185,7 +188,23 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
       return;
     }
     FinishOnce(answer);
+    if (observed_ && answer.ok() && first_request_) Notify(answer);
     Release();
+  }
+
+  // Tells the observer about a non-gated call; the call may be gone by the
+  // time it runs, so the task owns copies of what it needs.
+  void Notify(const grpc::Status& answer) {
+    policy::GateRequest request;
+    request.method = method_;
+    request.action = std::string(info_.action);
+    request.caller = service_->deps().peers->Lookup(ctx_->peer());
+    CallObserver* observer = service_->deps().observer;
+    service_->deps().work->Post([observer, request, buffer = *first_request_, answer]() mutable {
+      if (InspectRequest(request.action, buffer, &request).ok()) {
+        observer->AfterForwarded(request, answer);
+      }
+    });
   }
 
  private:
@@ -294,6 +313,7 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
   const std::string method_;
   const MethodInfo info_;  // views into method_
   const bool gated_;
+  const bool observed_;  // not gated, but the observer wants its outcome
   grpc::ClientContext backend_ctx_;
   BackendLeg leg_;
   const Clock::time_point start_;
@@ -307,6 +327,7 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
   policy::GateRequest request_;
   policy::Decision decision_;
   std::optional<grpc::ByteBuffer> last_response_;
+  std::optional<grpc::ByteBuffer> first_request_;  // observed calls only
 
   std::mutex mu_;
   bool initial_metadata_done_ = false;  // guarded by mu_

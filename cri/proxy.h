@@ -18,16 +18,21 @@
 
 namespace crigate::cri {
 
-// Told about every gated call that the gate allowed, after containerd
-// answered. Runs on a work-queue thread (it may call containerd); returning a
-// non-OK status replaces containerd's answer (e.g. a pulled image whose digest
-// is not the pinned one).
-class GatedCallObserver {
+// Told how calls ended, for the parts that follow containers' lives (the
+// monitor) or check a result (a pulled image's digest). Runs on a work-queue
+// thread, so it may call containerd.
+class CallObserver {
  public:
-  virtual ~GatedCallObserver() = default;
+  virtual ~CallObserver() = default;
+  // A gated call that the gate allowed, after containerd answered. Returning
+  // a non-OK status replaces containerd's answer (e.g. a pulled image whose
+  // digest is not the pinned one).
   virtual grpc::Status AfterAllowed(const policy::GateRequest& request,
                                     const policy::Decision& decision, const grpc::Status& status,
                                     const grpc::ByteBuffer* last_response) = 0;
+  // An observed call that is not gated, after its answer went back (so it
+  // cannot change it). request holds what InspectRequest read.
+  virtual void AfterForwarded(const policy::GateRequest& request, const grpc::Status& status) {}
 };
 
 // Rewrites an allowed request before it is forwarded (the one place a
@@ -43,6 +48,9 @@ class RequestRewriter {
 struct ProxyOptions {
   std::string backend_target;           // for messages: "unix:///run/containerd/containerd.sock"
   std::set<std::string> gated_actions;  // actions whose requests go through the pipeline
+  // Actions, gated or not, whose outcome the observer wants to know.
+  std::set<std::string> observed_actions = {"StartContainer", "StopContainer",
+                                            "RemoveContainer", "PullImage"};
 };
 
 // Constant after construction; all members must outlive the server.
@@ -51,7 +59,7 @@ struct ProxyDeps {
   const PeerRegistry* peers = nullptr;
   policy::Pipeline* pipeline = nullptr;
   WorkQueue* work = nullptr;                   // runs pipeline decisions and observers
-  GatedCallObserver* observer = nullptr;       // optional
+  CallObserver* observer = nullptr;            // optional
   RequestRewriter* rewriter = nullptr;         // optional
 };
 

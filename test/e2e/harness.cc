@@ -72,6 +72,7 @@ CrigateProcess::CrigateProcess(const Options& options) {
   std::ofstream(config_path_) << "[server]\nsocket = \"" << socket_ << "\"\n"
                               << options.server_extra << "\n"
                               << "[backend]\nendpoint = \"unix://" << backend << "\"\n"
+                              << (options.monitor ? "" : "[monitor]\nenabled = false\n")
                               << options.body;
   Spawn();
 }

@@ -24,6 +24,10 @@ class CrigateProcess {
     std::string body;            // TOML after [server] and [backend], e.g. "[log]\nlevel=..."
     std::string server_extra;    // lines inside [server] besides the socket
     std::string backend_socket;  // defaults to ContainerdSocket()
+    // Off unless a test is about it (then body holds its [monitor] section):
+    // a shared, busy test machine would otherwise trip the node-wide CPU
+    // threshold and stop other tests' containers.
+    bool monitor = false;
   };
   // Writes the config to a fresh directory and starts crigate on a socket there.
   CrigateProcess() : CrigateProcess(Options{}) {}

@@ -1,0 +1,175 @@
+// crigate-microbench: the gate's hot paths in isolation (Google Benchmark).
+//
+//   crigate-microbench [--benchmark_filter=REGEX] [--benchmark_repetitions=N]
+//
+// What each call through crigate pays before it reaches containerd: method
+// classification on every call, and on gated calls the subset-proto
+// inspection of the request bytes. The policy stages' hot paths (image
+// reference normalisation, token verification, trust rule matching) and the
+// monitor's cgroup parsing are added when their libraries are in the build
+// (CRIGATE_BENCH_HAVE_POLICY / CRIGATE_BENCH_HAVE_CGROUP, set by CMake).
+#include <benchmark/benchmark.h>
+#include <grpcpp/support/byte_buffer.h>
+#include <grpcpp/support/slice.h>
+
+#include <set>
+#include <string>
+
+#include "cri/inspect.h"
+#include "cri/method_table.h"
+#include "cri_subset.pb.h"
+#include "test/bench/requests.h"
+
+#ifdef CRIGATE_BENCH_HAVE_CGROUP
+#include "monitor/cgroup_files.h"
+#endif
+
+namespace crigate::bench {
+namespace {
+
+namespace v1 = ::runtime::v1;
+
+// As grpc hands a received message to the proxy: one slice.
+grpc::ByteBuffer Buffer(const std::string& bytes) {
+  grpc::Slice slice(bytes);
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+void BM_InspectCreateContainer(benchmark::State& state) {
+  const std::string bytes = KubeletCreateContainerRequest();
+  const grpc::ByteBuffer buffer = Buffer(bytes);
+  for (auto _ : state) {
+    policy::GateRequest request;
+    grpc::Status status = cri::InspectRequest("CreateContainer", buffer, &request);
+    benchmark::DoNotOptimize(status);
+    benchmark::DoNotOptimize(request);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * bytes.size()));
+  state.SetLabel(std::to_string(bytes.size()) + " B");
+}
+BENCHMARK(BM_InspectCreateContainer);
+
+void BM_InspectRunPodSandbox(benchmark::State& state) {
+  const std::string bytes = KubeletRunPodSandboxRequest();
+  const grpc::ByteBuffer buffer = Buffer(bytes);
+  for (auto _ : state) {
+    policy::GateRequest request;
+    grpc::Status status = cri::InspectRequest("RunPodSandbox", buffer, &request);
+    benchmark::DoNotOptimize(status);
+    benchmark::DoNotOptimize(request);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * bytes.size()));
+  state.SetLabel(std::to_string(bytes.size()) + " B");
+}
+BENCHMARK(BM_InspectRunPodSandbox);
+
+// The parse alone, without copying fields into the GateRequest.
+void BM_ParseMessageRunPodSandbox(benchmark::State& state) {
+  const std::string bytes = KubeletRunPodSandboxRequest();
+  const grpc::ByteBuffer buffer = Buffer(bytes);
+  for (auto _ : state) {
+    v1::RunPodSandboxRequest message;
+    bool ok = cri::ParseMessage(buffer, &message);
+    benchmark::DoNotOptimize(ok);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * bytes.size()));
+}
+BENCHMARK(BM_ParseMessageRunPodSandbox);
+
+void BM_InspectRemoveImage(benchmark::State& state) {
+  v1::RemoveImageRequest message;
+  message.mutable_image()->set_image("docker.io/library/busybox:1.35");
+  const grpc::ByteBuffer buffer = Buffer(message.SerializeAsString());
+  for (auto _ : state) {
+    policy::GateRequest request;
+    grpc::Status status = cri::InspectRequest("RemoveImage", buffer, &request);
+    benchmark::DoNotOptimize(status);
+    benchmark::DoNotOptimize(request);
+  }
+}
+BENCHMARK(BM_InspectRemoveImage);
+
+// What every call pays in the proxy's constructor: classify the path, look
+// the action up in the gated set.
+void BM_ClassifyMethod(benchmark::State& state) {
+  const std::string path = "/runtime.v1.RuntimeService/ListContainers";
+  const std::set<std::string>& gated = cri::DefaultGatedActions();
+  for (auto _ : state) {
+    cri::MethodInfo info = cri::ClassifyMethod(path);
+    bool is_gated = gated.count(std::string(info.action)) > 0;
+    benchmark::DoNotOptimize(is_gated);
+  }
+}
+BENCHMARK(BM_ClassifyMethod);
+
+#ifdef CRIGATE_BENCH_HAVE_CGROUP
+// One container's sample as the kernel prints it: the parse work of one
+// monitor sample, without the preads (monitor_sampling_bench measures those).
+void BM_ParseCgroupV1Sample(benchmark::State& state) {
+  for (auto _ : state) {
+    auto usage = monitor::ParseCounter("123456789012\n");
+    auto quota = monitor::ParseSigned("50000\n");
+    auto period = monitor::ParseCounter("100000\n");
+    auto cpus = monitor::ParseCpuListCount("0-1\n");
+    auto memory = monitor::ParseCounter("7340032\n");
+    auto limit = monitor::ParseV1MemoryLimit("268435456\n");
+    auto pids = monitor::ParseCounter("3\n");
+    auto pids_max = monitor::ParseLimit("max\n");
+    benchmark::DoNotOptimize(usage);
+    benchmark::DoNotOptimize(quota);
+    benchmark::DoNotOptimize(period);
+    benchmark::DoNotOptimize(cpus);
+    benchmark::DoNotOptimize(memory);
+    benchmark::DoNotOptimize(limit);
+    benchmark::DoNotOptimize(pids);
+    benchmark::DoNotOptimize(pids_max);
+  }
+}
+BENCHMARK(BM_ParseCgroupV1Sample);
+
+void BM_ParseCgroupV2Sample(benchmark::State& state) {
+  const std::string cpu_stat =
+      "usage_usec 123456789\nuser_usec 100000000\nsystem_usec 23456789\nnr_periods 1200\n"
+      "nr_throttled 12\nthrottled_usec 34567\nnr_bursts 0\nburst_usec 0\n";
+  const std::string pressure =
+      "some avg10=0.12 avg60=0.05 avg300=0.01 total=12345\n"
+      "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n";
+  for (auto _ : state) {
+    auto usage = monitor::ParseCpuStatUsageUsec(cpu_stat);
+    auto cores = monitor::ParseV2CpuMaxCores("50000 100000\n");
+    auto cpus = monitor::ParseCpuListCount("0-1\n");
+    auto memory = monitor::ParseCounter("7340032\n");
+    auto limit = monitor::ParseLimit("268435456\n");
+    auto pids = monitor::ParseCounter("3\n");
+    auto pids_max = monitor::ParseLimit("max\n");
+    auto cpu_pressure = monitor::ParsePressure(pressure);
+    auto memory_pressure = monitor::ParsePressure(pressure);
+    benchmark::DoNotOptimize(usage);
+    benchmark::DoNotOptimize(cores);
+    benchmark::DoNotOptimize(cpus);
+    benchmark::DoNotOptimize(memory);
+    benchmark::DoNotOptimize(limit);
+    benchmark::DoNotOptimize(pids);
+    benchmark::DoNotOptimize(pids_max);
+    benchmark::DoNotOptimize(cpu_pressure);
+    benchmark::DoNotOptimize(memory_pressure);
+  }
+}
+BENCHMARK(BM_ParseCgroupV2Sample);
+#endif  // CRIGATE_BENCH_HAVE_CGROUP
+
+#ifdef CRIGATE_BENCH_HAVE_POLICY
+// Slots for the policy stages' hot paths, to be written against their headers
+// when policy/ lands (each a BENCHMARK like the ones above):
+//   BM_NormaliseImageRef   "busybox" -> "docker.io/library/busybox:latest", and a
+//                          digest-pinned reference with a registry port
+//   BM_VerifyToken         one Ed25519 and one ECDSA P-256 JWS of realistic claims
+//                          (signature check + claim parse + jti replay lookup)
+//   BM_TrustMatch          a CreateContainer GateRequest against a store of ~50
+//                          rules (registry/repository globs, pinned digests)
+#endif  // CRIGATE_BENCH_HAVE_POLICY
+
+}  // namespace
+}  // namespace crigate::bench
+
+BENCHMARK_MAIN();

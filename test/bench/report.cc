@@ -1,0 +1,324 @@
+#include "test/bench/report.h"
+
+#include <fmt/format.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <ctime>
+#include <fstream>
+#include <thread>
+
+namespace crigate::bench {
+namespace {
+
+using nlohmann::json;
+
+std::string Latency(double us) {
+  if (us < 1000) return fmt::format("{:.0f} µs", us);
+  if (us < 1e6) return fmt::format("{:.1f} ms", us / 1000);
+  return fmt::format("{:.2f} s", us / 1e6);
+}
+
+std::string Rate(double per_s) {
+  if (per_s >= 100) return fmt::format("{:.0f}/s", per_s);
+  if (per_s >= 10) return fmt::format("{:.1f}/s", per_s);
+  return fmt::format("{:.2f}/s", per_s);
+}
+
+std::string Added(double us) {
+  std::string sign = us < 0 ? "−" : "+";
+  return sign + Latency(std::fabs(us));
+}
+
+std::string Cell(const TargetCheck& t) {
+  if (t.text.empty() || !t.met) return t.text;
+  return fmt::format("{}: {}", t.text, *t.met ? "met" : "**missed**");
+}
+
+// The row's numbers for the target check: this endpoint against direct and
+// against the scenario's reference endpoint.
+RowMeasure Measure(const ScenarioRun& run, size_t row) {
+  RowMeasure m;
+  m.callers = run.callers;
+  m.baseline = Summarise(run.samples[0]);
+  m.measured = Summarise(run.samples[row]);
+  for (const auto& s : run.samples) {
+    if (s.role == run.scenario->reference) m.reference = Summarise(s);
+  }
+  return m;
+}
+
+std::string Kind(ScenarioKind kind) {
+  switch (kind) {
+    case ScenarioKind::kPassthrough: return "passthrough";
+    case ScenarioKind::kGated: return "gated";
+    case ScenarioKind::kLifecycle: return "lifecycle";
+    case ScenarioKind::kMonitor: return "monitor";
+  }
+  return "?";
+}
+
+std::string ReadFirstLine(const std::string& path, const std::string& prefix) {
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(prefix, 0) == 0) {
+      size_t colon = line.find(':');
+      return colon == std::string::npos ? line : line.substr(line.find_first_not_of(" \t", colon + 1));
+    }
+  }
+  return "";
+}
+
+json SummaryJson(const Summary& s) {
+  return {{"calls", s.calls},       {"p50_us", s.p50_us}, {"p99_us", s.p99_us},
+          {"mean_us", s.mean_us},   {"min_us", s.min_us}, {"max_us", s.max_us},
+          {"throughput_per_s", s.throughput}};
+}
+
+void RenderCalls(const Report& report, std::string& out) {
+  out +=
+      "| scenario | callers | endpoint | n | p50 | p99 | rate | p50 × | p99 × | rate × | +p50 | "
+      "+p50 vs ref | target |\n"
+      "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n";
+  std::vector<std::string> footnotes;
+  for (const ScenarioRun& run : report.runs) {
+    const Scenario& sc = *run.scenario;
+    if (!run.skipped.empty()) {
+      out += fmt::format("| {} | | *skipped* | | | | | | | | | | {} |\n", sc.title, run.skipped);
+      continue;
+    }
+    for (size_t i = 0; i < run.samples.size(); ++i) {
+      const EndpointSamples& e = run.samples[i];
+      Summary s = Summarise(e);
+      std::string first = i == 0 ? sc.title : "";
+      std::string callers = i == 0 ? std::to_string(run.callers) : "";
+      if (i == 0) {
+        out += fmt::format("| {} | {} | {} | {} | {} | {} | {} | | | | | | |\n", first, callers,
+                           RoleLabel(e.role), s.calls, Latency(s.p50_us), Latency(s.p99_us),
+                           Rate(s.throughput));
+      } else {
+        RowMeasure m = Measure(run, i);
+        std::string vs_ref;
+        if (m.reference && e.role != sc.reference) {
+          vs_ref = Added(m.measured.p50_us - m.reference->p50_us);
+        }
+        TargetCheck target = sc.target ? sc.target(e.role, m) : TargetCheck{};
+        out += fmt::format(
+            "| | | {} | {} | {} | {} | {} | {:.2f} | {:.2f} | {:.2f} | {} | {} | {} |\n",
+            RoleLabel(e.role), s.calls, Latency(s.p50_us), Latency(s.p99_us), Rate(s.throughput),
+            m.measured.p50_us / m.baseline.p50_us, m.measured.p99_us / m.baseline.p99_us,
+            m.measured.throughput / m.baseline.throughput, Added(m.measured.p50_us - m.baseline.p50_us),
+            vs_ref, Cell(target));
+      }
+      if (e.unexpected > 0) {
+        footnotes.push_back(fmt::format("{} ({} callers), {}: {} unexpected answers, first: {}",
+                                        sc.title, run.callers, RoleLabel(e.role), e.unexpected,
+                                        e.first_unexpected));
+      }
+    }
+  }
+  out += "\n";
+  std::vector<std::string> notes;
+  for (const ScenarioRun& run : report.runs) {
+    const Scenario& sc = *run.scenario;
+    std::string line = sc.note.empty() ? "" : fmt::format("- {}: {}.", sc.title, sc.note);
+    if (!line.empty() && std::find(notes.begin(), notes.end(), line) == notes.end()) {
+      notes.push_back(line);
+    }
+  }
+  for (const auto& n : notes) out += n + "\n";
+  for (const auto& f : footnotes) out += "- **" + f + "**\n";
+  if (!notes.empty() || !footnotes.empty()) out += "\n";
+}
+
+void RenderMonitor(const Report& report, std::string& out) {
+  out += "### Monitor cost\n\n";
+  if (!report.monitor_skipped.empty()) {
+    out += fmt::format("*Skipped:* {}\n\n", report.monitor_skipped);
+    return;
+  }
+  out += fmt::format(
+      "crigate's CPU time (user + system, all threads, from /proc/<pid>/stat) per second of wall "
+      "time over {:.0f} s, {:.0f} s after the containers started, with no CRI calls in flight. "
+      "Resolution: 1 clock tick ({:.2f}% of a core over the window).\n\n",
+      report.monitor_plan.window_s, report.monitor_plan.settle_s,
+      100.0 / sysconf(_SC_CLK_TCK) / report.monitor_plan.window_s);
+  out +=
+      "| containers | crigate CPU | % of one core | load (1 min) | target |\n"
+      "|---:|---:|---:|---:|---|\n";
+  for (const MonitorPoint& p : report.monitor) {
+    std::string target;
+    if (p.containers >= 50) {
+      target = Cell({"<= 1% of a core at 50 containers", p.core_percent <= 1.0});
+    }
+    out += fmt::format("| {} | {:.2f} ms/s | {:.2f}% | {:.2f} | {} |\n", p.containers,
+                       p.cpu_ms_per_s, p.core_percent, p.load1, target);
+  }
+  out += "\n";
+}
+
+void RenderMicro(const Report& report, std::string& out) {
+  if (report.micro.is_null() || !report.micro.contains("benchmarks")) return;
+  out += "### Micro-benchmarks (crigate-microbench)\n\n";
+  bool aggregates = false;
+  for (const auto& b : report.micro["benchmarks"]) {
+    if (b.value("run_type", "") == "aggregate") aggregates = true;
+  }
+  out += aggregates ? "Median of the repetitions; CV = coefficient of variation.\n\n" : "";
+  out += "| benchmark | time | CPU | CV |\n|---|---:|---:|---:|\n";
+  std::map<std::string, std::string> cv;
+  for (const auto& b : report.micro["benchmarks"]) {
+    if (b.value("aggregate_name", "") == "cv") {
+      cv[b.value("run_name", "")] = fmt::format("{:.1f}%", b.value("cpu_time", 0.0) * 100);
+    }
+  }
+  for (const auto& b : report.micro["benchmarks"]) {
+    if (aggregates && b.value("aggregate_name", "") != "median") continue;
+    std::string unit = b.value("time_unit", "ns");
+    std::string name = b.value("run_name", b.value("name", ""));
+    out += fmt::format("| {} | {:.1f} {} | {:.1f} {} | {} |\n", name, b.value("real_time", 0.0),
+                       unit, b.value("cpu_time", 0.0), unit, cv.count(name) ? cv[name] : "");
+  }
+  out += "\n";
+}
+
+}  // namespace
+
+void ReadLoadAverages(double out[3]) {
+  std::ifstream in("/proc/loadavg");
+  in >> out[0] >> out[1] >> out[2];
+}
+
+MachineInfo DescribeMachine() {
+  MachineInfo m;
+  char host[256] = {0};
+  gethostname(host, sizeof(host) - 1);
+  m.host = host;
+  m.cpu_model = ReadFirstLine("/proc/cpuinfo", "model name");
+  m.cpus = static_cast<int>(std::thread::hardware_concurrency());
+  utsname u{};
+  if (uname(&u) == 0) m.kernel = fmt::format("{} {}", u.sysname, u.release);
+  std::time_t now = std::time(nullptr);
+  char when[32];
+  std::strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  m.started = when;
+  ReadLoadAverages(m.load_start);
+  return m;
+}
+
+std::string RenderMarkdown(const Report& report) {
+  const MachineInfo& m = report.machine;
+  std::string out = fmt::format("## crigate benchmark, {} on {}\n\n", m.started, m.host);
+  out += fmt::format(
+      "Machine: {}, {} CPUs, {}; {}. Load average (1/5/15 min): {:.2f} {:.2f} {:.2f} at start, "
+      "{:.2f} {:.2f} {:.2f} at end.\n",
+      m.cpu_model, m.cpus, m.kernel, m.containerd, m.load_start[0], m.load_start[1],
+      m.load_start[2], m.load_end[0], m.load_end[1], m.load_end[2]);
+  for (const auto& n : report.notes) out += n + "\n";
+  int rounds = report.runs.empty() ? 0 : report.runs.front().plan.rounds;
+  out += fmt::format(
+      "\nEach row pair ran in {} alternating rounds (containerd, crigate, containerd, ...; "
+      "each round starts with the next endpoint) after a warm-up. Percentiles are nearest-rank "
+      "over every measured call of every round; rate = calls (pods for the lifecycle rows) per "
+      "second of wall time. **Latency ratio (p50 ×, p99 ×) = crigate / containerd**: 1.00 is no "
+      "cost, lower is better. **Throughput ratio (rate ×) = crigate / containerd**: 1.00 is no "
+      "cost, higher is better. +p50 = this endpoint's p50 − containerd's; +p50 vs ref = the same "
+      "against the scenario's reference endpoint (what gating, or the cloud stage, adds on its "
+      "own). Targets are the issue's; they are reported, not tuned for.\n\n",
+      rounds);
+  out += "### CRI calls\n\n";
+  RenderCalls(report, out);
+  if (report.monitor_requested) RenderMonitor(report, out);
+  RenderMicro(report, out);
+  return out;
+}
+
+json RenderJson(const Report& report) {
+  const MachineInfo& m = report.machine;
+  json j;
+  j["machine"] = {{"host", m.host},
+                  {"cpu_model", m.cpu_model},
+                  {"cpus", m.cpus},
+                  {"kernel", m.kernel},
+                  {"containerd", m.containerd},
+                  {"started", m.started},
+                  {"load_start", {m.load_start[0], m.load_start[1], m.load_start[2]}},
+                  {"load_end", {m.load_end[0], m.load_end[1], m.load_end[2]}}};
+  j["notes"] = report.notes;
+  j["definitions"] = {
+      {"latency_ratio", "gate / direct (p50 and p99); 1.0 = no cost, lower is better"},
+      {"throughput_ratio", "gate / direct; 1.0 = no cost, higher is better"},
+      {"added_p50_us", "endpoint p50 - direct p50"},
+      {"added_p50_over_reference_us", "endpoint p50 - reference endpoint p50"},
+      {"percentile", "nearest rank over all measured calls of all rounds"},
+      {"throughput", "measured calls / summed wall time of the rounds"}};
+  json scenarios = json::array();
+  for (const ScenarioRun& run : report.runs) {
+    const Scenario& sc = *run.scenario;
+    json s = {{"name", sc.name},
+              {"title", sc.title},
+              {"kind", Kind(sc.kind)},
+              {"callers", run.callers},
+              {"rounds", run.plan.rounds},
+              {"warmup_per_endpoint", run.plan.warmup},
+              {"calls_per_endpoint", run.plan.calls},
+              {"load1_before", run.load1_before},
+              {"load1_after", run.load1_after}};
+    if (!sc.reference.empty()) s["reference"] = sc.reference;
+    if (!run.skipped.empty()) {
+      s["skipped"] = run.skipped;
+      scenarios.push_back(s);
+      continue;
+    }
+    json endpoints = json::object();
+    for (size_t i = 0; i < run.samples.size(); ++i) {
+      const EndpointSamples& e = run.samples[i];
+      json ej = SummaryJson(Summarise(e));
+      ej["wall_s"] = e.wall_s;
+      ej["codes"] = e.codes;
+      ej["unexpected"] = e.unexpected;
+      if (e.unexpected > 0) ej["first_unexpected"] = e.first_unexpected;
+      if (i > 0) {
+        RowMeasure rm = Measure(run, i);
+        ej["p50_ratio"] = rm.measured.p50_us / rm.baseline.p50_us;
+        ej["p99_ratio"] = rm.measured.p99_us / rm.baseline.p99_us;
+        ej["throughput_ratio"] = rm.measured.throughput / rm.baseline.throughput;
+        ej["added_p50_us"] = rm.measured.p50_us - rm.baseline.p50_us;
+        if (rm.reference && e.role != sc.reference) {
+          ej["added_p50_over_reference_us"] = rm.measured.p50_us - rm.reference->p50_us;
+        }
+        TargetCheck t = sc.target ? sc.target(e.role, rm) : TargetCheck{};
+        if (!t.text.empty()) {
+          ej["target"] = t.text;
+          if (t.met) ej["target_met"] = *t.met;
+        }
+      }
+      endpoints[e.role] = ej;
+    }
+    s["endpoints"] = endpoints;
+    scenarios.push_back(s);
+  }
+  j["scenarios"] = scenarios;
+  if (report.monitor_requested) {
+    json mon = {{"window_s", report.monitor_plan.window_s},
+                {"settle_s", report.monitor_plan.settle_s}};
+    if (!report.monitor_skipped.empty()) mon["skipped"] = report.monitor_skipped;
+    json points = json::array();
+    for (const MonitorPoint& p : report.monitor) {
+      points.push_back({{"containers", p.containers},
+                        {"window_s", p.window_s},
+                        {"cpu_ms_per_s", p.cpu_ms_per_s},
+                        {"core_percent", p.core_percent},
+                        {"load1", p.load1},
+                        {"target_met", p.containers >= 50 ? json(p.core_percent <= 1.0) : json()}});
+    }
+    mon["points"] = points;
+    j["monitor"] = mon;
+  }
+  if (!report.micro.is_null()) j["micro"] = report.micro;
+  return j;
+}
+
+}  // namespace crigate::bench

@@ -1,0 +1,161 @@
+// The watchdog against real containerd and runc, on this host's real cgroups
+// (v1 hybrid here): a container over its CPU threshold is stopped, the most
+// recently started one first, and a restart of crigate finds them again.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <thread>
+
+#include "test/cri_client.h"
+#include "test/e2e/harness.h"
+
+namespace crigate::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Per-container CPU only: node-wide checks would depend on whatever else the
+// machine runs. A long cool-down makes "only one victim" observable.
+constexpr char kMonitorConfig[] = R"(
+[monitor]
+enabled = true
+interval_ms = 500
+samples = 3
+cpu = 0.6
+memory = 0
+pids = 0
+node_cpu = 0
+node_memory = 0
+grace_seconds = 1
+cooldown_ms = 600000
+protected_namespaces = []
+protected_labels = ["crigate.io/protected=true"]
+)";
+
+class Monitor : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    struct stat st;
+    ASSERT_EQ(stat(ContainerdSocket().c_str(), &st), 0) << "containerd is not running";
+  }
+  void TearDown() override {
+    CriClient cri(ContainerdSocket());
+    for (const auto& id : containers_) {
+      cri.StopContainer(id, 0);
+      cri.RemoveContainer(id);
+    }
+    for (const auto& id : pods_) {
+      cri.StopPodSandbox(id);
+      cri.RemovePodSandbox(id);
+    }
+  }
+
+  // Starts a container limited to half a CPU; burn: spin, else sleep.
+  std::string StartHalfCpu(CriClient& cri, const std::string& name, bool burn,
+                           const std::string& log_dir) {
+    auto pod = HostNetworkPod(name, log_dir);
+    std::string pod_id, id;
+    grpc::Status s = cri.RunPodSandbox(pod, &pod_id);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    pods_.push_back(pod_id);
+    auto config = burn ? Container(name, kBusybox, {"sh", "-c", "while :; do :; done"})
+                       : Container(name, kBusybox, {"sleep", "3600"});
+    auto* res = config.mutable_linux()->mutable_resources();
+    res->set_cpu_period(100000);
+    res->set_cpu_quota(50000);
+    s = cri.CreateContainer(pod_id, config, pod, &id);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    containers_.push_back(id);
+    s = cri.StartContainer(id);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return id;
+  }
+
+  static v1::ContainerState State(CriClient& cri, const std::string& id) {
+    v1::ContainerStatusResponse status;
+    if (!cri.ContainerStatus(id, &status).ok()) return v1::CONTAINER_UNKNOWN;
+    return status.status().state();
+  }
+
+  // Waits until id has exited (true) or the time is up (false).
+  static bool WaitExited(CriClient& cri, const std::string& id, std::chrono::seconds limit) {
+    auto until = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < until) {
+      if (State(cri, id) == v1::CONTAINER_EXITED) return true;
+      std::this_thread::sleep_for(200ms);
+    }
+    return false;
+  }
+
+  std::vector<std::string> pods_, containers_;
+};
+
+TEST_F(Monitor, StopsTheBurnerAndLeavesTheQuietContainerRunning) {
+  CrigateProcess::Options options;
+  options.monitor = true;
+  options.body = kMonitorConfig;
+  CrigateProcess gate(options);
+  ASSERT_TRUE(gate.WaitReady()) << gate.Log();
+  CriClient cri(gate.socket());
+
+  std::string quiet = StartHalfCpu(cri, "quiet", false, gate.dir());
+  std::string burner = StartHalfCpu(cri, "burner", true, gate.dir());
+
+  ASSERT_TRUE(WaitExited(cri, burner, 30s)) << gate.Log();
+  EXPECT_EQ(State(cri, quiet), v1::CONTAINER_RUNNING);
+  std::string log = gate.Log();
+  EXPECT_NE(log.find("monitor stopped " + burner.substr(0, 12)), std::string::npos) << log;
+  EXPECT_EQ(log.find("monitor stopped " + quiet.substr(0, 12)), std::string::npos) << log;
+  // The quiet one stays up while the watchdog keeps sampling.
+  std::this_thread::sleep_for(2s);
+  EXPECT_EQ(State(cri, quiet), v1::CONTAINER_RUNNING);
+}
+
+TEST_F(Monitor, AfterARestartTheMostRecentlyStartedIsStoppedFirst) {
+  // Both containers burn; they are started while no watchdog runs.
+  CrigateProcess plain;
+  ASSERT_TRUE(plain.WaitReady()) << plain.Log();
+  CriClient first(plain.socket());
+  std::string older = StartHalfCpu(first, "older", true, plain.dir());
+  std::this_thread::sleep_for(1s);  // distinct started_at
+  std::string newer = StartHalfCpu(first, "newer", true, plain.dir());
+  plain.Stop();
+
+  // A fresh crigate learns of them only from containerd.
+  CrigateProcess::Options options;
+  options.monitor = true;
+  options.body = kMonitorConfig;
+  CrigateProcess gate(options);
+  ASSERT_TRUE(gate.WaitReady()) << gate.Log();
+  CriClient cri(gate.socket());
+  ASSERT_TRUE(WaitExited(cri, newer, 30s)) << gate.Log();
+  // The cool-down holds the next stop: the older one still runs.
+  EXPECT_EQ(State(cri, older), v1::CONTAINER_RUNNING) << gate.Log();
+  EXPECT_EQ(gate.Log().find("monitor stopped " + older.substr(0, 12)), std::string::npos);
+}
+
+TEST_F(Monitor, ProtectedContainerIsNeverStopped) {
+  CrigateProcess::Options options;
+  options.monitor = true;
+  options.body = kMonitorConfig;
+  CrigateProcess gate(options);
+  ASSERT_TRUE(gate.WaitReady()) << gate.Log();
+  CriClient cri(gate.socket());
+
+  auto pod = HostNetworkPod("protected", gate.dir());
+  std::string pod_id, id;
+  ASSERT_TRUE(cri.RunPodSandbox(pod, &pod_id).ok());
+  pods_.push_back(pod_id);
+  auto config = Container("protected", kBusybox, {"sh", "-c", "while :; do :; done"});
+  (*config.mutable_labels())["crigate.io/protected"] = "true";
+  config.mutable_linux()->mutable_resources()->set_cpu_period(100000);
+  config.mutable_linux()->mutable_resources()->set_cpu_quota(50000);
+  ASSERT_TRUE(cri.CreateContainer(pod_id, config, pod, &id).ok());
+  containers_.push_back(id);
+  ASSERT_TRUE(cri.StartContainer(id).ok());
+  // Long enough for several breaches' worth of samples.
+  EXPECT_FALSE(WaitExited(cri, id, 6s)) << gate.Log();
+}
+
+}  // namespace
+}  // namespace crigate::test
