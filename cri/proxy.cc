@@ -23,6 +23,17 @@ bool HopHeader(grpc::string_ref key) {
          k == "te" || k == "user-agent" || k == "host";
 }
 
+const char* StatusCodeName(grpc::StatusCode code) {
+  static const char* const kNames[] = {
+      "OK",        "CANCELLED",         "UNKNOWN",           "INVALID_ARGUMENT",
+      "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",    "PERMISSION_DENIED",
+      "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
+      "UNIMPLEMENTED", "INTERNAL",      "UNAVAILABLE",       "DATA_LOSS",
+      "UNAUTHENTICATED"};
+  int i = static_cast<int>(code);
+  return i >= 0 && i <= 16 ? kNames[i] : "UNKNOWN_CODE";
+}
+
 std::string ToString(grpc::string_ref s) { return std::string(s.data(), s.size()); }
 
 std::string Describe(const policy::GateRequest& r) {
@@ -115,7 +126,7 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
 
   void OnDone() override {
     if (!gated_) {
-      log::Debug("pass {} -> {} ({} us)", method_, static_cast<int>(final_code_),
+      log::Debug("pass {} -> {} ({} us)", method_, StatusCodeName(final_code_),
                  std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start_)
                      .count());
     }
@@ -177,6 +188,11 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
                                         service_->options().backend_target,
                                         status.error_message()),
                             status.error_details());
+    }
+    if (gated_ && !answer.ok()) {
+      // The decision line said "allow"; say how the call itself ended.
+      log::Info("containerd answered allowed {} {}: {}: {}", request_.action, Describe(request_),
+                StatusCodeName(answer.error_code()), answer.error_message());
     }
     if (gated_ && service_->deps().observer != nullptr) {
       service_->deps().work->Post([this, answer] {

@@ -4,15 +4,15 @@
 //   [monitor]
 //   enabled = true                 # false: no sampling, Register/Forget are no-ops
 //   interval_ms = 1000             # sampling period, 50..60000
-//   samples = 3                    # consecutive samples over a threshold before acting, 1..1000
+//   samples = 5                    # consecutive samples over a threshold before acting, 1..1000
 //   grace_seconds = 10             # StopContainer timeout (SIGTERM -> SIGKILL), 0..3600
 //   cooldown_ms = 10000            # after a stop completes, before the next one, 0..3600000
 //   resync_interval_ms = 60000     # re-list running containers; 0: only at start, else >= 1000
 //   cpu = 0.9                      # per-container thresholds, ratios in [0, 1]; 0 turns one off
 //   memory = 0.9
 //   pids = 0.9
-//   node_cpu = 0.9                 # node-wide thresholds, same rules
-//   node_memory = 0.9
+//   node_cpu = 0.95                # node-wide thresholds, same rules
+//   node_memory = 0.95
 //   protected_namespaces = ["kube-system"]        # never stopped
 //   protected_labels = ["crigate.io/protected=true"]  # "key=value" or "key" (any value)
 //
@@ -59,13 +59,13 @@ struct ContainerOverride {
 struct MonitorConfig {
   bool enabled = true;
   std::chrono::milliseconds interval{1000};
-  int samples = 3;
+  int samples = 5;
   int64_t grace_seconds = 10;
   std::chrono::milliseconds cooldown{10000};
   std::chrono::milliseconds resync_interval{60000};
   Thresholds container;
-  double node_cpu = 0.9;
-  double node_memory = 0.9;
+  double node_cpu = 0.95;
+  double node_memory = 0.95;
   std::vector<ContainerOverride> overrides;
   std::vector<std::string> protected_namespaces{"kube-system"};
   std::vector<LabelMatch> protected_labels{{"crigate.io/protected", "true", false}};

@@ -24,15 +24,15 @@ TEST(ParseMonitorConfig, DefaultsWithoutSection) {
   EXPECT_TRUE(errors.empty());
   EXPECT_TRUE(config.enabled);
   EXPECT_EQ(config.interval, std::chrono::milliseconds(1000));
-  EXPECT_EQ(config.samples, 3);
+  EXPECT_EQ(config.samples, 5);
   EXPECT_EQ(config.grace_seconds, 10);
   EXPECT_EQ(config.cooldown, std::chrono::milliseconds(10000));
   EXPECT_EQ(config.resync_interval, std::chrono::milliseconds(60000));
   EXPECT_DOUBLE_EQ(config.container.cpu, 0.9);
   EXPECT_DOUBLE_EQ(config.container.memory, 0.9);
   EXPECT_DOUBLE_EQ(config.container.pids, 0.9);
-  EXPECT_DOUBLE_EQ(config.node_cpu, 0.9);
-  EXPECT_DOUBLE_EQ(config.node_memory, 0.9);
+  EXPECT_DOUBLE_EQ(config.node_cpu, 0.95);
+  EXPECT_DOUBLE_EQ(config.node_memory, 0.95);
   EXPECT_EQ(config.protected_namespaces, std::vector<std::string>{"kube-system"});
   EXPECT_TRUE(config.IsProtected("", {{"crigate.io/protected", "true"}}));
   EXPECT_FALSE(config.IsProtected("default", {{"crigate.io/protected", "false"}}));

@@ -50,7 +50,7 @@ Workload:
   --callers LIST         concurrent callers for unary scenarios (default 1,8)
   --calls N              measured calls per endpoint per caller count (default 2000)
   --warmup N             unmeasured calls per endpoint first (default 200)
-  --pods N               measured pods per endpoint, lifecycle scenarios (default 20)
+  --pods N               measured pods per endpoint, lifecycle scenarios (default 40)
   --pod-warmup N         unmeasured pods per endpoint first (default 2)
   --rounds N             alternating rounds (default 5)
   --monitor-containers LIST  containers running per window (default 0,10,50)
@@ -72,7 +72,7 @@ struct Flags {
   pid_t gate_pid = -1;
   std::vector<std::string> scenarios;
   std::vector<int> callers = {1, 8};
-  int64_t calls = 2000, warmup = 200, pods = 20, pod_warmup = 2;
+  int64_t calls = 2000, warmup = 200, pods = 40, pod_warmup = 2;
   int rounds = 5;
   MonitorPlan monitor;
   ScenarioContext context{"docker.io/library/busybox:1.35", "/tmp/crigate-bench/pod-logs"};
@@ -123,27 +123,48 @@ bool ParseFlags(int argc, char** argv, Flags* f, std::string* error) {
     }
     std::string v = argv[++i];
     bool ok = true;
-    if (flag == "--direct") f->endpoints["direct"] = v;
-    else if (flag == "--gate") f->endpoints["gate"] = v;
-    else if (flag == "--gate-ungated") f->endpoints["gate-ungated"] = v;
-    else if (flag == "--gate-cloud") f->endpoints["gate-cloud"] = v;
-    else if (flag == "--gate-pid") ok = ParseNumber(v, &f->gate_pid);
-    else if (flag == "--scenarios") f->scenarios = SplitList(v);
-    else if (flag == "--callers") ok = ParseInts(v, &f->callers);
-    else if (flag == "--calls") ok = ParseNumber(v, &f->calls);
-    else if (flag == "--warmup") ok = ParseNumber(v, &f->warmup);
-    else if (flag == "--pods") ok = ParseNumber(v, &f->pods);
-    else if (flag == "--pod-warmup") ok = ParseNumber(v, &f->pod_warmup);
-    else if (flag == "--rounds") ok = ParseNumber(v, &f->rounds) && f->rounds > 0;
-    else if (flag == "--monitor-containers") ok = ParseInts(v, &f->monitor.counts);
-    else if (flag == "--monitor-window") ok = ParseNumber(v, &f->monitor.window_s);
-    else if (flag == "--monitor-settle") ok = ParseNumber(v, &f->monitor.settle_s);
-    else if (flag == "--image") f->context.image = v;
-    else if (flag == "--log-dir") f->context.log_dir = v;
-    else if (flag == "--json") f->json_path = v;
-    else if (flag == "--markdown") f->markdown_path = v;
-    else if (flag == "--micro-json") f->micro_json_path = v;
-    else if (flag == "--note") f->notes.push_back(v);
+    if (flag == "--direct")
+      f->endpoints["direct"] = v;
+    else if (flag == "--gate")
+      f->endpoints["gate"] = v;
+    else if (flag == "--gate-ungated")
+      f->endpoints["gate-ungated"] = v;
+    else if (flag == "--gate-cloud")
+      f->endpoints["gate-cloud"] = v;
+    else if (flag == "--gate-pid")
+      ok = ParseNumber(v, &f->gate_pid);
+    else if (flag == "--scenarios")
+      f->scenarios = SplitList(v);
+    else if (flag == "--callers")
+      ok = ParseInts(v, &f->callers);
+    else if (flag == "--calls")
+      ok = ParseNumber(v, &f->calls);
+    else if (flag == "--warmup")
+      ok = ParseNumber(v, &f->warmup);
+    else if (flag == "--pods")
+      ok = ParseNumber(v, &f->pods);
+    else if (flag == "--pod-warmup")
+      ok = ParseNumber(v, &f->pod_warmup);
+    else if (flag == "--rounds")
+      ok = ParseNumber(v, &f->rounds) && f->rounds > 0;
+    else if (flag == "--monitor-containers")
+      ok = ParseInts(v, &f->monitor.counts);
+    else if (flag == "--monitor-window")
+      ok = ParseNumber(v, &f->monitor.window_s);
+    else if (flag == "--monitor-settle")
+      ok = ParseNumber(v, &f->monitor.settle_s);
+    else if (flag == "--image")
+      f->context.image = v;
+    else if (flag == "--log-dir")
+      f->context.log_dir = v;
+    else if (flag == "--json")
+      f->json_path = v;
+    else if (flag == "--markdown")
+      f->markdown_path = v;
+    else if (flag == "--micro-json")
+      f->micro_json_path = v;
+    else if (flag == "--note")
+      f->notes.push_back(v);
     else {
       *error = "unknown flag " + flag;
       return false;
@@ -166,7 +187,9 @@ bool ParseFlags(int argc, char** argv, Flags* f, std::string* error) {
   return true;
 }
 
-void Progress(const std::string& line) { std::fprintf(stderr, "crigate-bench: %s\n", line.c_str()); }
+void Progress(const std::string& line) {
+  std::fprintf(stderr, "crigate-bench: %s\n", line.c_str());
+}
 
 // Every endpoint must answer Version before anything is measured.
 bool Connect(const Flags& f, std::map<std::string, Endpoint>* out, std::string* containerd) {
@@ -278,8 +301,9 @@ int Main(int argc, char** argv) {
       }
       if (!run.skipped.empty()) {
         Progress(sc->name + ": skipped: " + run.skipped);
+        run.callers = 0;  // one row for the scenario, whatever the caller counts
         report.runs.push_back(std::move(run));
-        continue;
+        break;
       }
       std::vector<const Endpoint*> order;
       for (const auto& role : sc->required) order.push_back(&endpoints[role]);
@@ -290,9 +314,8 @@ int Main(int argc, char** argv) {
       ReadLoadAverages(load);
       run.load1_before = load[0];
       Progress(sc->name + ", " + std::to_string(c) + " caller(s)");
-      run.samples = RunAlternating(run.plan, order, sc->op, [&](const std::string& line) {
-        Progress("  " + line);
-      });
+      run.samples = RunAlternating(run.plan, order, sc->op,
+                                   [&](const std::string& line) { Progress("  " + line); });
       ReadLoadAverages(load);
       run.load1_after = load[0];
       for (const auto& e : run.samples) failed |= e.unexpected > 0;
@@ -313,7 +336,8 @@ int Main(int argc, char** argv) {
   std::string markdown = RenderMarkdown(report);
   std::fputs(markdown.c_str(), stdout);
   if (!flags.markdown_path.empty()) std::ofstream(flags.markdown_path) << markdown;
-  if (!flags.json_path.empty()) std::ofstream(flags.json_path) << RenderJson(report).dump(2) << "\n";
+  if (!flags.json_path.empty())
+    std::ofstream(flags.json_path) << RenderJson(report).dump(2) << "\n";
   return failed ? 1 : 0;
 }
 

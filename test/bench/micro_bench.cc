@@ -38,6 +38,16 @@ grpc::ByteBuffer Buffer(const std::string& bytes) {
 void BM_InspectCreateContainer(benchmark::State& state) {
   const std::string bytes = KubeletCreateContainerRequest();
   const grpc::ByteBuffer buffer = Buffer(bytes);
+  {
+    // A request the subset misreads would make the numbers meaningless.
+    policy::GateRequest request;
+    if (!cri::InspectRequest("CreateContainer", buffer, &request).ok() ||
+        request.image != PodShape().image || !request.container || !request.pod ||
+        request.container->resources.cpu_quota != 50000 || request.pod->labels.size() != 5) {
+      state.SkipWithError("the kubelet-shaped request does not inspect as built");
+      return;
+    }
+  }
   for (auto _ : state) {
     policy::GateRequest request;
     grpc::Status status = cri::InspectRequest("CreateContainer", buffer, &request);

@@ -1,5 +1,6 @@
 #include "test/bench/monitor_cost.h"
 
+#include <dirent.h>
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -14,6 +15,17 @@ namespace {
 
 namespace v1 = ::runtime::v1;
 using Clock = std::chrono::steady_clock;
+
+int OpenDescriptors(pid_t pid) {
+  DIR* dir = opendir(fmt::format("/proc/{}/fd", pid).c_str());
+  if (dir == nullptr) return -1;
+  int n = 0;
+  while (dirent* entry = readdir(dir)) {
+    if (entry->d_name[0] != '.') ++n;
+  }
+  closedir(dir);
+  return n;
+}
 
 double LoadAverage1() {
   double load = 0;
@@ -43,8 +55,8 @@ class Fleet {
       if (pod.containers.empty()) RemovePod();
     }
     while (size() < target) {
-      if (pods_.empty() || static_cast<int>(pods_.back().containers.size()) >=
-                               plan_.containers_per_pod) {
+      if (pods_.empty() ||
+          static_cast<int>(pods_.back().containers.size()) >= plan_.containers_per_pod) {
         Pod pod;
         pod.name = fmt::format("bench-monitor-{}-{}", getpid(), next_pod_++);
         pod.config = test::HostNetworkPod(pod.name, context_.log_dir);
@@ -146,10 +158,12 @@ std::vector<MonitorPoint> MeasureMonitorCost(
     point.cpu_ms_per_s = (cpu1 - cpu0) * 1000 / wall;
     point.core_percent = point.cpu_ms_per_s / 10;
     point.load1 = LoadAverage1();
+    point.open_fds = OpenDescriptors(pid);
     points.push_back(point);
     if (progress) {
-      progress(fmt::format("{} containers: {:.2f} ms CPU/s ({:.2f}% of a core) over {:.1f} s",
-                           count, point.cpu_ms_per_s, point.core_percent, wall));
+      progress(
+          fmt::format("{} containers: {:.2f} ms CPU/s ({:.2f}% of a core) over {:.1f} s, {} fds",
+                      count, point.cpu_ms_per_s, point.core_percent, wall, point.open_fds));
     }
   }
   return points;

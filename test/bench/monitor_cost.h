@@ -28,6 +28,7 @@ struct MonitorPoint {
   double cpu_ms_per_s = 0;  // crigate's CPU time per second of wall time
   double core_percent = 0;  // the same as % of one core
   double load1 = 0;         // machine load average at the end of the window
+  int open_fds = -1;        // crigate's open descriptors (the monitor keeps cgroup files open)
 };
 
 // crigate's CPU time so far (user + system, all threads), in seconds;
@@ -37,10 +38,8 @@ double ProcessCpuSeconds(pid_t pid);
 // Starts containers through `gate` as each count needs, measures, and
 // removes them all before returning. Empty with *error when a container
 // cannot be started or the pid cannot be read.
-std::vector<MonitorPoint> MeasureMonitorCost(test::CriClient& gate, pid_t pid,
-                                             const MonitorPlan& plan,
-                                             const ScenarioContext& context,
-                                             const std::function<void(const std::string&)>& progress,
-                                             std::string* error);
+std::vector<MonitorPoint> MeasureMonitorCost(
+    test::CriClient& gate, pid_t pid, const MonitorPlan& plan, const ScenarioContext& context,
+    const std::function<void(const std::string&)>& progress, std::string* error);
 
 }  // namespace crigate::bench

@@ -45,32 +45,32 @@ std::string KeyValue(std::string_view key, std::string_view value) {
 }
 
 // Upstream field numbers of what the subset omits.
-constexpr int kContainerEnvs = 6;              // ContainerConfig.envs (KeyValue)
-constexpr int kContainerMounts = 7;            // ContainerConfig.mounts (Mount)
-constexpr int kContainerLinux = 15;            // ContainerConfig.linux
-constexpr int kLinuxResources = 1;             // LinuxContainerConfig.resources
-constexpr int kLinuxSecurityContext = 2;       // LinuxContainerConfig.security_context
-constexpr int kSecRunAsUser = 5;               // LinuxContainerSecurityContext.run_as_user
-constexpr int kSecNoNewPrivs = 11;             // ... .no_new_privs
-constexpr int kSecMaskedPaths = 13;            // ... .masked_paths
-constexpr int kSecReadonlyPaths = 14;          // ... .readonly_paths
-constexpr int kSecSeccomp = 15;                // ... .seccomp (SecurityProfile)
-constexpr int kSandboxDnsConfig = 4;           // PodSandboxConfig.dns_config
-constexpr int kSandboxLinuxSysctls = 3;        // LinuxPodSandboxConfig.sysctls (map)
-constexpr int kSandboxSecRunAsUser = 3;        // LinuxSandboxSecurityContext.run_as_user
-constexpr int kSandboxSecSeccomp = 9;          // LinuxSandboxSecurityContext.seccomp
+constexpr int kContainerEnvs = 6;         // ContainerConfig.envs (KeyValue)
+constexpr int kContainerMounts = 7;       // ContainerConfig.mounts (Mount)
+constexpr int kContainerLinux = 15;       // ContainerConfig.linux
+constexpr int kLinuxResources = 1;        // LinuxContainerConfig.resources
+constexpr int kLinuxSecurityContext = 2;  // LinuxContainerConfig.security_context
+constexpr int kSecRunAsUser = 5;          // LinuxContainerSecurityContext.run_as_user
+constexpr int kSecNoNewPrivs = 11;        // ... .no_new_privs
+constexpr int kSecMaskedPaths = 13;       // ... .masked_paths
+constexpr int kSecReadonlyPaths = 14;     // ... .readonly_paths
+constexpr int kSecSeccomp = 15;           // ... .seccomp (SecurityProfile)
+constexpr int kSandboxDnsConfig = 4;      // PodSandboxConfig.dns_config
+constexpr int kSandboxLinuxSysctls = 3;   // LinuxPodSandboxConfig.sysctls (map)
+constexpr int kSandboxSecRunAsUser = 3;   // LinuxSandboxSecurityContext.run_as_user
+constexpr int kSandboxSecSeccomp = 9;     // LinuxSandboxSecurityContext.seccomp
 
 const std::vector<const char*>& MaskedPaths() {
   static const std::vector<const char*> kPaths = {
-      "/proc/acpi",      "/proc/kcore",        "/proc/keys",     "/proc/latency_stats",
-      "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
-      "/sys/firmware"};
+      "/proc/acpi",          "/proc/kcore",      "/proc/keys",
+      "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+      "/proc/sched_debug",   "/proc/scsi",       "/sys/firmware"};
   return kPaths;
 }
 
 const std::vector<const char*>& ReadonlyPaths() {
-  static const std::vector<const char*> kPaths = {"/proc/asound", "/proc/bus", "/proc/fs",
-                                                   "/proc/irq",    "/proc/sys", "/proc/sysrq-trigger"};
+  static const std::vector<const char*> kPaths = {
+      "/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"};
   return kPaths;
 }
 
@@ -105,10 +105,11 @@ std::string SandboxConfigBytes(const PodShape& s) {
   linux.clear_security_context();
   security += Wire().Bytes(kSandboxSecRunAsUser, Wire().Varint(1, 1000).str()).str();
   security += Wire().Bytes(kSandboxSecSeccomp, Wire().Varint(1, 0).str()).str();
-  std::string linux_bytes = linux.SerializeAsString() + Wire().Bytes(2, security).str() +
-                            Wire().Bytes(kSandboxLinuxSysctls,
-                                         KeyValue("net.ipv4.ip_unprivileged_port_start", "0"))
-                                .str();
+  std::string linux_bytes =
+      linux.SerializeAsString() + Wire().Bytes(2, security).str() +
+      Wire()
+          .Bytes(kSandboxLinuxSysctls, KeyValue("net.ipv4.ip_unprivileged_port_start", "0"))
+          .str();
   Wire dns;
   dns.Bytes(1, "10.96.0.10");
   for (auto search : {"shop.svc.cluster.local", "svc.cluster.local", "cluster.local"}) {
@@ -187,8 +188,7 @@ std::string ContainerConfigBytes(const PodShape& s) {
                  .Bytes(2, pod_dir + "/volumes/kubernetes.io~projected/kube-api-access-8k2xv")
                  .Varint(3, 1)
                  .str())
-      .Bytes(kContainerMounts,
-             Wire().Bytes(1, "/etc/hosts").Bytes(2, pod_dir + "/etc-hosts").str())
+      .Bytes(kContainerMounts, Wire().Bytes(1, "/etc/hosts").Bytes(2, pod_dir + "/etc-hosts").str())
       .Bytes(kContainerMounts, Wire()
                                    .Bytes(1, "/dev/termination-log")
                                    .Bytes(2, pod_dir + "/containers/app/3f9a2c1e")

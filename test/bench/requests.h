@@ -18,8 +18,7 @@ struct PodShape {
   std::string pod_uid = "5f1c2d9e-3b7a-4c55-9d0e-8a6f7b2c1d34";
   std::string container_name = "app";
   std::string image = "docker.io/library/busybox:1.35";
-  std::string sandbox_id =
-      "9b1e0d4c7a3f25e8b6d1c0a9f8e7d6c5b4a39281706f5e4d3c2b1a0f9e8d7c6b";
+  std::string sandbox_id = "9b1e0d4c7a3f25e8b6d1c0a9f8e7d6c5b4a39281706f5e4d3c2b1a0f9e8d7c6b";
 };
 
 // A serialised runtime.v1.CreateContainerRequest (about 3 KB) as kubelet 1.26

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <numeric>
+#include <random>
 #include <thread>
 
 namespace crigate::bench {
@@ -107,6 +108,26 @@ Summary Summarise(const EndpointSamples& samples) {
   s.max_us = *hi;
   s.throughput = samples.wall_s > 0 ? static_cast<double>(v.size()) / samples.wall_s : 0;
   return s;
+}
+
+std::pair<double, double> P50RatioInterval(const std::vector<double>& baseline,
+                                           const std::vector<double>& measured, int resamples) {
+  if (baseline.empty() || measured.empty() || resamples < 1) return {0, 0};
+  std::mt19937_64 rng(1);
+  auto resample = [&rng](const std::vector<double>& from, std::vector<double>* into) {
+    std::uniform_int_distribution<size_t> pick(0, from.size() - 1);
+    into->resize(from.size());
+    for (double& v : *into) v = from[pick(rng)];
+  };
+  std::vector<double> a, b, ratios;
+  ratios.reserve(resamples);
+  for (int i = 0; i < resamples; ++i) {
+    resample(baseline, &a);
+    resample(measured, &b);
+    double base = Percentile(std::move(a), 0.5);
+    if (base > 0) ratios.push_back(Percentile(std::move(b), 0.5) / base);
+  }
+  return {Percentile(ratios, 0.025), Percentile(ratios, 0.975)};
 }
 
 std::vector<EndpointSamples> RunAlternating(

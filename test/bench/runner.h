@@ -12,6 +12,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "test/cri_client.h"
@@ -50,9 +51,9 @@ struct RunPlan {
 // Everything measured on one endpoint.
 struct EndpointSamples {
   std::string role;
-  std::vector<double> latency_us;  // one per measured unit, every round
-  double wall_s = 0;               // summed over rounds: first start to last finish
-  int64_t unexpected = 0;          // answers outside the plan's expected codes
+  std::vector<double> latency_us;        // one per measured unit, every round
+  double wall_s = 0;                     // summed over rounds: first start to last finish
+  int64_t unexpected = 0;                // answers outside the plan's expected codes
   std::map<std::string, int64_t> codes;  // status code name -> count
   std::string first_unexpected;          // "CODE: message"
 };
@@ -67,11 +68,16 @@ struct Summary {
 double Percentile(std::vector<double> values, double p);
 Summary Summarise(const EndpointSamples& samples);
 
+// 95% interval of p50(measured) / p50(baseline) by bootstrap resampling of
+// both sample sets. The seed is fixed: the same samples give the same interval.
+std::pair<double, double> P50RatioInterval(const std::vector<double>& baseline,
+                                           const std::vector<double>& measured,
+                                           int resamples = 1000);
+
 // Round r runs the endpoints in order starting at r % size (a rotation), so
 // each endpoint goes first equally often. `progress` gets one line per round.
-std::vector<EndpointSamples> RunAlternating(const RunPlan& plan,
-                                            const std::vector<const Endpoint*>& endpoints,
-                                            const Operation& op,
-                                            const std::function<void(const std::string&)>& progress);
+std::vector<EndpointSamples> RunAlternating(
+    const RunPlan& plan, const std::vector<const Endpoint*>& endpoints, const Operation& op,
+    const std::function<void(const std::string&)>& progress);
 
 }  // namespace crigate::bench

@@ -26,10 +26,15 @@ struct ScenarioContext {
   std::string log_dir;  // pod log directory
 };
 
-// The target for one row, checked against the measured numbers.
+// One of the targets, checked against a row's numbers.
 struct TargetCheck {
-  std::string text;         // "gate p50 <= 1.5x direct"
-  std::optional<bool> met;  // nullopt: not applicable to this row (e.g. 1 caller)
+  enum class Verdict {
+    kMet,
+    kMissed,
+    kUnclear,  // the measured value meets it, or misses it, but its 95% interval spans it
+  };
+  std::string text;  // "p50 ≤ 1.50×"
+  Verdict verdict = Verdict::kMissed;
 };
 
 // What a row of the report is computed from.
@@ -38,7 +43,13 @@ struct RowMeasure {
   Summary baseline;                  // direct containerd
   Summary measured;                  // the endpoint of this row
   std::optional<Summary> reference;  // the scenario's reference endpoint, if measured
+  double p50_ratio_low = 0;          // 95% bootstrap interval of measured p50 / baseline p50
+  double p50_ratio_high = 0;
 };
+
+// The targets that apply to the row of `role` (none: empty).
+using TargetFn =
+    std::function<std::vector<TargetCheck>(const std::string& role, const RowMeasure&)>;
 
 struct Scenario {
   std::string name;   // --scenarios name
@@ -57,8 +68,7 @@ struct Scenario {
   bool counts_pods = false;  // unit is a pod: counts come from --pods, not --calls
   std::set<grpc::StatusCode> expected = {grpc::StatusCode::OK};
   Operation op;
-  // The target for the row of `role`; text empty when none applies.
-  std::function<TargetCheck(const std::string& role, const RowMeasure&)> target;
+  TargetFn target;   // may be empty: reported, no target
   std::string note;  // one line under the table: what the call isolates
 };
 
