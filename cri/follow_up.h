@@ -17,6 +17,8 @@ class FollowUp final : public CallObserver {
                             const grpc::Status& status,
                             const grpc::ByteBuffer* last_response) override;
   void AfterForwarded(const policy::GateRequest& request, const grpc::Status& status) override;
+  // Registering with the watchdog only queues work.
+  bool MayBlock(const policy::GateRequest& request) const override { return false; }
 
  private:
   void TrackContainer(const policy::GateRequest& request, const grpc::Status& status);

@@ -194,7 +194,14 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
       log::Info("containerd answered allowed {} {}: {}: {}", request_.action, Describe(request_),
                 StatusCodeName(answer.error_code()), answer.error_message());
     }
-    if (gated_ && service_->deps().observer != nullptr) {
+    CallObserver* observer = service_->deps().observer;
+    if (gated_ && observer != nullptr && !observer->MayBlock(request_)) {
+      FinishOnce(observer->AfterAllowed(request_, decision_, answer,
+                                        last_response_ ? &*last_response_ : nullptr));
+      Release();
+      return;
+    }
+    if (gated_ && observer != nullptr) {
       service_->deps().work->Post([this, answer] {
         grpc::Status final_status = service_->deps().observer->AfterAllowed(
             request_, decision_, answer, last_response_ ? &*last_response_ : nullptr);

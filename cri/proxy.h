@@ -33,6 +33,9 @@ class CallObserver {
   // An observed call that is not gated, after its answer went back (so it
   // cannot change it). request holds what InspectRequest read.
   virtual void AfterForwarded(const policy::GateRequest& request, const grpc::Status& status) {}
+  // False when AfterAllowed for this request returns at once (no I/O): it is
+  // then run inline, sparing the caller a hop through the work queue.
+  virtual bool MayBlock(const policy::GateRequest& request) const { return true; }
 };
 
 // Rewrites an allowed request before it is forwarded (the one place a
