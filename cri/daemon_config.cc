@@ -7,16 +7,9 @@
 #include <cerrno>
 #include <sstream>
 
-#include "cri/method_table.h"
 
 namespace crigate::cri {
 namespace {
-
-std::string Join(const std::set<std::string>& items) {
-  std::string out;
-  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
-  return out;
-}
 
 // A user or group given by name or number.
 template <typename Id>
@@ -147,7 +140,6 @@ void RejectUnknownKeys(const toml::table& root, std::string_view section,
 bool ParseDaemonConfig(const toml::table& root, DaemonConfig* out,
                        std::vector<std::string>* errors) {
   const size_t before = errors->size();
-  out->gated_actions = DefaultGatedActions();
 
   RejectUnknownKeys(root, "server",
                     {"socket", "socket_mode", "socket_owner", "socket_group", "drain_timeout_ms",
@@ -193,26 +185,6 @@ bool ParseDaemonConfig(const toml::table& root, DaemonConfig* out,
     }
   }
 
-  if (const toml::table* gate = Section(root, "gate", errors)) {
-    if (const toml::node* n = gate->get("methods")) {
-      const toml::array* list = n->as_array();
-      if (!list) {
-        errors->push_back("gate.methods: must be a list of CRI method names");
-      } else {
-        std::set<std::string> actions;
-        for (size_t i = 0; i < list->size(); ++i) {
-          auto name = (*list)[i].value<std::string>();
-          if (!name || !GatableActions().count(*name)) {
-            errors->push_back(fmt::format("gate.methods[{}]: not a gatable CRI method (one of: {})",
-                                          i, Join(GatableActions())));
-            continue;
-          }
-          actions.insert(*name);
-        }
-        out->gated_actions = std::move(actions);
-      }
-    }
-  }
   return errors->size() == before;
 }
 

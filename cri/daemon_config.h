@@ -1,5 +1,5 @@
-// The daemon's own configuration: the [server], [backend], [log] and [gate]
-// sections of crigate's TOML file. Other sections belong to the parts that
+// The daemon's own configuration: the [server], [backend] and [log] sections
+// of crigate's TOML file. Other sections belong to the parts that
 // use them (policy/, monitor/) and are parsed there; main.cc checks that no
 // section is unknown.
 //
@@ -30,7 +30,6 @@ struct DaemonConfig {
   int decision_threads = 4;       // threads that run pipeline decisions
   int max_message_bytes = 64 << 20;
   log::Level log_level = log::Level::kInfo;
-  std::set<std::string> gated_actions;  // defaults to DefaultGatedActions()
 };
 
 // Reads and parses a TOML file; nullopt with "path:line:col: ..." in errors.

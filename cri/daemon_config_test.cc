@@ -4,7 +4,6 @@
 
 #include <fstream>
 
-#include "cri/method_table.h"
 
 namespace crigate::cri {
 namespace {
@@ -35,7 +34,6 @@ TEST(DaemonConfig, EmptyFileMeansDefaults) {
   EXPECT_EQ(p.config.socket.path, "/run/crigate/crigate.sock");
   EXPECT_EQ(p.config.socket.mode, 0660u);
   EXPECT_EQ(p.config.backend_endpoint, "unix:///run/containerd/containerd.sock");
-  EXPECT_EQ(p.config.gated_actions, DefaultGatedActions());
   EXPECT_EQ(p.config.log_level, log::Level::kInfo);
 }
 
@@ -52,8 +50,6 @@ decision_threads = 2
 endpoint = "unix:///tmp/c.sock"
 [log]
 level = "debug"
-[gate]
-methods = ["RunPodSandbox", "ExecSync"]
 )");
   ASSERT_TRUE(p.ok) << (p.errors.empty() ? "" : p.errors[0]);
   EXPECT_EQ(p.config.socket.path, "/tmp/x/crigate.sock");
@@ -64,7 +60,6 @@ methods = ["RunPodSandbox", "ExecSync"]
   EXPECT_EQ(p.config.decision_threads, 2);
   EXPECT_EQ(p.config.backend_endpoint, "unix:///tmp/c.sock");
   EXPECT_EQ(p.config.log_level, log::Level::kDebug);
-  EXPECT_EQ(p.config.gated_actions, (std::set<std::string>{"RunPodSandbox", "ExecSync"}));
 }
 
 TEST(DaemonConfig, OctalIntegerModeAccepted) {
@@ -90,8 +85,6 @@ TEST(DaemonConfig, EachBadKeyIsNamed) {
       {"[backend]\nendpoint = \"tcp://1.2.3.4:5\"\n", "backend.endpoint"},
       {"[backend]\nendpoint = \"\"\n", "backend.endpoint"},
       {"[log]\nlevel = \"loud\"\n", "log.level"},
-      {"[gate]\nmethods = [\"Version\"]\n", "gate.methods[0]"},
-      {"[gate]\nmethods = \"RunPodSandbox\"\n", "gate.methods"},
       {"server = 3\n", "server"},
   };
   for (const auto& c : cases) {
@@ -100,12 +93,6 @@ TEST(DaemonConfig, EachBadKeyIsNamed) {
     EXPECT_TRUE(HasErrorAbout(p, c.key)) << c.text << " -> "
                                          << (p.errors.empty() ? "no error" : p.errors[0]);
   }
-}
-
-TEST(DaemonConfig, EmptyGateListGatesNothing) {
-  Parsed p = ParseText("[gate]\nmethods = []\n");
-  ASSERT_TRUE(p.ok);
-  EXPECT_TRUE(p.config.gated_actions.empty());
 }
 
 TEST(LoadToml, SyntaxErrorNamesFileAndLine) {

@@ -1,12 +1,52 @@
 #include "cri/follow_up.h"
 
+#include "cri/inspect.h"
+#include "cri/log.h"
+
 namespace crigate::cri {
+
+FollowUp::FollowUp(monitor::Watchdog* watchdog, policy::StagedPipeline* pipeline,
+                   std::shared_ptr<grpc::Channel> backend)
+    : watchdog_(watchdog),
+      pipeline_(pipeline),
+      images_(runtime::v1::ImageService::NewStub(backend)) {}
 
 grpc::Status FollowUp::AfterAllowed(const policy::GateRequest& request,
                                     const policy::Decision& decision, const grpc::Status& status,
                                     const grpc::ByteBuffer* last_response) {
   TrackContainer(request, status);
+  if (request.action == "PullImage" && status.ok() && pipeline_ != nullptr) {
+    if (last_response == nullptr) {
+      return grpc::Status(grpc::StatusCode::INTERNAL,
+                          "crigate: containerd answered PullImage with no message");
+    }
+    return CheckPull(request, *last_response);
+  }
   return status;
+}
+
+// The pull was allowed on its name; the digest it resolved to is only known
+// now. A digest the trust store refuses is removed again before the caller
+// hears of it.
+grpc::Status FollowUp::CheckPull(const policy::GateRequest& request,
+                                 const grpc::ByteBuffer& response) {
+  runtime::v1::PullImageResponse pulled;
+  if (!ParseMessage(response, &pulled) || pulled.image_ref().empty()) {
+    return grpc::Status(grpc::StatusCode::INTERNAL,
+                        "crigate: cannot read containerd's PullImage answer");
+  }
+  policy::Decision decision = pipeline_->CheckPulledImage(request, pulled.image_ref());
+  if (decision.allow) return grpc::Status::OK;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  runtime::v1::RemoveImageRequest remove;
+  remove.mutable_image()->set_image(pulled.image_ref());
+  runtime::v1::RemoveImageResponse removed;
+  grpc::Status s = images_->RemoveImage(&ctx, remove, &removed);
+  log::Info("deny PullImage image={} after the pull: {}; pulled image {} {}", request.image,
+            decision.reason, pulled.image_ref(),
+            s.ok() ? "removed" : "could NOT be removed: " + s.error_message());
+  return decision.ToStatus();
 }
 
 void FollowUp::AfterForwarded(const policy::GateRequest& request, const grpc::Status& status) {

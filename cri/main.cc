@@ -10,20 +10,29 @@
 
 #include <sys/resource.h>
 
+#include "cri/backend_resolver.h"
 #include "cri/daemon_config.h"
 #include "cri/follow_up.h"
+#include "cri/method_table.h"
+#include "cri/stop_reporter.h"
 #include "cri/log.h"
 #include "cri/peer_registry.h"
 #include "cri/proxy.h"
 #include "cri/unix_listener.h"
 #include "cri/work_queue.h"
 #include "monitor/monitor.h"
+#include "policy/actions.h"
+#include "policy/cloud/event_sink.h"
+#include "policy/pipeline_builder.h"
+#include "policy/policy_config.h"
+#include "policy/token_cli.h"
 
 namespace crigate {
 namespace {
 
 constexpr char kUsage[] =
     "usage: crigate [--config PATH] [--check-config]\n"
+    "       crigate token issue|verify|keygen ...   (crigate token --help)\n"
     "\n"
     "Serves the CRI on its own unix socket and forwards every call to containerd,\n"
     "stopping the gated ones at the policy pipeline first.\n"
@@ -57,24 +66,23 @@ bool ParseArgs(int argc, char** argv, Args* args) {
 
 // Sections owned by parts that parse them elsewhere; known so that a typo in
 // a section name is reported rather than silently ignored.
-const std::set<std::string_view>& KnownSections() {
-  static const std::set<std::string_view> kSections = {
-      "server", "backend", "log", "gate", "privilege", "trust", "token",
-      "cloud",  "audit",   "node", "monitor", "approval"};
-  return kSections;
+bool KnownSection(std::string_view name) {
+  static const std::set<std::string_view> kOwn = {"server", "backend", "log", "monitor"};
+  return kOwn.count(name) > 0 || policy::PolicySections().count(name) > 0;
 }
 
-// Until the audit log and the cloud's event endpoint are wired in, a stop is
-// at least in the daemon's log.
-class StopLogger final : public monitor::ActionReporter {
- public:
-  void Report(const monitor::StopAction& a) override {
-    log::Warn("monitor stopped {} ({}/{} {}): {} at {:.2f} over {:.2f} for {} samples: {}",
-              a.container_id.substr(0, 12), a.pod_namespace, a.pod_name, a.container_name,
-              a.resource, a.ratio, a.threshold, a.samples,
-              a.result.ok() ? "stopped" : a.result.error_message());
+// Every action the front end must send through the pipeline: the configured
+// gate list, plus the read-only ones when they are not open to everyone.
+std::set<std::string> GatedActions(const policy::PolicyConfig& config) {
+  std::set<std::string> gated;
+  for (const auto& a : policy::GatableActions()) {
+    if (config.Gates(a)) gated.insert(a);
   }
-};
+  for (const auto& a : policy::ReadOnlyActions()) {
+    if (config.Gates(a)) gated.insert(a);
+  }
+  return gated;
+}
 
 int Run(const Args& args) {
   std::vector<std::string> errors;
@@ -84,15 +92,17 @@ int Run(const Args& args) {
     if (loaded) root = std::move(*loaded);
   }
   for (const auto& [key, value] : root) {
-    if (!KnownSections().count(key.str())) {
+    if (!KnownSection(key.str())) {
       errors.push_back(fmt::format("{}: unknown section", key.str()));
     }
   }
   cri::DaemonConfig config;
   monitor::MonitorConfig monitor_config;
+  std::shared_ptr<const policy::PolicyConfig> policy_config;
   if (errors.empty()) {
     cri::ParseDaemonConfig(root, &config, &errors);
     monitor_config = monitor::ParseMonitorConfig(root, errors);
+    policy_config = policy::ParsePolicyConfig(root, errors);
   }
   if (!errors.empty()) {
     for (const auto& e : errors) {
@@ -126,30 +136,58 @@ int Run(const Args& args) {
     setrlimit(RLIMIT_NOFILE, &files);
   }
 
+  // The pipeline: what the node holds is asked of containerd; used token ids
+  // are remembered across SIGHUP reloads.
+  cri::BackendResolver resolver(backend, std::chrono::seconds(5));
+  policy::PipelineDeps pipeline_deps;
+  pipeline_deps.resolver = &resolver;
+  pipeline_deps.replay = std::make_shared<policy::ReplayCache>(policy_config->token.replay_cache_size);
+  auto built = policy::BuildPipeline(*policy_config, pipeline_deps);
+  if (!built.ok()) {
+    log::Error("cannot build the policy pipeline: {}", built.error());
+    return 1;
+  }
+  std::unique_ptr<policy::StagedPipeline> pipeline = std::move(built).value();
+
+  std::unique_ptr<cloud::EventSink> events;
+  if (policy_config->cloud && policy_config->cloud->enabled) {
+    auto sink = cloud::MakeEventSink(*policy_config->cloud, policy_config->node_id);
+    if (!sink.ok()) {
+      log::Error("cannot start the cloud event sink: {}", sink.error());
+      return 1;
+    }
+    events = std::move(sink).value();
+  }
+
   std::unique_ptr<monitor::Watchdog> watchdog;
   if (monitor_config.enabled) {
     std::string error;
     watchdog = monitor::CreateHostWatchdog(
-        monitor_config, backend, std::make_shared<StopLogger>(),
+        monitor_config, backend,
+        std::make_shared<cri::StopReporter>(&pipeline->audit(), events.get(),
+                                            policy_config->node_id),
         [](std::string_view message) { log::Warn("monitor: {}", message); }, &error);
     if (!watchdog) {
       log::Error("cannot start the monitor: {}", error);
       return 1;
     }
   }
-  cri::FollowUp follow_up(watchdog.get());
+  cri::FollowUp follow_up(watchdog.get(), pipeline.get(), backend);
 
   cri::PeerRegistry peers;
   cri::WorkQueue work(config.decision_threads);
-  policy::AllowAllPipeline pipeline;
 
   cri::ProxyDeps deps;
   deps.backend = backend;
   deps.peers = &peers;
-  deps.pipeline = &pipeline;
+  deps.pipeline = pipeline.get();
   deps.work = &work;
   deps.observer = &follow_up;
-  cri::ProxyService service({config.backend_endpoint, config.gated_actions}, deps);
+  const std::set<std::string> gated = GatedActions(*policy_config);
+  cri::ProxyOptions proxy_options;
+  proxy_options.backend_target = config.backend_endpoint;
+  proxy_options.gated_actions = gated;
+  cri::ProxyService service(proxy_options, deps);
 
   grpc::ServerBuilder builder;
   builder.RegisterCallbackGenericService(&service);
@@ -178,10 +216,9 @@ int Run(const Args& args) {
     });
   });
 
-  std::string gated;
-  for (const auto& a : config.gated_actions) gated += (gated.empty() ? "" : ",") + a;
-  log::Info("crigate listening on {} (mode {:04o}), forwarding to {}, gating [{}]",
-            listener->path(), config.socket.mode, config.backend_endpoint, gated);
+  log::Info("crigate listening on {} (mode {:04o}), forwarding to {}, gating [{}], audit {}",
+            listener->path(), config.socket.mode, config.backend_endpoint,
+            policy::JoinNames(gated), pipeline->audit().path());
   if (backend->GetState(true) != GRPC_CHANNEL_READY &&
       !backend->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(2))) {
     log::Warn("containerd at {} is not answering yet; calls get UNAVAILABLE until it does",
@@ -196,7 +233,16 @@ int Run(const Args& args) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;
     if (sig == SIGHUP) {
-      log::Info("SIGHUP: nothing to reload in this build");
+      // Calls keep flowing: the stores are swapped atomically, and a broken
+      // file keeps the old one.
+      grpc::Status reloaded = pipeline->Reload();
+      if (reloaded.ok()) {
+        log::Info("SIGHUP: trust store and keys reloaded");
+      } else {
+        log::Error("SIGHUP: reload failed, still using the previous files: {}",
+                   reloaded.error_message());
+      }
+      log::Info("decisions so far: {}", pipeline->CountsText());
       continue;
     }
     log::Info("{}: no new connections; draining in-flight calls for up to {} ms",
@@ -210,6 +256,8 @@ int Run(const Args& args) {
                    std::chrono::milliseconds(config.drain_timeout_ms));
   server->Wait();
   if (watchdog) watchdog->Stop();
+  if (events) events->Shutdown(std::chrono::seconds(2));
+  log::Info("decisions: {}", pipeline->CountsText());
   log::Info("crigate stopped");
   return 0;
 }
@@ -218,6 +266,9 @@ int Run(const Args& args) {
 }  // namespace crigate
 
 int main(int argc, char** argv) {
+  if (argc >= 2 && std::string_view(argv[1]) == "token") {
+    return crigate::policy::RunTokenCli(argc - 1, argv + 1);
+  }
   crigate::Args args;
   if (!crigate::ParseArgs(argc, argv, &args)) {
     std::fputs(crigate::kUsage, stderr);

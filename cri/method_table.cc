@@ -1,33 +1,8 @@
 #include "cri/method_table.h"
 
+#include "policy/actions.h"
+
 namespace crigate::cri {
-
-const std::set<std::string>& GatableActions() {
-  static const std::set<std::string> kActions = {
-      "RunPodSandbox",   "StopPodSandbox", "RemovePodSandbox", "CreateContainer",
-      "StartContainer",  "StopContainer",  "RemoveContainer",  "UpdateContainerResources",
-      "ReopenContainerLog", "ExecSync",    "Exec",             "Attach",
-      "PortForward",     "UpdateRuntimeConfig", "CheckpointContainer", "PullImage",
-      "RemoveImage",
-  };
-  return kActions;
-}
-
-const std::set<std::string>& DefaultGatedActions() {
-  static const std::set<std::string> kActions = {"RunPodSandbox", "CreateContainer",
-                                                 "StartContainer", "PullImage", "RemoveImage"};
-  return kActions;
-}
-
-const std::set<std::string>& ReadOnlyActions() {
-  static const std::set<std::string> kActions = {
-      "Version",          "Status",           "ListPodSandbox",     "PodSandboxStatus",
-      "ListContainers",   "ContainerStatus",  "ContainerStats",     "ListContainerStats",
-      "PodSandboxStats",  "ListPodSandboxStats", "ListImages",      "ImageStatus",
-      "ImageFsInfo",      "GetContainerEvents", "ListMetricDescriptors", "ListPodSandboxMetrics",
-  };
-  return kActions;
-}
 
 MethodInfo ClassifyMethod(std::string_view path) {
   MethodInfo info;
@@ -41,7 +16,7 @@ MethodInfo ClassifyMethod(std::string_view path) {
   info.cri = info.service == "runtime.v1.RuntimeService" || info.service == "runtime.v1.ImageService" ||
              info.service == "runtime.v1alpha2.RuntimeService" ||
              info.service == "runtime.v1alpha2.ImageService";
-  info.read_only = ReadOnlyActions().count(std::string(action)) > 0;
+  info.read_only = policy::IsReadOnlyAction(action);
   return info;
 }
 

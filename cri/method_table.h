@@ -6,7 +6,6 @@
 // the gate inspects.
 #pragma once
 
-#include <set>
 #include <string>
 #include <string_view>
 
@@ -22,12 +21,7 @@ struct MethodInfo {
 // Splits "/<service>/<method>"; the views point into path.
 MethodInfo ClassifyMethod(std::string_view path);
 
-// Every action crigate can inspect and gate (the CRI's mutating and
-// exec-like methods). A configured gate list must be a subset of these.
-const std::set<std::string>& GatableActions();
-// The actions gated when the config says nothing.
-const std::set<std::string>& DefaultGatedActions();
-// The read-only actions (open to every caller unless configured otherwise).
-const std::set<std::string>& ReadOnlyActions();
+// The action sets (gatable, default gated, read-only) live in
+// policy/actions.h: the pipeline decides with them too.
 
 }  // namespace crigate::cri

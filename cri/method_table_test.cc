@@ -43,13 +43,5 @@ TEST(ClassifyMethod, MalformedPathsHaveNoAction) {
   }
 }
 
-TEST(MethodSets, DefaultGatedAreGatableAndNotReadOnly) {
-  EXPECT_EQ(DefaultGatedActions().size(), 5u);
-  for (const auto& a : DefaultGatedActions()) {
-    EXPECT_TRUE(GatableActions().count(a)) << a;
-    EXPECT_FALSE(ReadOnlyActions().count(a)) << a;
-  }
-}
-
 }  // namespace
 }  // namespace crigate::cri

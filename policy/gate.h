@@ -114,6 +114,20 @@ struct Decision {
   }
 };
 
+// The container that a container-id call (StartContainer, StopContainer,
+// Exec...) names, as the backend reports it (ContainerStatus, plus
+// PodSandboxStatus of its sandbox). Looked up at most once per call.
+struct ExistingContainer {
+  std::string id;
+  std::string image;     // the image as the container was created with: a name or an image id
+  std::string image_id;  // "sha256:...", the image id the container runs
+  std::string pod_sandbox_id;
+  std::string pod_namespace;  // empty when unknown
+  std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> annotations;      // the container's
+  std::map<std::string, std::string> pod_annotations;  // its sandbox's
+};
+
 // Per-call state that stages fill in for the stages after them and for the
 // audit record: e.g. the trust stage resolves the digest that the token stage
 // binds and the cloud stage reports.
@@ -124,6 +138,11 @@ struct CallState {
   std::string token_id;           // verified token's jti
   std::string token_claims_json;  // verified claims, compact JSON, for the cloud request
   std::string decision_id;        // the cloud's decision id
+  // Every name the node holds for the resolved image: normalised repo tags,
+  // repo digests ("name@sha256:...") and the image id. Empty when unresolved.
+  std::vector<std::string> image_names;
+  // The container a container-id call names, once a stage has looked it up.
+  std::optional<ExistingContainer> existing_container;
 };
 
 // One check in the chain. Thread-safe; Check must return within a bounded time.
@@ -132,6 +151,13 @@ class Stage {
   virtual ~Stage() = default;
   virtual const char* name() const = 0;  // "privilege", "trust", "token", "cloud"
   virtual StageResult Check(const GateRequest& request, CallState& state) = 0;
+  // True when this stage's Error (no answer) lets the call go on instead of
+  // denying it. Only the cloud stage may offer this (its failure_mode_allow);
+  // privilege, trust and token keep the default.
+  virtual bool failure_mode_allow() const { return false; }
+  // Re-reads whatever the stage loads from files (SIGHUP). On error the stage
+  // keeps what it had and says why; calls are never dropped meanwhile.
+  virtual grpc::Status Reload() { return grpc::Status::OK; }
 };
 
 // Thread-safe: Decide is called concurrently from gRPC's callback threads.

@@ -67,12 +67,15 @@ CrigateProcess::CrigateProcess(const Options& options) {
   socket_ = dir_ + "/crigate.sock";
   config_path_ = dir_ + "/config.toml";
   log_path_ = dir_ + "/crigate.log";
+  audit_path_ = dir_ + "/audit.jsonl";
   std::string backend =
       options.backend_socket.empty() ? ContainerdSocket() : options.backend_socket;
   std::ofstream(config_path_) << "[server]\nsocket = \"" << socket_ << "\"\n"
                               << options.server_extra << "\n"
                               << "[backend]\nendpoint = \"unix://" << backend << "\"\n"
                               << (options.monitor ? "" : "[monitor]\nenabled = false\n")
+                              << "[audit]\npath = \"" << audit_path_ << "\"\n"
+                              << options.policy << "\n"
                               << options.body;
   Spawn();
 }
@@ -124,6 +127,7 @@ int CrigateProcess::Stop() {
 }
 
 std::string CrigateProcess::Log() const { return ReadFile(log_path_); }
+std::string CrigateProcess::Audit() const { return ReadFile(audit_path_); }
 
 std::pair<int, std::string> RunCrigateOnce(const std::string& config_path,
                                            const std::string& extra_arg) {

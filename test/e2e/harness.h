@@ -28,6 +28,10 @@ class CrigateProcess {
     // a shared, busy test machine would otherwise trip the node-wide CPU
     // threshold and stop other tests' containers.
     bool monitor = false;
+    // The [privilege]/[trust]/[token]/[cloud]... sections. The default
+    // leaves only the caller-privilege stage on (super user: root), for
+    // tests about the front end itself.
+    std::string policy = "[trust]\nenabled = false\n[token]\nenabled = false\n";
   };
   // Writes the config to a fresh directory and starts crigate on a socket there.
   CrigateProcess() : CrigateProcess(Options{}) {}
@@ -44,6 +48,8 @@ class CrigateProcess {
   const std::string& socket() const { return socket_; }
   const std::string& dir() const { return dir_; }
   std::string Log() const;  // everything it wrote to stderr
+  std::string Audit() const;  // the audit log, one JSON line per decision
+  const std::string& audit_path() const { return audit_path_; }
   pid_t pid() const { return pid_; }
 
  private:
@@ -53,6 +59,7 @@ class CrigateProcess {
   std::string socket_;
   std::string config_path_;
   std::string log_path_;
+  std::string audit_path_;
   pid_t pid_ = -1;
 };
 

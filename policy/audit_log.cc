@@ -1,0 +1,144 @@
+#include "policy/audit_log.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace crigate::policy {
+namespace {
+
+using Code = grpc::StatusCode;
+
+int OpenAppend(const std::string& path) {
+  return open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<AuditLog>> AuditLog::Open(AuditOptions options, const Clock& clock) {
+  if (options.path.empty()) return Fail(Code::INVALID_ARGUMENT, "audit log path is empty");
+  int fd = OpenAppend(options.path);
+  if (fd < 0) {
+    return Fail(Code::UNAVAILABLE,
+                fmt::format("cannot open audit log {}: {}", options.path, strerror(errno)));
+  }
+  return std::unique_ptr<AuditLog>(new AuditLog(std::move(options), clock, fd));
+}
+
+AuditLog::~AuditLog() {
+  if (fd_ >= 0) close(fd_);
+}
+
+uint64_t AuditLog::records() const {
+  std::lock_guard lock(mu_);
+  return records_;
+}
+
+uint64_t AuditLog::failures() const {
+  std::lock_guard lock(mu_);
+  return failures_;
+}
+
+grpc::Status AuditLog::OpenFile() {
+  if (fd_ >= 0) return grpc::Status::OK;
+  fd_ = OpenAppend(options_.path);
+  if (fd_ < 0) {
+    return Fail(Code::UNAVAILABLE,
+                fmt::format("cannot open audit log {}: {}", options_.path, strerror(errno)));
+  }
+  return grpc::Status::OK;
+}
+
+void AuditLog::ReopenIfMoved() {
+  if (fd_ < 0) return;
+  struct stat by_fd {
+  }, by_path{};
+  if (fstat(fd_, &by_fd) != 0 || !S_ISREG(by_fd.st_mode)) return;  // /dev/null and friends
+  if (stat(options_.path.c_str(), &by_path) == 0 && by_path.st_ino == by_fd.st_ino &&
+      by_path.st_dev == by_fd.st_dev) {
+    return;
+  }
+  close(fd_);
+  fd_ = -1;
+}
+
+void AuditLog::RotateIfNeeded(uint64_t incoming) {
+  if (options_.max_bytes == 0 || fd_ < 0) return;
+  struct stat st {};
+  if (fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0) return;
+  if (uint64_t(st.st_size) + incoming <= options_.max_bytes) return;
+  for (int i = options_.keep - 1; i >= 1; --i) {
+    std::string from = fmt::format("{}.{}", options_.path, i);
+    std::string to = fmt::format("{}.{}", options_.path, i + 1);
+    if (rename(from.c_str(), to.c_str()) != 0 && errno != ENOENT) return;
+  }
+  if (options_.keep >= 1) {
+    if (rename(options_.path.c_str(), (options_.path + ".1").c_str()) != 0) return;
+  } else if (ftruncate(fd_, 0) != 0) {
+    return;
+  }
+  close(fd_);
+  fd_ = -1;
+  // The next OpenFile creates the new file; if that fails the record fails.
+}
+
+grpc::Status AuditLog::Append(const std::string& line) {
+  size_t done = 0;
+  while (done < line.size()) {
+    ssize_t n = write(fd_, line.data() + done, line.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int err = n < 0 ? errno : EIO;
+      if (done > 0) torn_line_ = true;
+      return Fail(Code::UNAVAILABLE,
+                  fmt::format("cannot write audit log {}: {}", options_.path, strerror(err)));
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (options_.fsync && fdatasync(fd_) != 0) {
+    return Fail(Code::UNAVAILABLE,
+                fmt::format("cannot sync audit log {}: {}", options_.path, strerror(errno)));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status AuditLog::Record(const nlohmann::ordered_json& record) {
+  if (!record.is_object()) return Fail(Code::INTERNAL, "audit record is not a JSON object");
+  std::string line;
+  try {
+    constexpr auto kReplace = nlohmann::ordered_json::error_handler_t::replace;
+    if (record.contains("time")) {
+      line = record.dump(-1, ' ', false, kReplace);
+    } else {
+      nlohmann::ordered_json stamped = {{"time", FormatUtc(clock_.Now(), true)}};
+      for (const auto& [key, value] : record.items()) stamped[key] = value;
+      line = stamped.dump(-1, ' ', false, kReplace);
+    }
+  } catch (const std::exception& e) {
+    return Fail(Code::INTERNAL, fmt::format("cannot encode audit record: {}", e.what()));
+  }
+  line += '\n';
+
+  std::lock_guard lock(mu_);
+  if (torn_line_) line.insert(line.begin(), '\n');  // end the torn line; keep this one whole
+  ReopenIfMoved();
+  RotateIfNeeded(line.size());
+  grpc::Status status = OpenFile();
+  if (status.ok()) status = Append(line);
+  if (!status.ok()) {
+    ++failures_;
+    // Reopen next time: the file may have been removed or the disk remounted.
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+    return status;
+  }
+  torn_line_ = false;
+  ++records_;
+  return grpc::Status::OK;
+}
+
+}  // namespace crigate::policy

@@ -1,0 +1,131 @@
+#include "policy/cloud/cloud_authorizer.h"
+
+#include <fmt/format.h>
+
+namespace crigate::cloud {
+namespace {
+
+using nlohmann::json;
+
+constexpr size_t kMaxReasonBytes = 512;
+constexpr size_t kMaxQuotedBytes = 80;
+
+// The cloud's text goes into gRPC status messages and the audit log: one
+// line, bounded.
+std::string Printable(std::string_view text, size_t limit) {
+  std::string out;
+  for (char c : text) {
+    if (out.size() >= limit) {
+      out += "...";
+      break;
+    }
+    out.push_back(static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? ' ' : c);
+  }
+  return out;
+}
+
+std::string TypeName(const json& j) { return j.type_name(); }
+
+HttpEndpoint EndpointFor(const CloudConfig& config, const std::string& url,
+                         const std::string& node_id) {
+  HttpEndpoint e;
+  e.url = url;
+  e.timeout = config.timeout;
+  e.connect_timeout = config.connect_timeout;
+  e.ca_file = config.ca_file;
+  e.cert_file = config.cert_file;
+  e.key_file = config.key_file;
+  e.node_id = node_id;
+  return e;
+}
+
+}  // namespace
+
+HttpEndpoint DecisionEndpoint(const CloudConfig& config, const std::string& node_id) {
+  return EndpointFor(config, config.url, node_id);
+}
+
+HttpEndpoint EventEndpoint(const CloudConfig& config, const std::string& node_id) {
+  return EndpointFor(config, config.events_url, node_id);
+}
+
+AuthzAnswer InterpretReply(const HttpReply& reply) {
+  if (!reply.answered) return AuthzAnswer::Error(reply.error);
+  if (reply.status != 200) {
+    return AuthzAnswer::Error(fmt::format("HTTP status {} (\"{}\")", reply.status,
+                                          Printable(reply.body, kMaxQuotedBytes)));
+  }
+  const json answer = json::parse(reply.body, nullptr, /*allow_exceptions=*/false);
+  if (answer.is_discarded()) {
+    return AuthzAnswer::Malformed(
+        fmt::format("malformed answer: not JSON (\"{}\")", Printable(reply.body, kMaxQuotedBytes)));
+  }
+  if (!answer.is_object()) {
+    return AuthzAnswer::Malformed(
+        fmt::format("malformed answer: a JSON {}, not an object", TypeName(answer)));
+  }
+  std::string decision_id;
+  if (auto it = answer.find("decision_id"); it != answer.end() && it->is_string()) {
+    decision_id = Printable(it->get<std::string>(), kMaxQuotedBytes);
+  }
+  auto result = answer.find("result");
+  if (result == answer.end()) {
+    return AuthzAnswer::Malformed("malformed answer: no result (is the policy defined?)",
+                                  decision_id);
+  }
+  if (!result->is_object()) {
+    return AuthzAnswer::Malformed(
+        fmt::format("malformed answer: result is a {}, not an object", TypeName(*result)),
+        decision_id);
+  }
+  std::string reason;
+  if (auto it = result->find("reason"); it != result->end() && it->is_string()) {
+    reason = Printable(it->get<std::string>(), kMaxReasonBytes);
+  }
+  auto allow = result->find("allow");
+  if (allow == result->end()) {
+    return AuthzAnswer::Malformed("malformed answer: no result.allow", decision_id);
+  }
+  if (!allow->is_boolean()) {
+    return AuthzAnswer::Malformed(
+        fmt::format("malformed answer: result.allow is a {} ({}), not a boolean", TypeName(*allow),
+                    Printable(allow->dump(-1, ' ', false, json::error_handler_t::replace),
+                              kMaxQuotedBytes)),
+        decision_id);
+  }
+  if (allow->get<bool>()) return AuthzAnswer::Allowed(std::move(reason), std::move(decision_id));
+  if (reason.empty()) reason = "no reason given";
+  return AuthzAnswer::Denied(std::move(reason), std::move(decision_id));
+}
+
+HttpAuthorizer::HttpAuthorizer(HttpEndpoint endpoint, std::string node_key,
+                               std::string node_key_file)
+    : node_key_file_(std::move(node_key_file)),
+      signer_(std::make_shared<NodeSigner>(std::move(node_key))),
+      client_(std::move(endpoint), signer_) {}
+
+AuthzAnswer HttpAuthorizer::Check(const AuthzInput& input) {
+  try {
+    AuthzAnswer answer = InterpretReply(client_.Post(input.RequestBody()));
+    if (answer.outcome == AuthzAnswer::Outcome::kError) {
+      answer.reason = fmt::format("POST {}: {}", client_.endpoint().url, answer.reason);
+    }
+    return answer;
+  } catch (const std::exception& e) {
+    return AuthzAnswer::Error(fmt::format("request failed: {}", e.what()));
+  }
+}
+
+grpc::Status HttpAuthorizer::Reload() {
+  if (node_key_file_.empty()) return grpc::Status::OK;
+  std::string error;
+  std::string key = ReadNodeKey(node_key_file_, error);
+  if (!error.empty()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        fmt::format("cloud.node_key_file: {}; keeping the old key", error));
+  }
+  signer_->Replace(std::move(key));
+  return grpc::Status::OK;
+}
+
+}  // namespace crigate::cloud

@@ -1,0 +1,16 @@
+// Durations as operators write them in config and on the command line:
+// "300s", "5m", "1h", "2d", or a bare number of seconds.
+#pragma once
+
+#include <chrono>
+#include <string_view>
+
+#include "policy/result.h"
+
+namespace crigate::policy {
+
+// INVALID_ARGUMENT unless text is a non-negative whole number with an
+// optional unit s, m, h or d, at most ten years.
+Result<std::chrono::seconds> ParseDuration(std::string_view text);
+
+}  // namespace crigate::policy

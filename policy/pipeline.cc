@@ -1,0 +1,191 @@
+#include "policy/pipeline.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <random>
+
+#include "policy/audit_record.h"
+
+namespace crigate::policy {
+namespace {
+
+using Code = grpc::StatusCode;
+using Steady = std::chrono::steady_clock;
+
+std::string RandomPrefix() {
+  std::random_device device;
+  return fmt::format("{:08x}{:08x}", device(), device());
+}
+
+std::chrono::microseconds Since(Steady::time_point start) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(Steady::now() - start);
+}
+
+StageResult RunStage(Stage& stage, const GateRequest& request, CallState& state) {
+  try {
+    return stage.Check(request, state);
+  } catch (const std::exception& e) {
+    return StageResult::Error(Code::INTERNAL, fmt::format("stage failed: {}", e.what()));
+  } catch (...) {
+    return StageResult::Error(Code::INTERNAL, "stage failed with an unknown exception");
+  }
+}
+
+}  // namespace
+
+StagedPipeline::StagedPipeline(std::vector<std::unique_ptr<Stage>> stages,
+                               std::unique_ptr<AuditLog> audit, TrustStage* trust)
+    : stages_(std::move(stages)),
+      audit_(std::move(audit)),
+      trust_(trust),
+      id_prefix_(RandomPrefix()) {
+  for (size_t i = 0; i < stages_.size(); ++i) counters_.push_back(std::make_unique<Counters>());
+}
+
+std::string StagedPipeline::NewDecisionId() {
+  return fmt::format("cg-{}-{}", id_prefix_, next_id_.fetch_add(1) + 1);
+}
+
+void StagedPipeline::Audit(const GateRequest& request, const CallState& state,
+                           std::string_view phase, Decision& d) {
+  grpc::Status written;
+  try {
+    written = audit_->Record(DecisionRecord(request, d, state, phase));
+  } catch (const std::exception& e) {
+    written = Fail(Code::INTERNAL, e.what());
+  }
+  if (written.ok()) return;
+  audit_failures_.fetch_add(1);
+  if (d.allow) {
+    d.allow = false;
+    d.code = Code::UNAVAILABLE;
+    d.reason = fmt::format("crigate audit: {}; call refused: no decision without an audit record",
+                           written.error_message());
+  } else {
+    d.reason += fmt::format(" (and the audit record failed: {})", written.error_message());
+  }
+}
+
+Decision StagedPipeline::Decide(const GateRequest& request) {
+  const auto start = Steady::now();
+  Decision d;
+  CallState state;
+  try {
+    d.allow = true;
+    for (size_t i = 0; i < stages_.size(); ++i) {
+      Stage& stage = *stages_[i];
+      StageResult r = RunStage(stage, request, state);
+      d.stages.push_back({stage.name(), r});
+      Counters& counts = *counters_[i];
+      if (r.verdict == Verdict::kAllow) {
+        counts.allowed.fetch_add(1);
+        continue;
+      }
+      if (r.verdict == Verdict::kError) {
+        counts.errors.fetch_add(1);
+        if (stage.failure_mode_allow()) continue;  // this stage's answer is optional
+        d.allow = false;
+        d.code = r.code == Code::OK ? Code::UNAVAILABLE : r.code;
+        d.reason = fmt::format("crigate {}: no answer ({}); denied, failing closed", stage.name(),
+                               r.reason);
+        break;
+      }
+      counts.denied.fetch_add(1);
+      d.allow = false;
+      d.code = r.code == Code::OK ? Code::PERMISSION_DENIED : r.code;
+      d.reason = fmt::format("crigate {}: {}", stage.name(), r.reason);
+      break;
+    }
+    if (d.allow) d.reason = stages_.empty() ? "no policy stage enabled" : "every stage allowed";
+  } catch (const std::exception& e) {
+    d.allow = false;
+    d.code = Code::INTERNAL;
+    d.reason = fmt::format("crigate: decision failed: {}; denied", e.what());
+  }
+  d.image_digest = state.image_digest;
+  d.decision_id = state.decision_id.empty() ? NewDecisionId() : state.decision_id;
+  d.latency = Since(start);
+  Audit(request, state, "decide", d);
+  return d;
+}
+
+Decision StagedPipeline::Reject(const GateRequest& request, grpc::StatusCode code,
+                                const std::string& reason) {
+  Decision d;
+  d.allow = false;
+  d.code = code == Code::OK ? Code::INVALID_ARGUMENT : code;
+  d.reason = reason;
+  d.decision_id = NewDecisionId();
+  Audit(request, CallState{}, "reject", d);
+  return d;
+}
+
+Decision StagedPipeline::CheckPulledImage(const GateRequest& request,
+                                          const std::string& pulled_image_ref) {
+  const auto start = Steady::now();
+  Decision d;
+  CallState state;
+  if (!trust_) {
+    d.allow = true;
+    d.reason = "trust stage disabled; pulled image not checked";
+  } else {
+    StageResult r;
+    try {
+      r = trust_->CheckPulled(request, pulled_image_ref, state);
+    } catch (const std::exception& e) {
+      r = StageResult::Error(Code::INTERNAL, fmt::format("stage failed: {}", e.what()));
+    }
+    d.stages.push_back({trust_->name(), r});
+    d.allow = r.verdict == Verdict::kAllow;
+    if (d.allow) {
+      d.reason = r.reason;
+    } else {
+      d.code = r.code == Code::OK ? Code::PERMISSION_DENIED : r.code;
+      d.reason = fmt::format("crigate trust: {}{}", r.reason,
+                             r.verdict == Verdict::kError ? "; denied, failing closed" : "");
+    }
+  }
+  d.image_digest = state.image_digest;
+  d.decision_id = NewDecisionId();
+  d.latency = Since(start);
+  Audit(request, state, "after_pull", d);
+  return d;
+}
+
+grpc::Status StagedPipeline::Reload() {
+  std::string failures;
+  for (const auto& stage : stages_) {
+    grpc::Status s;
+    try {
+      s = stage->Reload();
+    } catch (const std::exception& e) {
+      s = Fail(Code::INTERNAL, e.what());
+    }
+    if (!s.ok()) {
+      failures +=
+          fmt::format("{}{}: {}", failures.empty() ? "" : "; ", stage->name(), s.error_message());
+    }
+  }
+  if (failures.empty()) return grpc::Status::OK;
+  return Fail(Code::INVALID_ARGUMENT, failures);
+}
+
+std::vector<StageCounts> StagedPipeline::Counts() const {
+  std::vector<StageCounts> out;
+  for (size_t i = 0; i < stages_.size(); ++i) {
+    out.push_back({stages_[i]->name(), counters_[i]->allowed.load(), counters_[i]->denied.load(),
+                   counters_[i]->errors.load()});
+  }
+  return out;
+}
+
+std::string StagedPipeline::CountsText() const {
+  std::string out;
+  for (const StageCounts& c : Counts()) {
+    out += fmt::format("{} allow={} deny={} error={}; ", c.stage, c.allowed, c.denied, c.errors);
+  }
+  return out + fmt::format("audit failures={}", audit_failures_.load());
+}
+
+}  // namespace crigate::policy

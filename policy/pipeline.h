@@ -1,0 +1,80 @@
+// The gate's pipeline: stages in order (privilege, trust, token, cloud),
+// the first Deny stops the chain, an Error is a deny unless that stage
+// offers failure_mode_allow (only the cloud stage may), and every decision
+// is written to the audit log before it is returned. If the audit record
+// cannot be written, the decision is a deny: no decision without a record.
+//
+// Exceptions never leave Decide: a throwing stage is an Error of that stage.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "policy/audit_log.h"
+#include "policy/gate.h"
+#include "policy/trust_stage.h"
+
+namespace crigate::policy {
+
+// How often each stage answered what, since start; for the daemon's logs.
+struct StageCounts {
+  std::string stage;
+  uint64_t allowed = 0;
+  uint64_t denied = 0;
+  uint64_t errors = 0;  // counted whether or not the error was let through
+};
+
+class StagedPipeline final : public Pipeline {
+ public:
+  // stages run in the given order; audit must not be null. trust, when
+  // given, must be one of stages: CheckPulledImage uses it.
+  StagedPipeline(std::vector<std::unique_ptr<Stage>> stages, std::unique_ptr<AuditLog> audit,
+                 TrustStage* trust);
+
+  Decision Decide(const GateRequest& request) override;
+  Decision Reject(const GateRequest& request, grpc::StatusCode code,
+                  const std::string& reason) override;
+
+  // The second half of a PullImage that Decide allowed: after containerd
+  // answered with pulled_image_ref (PullImageResponse.image_ref), checks the
+  // pulled image against the trust rule's pinned digests and records the
+  // result. On a deny the front end must remove the pulled image and answer
+  // the caller with the decision's status instead of containerd's.
+  Decision CheckPulledImage(const GateRequest& request, const std::string& pulled_image_ref);
+
+  // SIGHUP: every stage re-reads its files (trust store, token keys). A stage
+  // that fails keeps what it had; the others still reload. OK only when all
+  // reloaded; otherwise the message names each failure.
+  grpc::Status Reload();
+
+  // For non-call events (the monitor's stops).
+  AuditLog& audit() { return *audit_; }
+
+  std::vector<StageCounts> Counts() const;
+  // "privilege allow=12 deny=1 error=0; trust ...; audit failures=0"
+  std::string CountsText() const;
+
+ private:
+  struct Counters {
+    std::atomic<uint64_t> allowed{0}, denied{0}, errors{0};
+  };
+
+  // Writes the record; on failure turns d into a deny.
+  void Audit(const GateRequest& request, const CallState& state, std::string_view phase,
+             Decision& d);
+  std::string NewDecisionId();
+
+  const std::vector<std::unique_ptr<Stage>> stages_;
+  const std::unique_ptr<AuditLog> audit_;
+  TrustStage* const trust_;
+  const std::string id_prefix_;  // random per process, so ids stay unique across restarts
+
+  std::vector<std::unique_ptr<Counters>> counters_;  // one per stage; the vector is constant
+  std::atomic<uint64_t> next_id_{0};
+  std::atomic<uint64_t> audit_failures_{0};
+};
+
+}  // namespace crigate::policy

@@ -1,0 +1,56 @@
+#include "policy/pipeline_builder.h"
+
+#include <fmt/format.h>
+
+#include "policy/privilege.h"
+#include "policy/replay_cache.h"
+#include "policy/token_stage.h"
+#include "policy/trust_stage.h"
+
+namespace crigate::policy {
+
+Result<std::unique_ptr<StagedPipeline>> BuildPipeline(const PolicyConfig& config,
+                                                      const PipelineDeps& deps) {
+  using Code = grpc::StatusCode;
+  const Clock& clock = deps.clock ? *deps.clock : SystemClock::Instance();
+  std::vector<std::unique_ptr<Stage>> stages;
+  TrustStage* trust = nullptr;
+
+  if (config.privilege.enabled) {
+    PrivilegeOptions options;
+    options.super_uids = config.privilege.super_uids;
+    options.super_gids = config.privilege.super_gids;
+    options.read_only_open = config.gate.read_only_open;
+    stages.push_back(std::make_unique<PrivilegeStage>(std::move(options)));
+  }
+  if (config.trust.enabled) {
+    if (!deps.resolver)
+      return Fail(Code::INVALID_ARGUMENT, "the trust stage needs an image resolver");
+    if (!config.trust.loaded) return Fail(Code::INVALID_ARGUMENT, "trust.store: not loaded");
+    auto stage = std::make_unique<TrustStage>(
+        config.trust.loaded, TrustStageOptions{config.trust.store, config.trust.sandbox_image},
+        *deps.resolver);
+    trust = stage.get();
+    stages.push_back(std::move(stage));
+  }
+  if (config.token.enabled) {
+    if (!config.token.loaded) return Fail(Code::INVALID_ARGUMENT, "token.keys: not loaded");
+    TokenStageOptions options;
+    options.key_paths = config.token.keys;
+    options.required_for = config.token.required_for;
+    options.node_id = config.node_id;
+    options.max_ttl = config.token.max_ttl;
+    options.clock_skew = config.token.clock_skew;
+    stages.push_back(std::make_unique<TokenStage>(
+        config.token.loaded, std::move(options),
+        deps.replay ? deps.replay : std::make_shared<ReplayCache>(config.token.replay_cache_size),
+        clock, deps.resolver));
+  }
+  if (grpc::Status cloud = AddCloudStage(config, deps, stages); !cloud.ok()) return cloud;
+
+  Result<std::unique_ptr<AuditLog>> audit = AuditLog::Open(config.audit, clock);
+  if (!audit.ok()) return Fail(audit.code(), fmt::format("audit.path: {}", audit.error()));
+  return std::make_unique<StagedPipeline>(std::move(stages), std::move(audit).value(), trust);
+}
+
+}  // namespace crigate::policy

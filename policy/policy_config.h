@@ -1,0 +1,107 @@
+// The policy's configuration: the [gate], [privilege], [trust], [token],
+// [audit] and [node] sections of crigate's TOML file, plus [cloud] handed to
+// policy/cloud's own parser. Parsed once, validated in full (including
+// reading the trust store and the token keys it names), then immutable and
+// shared.
+//
+// Every key has a default; every error names its key
+// ("token.keys[1]: cannot read /x.pem: No such file or directory"); unknown
+// keys are errors.
+//
+//   [gate]       methods = [...]          DefaultGatedActions()
+//                read_only_open = true    false: read-only methods need a super user too
+//   [privilege]  enabled = true
+//                super_uids = [0]         numbers or user names
+//                super_groups = []        numbers or group names (the caller's primary gid)
+//   [trust]      enabled = true
+//                store = "/etc/crigate/trust.toml"
+//                sandbox_image = "registry.k8s.io/pause:3.6"
+//   [token]      enabled = true
+//                keys = ["/etc/crigate/keys"]   PEM public keys, or directories of them
+//                required_for = ["RunPodSandbox", "CreateContainer", "StartContainer", "PullImage"]
+//                max_ttl = "1h"           longest token lifetime accepted
+//                replay_cache_size = 100000
+//                clock_skew = "30s"
+//   [audit]      path = "/var/log/crigate/audit.jsonl"
+//                max_bytes = 67108864     rotate past this size; 0 never
+//                keep = 5                 rotated files kept
+//                fsync = false            fdatasync every record
+//   [node]       id = <hostname>          what a token's node claim must equal
+#pragma once
+
+#include <sys/types.h>
+#include <toml++/toml.h>
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "policy/audit_log.h"
+#include "policy/jws_key.h"
+#include "policy/trust_store.h"
+
+namespace crigate::cloud {
+struct CloudConfig;  // policy/cloud/cloud_config.h
+}  // namespace crigate::cloud
+
+namespace crigate::policy {
+
+struct PolicyConfig {
+  struct Gate {
+    std::set<std::string> methods;
+    bool read_only_open = true;
+  };
+  struct Privilege {
+    bool enabled = true;
+    std::set<uid_t> super_uids{0};
+    std::set<gid_t> super_gids;
+  };
+  struct Trust {
+    bool enabled = true;
+    std::string store = "/etc/crigate/trust.toml";
+    std::string sandbox_image = "registry.k8s.io/pause:3.6";  // normalised after parsing
+    std::shared_ptr<const TrustStore> loaded;                 // set when enabled
+  };
+  struct Token {
+    bool enabled = true;
+    std::vector<std::string> keys{"/etc/crigate/keys"};
+    std::set<std::string> required_for;
+    std::chrono::seconds max_ttl{3600};
+    size_t replay_cache_size = 100000;
+    std::chrono::seconds clock_skew{30};
+    std::shared_ptr<const KeySet> loaded;  // set when enabled
+  };
+
+  Gate gate;
+  Privilege privilege;
+  Trust trust;
+  Token token;
+  AuditOptions audit;
+  std::string node_id;
+  // [cloud], parsed by policy/cloud's ParseCloudConfig when that library is
+  // built in; null in a build without it. Shared with the event sink.
+  std::shared_ptr<const cloud::CloudConfig> cloud;
+
+  // Whether the front end must send action through the pipeline: a gated
+  // method, or a read-only one when read_only_open is false.
+  bool Gates(std::string_view action) const;
+};
+
+// Null with one message per problem in errors.
+std::shared_ptr<const PolicyConfig> ParsePolicyConfig(const toml::table& root,
+                                                      std::vector<std::string>& errors);
+
+// The sections ParsePolicyConfig reads ("cloud" included).
+const std::set<std::string_view>& PolicySections();
+
+// Fills config.cloud from root's [cloud] (policy/cloud's parser). In a build
+// without policy/cloud, a [cloud] section that enables the cloud is an error:
+// a gate must not silently skip a check it was configured to make.
+void ParseCloudSection(const toml::table& root, PolicyConfig& config,
+                       std::vector<std::string>& errors);
+
+}  // namespace crigate::policy

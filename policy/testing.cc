@@ -1,0 +1,83 @@
+#include "policy/testing.h"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace crigate::policy::testing {
+
+void FakeResolver::AddImage(const ImageIdentity& identity) {
+  if (!identity.id.empty()) images_[identity.id] = identity;
+  for (const auto& name : identity.repo_tags) images_[name] = identity;
+  for (const auto& name : identity.repo_digests) images_[name] = identity;
+}
+
+void FakeResolver::AddContainer(const ExistingContainer& container) {
+  containers_[container.id] = container;
+}
+
+Result<ImageIdentity> FakeResolver::Image(const std::string& image) {
+  ++image_calls;
+  if (!failure_.ok()) return failure_;
+  auto it = images_.find(image);
+  if (it == images_.end()) return Fail(grpc::StatusCode::NOT_FOUND, "no such image");
+  return it->second;
+}
+
+Result<ExistingContainer> FakeResolver::Container(const std::string& container_id) {
+  ++container_calls;
+  if (!failure_.ok()) return failure_;
+  auto it = containers_.find(container_id);
+  if (it == containers_.end()) return Fail(grpc::StatusCode::NOT_FOUND, "no such container");
+  return it->second;
+}
+
+TempDir::TempDir() {
+  const char* base = getenv("TMPDIR");
+  std::string pattern = std::string(base && *base ? base : "/tmp") + "/crigate-policy-XXXXXX";
+  if (mkdtemp(pattern.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed";
+  path_ = pattern;
+}
+
+TempDir::~TempDir() {
+  std::error_code ignored;
+  std::filesystem::remove_all(path_, ignored);
+}
+
+std::string TempDir::Write(const std::string& name, const std::string& content) const {
+  std::string path = path_ + "/" + name;
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << content;
+  return path;
+}
+
+ExistingContainer Container(std::string id, std::string image, std::string image_id,
+                            std::string pod_sandbox_id, std::string pod_namespace) {
+  ExistingContainer c;
+  c.id = std::move(id);
+  c.image = std::move(image);
+  c.image_id = std::move(image_id);
+  c.pod_sandbox_id = std::move(pod_sandbox_id);
+  c.pod_namespace = std::move(pod_namespace);
+  return c;
+}
+
+std::string Digest(char seed) { return "sha256:" + std::string(64, seed); }
+
+std::shared_ptr<const JwsKey> NewKey(JwsAlg alg, const std::string& kid) {
+  auto key = JwsKey::Generate(alg, kid);
+  EXPECT_TRUE(key.ok()) << key.error();
+  return key.ok() ? *key : nullptr;
+}
+
+std::shared_ptr<const JwsKey> PublicOf(const JwsKey& key) {
+  auto pem = key.PublicPem();
+  EXPECT_TRUE(pem.ok()) << pem.error();
+  auto pub = JwsKey::FromPem(*pem, key.kid(), false);
+  EXPECT_TRUE(pub.ok()) << pub.error();
+  return pub.ok() ? *pub : nullptr;
+}
+
+}  // namespace crigate::policy::testing

@@ -1,0 +1,72 @@
+// Test helpers for policy/: a clock tests move, a resolver that answers from
+// maps (or fails on demand), temporary directories, and keys made at test
+// time. Test-only; never linked into the daemon.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "policy/clock.h"
+#include "policy/image_resolver.h"
+#include "policy/jws_key.h"
+
+namespace crigate::policy::testing {
+
+class FakeClock final : public Clock {
+ public:
+  explicit FakeClock(int64_t unix_seconds = 1'790'000'000) : now_(FromUnixSeconds(unix_seconds)) {}
+  TimePoint Now() const override { return now_; }
+  void Advance(std::chrono::seconds by) { now_ += by; }
+  void Set(int64_t unix_seconds) { now_ = FromUnixSeconds(unix_seconds); }
+
+ private:
+  TimePoint now_;
+};
+
+class FakeResolver final : public ImageResolver {
+ public:
+  // Answers Image(name) for each repo tag, repo digest and the id.
+  void AddImage(const ImageIdentity& identity);
+  void AddContainer(const ExistingContainer& container);
+  // Every call fails with this status (e.g. UNAVAILABLE) while set.
+  void FailWith(grpc::Status status) { failure_ = std::move(status); }
+
+  Result<ImageIdentity> Image(const std::string& image) override;
+  Result<ExistingContainer> Container(const std::string& container_id) override;
+
+  int image_calls = 0;
+  int container_calls = 0;
+
+ private:
+  std::map<std::string, ImageIdentity> images_;
+  std::map<std::string, ExistingContainer> containers_;
+  grpc::Status failure_;
+};
+
+// A fresh directory under $TMPDIR, removed with its contents at destruction.
+class TempDir final {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string Write(const std::string& name, const std::string& content) const;  // returns path
+
+ private:
+  std::string path_;
+};
+
+// An existing container as the resolver reports it.
+ExistingContainer Container(std::string id, std::string image, std::string image_id,
+                            std::string pod_sandbox_id, std::string pod_namespace);
+
+// "sha256:" + 64 hex digits made from seed, for fixtures.
+std::string Digest(char seed);
+
+// A freshly generated key with its private half.
+std::shared_ptr<const JwsKey> NewKey(JwsAlg alg, const std::string& kid);
+// The public half of key as a verification key.
+std::shared_ptr<const JwsKey> PublicOf(const JwsKey& key);
+
+}  // namespace crigate::policy::testing

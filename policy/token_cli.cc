@@ -1,0 +1,319 @@
+#include "policy/token_cli.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <openssl/rand.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <iostream>
+#include <iterator>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+
+#include "policy/actions.h"
+#include "policy/base64url.h"
+#include "policy/duration.h"
+#include "policy/image_ref.h"
+#include "policy/jws_key.h"
+#include "policy/token.h"
+
+namespace crigate::policy {
+namespace {
+
+constexpr char kUsage[] =
+    "usage: crigate token issue --key KEY.pem --sub S --act A[,B] [--img REF] [--node N]\n"
+    "                           [--ttl 300s] [--jti auto|ID] [--kid K]\n"
+    "       crigate token verify --pub PUB.pem [--kid K] [--node N] [--act A] [--img REF]\n"
+    "                            [--max-ttl D] TOKEN|-\n"
+    "       crigate token keygen --type ed25519|p256 --out PREFIX\n";
+
+struct Parsed {
+  std::map<std::string, std::string> flags;
+  std::vector<std::string> positional;
+};
+
+// --name value or --name=value; only the flags in known.
+std::optional<Parsed> ParseFlags(const std::vector<std::string>& args,
+                                 const std::set<std::string>& known, std::ostream& err) {
+  Parsed parsed;
+  for (size_t i = 1; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg.rfind("--", 0) != 0 || arg == "--") {
+      parsed.positional.push_back(arg);
+      continue;
+    }
+    std::string name = arg.substr(2), value;
+    if (size_t eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    } else if (i + 1 < args.size()) {
+      value = args[++i];
+    } else {
+      err << "crigate token: --" << name << " needs a value\n";
+      return std::nullopt;
+    }
+    if (!known.count(name)) {
+      err << "crigate token: unknown option --" << name << "\n";
+      return std::nullopt;
+    }
+    parsed.flags[name] = value;
+  }
+  return parsed;
+}
+
+std::string HostName() {
+  char name[256] = {0};
+  return gethostname(name, sizeof(name) - 1) == 0 ? std::string(name) : std::string();
+}
+
+std::vector<std::string> SplitComma(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (;;) {
+    size_t comma = text.find(',', start);
+    std::string item = text.substr(start, comma - start);
+    if (!item.empty()) out.push_back(item);
+    if (comma == std::string::npos) return out;
+    start = comma + 1;
+  }
+}
+
+std::string Flag(const Parsed& p, const std::string& name, const std::string& fallback = {}) {
+  auto it = p.flags.find(name);
+  return it == p.flags.end() ? fallback : it->second;
+}
+
+// An image claim: a normalised reference or a bare digest.
+std::optional<std::string> ImageClaim(const std::string& text, std::ostream& err) {
+  if (IsDigest(text)) return text;
+  Result<ImageRef> ref = ParseImageRef(text);
+  if (!ref.ok()) {
+    err << "crigate token: --img: " << ref.error() << "\n";
+    return std::nullopt;
+  }
+  return ref->String();
+}
+
+int Issue(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
+          const Clock& clock) {
+  auto p = ParseFlags(args, {"key", "sub", "act", "img", "node", "ttl", "jti", "kid"}, err);
+  if (!p) return 2;
+  for (const char* required : {"key", "sub", "act"}) {
+    if (Flag(*p, required).empty()) {
+      err << "crigate token issue: --" << required << " is required\n" << kUsage;
+      return 2;
+    }
+  }
+  if (!p->positional.empty()) {
+    err << "crigate token issue: unexpected argument '" << p->positional[0] << "'\n";
+    return 2;
+  }
+  TokenClaims claims;
+  claims.sub = Flag(*p, "sub");
+  claims.act = SplitComma(Flag(*p, "act"));
+  for (const auto& action : claims.act) {
+    if (!GatableActions().count(action)) {
+      err << "crigate token issue: --act: '" << action
+          << "' is not one of: " << JoinNames(GatableActions()) << "\n";
+      return 2;
+    }
+  }
+  if (claims.act.empty()) {
+    err << "crigate token issue: --act names no action\n";
+    return 2;
+  }
+  if (std::string img = Flag(*p, "img"); !img.empty()) {
+    auto claim = ImageClaim(img, err);
+    if (!claim) return 2;
+    claims.img = *claim;
+  }
+  claims.node = Flag(*p, "node", HostName());
+  if (claims.node.empty()) {
+    err << "crigate token issue: --node not given and the host name cannot be read\n";
+    return 2;
+  }
+  Result<std::chrono::seconds> ttl = ParseDuration(Flag(*p, "ttl", "300s"));
+  if (!ttl.ok() || ttl->count() == 0) {
+    err << "crigate token issue: --ttl: " << (ttl.ok() ? "must be more than 0s" : ttl.error())
+        << "\n";
+    return 2;
+  }
+  const int64_t now = ToUnixSeconds(clock.Now());
+  claims.iat = now;
+  claims.nbf = now;
+  claims.exp = now + ttl->count();
+  claims.jti = Flag(*p, "jti", "auto");
+  if (claims.jti == "auto") {
+    unsigned char random[16];
+    if (RAND_bytes(random, sizeof(random)) != 1) {
+      err << "crigate token issue: no randomness for the jti\n";
+      return 1;
+    }
+    claims.jti = Base64UrlEncode(std::string(reinterpret_cast<char*>(random), sizeof(random)));
+  }
+  const std::string key_path = Flag(*p, "key");
+  auto key = JwsKey::LoadPem(key_path, Flag(*p, "kid", KidFromPath(key_path)), true);
+  if (!key.ok()) {
+    err << "crigate token issue: --key " << key.error() << "\n";
+    return 1;
+  }
+  Result<std::string> token = IssueToken(claims, **key);
+  if (!token.ok()) {
+    err << "crigate token issue: " << token.error() << "\n";
+    return 1;
+  }
+  out << *token << "\n";
+  return 0;
+}
+
+int Verify(const std::vector<std::string>& args, std::istream& in, std::ostream& out,
+           std::ostream& err, const Clock& clock) {
+  auto p = ParseFlags(args, {"pub", "kid", "node", "act", "img", "max-ttl"}, err);
+  if (!p) return 2;
+  if (Flag(*p, "pub").empty() || p->positional.size() != 1) {
+    err << "crigate token verify: needs --pub and one TOKEN (or - for stdin)\n" << kUsage;
+    return 2;
+  }
+  std::string token = p->positional[0];
+  if (token == "-") {
+    // Read at most a little more than any acceptable token, so that the
+    // verifier reports the size rather than this reading without bound.
+    token.assign(kMaxTokenBytes * 4, '\0');
+    in.read(token.data(), static_cast<std::streamsize>(token.size()));
+    token.resize(static_cast<size_t>(in.gcount()));
+  }
+  while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
+  while (!token.empty() && std::isspace(static_cast<unsigned char>(token.front())))
+    token.erase(0, 1);
+
+  const std::string pub_path = Flag(*p, "pub");
+  auto key = JwsKey::LoadPem(pub_path, Flag(*p, "kid", KidFromPath(pub_path)), false);
+  if (!key.ok()) {
+    err << "crigate token verify: --pub " << key.error() << "\n";
+    return 1;
+  }
+  TokenCheck check;
+  check.now = clock.Now();
+  check.node = Flag(*p, "node");
+  check.max_ttl = std::chrono::seconds(0);
+  if (std::string max_ttl = Flag(*p, "max-ttl"); !max_ttl.empty()) {
+    Result<std::chrono::seconds> parsed = ParseDuration(max_ttl);
+    if (!parsed.ok()) {
+      err << "crigate token verify: --max-ttl: " << parsed.error() << "\n";
+      return 2;
+    }
+    check.max_ttl = *parsed;
+  }
+  auto keys = KeySet::Of({*key});
+  Result<VerifiedToken> verified = VerifyToken(token, *keys, check);
+  if (!verified.ok()) {
+    err << "crigate token verify: " << verified.error() << "\n";
+    return 1;
+  }
+  if (std::string act = Flag(*p, "act"); !act.empty()) {
+    if (grpc::Status s = CheckTokenAction(verified->claims, act); !s.ok()) {
+      err << "crigate token verify: " << s.error_message() << "\n";
+      return 1;
+    }
+  }
+  if (std::string img = Flag(*p, "img"); !img.empty()) {
+    if (grpc::Status s = CheckTokenImage(verified->claims, {img}, NormaliseOrKeep(img)); !s.ok()) {
+      err << "crigate token verify: " << s.error_message() << "\n";
+      return 1;
+    }
+  }
+  nlohmann::ordered_json report = {
+      {"valid", true},
+      {"kid", verified->kid},
+      {"alg", AlgName((*key)->alg())},
+      {"claims", nlohmann::ordered_json::parse(verified->claims_json, nullptr, false)},
+      {"expires", FormatUtc(FromUnixSeconds(verified->claims.exp))}};
+  out << report.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
+  return 0;
+}
+
+// Writes text to path, failing if it exists.
+bool WriteNew(const std::string& path, const std::string& text, mode_t mode, std::ostream& err) {
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (fd < 0) {
+    err << "crigate token keygen: cannot create " << path << ": " << strerror(errno) << "\n";
+    return false;
+  }
+  bool ok = fchmod(fd, mode) == 0 && write(fd, text.data(), text.size()) == ssize_t(text.size()) &&
+            fsync(fd) == 0;
+  int saved = errno;
+  close(fd);
+  if (!ok) {
+    err << "crigate token keygen: cannot write " << path << ": " << strerror(saved) << "\n";
+    unlink(path.c_str());
+  }
+  return ok;
+}
+
+int Keygen(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  auto p = ParseFlags(args, {"type", "out"}, err);
+  if (!p) return 2;
+  const std::string type = Flag(*p, "type"), prefix = Flag(*p, "out");
+  if ((type != "ed25519" && type != "p256") || prefix.empty() || !p->positional.empty()) {
+    err << "crigate token keygen: needs --type ed25519|p256 and --out PREFIX\n" << kUsage;
+    return 2;
+  }
+  auto key =
+      JwsKey::Generate(type == "ed25519" ? JwsAlg::kEdDSA : JwsAlg::kES256, KidFromPath(prefix));
+  if (!key.ok()) {
+    err << "crigate token keygen: " << key.error() << "\n";
+    return 1;
+  }
+  Result<std::string> private_pem = (*key)->PrivatePem();
+  Result<std::string> public_pem = (*key)->PublicPem();
+  if (!private_pem.ok() || !public_pem.ok()) {
+    err << "crigate token keygen: cannot encode the key\n";
+    return 1;
+  }
+  if (!WriteNew(prefix + ".key", *private_pem, 0600, err)) return 1;
+  if (!WriteNew(prefix + ".pub", *public_pem, 0644, err)) {
+    unlink((prefix + ".key").c_str());
+    return 1;
+  }
+  out << "wrote " << prefix << ".key (private, 0600) and " << prefix << ".pub ("
+      << AlgName((*key)->alg()) << ", kid " << (*key)->kid() << ")\n";
+  return 0;
+}
+
+}  // namespace
+
+int RunTokenCli(const std::vector<std::string>& args, std::istream& in, std::ostream& out,
+                std::ostream& err, const Clock& clock) {
+  try {
+    if (args.empty()) {
+      err << kUsage;
+      return 2;
+    }
+    if (args[0] == "issue") return Issue(args, out, err, clock);
+    if (args[0] == "verify") return Verify(args, in, out, err, clock);
+    if (args[0] == "keygen") return Keygen(args, out, err);
+    if (args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
+      out << kUsage;
+      return 0;
+    }
+    err << "crigate token: unknown command '" << args[0] << "'\n" << kUsage;
+    return 2;
+  } catch (const std::exception& e) {
+    err << "crigate token: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+int RunTokenCli(int argc, char** argv) {
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; ++i) args.emplace_back(argv[i]);
+  return RunTokenCli(args, std::cin, std::cout, std::cerr, SystemClock::Instance());
+}
+
+}  // namespace crigate::policy

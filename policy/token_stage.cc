@@ -1,0 +1,169 @@
+#include "policy/token_stage.h"
+
+#include <fmt/format.h>
+
+#include "policy/actions.h"
+#include "policy/image_ref.h"
+#include "policy/token.h"
+
+namespace crigate::policy {
+namespace {
+
+using Code = grpc::StatusCode;
+
+struct Found {
+  std::string token;
+  std::string where;  // for reasons: "pod annotation crigate.io/token"
+};
+
+bool FromMap(const std::map<std::string, std::string>& annotations, const char* where, Found* out) {
+  auto it = annotations.find(kTokenAnnotation);
+  if (it == annotations.end()) return false;
+  *out = {it->second, fmt::format("{} annotation {}", where, kTokenAnnotation)};
+  return true;
+}
+
+// What the call acts on, so that a token is accepted once per use.
+std::string ReplayTarget(const GateRequest& r, const CallState& state) {
+  const std::string pod =
+      r.pod ? (r.pod->uid.empty() ? r.pod->namespace_ + "/" + r.pod->name : r.pod->uid)
+            : std::string();
+  if (r.action == "RunPodSandbox") return "pod:" + pod;
+  if (r.action == "CreateContainer") {
+    return "container:" + pod + "/" + (r.container ? r.container->name : std::string());
+  }
+  if (IsImageAction(r.action)) {
+    return "image:" + (state.image_ref.empty() ? NormaliseOrKeep(r.image) : state.image_ref);
+  }
+  if (!r.container_id.empty()) return "container-id:" + r.container_id;
+  if (!r.pod_sandbox_id.empty()) return "pod-id:" + r.pod_sandbox_id;
+  return "-";
+}
+
+StageResult Deny(std::string reason) {
+  return StageResult::Deny(Code::UNAUTHENTICATED, std::move(reason));
+}
+
+}  // namespace
+
+TokenStage::TokenStage(std::shared_ptr<const KeySet> keys, TokenStageOptions options,
+                       std::shared_ptr<ReplayCache> replay, const Clock& clock,
+                       ImageResolver* resolver)
+    : options_(std::move(options)),
+      replay_(std::move(replay)),
+      clock_(clock),
+      resolver_(resolver),
+      keys_(std::move(keys)) {}
+
+std::shared_ptr<const KeySet> TokenStage::keys() const {
+  std::lock_guard lock(mu_);
+  return keys_;
+}
+
+grpc::Status TokenStage::Reload() {
+  std::vector<std::string> errors;
+  std::shared_ptr<const KeySet> fresh = KeySet::Load(options_.key_paths, errors);
+  if (!fresh) {
+    std::string joined;
+    for (const auto& e : errors) joined += (joined.empty() ? "token." : "; token.") + e;
+    return Fail(Code::INVALID_ARGUMENT,
+                "token keys not reloaded, the previous ones stay in force: " + joined);
+  }
+  std::lock_guard lock(mu_);
+  keys_ = std::move(fresh);
+  return grpc::Status::OK;
+}
+
+StageResult TokenStage::Check(const GateRequest& request, CallState& state) {
+  const std::string& action = request.action;
+  const bool required = options_.required_for.count(action) > 0;
+
+  Found found;
+  bool have = false;
+  grpc::Status lookup;  // why the existing container could not be read, if it was needed
+  if (!request.bearer_token.empty()) {
+    found = {request.bearer_token, "authorization metadata"};
+    have = true;
+  }
+  have =
+      have || (request.container && FromMap(request.container->annotations, "container", &found));
+  have = have || FromMap(request.image_annotations, "image", &found);
+  have = have || (request.pod && FromMap(request.pod->annotations, "pod", &found));
+  const ExistingContainer* existing = nullptr;
+  if (IsContainerIdAction(action) && resolver_) {
+    existing = FindExistingContainer(*resolver_, request, state, &lookup);
+    if (!have && existing) {
+      have = FromMap(existing->annotations, "container", &found) ||
+             FromMap(existing->pod_annotations, "pod", &found);
+    }
+  }
+  if (!have) {
+    if (!required) return StageResult::Allow(fmt::format("no token; none required for {}", action));
+    std::string why = lookup.ok() ? "" : fmt::format(" ({})", lookup.error_message());
+    return Deny(
+        fmt::format("{} requires a token (annotation {} or authorization: Bearer) and none "
+                    "was given{}",
+                    action, kTokenAnnotation, why));
+  }
+
+  TokenCheck check;
+  check.now = clock_.Now();
+  check.clock_skew = options_.clock_skew;
+  check.max_ttl = options_.max_ttl;
+  check.node = options_.node_id;
+  Result<VerifiedToken> verified = VerifyToken(found.token, *keys(), check);
+  if (!verified.ok()) return Deny(fmt::format("{} (from {})", verified.error(), found.where));
+  const TokenClaims& claims = verified->claims;
+
+  if (grpc::Status s = CheckTokenAction(claims, action); !s.ok()) return Deny(s.error_message());
+
+  // Bind the image when the call names one: the request's, or the image the
+  // existing container was created from.
+  std::vector<std::string> images = {state.image_ref, state.image_digest};
+  images.insert(images.end(), state.image_names.begin(), state.image_names.end());
+  std::string shown = state.image_ref;
+  bool names_image = false;
+  if (IsImageAction(action)) {
+    names_image = true;
+    images.push_back(request.image);
+    if (shown.empty()) shown = NormaliseOrKeep(request.image);
+  } else if (IsContainerIdAction(action)) {
+    names_image = true;
+    if (existing) {
+      images.push_back(existing->image);
+      images.push_back(existing->image_id);
+      if (shown.empty()) shown = NormaliseOrKeep(existing->image);
+    } else if (shown.empty()) {
+      return Deny(fmt::format("cannot bind the token's img: the image of container {} is unknown{}",
+                              request.container_id,
+                              lookup.ok() ? "" : " (" + lookup.error_message() + ")"));
+    }
+  }
+  if (names_image) {
+    if (grpc::Status s = CheckTokenImage(claims, images, shown); !s.ok()) {
+      return Deny(s.error_message());
+    }
+  }
+
+  const std::string key = claims.jti + "\n" + action + "\n" + ReplayTarget(request, state);
+  const TimePoint expires = FromUnixSeconds(claims.exp) + options_.clock_skew;
+  switch (replay_->Accept(key, expires, check.now)) {
+    case ReplayCache::Outcome::kAccepted:
+      break;
+    case ReplayCache::Outcome::kReplayed:
+      return Deny(fmt::format("token jti '{}' was already used for {} on {}", claims.jti, action,
+                              ReplayTarget(request, state)));
+    case ReplayCache::Outcome::kFull:
+      return Deny(
+          fmt::format("token jti '{}' refused: the replay cache is full ({} unexpired "
+                      "uses); raise token.replay_cache_size or wait for tokens to expire",
+                      claims.jti, replay_->capacity()));
+  }
+  state.token_subject = claims.sub;
+  state.token_id = claims.jti;
+  state.token_claims_json = verified->claims_json;
+  return StageResult::Allow(fmt::format("token jti '{}' of '{}' verified with key {} (from {})",
+                                        claims.jti, claims.sub, verified->kid, found.where));
+}
+
+}  // namespace crigate::policy

@@ -1,0 +1,80 @@
+// The token stage: does the call carry a valid token for this action, this
+// image and this node, not used before?
+//
+// Where the token is looked for, first found wins (a bad first token is not
+// passed over for a later one):
+//   1. gRPC metadata "authorization: Bearer <token>" (GateRequest::bearer_token)
+//   2. the container config's annotation crigate.io/token (CreateContainer)
+//   3. the image spec's annotation (PullImage, RemoveImage, CreateContainer)
+//   4. the pod sandbox config's annotation (RunPodSandbox, CreateContainer,
+//      PullImage with a sandbox config)
+//   5. for container-id calls (StartContainer...), the annotation on the
+//      existing container, then on its pod, as the backend reports them:
+//      kubelet passes pod annotations into the sandbox config, never into
+//      StartContainer.
+//
+// required_for lists the actions that need a token (default RunPodSandbox,
+// CreateContainer, StartContainer, PullImage). RemoveImage is not in the
+// default because kubelet's image garbage collection removes images with no
+// token. A token present on a call that does not require one is still
+// verified, and a bad one denies the call.
+//
+// Replay: a token is accepted once per (jti, action, target), the target
+// being what the call acts on (the pod uid, the pod uid and container name,
+// the container id, the image). One pod token thus covers RunPodSandbox and
+// each container's CreateContainer and StartContainer once, but can never
+// repeat any of them; a container restarted by kubelet needs a fresh token.
+//
+// Every deny is UNAUTHENTICATED.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "policy/clock.h"
+#include "policy/gate.h"
+#include "policy/image_resolver.h"
+#include "policy/jws_key.h"
+#include "policy/replay_cache.h"
+
+namespace crigate::policy {
+
+struct TokenStageOptions {
+  std::vector<std::string> key_paths;  // re-read by Reload()
+  std::set<std::string> required_for;
+  std::string node_id;
+  std::chrono::seconds max_ttl{3600};
+  std::chrono::seconds clock_skew{30};
+};
+
+class TokenStage final : public Stage {
+ public:
+  // keys: loaded from options.key_paths by the caller. clock and resolver
+  // must outlive the stage; resolver may be null (then container-id calls
+  // can carry their token only in metadata). replay may be shared with
+  // other stages or kept across a rebuild of the pipeline.
+  TokenStage(std::shared_ptr<const KeySet> keys, TokenStageOptions options,
+             std::shared_ptr<ReplayCache> replay, const Clock& clock, ImageResolver* resolver);
+
+  const char* name() const override { return "token"; }
+  StageResult Check(const GateRequest& request, CallState& state) override;
+  // Re-reads options.key_paths; keeps the current keys on error.
+  grpc::Status Reload() override;
+
+  std::shared_ptr<const KeySet> keys() const;
+
+ private:
+  const TokenStageOptions options_;
+  const std::shared_ptr<ReplayCache> replay_;
+  const Clock& clock_;
+  ImageResolver* const resolver_;
+
+  mutable std::mutex mu_;
+  std::shared_ptr<const KeySet> keys_;  // guarded by mu_; never null
+};
+
+}  // namespace crigate::policy

@@ -1,0 +1,234 @@
+#include "policy/trust_store.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <fnmatch.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "policy/actions.h"
+#include "policy/toml_fields.h"
+
+namespace crigate::policy {
+namespace {
+
+bool Glob(const std::string& pattern, std::string_view text) {
+  return fnmatch(pattern.c_str(), std::string(text).c_str(), 0) == 0;
+}
+
+constexpr size_t kMaxStoreBytes = 4 << 20;
+
+grpc::Status ReadFile(const std::string& path, std::string* out) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return Fail(grpc::StatusCode::NOT_FOUND,
+                fmt::format("cannot read {}: {}", path, strerror(errno)));
+  }
+  char buffer[16384];
+  for (;;) {
+    ssize_t n = read(fd, buffer, sizeof(buffer));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int err = errno;
+      close(fd);
+      if (n == 0) return grpc::Status::OK;
+      return Fail(grpc::StatusCode::NOT_FOUND,
+                  fmt::format("cannot read {}: {}", path, strerror(err)));
+    }
+    out->append(buffer, static_cast<size_t>(n));
+    if (out->size() > kMaxStoreBytes) {
+      close(fd);
+      return Fail(grpc::StatusCode::INVALID_ARGUMENT,
+                  fmt::format("{} is larger than {} bytes", path, kMaxStoreBytes));
+    }
+  }
+}
+
+// NAME[:TAG][@DIGEST], each part a glob; the split is after the last '/',
+// so a registry port is part of NAME. A reference with no tag (digest only)
+// matches a TAG glob only when it is "*": any tag or none.
+bool MatchImageGlob(const std::string& pattern, const ImageRef& ref) {
+  size_t slash = pattern.rfind('/');
+  size_t start = slash == std::string::npos ? 0 : slash + 1;
+  std::string name = pattern, tag, digest;
+  if (size_t at = name.find('@', start); at != std::string::npos) {
+    digest = name.substr(at + 1);
+    name.resize(at);
+  }
+  bool has_tag = false;
+  if (size_t colon = name.find(':', start); colon != std::string::npos) {
+    has_tag = true;
+    tag = name.substr(colon + 1);
+    name.resize(colon);
+  }
+  if (!Glob(name, ref.Name())) return false;
+  if (has_tag && !(ref.tag.empty() ? tag == "*" : Glob(tag, ref.tag))) return false;
+  if (!digest.empty() && !(ref.digest.empty() ? digest == "*" : Glob(digest, ref.digest))) {
+    return false;
+  }
+  return true;
+}
+
+bool HasGlobChars(std::string_view s) { return s.find_first_of("*?[") != std::string_view::npos; }
+
+void ParseRule(const toml::table& table, size_t index, std::vector<std::string>& errors,
+               std::vector<TrustRule>& rules) {
+  const size_t before = errors.size();
+  TomlFields f(&table, fmt::format("rule[{}]", index), errors);
+  f.RejectUnknown({"name", "image", "registry", "repository", "digests", "namespaces",
+                   "max_cpu_millicores", "max_memory_bytes", "allow_privileged",
+                   "allow_host_network", "allow_host_pid", "allow_host_ipc", "actions"});
+  TrustRule rule;
+  rule.name = fmt::format("rule[{}]", index);
+  f.String("name", rule.name);
+  f.String("image", rule.image);
+  f.String("registry", rule.registry);
+  f.String("repository", rule.repository);
+  f.StringList("digests", rule.digests);
+  f.StringList("namespaces", rule.namespaces);
+  int64_t value = -1;
+  f.Int("max_cpu_millicores", 1, int64_t{1} << 40, value);
+  if (value > 0) rule.max_cpu_millicores = value;
+  value = -1;
+  f.Int("max_memory_bytes", 1, int64_t{1} << 60, value);
+  if (value > 0) rule.max_memory_bytes = value;
+  f.Bool("allow_privileged", rule.allow_privileged);
+  f.Bool("allow_host_network", rule.allow_host_network);
+  f.Bool("allow_host_pid", rule.allow_host_pid);
+  f.Bool("allow_host_ipc", rule.allow_host_ipc);
+  f.NameSet("actions", GatableActions(), rule.actions);
+
+  if (rule.image.empty() && rule.registry.empty() && rule.repository.empty()) {
+    errors.push_back(
+        fmt::format("rule[{}]: needs image, registry or repository "
+                    "(image = \"*\" matches every image)",
+                    index));
+  }
+  if (!rule.image.empty() && !HasGlobChars(rule.image)) {
+    Result<ImageRef> ref = ParseImageRef(rule.image);
+    if (!ref.ok()) {
+      f.Error("image", ref.error());
+    } else if (ref->is_id) {
+      f.Error("image", "is an image id; pin ids with digests and match names with image");
+    } else {
+      rule.image = ref->String();
+    }
+  } else if (!rule.image.empty() && rule.image != "*" &&
+             rule.image.find('/') == std::string::npos) {
+    f.Error("image", fmt::format("'{}' is matched against normalised references such as "
+                                 "docker.io/library/busybox:latest; write the registry and "
+                                 "repository in full",
+                                 rule.image));
+  }
+  for (size_t i = 0; i < rule.digests.size(); ++i) {
+    if (!IsDigest(rule.digests[i])) {
+      errors.push_back(fmt::format("rule[{}].digests[{}]: '{}' is not sha256:<64 lowercase hex>",
+                                   index, i, rule.digests[i]));
+    }
+  }
+  if (errors.size() == before) rules.push_back(std::move(rule));
+}
+
+}  // namespace
+
+bool TrustRule::MatchesImage(const ImageRef& ref) const {
+  if (ref.is_id) return false;
+  return (image.empty() || MatchImageGlob(image, ref)) &&
+         (registry.empty() || Glob(registry, ref.domain)) &&
+         (repository.empty() || Glob(repository, ref.path));
+}
+
+bool TrustRule::AppliesTo(std::string_view action) const {
+  return actions.empty() || actions.count(std::string(action)) > 0;
+}
+
+bool TrustRule::Pins(std::string_view digest) const {
+  return std::find(digests.begin(), digests.end(), digest) != digests.end();
+}
+
+bool TrustRule::AllowsNamespace(std::string_view pod_namespace) const {
+  if (namespaces.empty()) return true;
+  return std::any_of(namespaces.begin(), namespaces.end(),
+                     [&](const std::string& glob) { return Glob(glob, pod_namespace); });
+}
+
+std::shared_ptr<const TrustStore> TrustStore::Load(const std::string& path,
+                                                   std::vector<std::string>& errors) {
+  std::string text;
+  if (grpc::Status read = ReadFile(path, &text); !read.ok()) {
+    errors.push_back(read.error_message());
+    return nullptr;
+  }
+  toml::table root;
+  try {
+    root = toml::parse(text, path);
+  } catch (const toml::parse_error& e) {
+    const auto& where = e.source().begin;
+    if (where.line == 0) {
+      errors.push_back(fmt::format("{}: {}", path, e.description()));
+    } else {
+      errors.push_back(
+          fmt::format("{}:{}:{}: {}", path, where.line, where.column, e.description()));
+    }
+    return nullptr;
+  } catch (const std::exception& e) {
+    errors.push_back(fmt::format("{}: {}", path, e.what()));
+    return nullptr;
+  }
+  return Parse(root, path, errors);
+}
+
+std::shared_ptr<const TrustStore> TrustStore::Parse(const toml::table& root,
+                                                    const std::string& source,
+                                                    std::vector<std::string>& errors) {
+  std::vector<std::string> problems;
+  TomlFields top(&root, "", problems);
+  top.RejectUnknown({"rule"});
+  std::vector<TrustRule> rules;
+  if (const toml::node* node = root.get("rule")) {
+    const toml::array* list = node->as_array();
+    if (!list) {
+      problems.push_back("rule: must be an array of tables ([[rule]])");
+    } else {
+      for (size_t i = 0; i < list->size(); ++i) {
+        const toml::table* table = (*list)[i].as_table();
+        if (!table) {
+          problems.push_back(fmt::format("rule[{}]: must be a table", i));
+          continue;
+        }
+        ParseRule(*table, i, problems, rules);
+      }
+    }
+  }
+  if (!problems.empty()) {
+    for (const auto& p : problems) errors.push_back(fmt::format("{}: {}", source, p));
+    return nullptr;
+  }
+  return std::shared_ptr<const TrustStore>(new TrustStore(std::move(rules), source));
+}
+
+const TrustRule* TrustStore::Match(const ImageRef& ref, std::string_view action) const {
+  for (const TrustRule& rule : rules_) {
+    if (rule.AppliesTo(action) && rule.MatchesImage(ref)) return &rule;
+  }
+  return nullptr;
+}
+
+const TrustRule* TrustStore::MatchAny(const std::vector<ImageRef>& refs, std::string_view action,
+                                      size_t* which) const {
+  for (const TrustRule& rule : rules_) {
+    if (!rule.AppliesTo(action)) continue;
+    for (size_t i = 0; i < refs.size(); ++i) {
+      if (rule.MatchesImage(refs[i])) {
+        if (which) *which = i;
+        return &rule;
+      }
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace crigate::policy

@@ -1,0 +1,325 @@
+#include "policy/trust_subject.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "policy/actions.h"
+
+namespace crigate::policy {
+namespace {
+
+using Code = grpc::StatusCode;
+
+StageResult Deny(Code code, std::string reason) {
+  return StageResult::Deny(code, std::move(reason));
+}
+
+StageResult Unavailable(const grpc::Status& status, std::string_view what) {
+  return StageResult::Error(Code::UNAVAILABLE, fmt::format("cannot resolve {} on the node: {}",
+                                                           what, status.error_message()));
+}
+
+std::string CpuText(int64_t millicores) { return fmt::format("{}m", millicores); }
+
+std::vector<ImageRef> NamesOf(const ImageIdentity& identity) {
+  std::vector<ImageRef> names;
+  for (const auto* list : {&identity.repo_tags, &identity.repo_digests}) {
+    for (const auto& name : *list) {
+      Result<ImageRef> ref = ParseImageRef(name);
+      if (ref.ok() && !ref->is_id) names.push_back(std::move(ref).value());
+    }
+  }
+  return names;
+}
+
+std::optional<StageResult> Parse(const std::string& text, ImageRef* out) {
+  Result<ImageRef> ref = ParseImageRef(text);
+  if (!ref.ok()) return Deny(Code::INVALID_ARGUMENT, ref.error());
+  *out = std::move(ref).value();
+  return std::nullopt;
+}
+
+// ImageStatus into s->identity. OK, NOT_FOUND (identity left empty) or the
+// backend's error.
+grpc::Status Resolve(ImageResolver& resolver, const std::string& image, TrustSubject* s) {
+  Result<ImageIdentity> identity = resolver.Image(image);
+  if (!identity.ok()) return identity.status();
+  s->identity = std::move(identity).value();
+  return grpc::Status::OK;
+}
+
+// The names rules are matched on: the reference itself, or for an image id
+// (kubelet sends ids) the names the node holds for it.
+std::optional<StageResult> NamesFor(const ImageRef& ref, TrustSubject* s) {
+  if (!ref.is_id) {
+    s->names = {ref};
+    return std::nullopt;
+  }
+  s->names = s->identity ? NamesOf(*s->identity) : std::vector<ImageRef>{};
+  if (s->names.empty()) {
+    return Deny(
+        Code::PERMISSION_DENIED,
+        fmt::format("image {} has no name on the node, so no trust rule can match it", ref.digest));
+  }
+  return std::nullopt;
+}
+
+std::optional<StageResult> DescribeSandbox(const GateRequest& request, ImageResolver& resolver,
+                                           const std::string& sandbox_image, TrustSubject* s) {
+  if (!request.pod) return Deny(Code::INVALID_ARGUMENT, "RunPodSandbox carries no pod config");
+  ImageRef ref;
+  if (auto bad = Parse(sandbox_image, &ref)) return bad;
+  grpc::Status status = Resolve(resolver, ref.String(), s);
+  if (status.error_code() == Code::NOT_FOUND) {
+    return Deny(Code::FAILED_PRECONDITION,
+                fmt::format("sandbox image {} is not on the node (containerd would pull it past "
+                            "the gate); pull it through the gate first",
+                            ref.String()));
+  }
+  if (!status.ok()) return Unavailable(status, "sandbox image " + ref.String());
+  s->names = {ref};
+  s->shown = "sandbox " + ref.String();
+  s->pod_namespace = request.pod->namespace_;
+  s->privileged = request.pod->privileged;
+  s->host = request.pod->host;
+  return std::nullopt;
+}
+
+std::optional<StageResult> DescribeCreate(const GateRequest& request, ImageResolver& resolver,
+                                          TrustSubject* s) {
+  if (!request.container) {
+    return Deny(Code::INVALID_ARGUMENT, "CreateContainer carries no container config");
+  }
+  ImageRef ref;
+  if (auto bad = Parse(request.image, &ref)) return bad;
+  grpc::Status status = Resolve(resolver, ref.String(), s);
+  if (status.error_code() == Code::NOT_FOUND) {
+    return Deny(
+        Code::FAILED_PRECONDITION,
+        fmt::format("image {} is not on the node; pull it through the gate first", ref.String()));
+  }
+  if (!status.ok()) return Unavailable(status, "image " + ref.String());
+  if (auto bad = NamesFor(ref, s)) return bad;
+  s->shown = ref.String();
+  if (request.pod) s->pod_namespace = request.pod->namespace_;
+  // The container runs with the pod's namespaces and privilege as well as its own.
+  const ContainerInfo& c = *request.container;
+  const NamespaceModes pod_host = request.pod ? request.pod->host : NamespaceModes{};
+  s->privileged = c.privileged || (request.pod && request.pod->privileged);
+  s->host.host_network = c.host.host_network || pod_host.host_network;
+  s->host.host_pid = c.host.host_pid || pod_host.host_pid;
+  s->host.host_ipc = c.host.host_ipc || pod_host.host_ipc;
+  s->resources = &c.resources;
+  return std::nullopt;
+}
+
+std::optional<StageResult> DescribePull(const GateRequest& request, TrustSubject* s) {
+  ImageRef ref;
+  if (auto bad = Parse(request.image, &ref)) return bad;
+  if (ref.is_id) {
+    return Deny(Code::INVALID_ARGUMENT,
+                fmt::format("PullImage needs an image name, not the id {}", ref.digest));
+  }
+  s->names = {ref};
+  s->shown = ref.String();
+  s->requested_digest = ref.digest;
+  // Images are node-wide: a namespace applies when the pull names its pod.
+  s->check_namespace = request.pod.has_value();
+  if (request.pod) s->pod_namespace = request.pod->namespace_;
+  return std::nullopt;
+}
+
+std::optional<StageResult> DescribeRemove(const GateRequest& request, ImageResolver& resolver,
+                                          TrustSubject* s) {
+  ImageRef ref;
+  if (auto bad = Parse(request.image, &ref)) return bad;
+  grpc::Status status = Resolve(resolver, ref.String(), s);
+  if (status.error_code() == Code::NOT_FOUND && ref.is_id) {
+    return Deny(
+        Code::FAILED_PRECONDITION,
+        fmt::format("image {} is not on the node, so no trust rule can match it", ref.digest));
+  }
+  if (!status.ok() && status.error_code() != Code::NOT_FOUND) {
+    return Unavailable(status, "image " + ref.String());
+  }
+  if (auto bad = NamesFor(ref, s)) return bad;
+  s->shown = ref.String();
+  // Removing runs nothing: pins and namespaces do not apply.
+  s->check_pins = false;
+  s->check_namespace = false;
+  return std::nullopt;
+}
+
+std::optional<StageResult> DescribeExisting(const GateRequest& request, CallState& state,
+                                            ImageResolver& resolver, TrustSubject* s) {
+  grpc::Status status;
+  const ExistingContainer* container = FindExistingContainer(resolver, request, state, &status);
+  if (!container) {
+    if (status.error_code() == Code::NOT_FOUND || status.error_code() == Code::INVALID_ARGUMENT) {
+      return Deny(status.error_code(), status.error_message());
+    }
+    return StageResult::Error(Code::UNAVAILABLE, status.error_message());
+  }
+  ImageRef ref;
+  if (auto bad = Parse(container->image.empty() ? container->image_id : container->image, &ref)) {
+    return bad;
+  }
+  const std::string runs = container->image_id.empty() ? ref.String() : container->image_id;
+  status = Resolve(resolver, runs, s);
+  if (status.error_code() == Code::NOT_FOUND && !container->image_id.empty()) {
+    // The image was removed after the container was created: the id it runs
+    // is still what the pins are checked against.
+    s->identity = ImageIdentity{container->image_id, {}, {}};
+  } else if (!status.ok() && status.error_code() != Code::NOT_FOUND) {
+    return Unavailable(status, "image " + runs);
+  }
+  if (auto bad = NamesFor(ref, s)) return bad;
+  s->shown = ref.String();
+  if (!container->pod_namespace.empty()) s->pod_namespace = container->pod_namespace;
+  // Privilege and host namespaces were checked at CreateContainer; new limits are checked here.
+  if (request.action == "UpdateContainerResources" && request.container) {
+    s->resources = &request.container->resources;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<StageResult> DescribeCall(const GateRequest& request, CallState& state,
+                                        ImageResolver& resolver, const std::string& sandbox_image,
+                                        TrustSubject* out) {
+  const std::string& action = request.action;
+  if (action == "RunPodSandbox") return DescribeSandbox(request, resolver, sandbox_image, out);
+  if (action == "CreateContainer") return DescribeCreate(request, resolver, out);
+  if (action == "PullImage") return DescribePull(request, out);
+  if (action == "RemoveImage") return DescribeRemove(request, resolver, out);
+  if (IsContainerIdAction(action)) return DescribeExisting(request, state, resolver, out);
+  return StageResult::Allow(fmt::format("{} names no image", action));
+}
+
+std::vector<std::string> DigestsOf(const ImageIdentity& identity) {
+  std::vector<std::string> digests;
+  if (!identity.id.empty()) digests.push_back(identity.id);
+  for (const auto& repo_digest : identity.repo_digests) {
+    size_t at = repo_digest.find('@');
+    if (at != std::string::npos) digests.push_back(repo_digest.substr(at + 1));
+  }
+  return digests;
+}
+
+std::vector<std::string> NameStrings(const ImageIdentity& identity) {
+  std::vector<std::string> out;
+  for (const auto& ref : NamesOf(identity)) out.push_back(ref.String());
+  if (!identity.id.empty()) out.push_back(identity.id);
+  return out;
+}
+
+std::string JoinList(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
+  return out;
+}
+
+std::string ReportedDigest(const ImageIdentity& identity, const TrustRule* rule,
+                           const ImageRef* matched) {
+  for (const auto& digest : DigestsOf(identity)) {
+    if (rule && rule->Pins(digest)) return digest;
+  }
+  for (const auto& repo_digest : identity.repo_digests) {
+    size_t at = repo_digest.find('@');
+    if (at == std::string::npos) continue;
+    Result<ImageRef> ref = ParseImageRef(repo_digest);
+    if (!matched || (ref.ok() && ref->Name() == matched->Name())) return repo_digest.substr(at + 1);
+  }
+  for (const auto& repo_digest : identity.repo_digests) {
+    size_t at = repo_digest.find('@');
+    if (at != std::string::npos) return repo_digest.substr(at + 1);
+  }
+  return identity.id;
+}
+
+std::optional<StageResult> ApplyRule(const TrustRule& rule, const TrustSubject& s,
+                                     std::string_view action) {
+  const std::string who = fmt::format("rule '{}'", rule.name);
+  if (s.check_pins && !rule.digests.empty()) {
+    if (s.identity) {
+      std::vector<std::string> held = DigestsOf(*s.identity);
+      bool pinned =
+          std::any_of(held.begin(), held.end(), [&](const auto& d) { return rule.Pins(d); });
+      if (!pinned) {
+        return Deny(Code::PERMISSION_DENIED,
+                    fmt::format("image {} on the node is {}, not a digest pinned by {} ({})",
+                                s.shown, held.empty() ? "of unknown digest" : JoinList(held), who,
+                                JoinList(rule.digests)));
+      }
+    } else if (!s.requested_digest.empty() && !rule.Pins(s.requested_digest)) {
+      return Deny(Code::PERMISSION_DENIED,
+                  fmt::format("image {} asks for digest {}, not one pinned by {} ({})", s.shown,
+                              s.requested_digest, who, JoinList(rule.digests)));
+    }
+  }
+  if (s.check_namespace && !rule.namespaces.empty()) {
+    if (!s.pod_namespace) {
+      return Deny(Code::PERMISSION_DENIED,
+                  fmt::format("{} allows only pod namespaces [{}], and the pod's namespace of this "
+                              "{} is unknown",
+                              who, JoinList(rule.namespaces), action));
+    }
+    if (!rule.AllowsNamespace(*s.pod_namespace)) {
+      return Deny(Code::PERMISSION_DENIED,
+                  fmt::format("{} does not allow image {} in pod namespace '{}' (allowed: {})", who,
+                              s.shown, *s.pod_namespace, JoinList(rule.namespaces)));
+    }
+  }
+  if (s.privileged && !rule.allow_privileged) {
+    return Deny(Code::PERMISSION_DENIED,
+                fmt::format("{} does not allow privileged containers (image {})", who, s.shown));
+  }
+  struct HostCheck {
+    bool asked, allowed;
+    const char* what;
+  };
+  for (const HostCheck& h : {HostCheck{s.host.host_network, rule.allow_host_network, "network"},
+                             HostCheck{s.host.host_pid, rule.allow_host_pid, "PID"},
+                             HostCheck{s.host.host_ipc, rule.allow_host_ipc, "IPC"}}) {
+    if (h.asked && !h.allowed) {
+      return Deny(
+          Code::PERMISSION_DENIED,
+          fmt::format("{} does not allow the host {} namespace (image {})", who, h.what, s.shown));
+    }
+  }
+  if (s.resources) {
+    const Resources& r = *s.resources;
+    if (rule.max_cpu_millicores) {
+      if (r.cpu_quota <= 0 || r.cpu_period <= 0) {
+        return Deny(Code::PERMISSION_DENIED,
+                    fmt::format("{} caps the CPU limit at {}, and the container sets none", who,
+                                CpuText(*rule.max_cpu_millicores)));
+      }
+      // Rounded up: a limit of 500.4m is over a 500m ceiling.
+      int64_t millicores = (r.cpu_quota * 1000 + r.cpu_period - 1) / r.cpu_period;
+      if (millicores > *rule.max_cpu_millicores) {
+        return Deny(Code::PERMISSION_DENIED,
+                    fmt::format("CPU limit {} (quota {} / period {}) is over {}'s ceiling of {}",
+                                CpuText(millicores), r.cpu_quota, r.cpu_period, who,
+                                CpuText(*rule.max_cpu_millicores)));
+      }
+    }
+    if (rule.max_memory_bytes) {
+      if (r.memory_limit_bytes <= 0) {
+        return Deny(Code::PERMISSION_DENIED,
+                    fmt::format("{} caps the memory limit at {} bytes, and the container sets none",
+                                who, *rule.max_memory_bytes));
+      }
+      if (r.memory_limit_bytes > *rule.max_memory_bytes) {
+        return Deny(Code::PERMISSION_DENIED,
+                    fmt::format("memory limit {} bytes is over {}'s ceiling of {} bytes",
+                                r.memory_limit_bytes, who, *rule.max_memory_bytes));
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace crigate::policy
