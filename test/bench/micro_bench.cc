@@ -17,6 +17,7 @@
 
 #include "cri/inspect.h"
 #include "cri/method_table.h"
+#include "policy/actions.h"
 #include "cri_subset.pb.h"
 #include "test/bench/requests.h"
 
@@ -103,7 +104,7 @@ BENCHMARK(BM_InspectRemoveImage);
 // the action up in the gated set.
 void BM_ClassifyMethod(benchmark::State& state) {
   const std::string path = "/runtime.v1.RuntimeService/ListContainers";
-  const std::set<std::string>& gated = cri::DefaultGatedActions();
+  const std::set<std::string>& gated = policy::DefaultGatedActions();
   for (auto _ : state) {
     cri::MethodInfo info = cri::ClassifyMethod(path);
     bool is_gated = gated.count(std::string(info.action)) > 0;

@@ -1,0 +1,152 @@
+// What the wrapper adds to a task start: runs N approved `start`s of the
+// built containerd-shim-crigate-v2 (each on a fresh approval, in its own
+// bundle) with a trivial program in place of the runc shim, and compares with
+// running that program directly and with the runc shim's own minimum (its Go
+// runtime starting up to print its version).
+//
+// Usage (as root): shim_start_bench [N] [runc shim] [wrapper]
+#include <spawn.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "shim/approval.h"
+
+extern char** environ;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Cost {
+  double wall_us;
+  double cpu_us;  // user + system of the child: what the machine's load does not inflate
+};
+
+// Runs argv in cwd with stdout/stderr to /dev/null.
+Cost TimeRun(const std::vector<std::string>& args, const std::string& cwd) {
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  const auto start = Clock::now();
+  const pid_t pid = fork();
+  if (pid == 0) {
+    if (chdir(cwd.c_str()) != 0) _exit(126);
+    freopen("/dev/null", "w", stdout);
+    freopen("/dev/null", "w", stderr);
+    freopen("/dev/null", "r", stdin);
+    execve(argv[0], argv.data(), environ);
+    _exit(127);
+  }
+  int status = 0;
+  struct rusage ru {};
+  wait4(pid, &status, 0, &ru);
+  const double us = std::chrono::duration<double, std::micro>(Clock::now() - start).count();
+  const double cpu =
+      (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::fprintf(stderr, "%s exited with status %d\n", args[0].c_str(), status);
+    std::exit(1);
+  }
+  return {us, cpu};
+}
+
+struct Stats {
+  double median, p90;
+};
+Stats Summarise(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return {v[v.size() / 2], v[v.size() * 9 / 10]};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace crigate::shim;
+  const int n = argc > 1 ? std::atoi(argv[1]) : 200;
+  const std::string runc = argc > 2 ? argv[2] : "/usr/bin/containerd-shim-runc-v2";
+  const std::string wrapper = argc > 3 ? argv[3] : CRIGATE_SHIM_BINARY;
+  char tmpl[] = "/tmp/crigate-start-bench.XXXXXX";
+  if (mkdtemp(tmpl) == nullptr) return 1;
+  const std::string dir = tmpl;
+  const std::string key_path = dir + "/key";
+  ApprovalKey key;
+  if (!CreateApprovalKey(key_path).ok() || !LoadApprovalKey(key_path, &key, geteuid()).ok()) {
+    std::fprintf(stderr, "cannot create a key in %s\n", dir.c_str());
+    return 1;
+  }
+  // A spec of realistic size (containerd's sandbox specs are ~5-10 KiB).
+  std::string filler;
+  for (int i = 0; i < 60; ++i)
+    filler += R"({"destination":"/m)" + std::to_string(i) +
+              R"(","type":"bind","source":"/x","options":["rbind","ro"]},)";
+  filler.pop_back();
+  std::vector<std::string> bundles;
+  for (int i = 0; i < n; ++i) {
+    const std::string b = dir + "/b" + std::to_string(i);
+    mkdir(b.c_str(), 0700);
+    std::string token;
+    if (!MintApproval(key, SandboxApprovalFields("default", "web", "uid-1"), std::chrono::hours(1),
+                      &token)
+             .ok()) {
+      return 1;
+    }
+    std::ofstream(b + "/config.json")
+        << R"({"ociVersion":"1.0.2","process":{"args":["/pause"]},"mounts":[)" << filler
+        << R"(],"annotations":{"io.kubernetes.cri.container-type":"sandbox",)"
+        << R"("io.kubernetes.cri.sandbox-namespace":"default","io.kubernetes.cri.sandbox-name":"web",)"
+        << R"("io.kubernetes.cri.sandbox-uid":"uid-1","crigate.io/approval":")" << token
+        << R"("}})";
+    bundles.push_back(b);
+  }
+  setenv("CRIGATE_SHIM_KEY", key_path.c_str(), 1);
+  setenv("CRIGATE_SHIM_STATE_DIR", (dir + "/state").c_str(), 1);
+  setenv("CRIGATE_SHIM_RUNTIME", "/bin/true", 1);
+
+  const std::vector<std::string> start_args = {
+      "-namespace", "k8s.io", "-address", "/a", "-publish-binary", "/c", "-id", "x", "start"};
+  std::vector<double> direct, wrapped, runc_version, direct_cpu, wrapped_cpu, runc_cpu;
+  for (int i = 0; i < n; ++i) {
+    std::vector<std::string> a = {"/bin/true"};
+    a.insert(a.end(), start_args.begin(), start_args.end());
+    Cost c = TimeRun(a, bundles[i]);
+    direct.push_back(c.wall_us);
+    direct_cpu.push_back(c.cpu_us);
+    a[0] = wrapper;
+    c = TimeRun(a, bundles[i]);
+    wrapped.push_back(c.wall_us);
+    wrapped_cpu.push_back(c.cpu_us);
+    if (i < 50) {
+      c = TimeRun({runc, "-v"}, bundles[i]);
+      runc_version.push_back(c.wall_us);
+      runc_cpu.push_back(c.cpu_us);
+    }
+  }
+  const Stats d = Summarise(direct), w = Summarise(wrapped), r = Summarise(runc_version);
+  const Stats dc = Summarise(direct_cpu), wc = Summarise(wrapped_cpu), rc = Summarise(runc_cpu);
+  std::printf(
+      "runs: %d (bundle spec %zu bytes)\n", n,
+      static_cast<size_t>(std::ifstream(bundles[0] + "/config.json", std::ios::ate).tellg()));
+  std::printf("/bin/true directly:                   median %7.0f us  p90 %7.0f us\n", d.median,
+              d.p90);
+  std::printf("wrapper verifying, then /bin/true:     median %7.0f us  p90 %7.0f us\n", w.median,
+              w.p90);
+  std::printf("added by the wrapper:                 median %7.0f us\n", w.median - d.median);
+  std::printf("runc shim's own floor (`-v`):          median %7.0f us  p90 %7.0f us\n", r.median,
+              r.p90);
+  std::printf(
+      "cpu (user+sys) medians: /bin/true %.0f us, wrapper+/bin/true %.0f us (added %.0f us), "
+      "runc shim -v %.0f us\n",
+      dc.median, wc.median, wc.median - dc.median, rc.median);
+  std::system(("rm -rf " + dir).c_str());
+  return 0;
+}
