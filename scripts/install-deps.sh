@@ -20,7 +20,7 @@ runtime_deps=(
   containerd runc
   # busybox-static: the test image's rootfs; gcc + libc6-dev: the static pause binary.
   busybox-static gcc libc6-dev
-  coreutils tar gzip jq python3 curl
+  coreutils tar gzip jq python3 curl openssl
   iproute2 util-linux procps psmisc
   # CNI plugins for the (optional) bridge-network pods; tests use host network.
   containernetworking-plugins
