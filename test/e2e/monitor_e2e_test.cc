@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <map>
+#include <sstream>
 #include <thread>
 
 #include "test/cri_client.h"
@@ -15,13 +17,16 @@ namespace {
 using namespace std::chrono_literals;
 
 // Per-container CPU only: node-wide checks would depend on whatever else the
-// machine runs. A long cool-down makes "only one victim" observable.
+// machine runs. A spinning container under a half-CPU quota samples near 1.0
+// on an idle machine; the threshold is low so that it still breaches when a
+// loaded test machine gives it only part of its quota, while a sleeping one
+// stays near 0. A long cool-down makes "only one victim" observable.
 constexpr char kMonitorConfig[] = R"(
 [monitor]
 enabled = true
 interval_ms = 500
 samples = 3
-cpu = 0.6
+cpu = 0.3
 memory = 0
 pids = 0
 node_cpu = 0
@@ -52,7 +57,8 @@ class Monitor : public ::testing::Test {
 
   // Starts a container limited to half a CPU; burn: spin, else sleep.
   std::string StartHalfCpu(CriClient& cri, const std::string& name, bool burn,
-                           const std::string& log_dir) {
+                           const std::string& log_dir,
+                           const std::map<std::string, std::string>& labels = {}) {
     auto pod = HostNetworkPod(name, log_dir);
     std::string pod_id, id;
     grpc::Status s = cri.RunPodSandbox(pod, &pod_id);
@@ -60,6 +66,7 @@ class Monitor : public ::testing::Test {
     pods_.push_back(pod_id);
     auto config = burn ? Container(name, kBusybox, {"sh", "-c", "while :; do :; done"})
                        : Container(name, kBusybox, {"sleep", "3600"});
+    for (const auto& [k, v] : labels) (*config.mutable_labels())[k] = v;
     auto* res = config.mutable_linux()->mutable_resources();
     res->set_cpu_period(100000);
     res->set_cpu_quota(50000);
@@ -106,6 +113,15 @@ TEST_F(Monitor, StopsTheBurnerAndLeavesTheQuietContainerRunning) {
   std::string log = gate.Log();
   EXPECT_NE(log.find("monitor stopped " + burner.substr(0, 12)), std::string::npos) << log;
   EXPECT_EQ(log.find("monitor stopped " + quiet.substr(0, 12)), std::string::npos) << log;
+  // One audit line for the stop, naming the container and the resource.
+  std::vector<std::string> stops;
+  std::istringstream audit(gate.Audit());
+  for (std::string line; std::getline(audit, line);) {
+    if (line.find("\"type\":\"monitor_stop\"") != std::string::npos) stops.push_back(line);
+  }
+  ASSERT_EQ(stops.size(), 1u) << gate.Audit();
+  EXPECT_NE(stops[0].find("\"container_id\":\"" + burner + "\""), std::string::npos) << stops[0];
+  EXPECT_NE(stops[0].find("\"resource\":\"cpu\""), std::string::npos) << stops[0];
   // The quiet one stays up while the watchdog keeps sampling.
   std::this_thread::sleep_for(2s);
   EXPECT_EQ(State(cri, quiet), v1::CONTAINER_RUNNING);
@@ -142,17 +158,8 @@ TEST_F(Monitor, ProtectedContainerIsNeverStopped) {
   ASSERT_TRUE(gate.WaitReady()) << gate.Log();
   CriClient cri(gate.socket());
 
-  auto pod = HostNetworkPod("protected", gate.dir());
-  std::string pod_id, id;
-  ASSERT_TRUE(cri.RunPodSandbox(pod, &pod_id).ok());
-  pods_.push_back(pod_id);
-  auto config = Container("protected", kBusybox, {"sh", "-c", "while :; do :; done"});
-  (*config.mutable_labels())["crigate.io/protected"] = "true";
-  config.mutable_linux()->mutable_resources()->set_cpu_period(100000);
-  config.mutable_linux()->mutable_resources()->set_cpu_quota(50000);
-  ASSERT_TRUE(cri.CreateContainer(pod_id, config, pod, &id).ok());
-  containers_.push_back(id);
-  ASSERT_TRUE(cri.StartContainer(id).ok());
+  std::string id = StartHalfCpu(cri, "protected", true, gate.dir(),
+                                {{"crigate.io/protected", "true"}});
   // Long enough for several breaches' worth of samples.
   EXPECT_FALSE(WaitExited(cri, id, 6s)) << gate.Log();
 }
