@@ -1,14 +1,20 @@
-// crigate-demo: the README's first command drives this. It talks to a running
-// crigate exactly as kubelet would and narrates what the gate did with each
-// call: a pod that is allowed through and runs, then calls the gate refuses,
-// each with the reason it gave.
+// crigate-demo: the README's first command (scripts/demo.sh) drives this. It
+// talks to a running crigate exactly as kubelet would and narrates what the
+// gate did with each call: a pod that is allowed through and runs, then calls
+// the gate refuses, each with the reason it gave.
 //
-//   crigate-demo --gate SOCKET [--token-allowed TOKEN] [--token-expired TOKEN]
-//                [--token-forged TOKEN] [--as-uid N] [--log-dir DIR]
+//   crigate-demo --gate SOCKET --token-allowed TOKEN [--token-forged TOKEN]
+//                [--log-dir DIR] [--image REF] [--untrusted-image REF]
+//                [--nobody-uid N]
+//
+// The non-root step runs this same program again as --nobody-uid (it drops
+// to that uid before it opens any connection), so the caller crigate sees
+// really is another user.
+#include <grp.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
-#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -20,40 +26,35 @@ namespace {
 using crigate::test::CriClient;
 namespace v1 = ::runtime::v1;
 
+constexpr char kTokenAnnotation[] = "crigate.io/token";
+
 struct Flags {
   std::string gate;
   std::string log_dir = "/tmp";
-  std::map<std::string, std::string> tokens;  // allowed, expired, forged, cloud-deny
+  std::map<std::string, std::string> tokens;  // allowed, forged
   std::string image = "docker.io/library/busybox:1.35";
   std::string untrusted_image = "docker.io/library/busybox:latest";
+  long nobody_uid = 65534;
+  bool as_nobody = false;  // internal: this process is the non-root caller
 };
 
 int g_failures = 0;
 
 void Step(const std::string& title) { std::printf("\n== %s\n", title.c_str()); }
 
+// One line per call: what came back, and whether that is what the demo meant
+// to show. A refusal's reason is printed on its own line, for reading.
 void Show(const char* call, const grpc::Status& s, bool expect_ok) {
-  const char* mark = s.ok() == expect_ok ? "as expected" : "UNEXPECTED";
-  if (s.ok() != expect_ok) ++g_failures;
+  const bool as_expected = s.ok() == expect_ok;
+  if (!as_expected) ++g_failures;
+  const char* mark = as_expected ? "" : "   <-- NOT what the demo expected";
   if (s.ok()) {
-    std::printf("   %-18s -> OK (%s)\n", call, mark);
+    std::printf("   %-16s -> OK%s\n", call, mark);
   } else {
-    std::printf("   %-18s -> %s: %s (%s)\n", call, crigate::test::StatusCodeName(s.error_code()),
-                s.error_message().c_str(), mark);
+    std::printf("   %-16s -> %s%s\n", call, crigate::test::StatusCodeName(s.error_code()), mark);
+    std::printf("   %-16s    reason: %s\n", "", s.error_message().c_str());
   }
-}
-
-v1::PodSandboxConfig Pod(const Flags& f, const std::string& name, const std::string& token) {
-  v1::PodSandboxConfig pod = crigate::test::HostNetworkPod(name, f.log_dir);
-  if (!token.empty()) (*pod.mutable_annotations())["crigate.io/token"] = token;
-  return pod;
-}
-
-v1::ContainerConfig Box(const std::string& name, const std::string& image,
-                        const std::string& token) {
-  v1::ContainerConfig c = crigate::test::Container(name, image, {"sleep", "3600"});
-  if (!token.empty()) (*c.mutable_annotations())["crigate.io/token"] = token;
-  return c;
+  std::fflush(stdout);
 }
 
 std::string Token(const Flags& f, const std::string& which) {
@@ -61,32 +62,126 @@ std::string Token(const Flags& f, const std::string& which) {
   return it == f.tokens.end() ? "" : it->second;
 }
 
+v1::PodSandboxConfig Pod(const Flags& f, const std::string& name, const std::string& token) {
+  v1::PodSandboxConfig pod = crigate::test::HostNetworkPod(name, f.log_dir);
+  if (!token.empty()) (*pod.mutable_annotations())[kTokenAnnotation] = token;
+  return pod;
+}
+
+void RemovePod(CriClient& cri, const std::string& pod_id) {
+  if (pod_id.empty()) return;
+  cri.StopPodSandbox(pod_id);
+  cri.RemovePodSandbox(pod_id);
+}
+
 void AllowedPod(const Flags& f) {
-  Step("1. A trusted image with a valid token: allowed, and it runs");
+  Step("1. A trusted image, a valid token, a cloud that agrees: allowed, and it runs");
+  std::printf("   pod 'demo-web' carries the token in its annotation %s\n", kTokenAnnotation);
   CriClient cri(f.gate);
-  std::string token = Token(f, "allowed");
-  auto pod = Pod(f, "demo-web", token);
+  auto pod = Pod(f, "demo-web", Token(f, "allowed"));
   std::string pod_id, id;
   grpc::Status s = cri.RunPodSandbox(pod, &pod_id);
   Show("RunPodSandbox", s, true);
   if (!s.ok()) return;
-  s = cri.CreateContainer(pod_id, Box("web", f.image, token), pod, &id);
+  s = cri.CreateContainer(pod_id, crigate::test::Container("web", f.image, {"sleep", "3600"}), pod,
+                          &id);
   Show("CreateContainer", s, true);
   if (s.ok()) {
-    // StartContainer names only the container id: its token travels as
-    // gRPC metadata, the way an orchestrator's agent would send it.
-    if (!token.empty()) cri.SetMetadata({{"authorization", "Bearer " + token}});
+    // StartContainer names only the container id: crigate finds the token
+    // in the pod's annotations, through containerd.
     Show("StartContainer", cri.StartContainer(id), true);
-    cri.SetMetadata({});
     v1::ExecSyncResponse exec;
-    s = cri.ExecSync(id, {"sh", "-c", "echo hello from a gated container; uname -s"}, &exec);
+    s = cri.ExecSync(id, {"sh", "-c", "echo hello from inside the gated container, $(uname -s)"},
+                     &exec);
     Show("ExecSync", s, true);
-    if (s.ok()) std::printf("   container said: %s", exec.stdout().c_str());
+    if (s.ok()) std::printf("   %-16s    output: %s", "", exec.stdout().c_str());
     Show("StopContainer", cri.StopContainer(id, 0), true);
     Show("RemoveContainer", cri.RemoveContainer(id), true);
   }
   Show("StopPodSandbox", cri.StopPodSandbox(pod_id), true);
   Show("RemovePodSandbox", cri.RemovePodSandbox(pod_id), true);
+}
+
+void UntrustedImage(const Flags& f) {
+  Step("2. An image the trust store does not list: refused");
+  CriClient cri(f.gate);
+  auto pod = Pod(f, "demo-untrusted", Token(f, "allowed"));
+  std::string pod_id, id;
+  grpc::Status s = cri.RunPodSandbox(pod, &pod_id);
+  Show("RunPodSandbox", s, true);
+  if (!s.ok()) return;
+  std::printf("   the container asks for %s\n", f.untrusted_image.c_str());
+  s = cri.CreateContainer(
+      pod_id, crigate::test::Container("miner", f.untrusted_image, {"sleep", "3600"}), pod, &id);
+  Show("CreateContainer", s, false);
+  if (s.ok()) cri.RemoveContainer(id);
+  RemovePod(cri, pod_id);
+}
+
+void MissingToken(const Flags& f) {
+  Step("3. A pod with no token: refused");
+  CriClient cri(f.gate);
+  std::string pod_id;
+  grpc::Status s = cri.RunPodSandbox(Pod(f, "demo-no-token", ""), &pod_id);
+  Show("RunPodSandbox", s, false);
+  RemovePod(cri, pod_id);
+}
+
+void ForgedToken(const Flags& f) {
+  Step("4. A token signed by a key crigate does not trust: refused");
+  std::printf("   (signed with another key, its header claiming the operator's key id)\n");
+  CriClient cri(f.gate);
+  std::string pod_id;
+  grpc::Status s = cri.RunPodSandbox(Pod(f, "demo-forged", Token(f, "forged")), &pod_id);
+  Show("RunPodSandbox", s, false);
+  RemovePod(cri, pod_id);
+}
+
+// Runs in the child: drops to the unprivileged uid, then makes the call.
+int NobodyCalls(const Flags& f) {
+  const gid_t gid = static_cast<gid_t>(f.nobody_uid);
+  if (setgroups(0, nullptr) != 0 || setgid(gid) != 0 ||
+      setuid(static_cast<uid_t>(f.nobody_uid)) != 0) {
+    std::perror("crigate-demo: cannot drop to the unprivileged uid");
+    return 1;
+  }
+  CriClient cri(f.gate);
+  std::string pod_id;
+  grpc::Status s = cri.RunPodSandbox(Pod(f, "demo-not-root", Token(f, "allowed")), &pod_id);
+  Show("RunPodSandbox", s, false);
+  RemovePod(cri, pod_id);
+  return g_failures == 0 ? 0 : 1;
+}
+
+void NonRootCaller(const Flags& f, const char* self) {
+  Step("5. The same valid token, but the caller is not root: refused");
+  std::printf("   (this step runs as uid %ld; crigate reads the uid from the socket)\n",
+              f.nobody_uid);
+  std::fflush(stdout);
+  std::vector<std::string> args = {self, "--gate", f.gate, "--log-dir", f.log_dir};
+  args.insert(args.end(), {"--nobody-uid", std::to_string(f.nobody_uid), "--as-nobody", "1"});
+  for (const auto& [k, v] : f.tokens) args.insert(args.end(), {"--token-" + k, v});
+  pid_t pid = fork();
+  if (pid == 0) {
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv("/proc/self/exe", argv.data());
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) ++g_failures;
+}
+
+void CloudSaysNo(const Flags& f) {
+  Step("6. Trusted image, valid token, root caller, but the cloud says no: refused");
+  std::printf("   pod 'demo-blocked' is one the fleet's policy does not allow on this node\n");
+  CriClient cri(f.gate);
+  std::string pod_id;
+  grpc::Status s = cri.RunPodSandbox(Pod(f, "demo-blocked", Token(f, "allowed")), &pod_id);
+  Show("RunPodSandbox", s, false);
+  RemovePod(cri, pod_id);
 }
 
 }  // namespace
@@ -95,21 +190,41 @@ int main(int argc, char** argv) {
   Flags f;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
-    if (k == "--gate") f.gate = v;
-    else if (k == "--log-dir") f.log_dir = v;
-    else if (k == "--image") f.image = v;
-    else if (k.rfind("--token-", 0) == 0) f.tokens[k.substr(8)] = v;
-    else {
+    if (k == "--gate") {
+      f.gate = v;
+    } else if (k == "--log-dir") {
+      f.log_dir = v;
+    } else if (k == "--image") {
+      f.image = v;
+    } else if (k == "--untrusted-image") {
+      f.untrusted_image = v;
+    } else if (k == "--nobody-uid") {
+      f.nobody_uid = std::stol(v);
+    } else if (k == "--as-nobody") {
+      f.as_nobody = v == "1";
+    } else if (k.rfind("--token-", 0) == 0) {
+      f.tokens[k.substr(8)] = v;
+    } else {
       std::fprintf(stderr, "crigate-demo: unknown flag %s\n", k.c_str());
       return 2;
     }
   }
-  if (f.gate.empty()) {
-    std::fprintf(stderr, "usage: crigate-demo --gate SOCKET [--token-allowed T ...]\n");
+  if (f.gate.empty() || Token(f, "allowed").empty()) {
+    std::fprintf(stderr,
+                 "usage: crigate-demo --gate SOCKET --token-allowed TOKEN [--token-forged T]\n"
+                 "                    [--log-dir DIR] [--image REF] [--untrusted-image REF]\n"
+                 "                    [--nobody-uid N]\n");
     return 2;
   }
+  if (f.as_nobody) return NobodyCalls(f);
+
   AllowedPod(f);
+  UntrustedImage(f);
+  MissingToken(f);
+  if (!Token(f, "forged").empty()) ForgedToken(f);
+  if (getuid() == 0) NonRootCaller(f, argv[0]);
+  CloudSaysNo(f);
   std::printf("\n%s\n", g_failures == 0 ? "demo: every call ended as expected"
-                                         : "demo: some calls did NOT end as expected");
+                                        : "demo: some calls did NOT end as expected");
   return g_failures == 0 ? 0 : 1;
 }

@@ -1,6 +1,7 @@
 #include "test/e2e/harness.h"
 
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -167,6 +168,79 @@ std::pair<int, std::string> ProbeAs(uid_t uid, gid_t gid, const std::string& soc
   if (!text.empty() && text.back() == '\n') text.pop_back();
   size_t space = text.find(' ');
   return {std::stoi(text.substr(0, space)), space == std::string::npos ? "" : text.substr(space + 1)};
+}
+
+AuthzProcess::AuthzProcess(const Options& options) : log_path_(options.log_path) {
+  // This file sits in test/e2e/; the authorizer in test/authz/.
+  std::string here = __FILE__;
+  std::string script = here.substr(0, here.rfind("/e2e/")) + "/authz/crigate-authz.py";
+  script = Env("CRIGATE_AUTHZ", script);
+  port_file_ = log_path_ + ".port";
+  unlink(port_file_.c_str());
+  std::vector<std::string> args = {"python3", script, "--port", "0", "--port-file", port_file_};
+  if (!options.rules.empty()) args.insert(args.end(), {"--rules", options.rules});
+  if (!options.node_key.empty()) args.insert(args.end(), {"--node-key", options.node_key});
+  if (!options.events.empty()) args.insert(args.end(), {"--events", options.events});
+  pid_ = fork();
+  if (pid_ == 0) {
+    int log = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    dup2(log, STDERR_FILENO);
+    dup2(log, STDOUT_FILENO);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execvp(argv[0], argv.data());
+    _exit(127);
+  }
+}
+
+AuthzProcess::~AuthzProcess() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGTERM);
+  for (int i = 0; i < 100; ++i) {
+    if (waitpid(pid_, nullptr, WNOHANG) == pid_) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  kill(pid_, SIGKILL);
+  waitpid(pid_, nullptr, 0);
+}
+
+bool AuthzProcess::WaitReady() {
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (std::chrono::steady_clock::now() < until) {
+    std::string text = ReadFile(port_file_);
+    if (!text.empty()) {
+      port_ = std::atoi(text.c_str());
+      return port_ > 0;
+    }
+    if (pid_ > 0 && waitpid(pid_, nullptr, WNOHANG) == pid_) {
+      pid_ = -1;
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+std::string AuthzProcess::Url(const std::string& path) const {
+  return "http://127.0.0.1:" + std::to_string(port_) + path;
+}
+
+std::string AuthzProcess::Log() const { return ReadFile(log_path_); }
+
+int UnusedLoopbackPort() {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  int port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  close(fd);
+  return port;
 }
 
 }  // namespace crigate::test

@@ -70,6 +70,38 @@ std::pair<int, std::string> RunCrigateOnce(const std::string& config_path,
 // Path of the crigate binary under test.
 std::string CrigateBinary();
 
+// The reference cloud authorizer (test/authz/crigate-authz.py, or
+// $CRIGATE_AUTHZ) as a child process on a free loopback port; stdout and
+// stderr go to log_path.
+class AuthzProcess {
+ public:
+  struct Options {
+    std::string rules;     // --rules
+    std::string node_key;  // --node-key ("" checks no signatures)
+    std::string events;    // --events ("" keeps none)
+    std::string log_path;  // where its output goes
+  };
+  explicit AuthzProcess(const Options& options);
+  ~AuthzProcess();  // SIGTERM, then SIGKILL if it lingers
+
+  // True once it listens (its --port-file appears; waits up to 15 s).
+  bool WaitReady();
+  int port() const { return port_; }
+  // "http://127.0.0.1:<port><path>"
+  std::string Url(const std::string& path) const;
+  std::string Log() const;
+  pid_t pid() const { return pid_; }
+
+ private:
+  std::string port_file_;
+  std::string log_path_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+// A loopback TCP port nothing listened on a moment ago (bound and released).
+int UnusedLoopbackPort();
+
 // Runs one CRI call through cri_probe as uid/gid (see cri_probe.cc) and
 // returns {grpc status code, message}; {-1, reason} when the probe failed.
 std::pair<int, std::string> ProbeAs(uid_t uid, gid_t gid, const std::string& socket,
