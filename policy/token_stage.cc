@@ -23,12 +23,15 @@ bool FromMap(const std::map<std::string, std::string>& annotations, const char* 
   return true;
 }
 
-// What the call acts on, so that a token is accepted once per use.
+// What the call acts on, so that a token is accepted once per use. A token
+// starts one pod sandbox, whatever uid the caller gives it: the uid is the
+// caller's to choose, so keying on it would let one token start any number
+// of pods. Within that pod it covers each container once.
 std::string ReplayTarget(const GateRequest& r, const CallState& state) {
   const std::string pod =
       r.pod ? (r.pod->uid.empty() ? r.pod->namespace_ + "/" + r.pod->name : r.pod->uid)
             : std::string();
-  if (r.action == "RunPodSandbox") return "pod:" + pod;
+  if (r.action == "RunPodSandbox") return "pod";
   if (r.action == "CreateContainer") {
     return "container:" + pod + "/" + (r.container ? r.container->name : std::string());
   }

@@ -133,7 +133,9 @@ TEST_F(TokenStageTest, ReplayedJtiIsDeniedPerActionAndTarget) {
   std::string token = Token(Claims({"RunPodSandbox", "CreateContainer"}, "busybox:1.36"));
   EXPECT_EQ(Check(Sandbox(token)).verdict, Verdict::kAllow);
   ExpectDeny(Check(Sandbox(token)),
-             "token jti 'jti-1' was already used for RunPodSandbox on pod:pod-uid-1");
+             "token jti 'jti-1' was already used for RunPodSandbox on pod");
+  // A fresh pod uid (the caller's choice) does not make the token new again.
+  ExpectDeny(Check(Sandbox(token, "pod-uid-2")), "already used for RunPodSandbox");
   // The pod token rides along in each CreateContainer's sandbox config: once per container.
   EXPECT_EQ(Check(Create(token, "app")).verdict, Verdict::kAllow);
   EXPECT_EQ(Check(Create(token, "sidecar")).verdict, Verdict::kAllow);
