@@ -10,6 +10,7 @@
 
 #include <sys/resource.h>
 
+#include "cri/approval_rewriter.h"
 #include "cri/backend_resolver.h"
 #include "cri/daemon_config.h"
 #include "cri/follow_up.h"
@@ -67,7 +68,8 @@ bool ParseArgs(int argc, char** argv, Args* args) {
 // Sections owned by parts that parse them elsewhere; known so that a typo in
 // a section name is reported rather than silently ignored.
 bool KnownSection(std::string_view name) {
-  static const std::set<std::string_view> kOwn = {"server", "backend", "log", "monitor"};
+  static const std::set<std::string_view> kOwn = {"server", "backend", "log", "monitor",
+                                                  "approval"};
   return kOwn.count(name) > 0 || policy::PolicySections().count(name) > 0;
 }
 
@@ -99,10 +101,25 @@ int Run(const Args& args) {
   cri::DaemonConfig config;
   monitor::MonitorConfig monitor_config;
   std::shared_ptr<const policy::PolicyConfig> policy_config;
+  cri::ApprovalConfig approval_config;
+  std::unique_ptr<cri::ApprovalIssuer> approvals;
   if (errors.empty()) {
     cri::ParseDaemonConfig(root, &config, &errors);
     monitor_config = monitor::ParseMonitorConfig(root, errors);
     policy_config = policy::ParsePolicyConfig(root, errors);
+    approval_config = cri::ParseApprovalConfig(root, errors);
+  }
+  if (errors.empty() && approval_config.enabled) {
+    // Approvals are added to allowed calls only: an ungated RunPodSandbox or
+    // CreateContainer would reach containerd without one and always fail.
+    for (const char* action : {"RunPodSandbox", "CreateContainer"}) {
+      if (!policy_config->Gates(action)) {
+        errors.push_back(fmt::format("approval.enabled: {} must be in gate.methods", action));
+      }
+    }
+    std::string error;
+    approvals = cri::ApprovalIssuer::Create(approval_config, &error);
+    if (!approvals) errors.push_back("approval.key_file: " + error);
   }
   if (!errors.empty()) {
     for (const auto& e : errors) {
@@ -183,6 +200,14 @@ int Run(const Args& args) {
   deps.pipeline = pipeline.get();
   deps.work = &work;
   deps.observer = &follow_up;
+  // No bypass: allowed pod and container starts carry the gate's approval,
+  // which containerd-shim-crigate-v2 checks.
+  cri::BackendSandboxIds sandbox_ids(backend, std::chrono::seconds(5));
+  std::unique_ptr<cri::ApprovalRewriter> rewriter;
+  if (approvals) {
+    rewriter = std::make_unique<cri::ApprovalRewriter>(approvals.get(), &resolver, &sandbox_ids);
+    deps.rewriter = rewriter.get();
+  }
   const std::set<std::string> gated = GatedActions(*policy_config);
   cri::ProxyOptions proxy_options;
   proxy_options.backend_target = config.backend_endpoint;
@@ -219,6 +244,10 @@ int Run(const Args& args) {
   log::Info("crigate listening on {} (mode {:04o}), forwarding to {}, gating [{}], audit {}",
             listener->path(), config.socket.mode, config.backend_endpoint,
             policy::JoinNames(gated), pipeline->audit().path());
+  if (approvals) {
+    log::Info("approving pod and container starts with {} (valid {} s)", approvals->key_file(),
+              approvals->ttl().count());
+  }
   if (backend->GetState(true) != GRPC_CHANNEL_READY &&
       !backend->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(2))) {
     log::Warn("containerd at {} is not answering yet; calls get UNAVAILABLE until it does",
@@ -241,6 +270,21 @@ int Run(const Args& args) {
       } else {
         log::Error("SIGHUP: reload failed, still using the previous files: {}",
                    reloaded.error_message());
+      }
+      if (approvals) {
+        grpc::Status key = approvals->Reload();
+        if (key.ok()) {
+          log::Info("SIGHUP: approval key {} reloaded", approvals->key_file());
+        } else {
+          log::Error("SIGHUP: approval key reload failed, still using the previous key: {}",
+                     key.error_message());
+        }
+      }
+      if (events) {
+        grpc::Status reloaded_events = events->Reload();
+        if (!reloaded_events.ok()) {
+          log::Error("SIGHUP: event sink reload failed: {}", reloaded_events.error_message());
+        }
       }
       log::Info("decisions so far: {}", pipeline->CountsText());
       continue;

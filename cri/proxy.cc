@@ -292,9 +292,11 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
       grpc::Status status =
           service_->deps().rewriter->Rewrite(request_, from_client_, &rewritten, &changed);
       if (!status.ok()) {
+        // Allowed, but it cannot be forwarded as approved: refused, and the
+        // refusal is recorded after the allow.
         log::Error("allowed {} could not be prepared for forwarding: {}", request_.action,
                    status.error_message());
-        FinishOnce(status);
+        Refuse(status.error_code(), status.error_message());
         return;
       }
       if (changed) from_client_ = rewritten;

@@ -8,6 +8,9 @@
 # Usage: scripts/containerd-up.sh          (prints the socket path on stdout)
 #   CRIGATE_RUN_DIR                  where everything lives (/tmp/crigate-run)
 #   CRIGATE_DEFAULT_RUNTIME          CRI default runtime name (runc)
+#   CRIGATE_RUNC_HANDLER             1 (default): register the "runc" runtime
+#       handler; 0: leave it out, so that no CRI client can choose plain runc
+#       (scripts/shim-up.sh, whose default runtime is crigate's shim)
 #   CRIGATE_CONTAINERD_EXTRA_CONFIG  file whose TOML is appended to the config,
 #       e.g. to register a runtime: [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.NAME]
 #       It may add new tables only; repeating one written here (say
@@ -18,6 +21,12 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 [[ $(id -u) -eq 0 ]] || die "must run as root"
+case ${CRIGATE_RUNC_HANDLER:=1} in
+  1) ;;
+  0) [[ $CRIGATE_DEFAULT_RUNTIME != runc ]] \
+       || die "CRIGATE_RUNC_HANDLER=0 needs another CRIGATE_DEFAULT_RUNTIME than runc" ;;
+  *) die "CRIGATE_RUNC_HANDLER must be 0 or 1" ;;
+esac
 command -v containerd >/dev/null || die "containerd not found (scripts/install-deps.sh)"
 
 if pidfile_alive "$CRIGATE_CONTAINERD_PID" "$CRIGATE_CONTAINERD_CONFIG"; then
@@ -67,6 +76,21 @@ server = "http://$CRIGATE_REGISTRY_HOST"
   capabilities = ["pull", "resolve", "push"]
 TOML
 
+runc_handler=
+if [[ $CRIGATE_RUNC_HANDLER == 1 ]]; then
+  runc_handler=$(cat <<TOML
+
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+        runtime_type = "io.containerd.runc.v2"
+
+        [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+          SystemdCgroup = false
+          # runc's state with ours, not in the host's /run/containerd/runc.
+          Root = "$CRIGATE_CONTAINERD_STATE/runc"
+TOML
+)
+fi
+
 cat >"$CRIGATE_CONTAINERD_CONFIG" <<TOML
 # Written by scripts/containerd-up.sh; edits are overwritten on the next start.
 version = 2
@@ -112,14 +136,7 @@ disabled_plugins = [
     [plugins."io.containerd.grpc.v1.cri".containerd]
       snapshotter = "$snapshotter"
       default_runtime_name = "$CRIGATE_DEFAULT_RUNTIME"
-
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-        runtime_type = "io.containerd.runc.v2"
-
-        [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-          SystemdCgroup = false
-          # runc's state with ours, not in the host's /run/containerd/runc.
-          Root = "$CRIGATE_CONTAINERD_STATE/runc"
+$runc_handler
 
     [plugins."io.containerd.grpc.v1.cri".registry]
       config_path = "$CRIGATE_CONTAINERD_DIR/certs.d"

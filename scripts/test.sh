@@ -4,6 +4,9 @@
 # here (private root, state and socket under $CRIGATE_RUN_DIR), with test
 # images built from Debian's packages and served by a loopback registry.
 #
+# A second private containerd, whose only CRI runtime is crigate's shim
+# (scripts/shim-up.sh), serves the no-bypass tests (test/e2e/shim_e2e_test.cc).
+#
 # Usage: scripts/test.sh [extra ctest args, e.g. -L e2e or -R FrontEnd]
 #   CRIGATE_BUILD_DIR   build tree (default: <repo>/build)
 #   CRIGATE_KEEP_UP=1   leave containerd and the registry running afterwards
@@ -20,6 +23,7 @@ cmake --build "$build_dir" -j "$(nproc)"
 
 cleanup() {
   if [[ ${CRIGATE_KEEP_UP:-0} != 1 ]]; then
+    bash "$CRIGATE_SCRIPTS_DIR/shim-down.sh" || true
     bash "$CRIGATE_SCRIPTS_DIR/registry-down.sh" || true
     bash "$CRIGATE_SCRIPTS_DIR/containerd-down.sh" || true
   fi
@@ -30,6 +34,9 @@ bash "$CRIGATE_SCRIPTS_DIR/containerd-up.sh" >/dev/null
 bash "$CRIGATE_SCRIPTS_DIR/build-images.sh" >/dev/null
 bash "$CRIGATE_SCRIPTS_DIR/import-images.sh" >/dev/null
 bash "$CRIGATE_SCRIPTS_DIR/registry-up.sh" >/dev/null
+# Exports CRIGATE_SHIM_CONTAINERD_SOCK, CRIGATE_SHIM_KEY_FILE, CRIGATE_SHIM_RUN_DIR.
+shim_env=$(CRIGATE_BUILD_DIR=$build_dir bash "$CRIGATE_SCRIPTS_DIR/shim-up.sh")
+eval "$shim_env"
 
 export CRIGATE_RUN_DIR
 # End-to-end tests are marked RUN_SERIAL; unit tests share the two cores.
