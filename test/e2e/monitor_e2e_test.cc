@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <fstream>
 #include <map>
 #include <sstream>
 #include <thread>
@@ -97,10 +98,29 @@ class Monitor : public ::testing::Test {
   std::vector<std::string> pods_, containers_;
 };
 
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
 TEST_F(Monitor, StopsTheBurnerAndLeavesTheQuietContainerRunning) {
+  // The cloud side: the reference authorizer, allowing every call and
+  // keeping the events it receives.
+  std::string dir = ScratchDir();
+  std::ofstream(dir + "/rules.toml") << "default = { allow = true, reason = \"monitor test\" }\n";
+  std::ofstream(dir + "/node.key") << "0123456789abcdef0123456789abcdef\n";
+  ASSERT_EQ(chmod((dir + "/node.key").c_str(), 0600), 0);
+  AuthzProcess cloud({dir + "/rules.toml", dir + "/node.key", dir + "/events.jsonl",
+                      dir + "/authz.log"});
+  ASSERT_TRUE(cloud.WaitReady()) << cloud.Log();
+
   CrigateProcess::Options options;
   options.monitor = true;
-  options.body = kMonitorConfig;
+  options.body = std::string(kMonitorConfig) + "[cloud]\nenabled = true\nurl = \"" +
+                 cloud.Url("/v1/data/crigate/allow") + "\"\nevents_url = \"" +
+                 cloud.Url("/v1/events") + "\"\nnode_key_file = \"" + dir + "/node.key\"\n";
   CrigateProcess gate(options);
   ASSERT_TRUE(gate.WaitReady()) << gate.Log();
   CriClient cri(gate.socket());
@@ -122,6 +142,16 @@ TEST_F(Monitor, StopsTheBurnerAndLeavesTheQuietContainerRunning) {
   ASSERT_EQ(stops.size(), 1u) << gate.Audit();
   EXPECT_NE(stops[0].find("\"container_id\":\"" + burner + "\""), std::string::npos) << stops[0];
   EXPECT_NE(stops[0].find("\"resource\":\"cpu\""), std::string::npos) << stops[0];
+  // And one event at the cloud's event endpoint (sent from a queue: poll).
+  std::string events;
+  for (int i = 0; i < 100; ++i) {
+    events = ReadAll(dir + "/events.jsonl");
+    if (events.find(burner) != std::string::npos) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_NE(events.find("monitor_stop"), std::string::npos) << events << cloud.Log();
+  EXPECT_NE(events.find(burner), std::string::npos) << events;
+  EXPECT_EQ(events.find(quiet), std::string::npos) << events;
   // The quiet one stays up while the watchdog keeps sampling.
   std::this_thread::sleep_for(2s);
   EXPECT_EQ(State(cri, quiet), v1::CONTAINER_RUNNING);
