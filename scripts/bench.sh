@@ -90,6 +90,29 @@ start_crigate() { # name config
   wait_until 15 test -S "$sock" || { cat "$bench_dir/$1.log" >&2; die "crigate ($1) did not start"; }
 }
 
+# The local stages, as a node would run them: root is the super user, a
+# trust store that allows the benchmark's images (host-network pods
+# included), token keys (no action requires a token, so calls carry none),
+# and the audit log on local disk.
+"$crigate_bin" token keygen --type ed25519 --out "$bench_dir/ops" >/dev/null
+cat >"$bench_dir/trust.toml" <<'TOML'
+[[rule]]
+name = "benchmark images"
+registry = "*"
+allow_host_network = true
+TOML
+default_policy() { # name
+  cat <<TOML
+[trust]
+store = "$bench_dir/trust.toml"
+[token]
+keys = ["$bench_dir/ops.pub"]
+required_for = []
+[audit]
+path = "$bench_dir/$1-audit.jsonl"
+TOML
+}
+
 base_config() { # name
   cat <<TOML
 # Written by scripts/bench.sh.
@@ -100,7 +123,26 @@ endpoint = "unix://$CRIGATE_CONTAINERD_SOCK"
 [log]
 level = "info"
 TOML
+  if [[ -z ${CRIGATE_BENCH_POLICY_TOML:-} ]]; then default_policy "$1"; fi
 }
+
+# The cloud stage on loopback: the reference authorizer allowing everything,
+# unless the caller brings its own.
+if [[ -z ${CRIGATE_BENCH_CLOUD_TOML:-} ]]; then
+  head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$bench_dir/node.key"
+  chmod 600 "$bench_dir/node.key"
+  printf 'default = { allow = true, reason = "benchmark" }\n' >"$bench_dir/cloud-rules.toml"
+  cloud_port=${CRIGATE_BENCH_CLOUD_PORT:-18181}
+  CRIGATE_BENCH_CLOUD_CMD="exec python3 '$CRIGATE_REPO_ROOT/test/authz/crigate-authz.py' \
+    --port $cloud_port --rules '$bench_dir/cloud-rules.toml' --node-key '$bench_dir/node.key'"
+  cat >"$bench_dir/cloud.toml" <<TOML
+[cloud]
+enabled = true
+url = "http://127.0.0.1:$cloud_port/v1/data/crigate/allow"
+node_key_file = "$bench_dir/node.key"
+TOML
+  CRIGATE_BENCH_CLOUD_TOML=$bench_dir/cloud.toml
+fi
 
 # The crigate under test: default gating, the monitor sampling every second.
 # Thresholds of 1.0 can never be exceeded (a ratio is at most 1), so the
@@ -140,6 +182,7 @@ if [[ -n ${CRIGATE_BENCH_CLOUD_TOML:-} ]]; then
   if [[ -n ${CRIGATE_BENCH_CLOUD_CMD:-} ]]; then
     bash -c "$CRIGATE_BENCH_CLOUD_CMD" >"$bench_dir/cloud.log" 2>&1 &
     started_pids+=("$!")
+    sleep 1  # the authorizer binds its port
   fi
   {
     base_config crigate-cloud
@@ -153,7 +196,7 @@ fi
 
 notes=(--note "Build: $(git -C "$CRIGATE_REPO_ROOT" describe --always --dirty 2>/dev/null || echo unknown), $(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build_dir/CMakeCache.txt" 2>/dev/null || echo '?'); crigate log level info; pods: host network, busybox from Debian's busybox-static.")
 if [[ -z ${CRIGATE_BENCH_POLICY_TOML:-} ]]; then
-  notes+=(--note "No policy configured: the gated rows measure the gate's fixed cost (inspection, the decision and follow-up work-queue hops, the log line) with the allow-all pipeline.")
+  notes+=(--note "Policy: privilege (root), trust (one rule), token (keys loaded, none required), audit to local disk; the cloud row adds the reference authorizer on loopback.")
 fi
 # A daemon that parses [monitor] rejects an unknown key in it; one that does
 # not have the monitor ignores the section.
