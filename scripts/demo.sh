@@ -132,8 +132,9 @@ node_key_file = "$demo_dir/node.key"
 timeout_ms = 2000
 TOML
 
-# --- tokens: one the operator issues for this node and image; one forged
-# with the attacker's key under the operator's key id.
+# --- tokens: the operator issues one per pod for this node and image (a token
+# starts one pod sandbox); one is forged with the attacker's key under the
+# operator's key id.
 issue() { # key extra-args...
   local key=$1; shift
   "$crigate" token issue --key "$demo_dir/keys/$key.key" --sub demo-operator \
@@ -141,6 +142,8 @@ issue() { # key extra-args...
     --node "$node_id" --ttl 10m "$@"
 }
 token_allowed=$(issue ops)
+token_untrusted=$(issue ops)
+token_blocked=$(issue ops)
 token_forged=$(issue rogue --kid ops)
 
 "$crigate" --config "$demo_dir/crigate.toml" 2>"$demo_dir/crigate.log" &
@@ -164,7 +167,8 @@ EOF
 
 status=0
 "$build_dir/test/crigate-demo" --gate "$demo_dir/crigate.sock" --log-dir "$demo_dir/logs" \
-  --token-allowed "$token_allowed" --token-forged "$token_forged" \
+  --token-allowed "$token_allowed" --token-untrusted "$token_untrusted" \
+  --token-blocked "$token_blocked" --token-forged "$token_forged" \
   --untrusted-image docker.io/library/busybox:latest || status=$?
 
 echo

@@ -3,7 +3,8 @@
 // gate did with each call: a pod that is allowed through and runs, then calls
 // the gate refuses, each with the reason it gave.
 //
-//   crigate-demo --gate SOCKET --token-allowed TOKEN [--token-forged TOKEN]
+//   crigate-demo --gate SOCKET --token-allowed TOKEN [--token-untrusted T]
+//                [--token-blocked T] [--token-forged T]   (one token per pod)
 //                [--log-dir DIR] [--image REF] [--untrusted-image REF]
 //                [--nobody-uid N]
 //
@@ -105,7 +106,7 @@ void AllowedPod(const Flags& f) {
 void UntrustedImage(const Flags& f) {
   Step("2. An image the trust store does not list: refused");
   CriClient cri(f.gate);
-  auto pod = Pod(f, "demo-untrusted", Token(f, "allowed"));
+  auto pod = Pod(f, "demo-untrusted", Token(f, "untrusted"));
   std::string pod_id, id;
   grpc::Status s = cri.RunPodSandbox(pod, &pod_id);
   Show("RunPodSandbox", s, true);
@@ -123,6 +124,16 @@ void MissingToken(const Flags& f) {
   CriClient cri(f.gate);
   std::string pod_id;
   grpc::Status s = cri.RunPodSandbox(Pod(f, "demo-no-token", ""), &pod_id);
+  Show("RunPodSandbox", s, false);
+  RemovePod(cri, pod_id);
+}
+
+void ReplayedToken(const Flags& f) {
+  Step("7. The first pod's token, presented again for another pod: refused");
+  std::printf("   (a token starts one pod sandbox, whatever uid the new pod is given)\n");
+  CriClient cri(f.gate);
+  std::string pod_id;
+  grpc::Status s = cri.RunPodSandbox(Pod(f, "demo-replay", Token(f, "allowed")), &pod_id);
   Show("RunPodSandbox", s, false);
   RemovePod(cri, pod_id);
 }
@@ -179,7 +190,7 @@ void CloudSaysNo(const Flags& f) {
   std::printf("   pod 'demo-blocked' is one the fleet's policy does not allow on this node\n");
   CriClient cri(f.gate);
   std::string pod_id;
-  grpc::Status s = cri.RunPodSandbox(Pod(f, "demo-blocked", Token(f, "allowed")), &pod_id);
+  grpc::Status s = cri.RunPodSandbox(Pod(f, "demo-blocked", Token(f, "blocked")), &pod_id);
   Show("RunPodSandbox", s, false);
   RemovePod(cri, pod_id);
 }
@@ -224,6 +235,7 @@ int main(int argc, char** argv) {
   if (!Token(f, "forged").empty()) ForgedToken(f);
   if (getuid() == 0) NonRootCaller(f, argv[0]);
   CloudSaysNo(f);
+  ReplayedToken(f);
   std::printf("\n%s\n", g_failures == 0 ? "demo: every call ended as expected"
                                         : "demo: some calls did NOT end as expected");
   return g_failures == 0 ? 0 : 1;
