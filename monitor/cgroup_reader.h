@@ -52,6 +52,25 @@ inline Sample VanishedSample() {
   return sample;
 }
 
+// The memory and pids parts of a sample, the same for v1 and v2 once their
+// files are read: a usage without a readable limit counts as unlimited, and
+// a missing usage leaves that resource not ok.
+inline void FillMemoryAndPids(std::optional<uint64_t> memory,
+                              std::optional<uint64_t> memory_limit,
+                              std::optional<uint64_t> pids, std::optional<uint64_t> pids_max,
+                              Sample* sample) {
+  if (memory) {
+    sample->memory_ok = true;
+    sample->memory_current = *memory;
+    sample->memory_limit = memory_limit.value_or(kUnlimited);
+  }
+  if (pids) {
+    sample->pids_ok = true;
+    sample->pids_current = *pids;
+    sample->pids_max = pids_max.value_or(kUnlimited);
+  }
+}
+
 // Reads one container's cgroup. Not thread-safe: one thread at a time.
 class CgroupReader {
  public:

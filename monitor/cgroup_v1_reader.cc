@@ -64,20 +64,11 @@ Sample CgroupV1Reader::Read() {
 
   std::optional<uint64_t> memory = ReadParsed(memory_usage_, ParseCounter, &gone);
   std::optional<uint64_t> memory_limit = ReadParsed(memory_limit_, ParseV1MemoryLimit, &gone);
-  if (memory) {
-    sample.memory_ok = true;
-    sample.memory_current = *memory;
-    sample.memory_limit = memory_limit.value_or(kUnlimited);
-  }
 
   std::optional<uint64_t> pids = ReadParsed(pids_current_, ParseCounter, &gone);
   // The root of the pids hierarchy has no pids.max: unlimited.
   std::optional<uint64_t> pids_max = ReadParsed(pids_max_, ParseLimit, &gone);
-  if (pids) {
-    sample.pids_ok = true;
-    sample.pids_current = *pids;
-    sample.pids_max = pids_max.value_or(kUnlimited);
-  }
+  FillMemoryAndPids(memory, memory_limit, pids, pids_max, &sample);
 
   sample.cpu_pressure = ReadParsed(cpu_pressure_, ParsePressure, &gone);
   sample.memory_pressure = ReadParsed(memory_pressure_, ParsePressure, &gone);
