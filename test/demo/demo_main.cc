@@ -119,33 +119,32 @@ void UntrustedImage(const Flags& f) {
   RemovePod(cri, pod_id);
 }
 
-void MissingToken(const Flags& f) {
-  Step("3. A pod with no token: refused");
+// A step whose pod the gate must refuse at RunPodSandbox.
+void RefusedPod(const Flags& f, const char* title, const char* note, const std::string& name,
+                const std::string& token) {
+  Step(title);
+  if (note != nullptr) std::printf("   (%s)\n", note);
   CriClient cri(f.gate);
   std::string pod_id;
-  grpc::Status s = cri.RunPodSandbox(Pod(f, "demo-no-token", ""), &pod_id);
+  grpc::Status s = cri.RunPodSandbox(Pod(f, name, token), &pod_id);
   Show("RunPodSandbox", s, false);
   RemovePod(cri, pod_id);
+}
+
+void MissingToken(const Flags& f) {
+  RefusedPod(f, "3. A pod with no token: refused", nullptr, "demo-no-token", "");
 }
 
 void ReplayedToken(const Flags& f) {
-  Step("7. The first pod's token, presented again for another pod: refused");
-  std::printf("   (a token starts one pod sandbox, whatever uid the new pod is given)\n");
-  CriClient cri(f.gate);
-  std::string pod_id;
-  grpc::Status s = cri.RunPodSandbox(Pod(f, "demo-replay", Token(f, "allowed")), &pod_id);
-  Show("RunPodSandbox", s, false);
-  RemovePod(cri, pod_id);
+  RefusedPod(f, "7. The first pod's token, presented again for another pod: refused",
+             "a token starts one pod sandbox, whatever uid the new pod is given", "demo-replay",
+             Token(f, "allowed"));
 }
 
 void ForgedToken(const Flags& f) {
-  Step("4. A token signed by a key crigate does not trust: refused");
-  std::printf("   (signed with another key, its header claiming the operator's key id)\n");
-  CriClient cri(f.gate);
-  std::string pod_id;
-  grpc::Status s = cri.RunPodSandbox(Pod(f, "demo-forged", Token(f, "forged")), &pod_id);
-  Show("RunPodSandbox", s, false);
-  RemovePod(cri, pod_id);
+  RefusedPod(f, "4. A token signed by a key crigate does not trust: refused",
+             "signed with another key, its header claiming the operator's key id", "demo-forged",
+             Token(f, "forged"));
 }
 
 // Runs in the child: drops to the unprivileged uid, then makes the call.
@@ -186,13 +185,9 @@ void NonRootCaller(const Flags& f, const char* self) {
 }
 
 void CloudSaysNo(const Flags& f) {
-  Step("6. Trusted image, valid token, root caller, but the cloud says no: refused");
-  std::printf("   pod 'demo-blocked' is one the fleet's policy does not allow on this node\n");
-  CriClient cri(f.gate);
-  std::string pod_id;
-  grpc::Status s = cri.RunPodSandbox(Pod(f, "demo-blocked", Token(f, "blocked")), &pod_id);
-  Show("RunPodSandbox", s, false);
-  RemovePod(cri, pod_id);
+  RefusedPod(f, "6. Trusted image, valid token, root caller, but the cloud says no: refused",
+             "pod 'demo-blocked' is one the fleet's policy does not allow on this node",
+             "demo-blocked", Token(f, "blocked"));
 }
 
 }  // namespace
