@@ -26,8 +26,8 @@ inline constexpr char kDefaultConfigPath[] = "/etc/crigate/config.toml";
 struct DaemonConfig {
   SocketOptions socket{"/run/crigate/crigate.sock", 0660};
   std::string backend_endpoint = "unix:///run/containerd/containerd.sock";
-  int drain_timeout_ms = 10000;   // how long in-flight calls get at shutdown
-  int decision_threads = 4;       // threads that run pipeline decisions
+  int drain_timeout_ms = 10000;  // how long in-flight calls get at shutdown
+  int decision_threads = 4;      // threads that run pipeline decisions
   int max_message_bytes = 64 << 20;
   log::Level log_level = log::Level::kInfo;
 };
@@ -38,9 +38,5 @@ std::optional<toml::table> LoadToml(const std::string& path, std::vector<std::st
 // Fills *out from root; returns false with one message per bad key.
 bool ParseDaemonConfig(const toml::table& root, DaemonConfig* out,
                        std::vector<std::string>* errors);
-
-// Adds an error for every key of root[section] not in known.
-void RejectUnknownKeys(const toml::table& root, std::string_view section,
-                       const std::set<std::string_view>& known, std::vector<std::string>* errors);
 
 }  // namespace crigate::cri
