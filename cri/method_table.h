@@ -1,27 +1,34 @@
-// What crigate knows about a CRI method from its gRPC path alone.
+// The front door: which gRPC paths crigate serves at all.
 //
-// Forwarding never depends on this table: every method, known or not, unary
-// or streaming, is proxied as a bidirectional stream of raw messages (gRPC's
-// wire format does not distinguish them). The table only says which methods
-// the gate inspects.
+// containerd answers its whole API (namespaces, containers, tasks, content,
+// snapshots...) on the socket crigate forwards to, and grpc-go routes a path
+// with or without its leading slash. So crigate serves only the CRI services
+// and only when `:path` is spelled exactly "/<package>.<Service>/<Method>":
+//   /runtime.v1.RuntimeService/<Method>      /runtime.v1.ImageService/<Method>
+//   /runtime.v1alpha2.RuntimeService/<Method> /runtime.v1alpha2.ImageService/<Method>
+// with <Method> an identifier ([A-Za-z][A-Za-z0-9_]*). Every other path (no
+// leading slash, a double or trailing slash, another case, percent-encoding,
+// another service) is answered by crigate itself and never forwarded.
+//
+// How much of the gate a served method passes is policy's method table
+// (policy/actions.h, PolicyConfig::ClassOf): a method of a CRI service that
+// the table does not know is mutating.
 #pragma once
 
-#include <string>
 #include <string_view>
+
+#include "policy/actions.h"
 
 namespace crigate::cri {
 
-struct MethodInfo {
-  std::string_view service;  // "runtime.v1.RuntimeService"; empty when the path is malformed
-  std::string_view action;   // "RunPodSandbox"
-  bool cri = false;          // a runtime.v1 or runtime.v1alpha2 Runtime/Image service
-  bool read_only = false;    // List*, *Status, Version, *Stats, ImageFsInfo, events
+struct MethodPath {
+  bool served = false;                                 // false: answered by crigate, never forwarded
+  policy::CriService service = policy::CriService::kRuntime;
+  std::string_view package;                            // "runtime.v1" or "runtime.v1alpha2"
+  std::string_view method;                             // "RunPodSandbox"; empty when not served
 };
 
-// Splits "/<service>/<method>"; the views point into path.
-MethodInfo ClassifyMethod(std::string_view path);
-
-// The action sets (gatable, default gated, read-only) live in
-// policy/actions.h: the pipeline decides with them too.
+// The views point into path.
+MethodPath ParseMethodPath(std::string_view path);
 
 }  // namespace crigate::cri

@@ -2,45 +2,78 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+
 namespace crigate::cri {
 namespace {
 
-TEST(ClassifyMethod, SplitsServiceAndAction) {
-  MethodInfo info = ClassifyMethod("/runtime.v1.RuntimeService/RunPodSandbox");
-  EXPECT_EQ(info.service, "runtime.v1.RuntimeService");
-  EXPECT_EQ(info.action, "RunPodSandbox");
-  EXPECT_TRUE(info.cri);
-  EXPECT_FALSE(info.read_only);
+using policy::CriService;
+
+TEST(ParseMethodPath, ServesTheFourCriServices) {
+  MethodPath p = ParseMethodPath("/runtime.v1.RuntimeService/RunPodSandbox");
+  EXPECT_TRUE(p.served);
+  EXPECT_EQ(p.service, CriService::kRuntime);
+  EXPECT_EQ(p.package, "runtime.v1");
+  EXPECT_EQ(p.method, "RunPodSandbox");
+
+  p = ParseMethodPath("/runtime.v1.ImageService/PullImage");
+  EXPECT_TRUE(p.served);
+  EXPECT_EQ(p.service, CriService::kImage);
+
+  p = ParseMethodPath("/runtime.v1alpha2.RuntimeService/Version");
+  EXPECT_TRUE(p.served);
+  EXPECT_EQ(p.package, "runtime.v1alpha2");
+  EXPECT_EQ(p.service, CriService::kRuntime);
+
+  p = ParseMethodPath("/runtime.v1alpha2.ImageService/ListImages");
+  EXPECT_TRUE(p.served);
+  EXPECT_EQ(p.service, CriService::kImage);
 }
 
-TEST(ClassifyMethod, KnowsV1Alpha2AndImageService) {
-  EXPECT_TRUE(ClassifyMethod("/runtime.v1alpha2.RuntimeService/Version").cri);
-  EXPECT_TRUE(ClassifyMethod("/runtime.v1.ImageService/PullImage").cri);
-  EXPECT_FALSE(ClassifyMethod("/grpc.health.v1.Health/Check").cri);
+TEST(ParseMethodPath, UnknownMethodOfACriServiceIsServed) {
+  // Served (and classed mutating by policy): containerd answers UNIMPLEMENTED.
+  MethodPath p = ParseMethodPath("/runtime.v1.RuntimeService/SomethingNew");
+  EXPECT_TRUE(p.served);
+  EXPECT_EQ(p.method, "SomethingNew");
 }
 
-TEST(ClassifyMethod, ReadOnlyMethods) {
-  for (const char* m : {"Version", "Status", "ListContainers", "ContainerStatus", "ImageStatus",
-                        "ListImages", "ImageFsInfo", "ContainerStats", "GetContainerEvents"}) {
-    EXPECT_TRUE(ClassifyMethod(std::string("/runtime.v1.RuntimeService/") + m).read_only) << m;
+TEST(ParseMethodPath, EverySpellingButTheExactOneIsRefused) {
+  for (const char* path : {
+           "",                                                // empty
+           "/",                                               // root
+           "runtime.v1.RuntimeService/RunPodSandbox",         // no leading slash
+           "//runtime.v1.RuntimeService/RunPodSandbox",       // double leading slash
+           "/runtime.v1.RuntimeService//RunPodSandbox",       // double middle slash
+           "/runtime.v1.RuntimeService/RunPodSandbox/",       // trailing slash
+           "/runtime.v1.RuntimeService/",                     // no method
+           "/runtime.v1.RuntimeService",                      // no method, no slash
+           "/Runtime.v1.RuntimeService/RunPodSandbox",        // case of the package
+           "/runtime.v1.runtimeservice/RunPodSandbox",        // case of the service
+           "/RUNTIME.V1.RUNTIMESERVICE/RUNPODSANDBOX",        // all caps
+           "/runtime.v1.RuntimeService/Run%50odSandbox",      // percent-encoded method
+           "/runtime%2Ev1.RuntimeService/RunPodSandbox",      // percent-encoded package
+           "/runtime.v1.RuntimeService%2FRunPodSandbox",      // percent-encoded slash
+           "/runtime.v1.RuntimeService/RunPodSandbox?x=1",    // query
+           "/runtime.v1.RuntimeService/RunPodSandbox ",       // trailing space
+           "/runtime.v1.RuntimeService/1Version",             // not an identifier
+           "/runtime.v1.RuntimeService/a/b",                  // extra segment
+           "/runtime.v1beta1.RuntimeService/Version",         // unknown CRI version
+           "/runtime.RuntimeService/Version",                 // no version
+           "/containerd.services.namespaces.v1.Namespaces/Create",  // containerd's own API
+           "/containerd.services.tasks.v1.Tasks/Start",
+           "/grpc.health.v1.Health/Check",                    // not served (yet)
+           "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+       }) {
+    MethodPath p = ParseMethodPath(path);
+    EXPECT_FALSE(p.served) << "'" << path << "'";
+    EXPECT_TRUE(p.method.empty()) << "'" << path << "'";
   }
-  EXPECT_FALSE(ClassifyMethod("/runtime.v1.RuntimeService/ExecSync").read_only);
-  EXPECT_FALSE(ClassifyMethod("/runtime.v1.ImageService/RemoveImage").read_only);
 }
 
-TEST(ClassifyMethod, UnknownMethodStillSplits) {
-  MethodInfo info = ClassifyMethod("/runtime.v1.RuntimeService/SomethingNew");
-  EXPECT_EQ(info.action, "SomethingNew");
-  EXPECT_TRUE(info.cri);
-  EXPECT_FALSE(info.read_only);
-}
-
-TEST(ClassifyMethod, MalformedPathsHaveNoAction) {
-  for (const char* p : {"", "/", "//", "noslash", "/svc", "/svc/", "//Version", "/a/b/c"}) {
-    MethodInfo info = ClassifyMethod(p);
-    EXPECT_TRUE(info.action.empty()) << p;
-    EXPECT_FALSE(info.cri) << p;
-  }
+TEST(ParseMethodPath, ANulByteIsNotPartOfAName) {
+  std::string path = "/runtime.v1.RuntimeService/Version";
+  path.push_back('\0');
+  EXPECT_FALSE(ParseMethodPath(path).served);
 }
 
 }  // namespace

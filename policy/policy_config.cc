@@ -80,9 +80,13 @@ const std::set<std::string_view>& PolicySections() {
   return kSections;
 }
 
-bool PolicyConfig::Gates(std::string_view action) const {
-  if (gate.methods.count(std::string(action))) return true;
-  return !gate.read_only_open && IsReadOnlyAction(action);
+MethodClass PolicyConfig::ClassOf(CriService service, std::string_view method) const {
+  // What the table does not know is mutating: the privilege stage at least.
+  if (!IsKnownMethod(service, method)) return MethodClass::kMutating;
+  if (IsReadOnlyAction(method)) {
+    return gate.read_only_open ? MethodClass::kReadOnly : MethodClass::kMutating;
+  }
+  return gate.methods.count(std::string(method)) ? MethodClass::kGated : MethodClass::kMutating;
 }
 
 std::shared_ptr<const PolicyConfig> ParsePolicyConfig(const toml::table& root,
@@ -98,6 +102,7 @@ std::shared_ptr<const PolicyConfig> ParsePolicyConfig(const toml::table& root,
     TomlFields f(SectionOf(root, "gate", errors), "gate", errors);
     f.RejectUnknown({"methods", "read_only_open"});
     f.NameSet("methods", GatableActions(), config->gate.methods);
+    config->gate.methods = ExpandFamilies(std::move(config->gate.methods));
     f.Bool("read_only_open", config->gate.read_only_open);
   }
   {
@@ -137,10 +142,19 @@ std::shared_ptr<const PolicyConfig> ParsePolicyConfig(const toml::table& root,
   {
     TomlFields f(SectionOf(root, "token", errors), "token", errors);
     f.RejectUnknown(
-        {"enabled", "keys", "required_for", "max_ttl", "replay_cache_size", "clock_skew"});
+        {"enabled", "keys", "required_for", "max_ttl", "replay_cache_size", "clock_skew",
+         "use_store", "grant_dir"});
     PolicyConfig::Token& t = config->token;
     f.Bool("enabled", t.enabled);
     f.StringList("keys", t.keys);
+    f.String("use_store", t.use_store);
+    if (!t.use_store.empty() && t.use_store[0] != '/') {
+      f.Error("use_store", "must be an absolute path (or \"\" to keep token uses in memory only)");
+    }
+    f.String("grant_dir", t.grant_dir);
+    if (!t.grant_dir.empty() && t.grant_dir[0] != '/') {
+      f.Error("grant_dir", "must be an absolute path (or \"\" to keep kept tokens in memory only)");
+    }
     f.NameSet("required_for", GatableActions(), t.required_for);
     f.Duration("max_ttl", std::chrono::seconds(1), std::chrono::hours(24 * 30), t.max_ttl);
     f.Duration("clock_skew", std::chrono::seconds(0), std::chrono::hours(1), t.clock_skew);

@@ -8,7 +8,8 @@
 // ("token.keys[1]: cannot read /x.pem: No such file or directory"); unknown
 // keys are errors.
 //
-//   [gate]       methods = [...]          DefaultGatedActions()
+//   [gate]       methods = [...]          DefaultGatedActions(); naming one of Exec,
+//                                         ExecSync, Attach, PortForward gates all four
 //                read_only_open = true    false: read-only methods need a super user too
 //   [privilege]  enabled = true
 //                super_uids = [0]         numbers or user names
@@ -20,7 +21,11 @@
 //                keys = ["/etc/crigate/keys"]   PEM public keys, or directories of them
 //                required_for = ["RunPodSandbox", "CreateContainer", "StartContainer", "PullImage"]
 //                max_ttl = "1h"           longest token lifetime accepted
-//                replay_cache_size = 100000
+//                replay_cache_size = 100000   unexpired token uses remembered
+//                use_store = "/var/lib/crigate/token-uses"   where uses survive restarts;
+//                                         "" keeps them in memory only (a restart forgets)
+//                grant_dir = "/var/lib/crigate/token-grants"   tokens kept for the
+//                                         StartContainer of containers created with them
 //                clock_skew = "30s"
 //   [audit]      path = "/var/log/crigate/audit.jsonl"
 //                max_bytes = 67108864     rotate past this size; 0 never
@@ -40,6 +45,7 @@
 #include <string_view>
 #include <vector>
 
+#include "policy/actions.h"
 #include "policy/audit_log.h"
 #include "policy/jws_key.h"
 #include "policy/trust_store.h"
@@ -72,6 +78,8 @@ struct PolicyConfig {
     std::set<std::string> required_for;
     std::chrono::seconds max_ttl{3600};
     size_t replay_cache_size = 100000;
+    std::string use_store = "/var/lib/crigate/token-uses";
+    std::string grant_dir = "/var/lib/crigate/token-grants";
     std::chrono::seconds clock_skew{30};
     std::shared_ptr<const KeySet> loaded;  // set when enabled
   };
@@ -86,9 +94,14 @@ struct PolicyConfig {
   // built in; null in a build without it. Shared with the event sink.
   std::shared_ptr<const cloud::CloudConfig> cloud;
 
-  // Whether the front end must send action through the pipeline: a gated
-  // method, or a read-only one when read_only_open is false.
-  bool Gates(std::string_view action) const;
+  // How much of the gate a method of a CRI service passes (policy/actions.h):
+  // read-only (open), mutating (privilege + audit) or gated (every stage).
+  // A method the table does not know is mutating.
+  MethodClass ClassOf(CriService service, std::string_view method) const;
+  bool Gates(std::string_view method) const {
+    return ClassOf(CriService::kRuntime, method) == MethodClass::kGated ||
+           ClassOf(CriService::kImage, method) == MethodClass::kGated;
+  }
 };
 
 // Null with one message per problem in errors.

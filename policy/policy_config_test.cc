@@ -56,6 +56,36 @@ class PolicyConfigTest : public ::testing::Test {
   std::vector<std::string> errors_;
 };
 
+TEST_F(PolicyConfigTest, EveryMethodHasAClassAndUnknownOnesAreMutating) {
+  auto config = Parse(Base());
+  ASSERT_TRUE(config) << AllErrors();
+  EXPECT_EQ(config->ClassOf(CriService::kRuntime, "ListContainers"), MethodClass::kReadOnly);
+  EXPECT_EQ(config->ClassOf(CriService::kImage, "ImageFsInfo"), MethodClass::kReadOnly);
+  EXPECT_EQ(config->ClassOf(CriService::kRuntime, "RunPodSandbox"), MethodClass::kGated);
+  EXPECT_EQ(config->ClassOf(CriService::kImage, "PullImage"), MethodClass::kGated);
+  // Not gated by default, but never open: privilege + audit.
+  for (const char* m : {"StopContainer", "RemoveContainer", "ExecSync", "Exec", "Attach",
+                        "PortForward", "UpdateContainerResources", "UpdateRuntimeConfig"}) {
+    EXPECT_EQ(config->ClassOf(CriService::kRuntime, m), MethodClass::kMutating) << m;
+  }
+  // Unknown to the table: mutating, even under a read-only-looking name or a
+  // gated name in the other service.
+  EXPECT_EQ(config->ClassOf(CriService::kRuntime, "ListSecrets"), MethodClass::kMutating);
+  EXPECT_EQ(config->ClassOf(CriService::kImage, "RunPodSandbox"), MethodClass::kMutating);
+  EXPECT_EQ(config->ClassOf(CriService::kImage, "ListContainers"), MethodClass::kMutating);
+}
+
+TEST_F(PolicyConfigTest, GatingOneOfTheExecFamilyGatesAll) {
+  std::string text = Base("[gate]\nmethods = [\"PortForward\"]\n");
+  text.replace(text.find("[token]\n"), 8, "[token]\nrequired_for = []\n");
+  auto config = Parse(text);
+  ASSERT_TRUE(config) << AllErrors();
+  for (const char* m : {"Exec", "ExecSync", "Attach", "PortForward"}) {
+    EXPECT_EQ(config->ClassOf(CriService::kRuntime, m), MethodClass::kGated) << m;
+  }
+  EXPECT_EQ(config->ClassOf(CriService::kRuntime, "RunPodSandbox"), MethodClass::kMutating);
+}
+
 TEST_F(PolicyConfigTest, DefaultsFillEveryKeyNotGiven) {
   auto config = Parse(Base());
   ASSERT_TRUE(config) << AllErrors();
@@ -108,11 +138,16 @@ fsync = true
 id = "gw-7"
 )");
   ASSERT_TRUE(config) << AllErrors();
+  // Exec brings its family: ExecSync, Attach and PortForward open the same doors.
   EXPECT_EQ(config->gate.methods,
-            (std::set<std::string>{"CreateContainer", "StartContainer", "Exec"}));
+            (std::set<std::string>{"CreateContainer", "StartContainer", "Exec", "ExecSync",
+                                   "Attach", "PortForward"}));
   EXPECT_TRUE(config->Gates("Exec"));
-  EXPECT_TRUE(config->Gates("ListContainers"));  // read-only closed
+  EXPECT_TRUE(config->Gates("ExecSync"));
+  EXPECT_EQ(config->ClassOf(CriService::kRuntime, "ListContainers"),
+            MethodClass::kMutating);  // read-only closed: privilege + audit
   EXPECT_FALSE(config->Gates("PullImage"));
+  EXPECT_EQ(config->ClassOf(CriService::kImage, "PullImage"), MethodClass::kMutating);
   EXPECT_EQ(config->privilege.super_uids, (std::set<uid_t>{0, 1001}));
   EXPECT_EQ(config->privilege.super_gids, (std::set<gid_t>{0, 990}));
   EXPECT_EQ(config->trust.sandbox_image, "localhost:5000/pause:3.9");

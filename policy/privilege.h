@@ -2,7 +2,7 @@
 // is the peer of the unix socket (SO_PEERCRED at accept), never anything the
 // request says about itself.
 //
-// A gated method is open to configured super users (by uid) and super groups
+// Every mutating or gated method is open to configured super users (by uid) and super groups
 // (by the connection's primary gid). Supplementary groups are not consulted:
 // the gid is what the kernel reports for the connecting process, and
 // resolving a uid's groups per call would put NSS on the hot path. Names in
@@ -33,6 +33,7 @@ class PrivilegeStage final : public Stage {
 
   const char* name() const override { return "privilege"; }
   StageResult Check(const GateRequest& request, CallState& state) override;
+  bool checks_every_mutating_call() const override { return true; }
 
  private:
   const PrivilegeOptions options_;

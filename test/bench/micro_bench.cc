@@ -18,6 +18,7 @@
 #include "cri/inspect.h"
 #include "cri/method_table.h"
 #include "policy/actions.h"
+#include "policy/policy_config.h"
 #include "cri_subset.pb.h"
 #include "test/bench/requests.h"
 
@@ -100,15 +101,16 @@ void BM_InspectRemoveImage(benchmark::State& state) {
 }
 BENCHMARK(BM_InspectRemoveImage);
 
-// What every call pays in the proxy's constructor: classify the path, look
-// the action up in the gated set.
+// What every call pays in the proxy's constructor: match the path exactly,
+// then look its class up in the method table.
 void BM_ClassifyMethod(benchmark::State& state) {
   const std::string path = "/runtime.v1.RuntimeService/ListContainers";
-  const std::set<std::string>& gated = policy::DefaultGatedActions();
+  policy::PolicyConfig config;
+  config.gate.methods = policy::DefaultGatedActions();
   for (auto _ : state) {
-    cri::MethodInfo info = cri::ClassifyMethod(path);
-    bool is_gated = gated.count(std::string(info.action)) > 0;
-    benchmark::DoNotOptimize(is_gated);
+    cri::MethodPath parsed = cri::ParseMethodPath(path);
+    policy::MethodClass c = config.ClassOf(parsed.service, parsed.method);
+    benchmark::DoNotOptimize(c);
   }
 }
 BENCHMARK(BM_ClassifyMethod);
