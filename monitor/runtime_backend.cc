@@ -29,11 +29,6 @@ void SetDeadline(grpc::ClientContext* context, std::chrono::milliseconds timeout
   context->set_deadline(std::chrono::system_clock::now() + timeout);
 }
 
-std::string LabelOr(const std::map<std::string, std::string>& labels, const char* key) {
-  auto it = labels.find(key);
-  return it == labels.end() ? std::string() : it->second;
-}
-
 }  // namespace
 
 bool ParseVerboseInfo(std::string_view json, ContainerFacts* facts) {
@@ -44,6 +39,8 @@ bool ParseVerboseInfo(std::string_view json, ContainerFacts* facts) {
       pid->get<int64_t>() < (int64_t{1} << 31)) {
     facts->pid = static_cast<int>(pid->get<int64_t>());
   }
+  auto sandbox = info.find("sandboxID");
+  if (sandbox != info.end() && sandbox->is_string()) facts->sandbox_id = sandbox->get<std::string>();
   auto spec = info.find("runtimeSpec");
   if (spec != info.end() && spec->is_object()) {
     auto linux_section = spec->find("linux");
@@ -100,12 +97,25 @@ grpc::Status CriContainerRuntime::Status(const std::string& id, ContainerFacts* 
   facts->id = cri.id().empty() ? id : cri.id();
   facts->name = cri.metadata().name();
   facts->labels = std::map<std::string, std::string>(cri.labels().begin(), cri.labels().end());
-  facts->pod_name = LabelOr(facts->labels, "io.kubernetes.pod.name");
-  facts->pod_namespace = LabelOr(facts->labels, "io.kubernetes.pod.namespace");
   facts->state = FromCri(cri.state());
   facts->started_at_ns = cri.started_at();
   auto info = response.info().find("info");
   if (info != response.info().end()) ParseVerboseInfo(info->second, facts);
+  if (facts->sandbox_id.empty()) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                        "containerd's ContainerStatus named no sandbox (verbose info missing)");
+  }
+  // Whose the container is comes from its sandbox as containerd holds it:
+  // protection must not follow a label any client can set.
+  runtime::v1::PodSandboxStatusRequest sandbox_request;
+  sandbox_request.set_pod_sandbox_id(facts->sandbox_id);
+  runtime::v1::PodSandboxStatusResponse sandbox;
+  grpc::ClientContext sandbox_context;
+  SetDeadline(&sandbox_context, call_timeout_);
+  status = stub_->stub->PodSandboxStatus(&sandbox_context, sandbox_request, &sandbox);
+  if (!status.ok()) return status;
+  facts->pod_name = sandbox.status().metadata().name();
+  facts->pod_namespace = sandbox.status().metadata().namespace_();
   return grpc::Status::OK;
 }
 

@@ -22,8 +22,11 @@ enum class ContainerRunState { kCreated, kRunning, kExited, kUnknown };
 struct ContainerFacts {
   std::string id;
   std::string name;           // CRI metadata.name
-  std::string pod_name;       // label io.kubernetes.pod.name
-  std::string pod_namespace;  // label io.kubernetes.pod.namespace
+  // The pod's, from its sandbox's metadata in containerd (PodSandboxStatus),
+  // never from kubelet's labels, which any client can set.
+  std::string pod_name;
+  std::string pod_namespace;
+  std::string sandbox_id;  // from the verbose info
   std::map<std::string, std::string> labels;
   ContainerRunState state = ContainerRunState::kUnknown;
   // containerd's started_at (ns since the epoch): survives a crigate restart,
@@ -45,8 +48,8 @@ class ContainerRuntime {
   virtual grpc::Status Stop(const std::string& id, int64_t grace_seconds) = 0;
 };
 
-// Takes pid and runtimeSpec.linux.cgroupsPath from the JSON containerd puts
-// in ContainerStatusResponse.info["info"]. False when the text is not a JSON
+// Takes pid, sandboxID and runtimeSpec.linux.cgroupsPath from the JSON
+// containerd puts in ContainerStatusResponse.info["info"]. False when the text is not a JSON
 // object; fields that are absent are left as they were.
 bool ParseVerboseInfo(std::string_view json, ContainerFacts* facts);
 

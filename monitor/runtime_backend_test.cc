@@ -29,10 +29,11 @@ constexpr char kContainerdInfo[] = R"({
                   "resources": {"memory": {"limit": 0}}}}
 })";
 
-TEST(ParseVerboseInfo, TakesPidAndCgroupsPath) {
+TEST(ParseVerboseInfo, TakesPidSandboxAndCgroupsPath) {
   ContainerFacts facts;
   ASSERT_TRUE(ParseVerboseInfo(kContainerdInfo, &facts));
   EXPECT_EQ(facts.pid, 4242);
+  EXPECT_EQ(facts.sandbox_id, "5f0e");
   EXPECT_EQ(facts.cgroups_path, "/k8s.io/abc");
 }
 
@@ -79,10 +80,23 @@ class FakeCri final : public runtime::v1::RuntimeService::Service {
     status->mutable_metadata()->set_name("burner");
     status->set_state(runtime::v1::CONTAINER_RUNNING);
     status->set_started_at(1700000000123456789);
-    (*status->mutable_labels())["io.kubernetes.pod.name"] = "pod-a";
-    (*status->mutable_labels())["io.kubernetes.pod.namespace"] = "edge";
+    // kubelet's labels, which any client can set, say otherwise than the sandbox.
+    (*status->mutable_labels())["io.kubernetes.pod.name"] = "label-pod";
+    (*status->mutable_labels())["io.kubernetes.pod.namespace"] = "kube-system";
     (*status->mutable_labels())["app"] = "burner";
     (*response->mutable_info())["info"] = kContainerdInfo;
+    return grpc::Status::OK;
+  }
+  grpc::Status PodSandboxStatus(grpc::ServerContext*,
+                                const runtime::v1::PodSandboxStatusRequest* request,
+                                runtime::v1::PodSandboxStatusResponse* response) override {
+    if (request->pod_sandbox_id() != "5f0e" || sandbox_down) {
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "sandbox store not ready");
+    }
+    auto* status = response->mutable_status();
+    status->set_id("5f0e");
+    status->mutable_metadata()->set_name("pod-a");
+    status->mutable_metadata()->set_namespace_("edge");
     return grpc::Status::OK;
   }
   grpc::Status StopContainer(grpc::ServerContext*, const runtime::v1::StopContainerRequest* request,
@@ -96,6 +110,7 @@ class FakeCri final : public runtime::v1::RuntimeService::Service {
   std::mutex mu;
   runtime::v1::ContainerState last_list_filter_state = runtime::v1::CONTAINER_UNKNOWN;
   bool verbose_asked = false;
+  bool sandbox_down = false;
   std::string stopped_id;
   int64_t stopped_timeout = -1;
 };
@@ -137,6 +152,16 @@ TEST_F(CriContainerRuntimeTest, StatusMapsEveryFact) {
   EXPECT_EQ(facts.started_at_ns, 1700000000123456789);
   EXPECT_EQ(facts.pid, 4242);
   EXPECT_EQ(facts.cgroups_path, "/k8s.io/abc");
+}
+
+TEST_F(CriContainerRuntimeTest, ThePodIsNamedByItsSandboxNeverByLabels) {
+  ContainerFacts facts;
+  ASSERT_TRUE(runtime_->Status("run1", &facts).ok());
+  EXPECT_EQ(facts.pod_namespace, "edge");  // the label says kube-system
+  EXPECT_EQ(facts.pod_name, "pod-a");
+  // Without the sandbox the owner is unknown: an error, not a guess from labels.
+  fake_.sandbox_down = true;
+  EXPECT_EQ(runtime_->Status("run1", &facts).error_code(), grpc::StatusCode::UNAVAILABLE);
 }
 
 TEST_F(CriContainerRuntimeTest, StatusPassesErrorsThrough) {

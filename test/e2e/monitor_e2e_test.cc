@@ -59,8 +59,10 @@ class Monitor : public ::testing::Test {
   // Starts a container limited to half a CPU; burn: spin, else sleep.
   std::string StartHalfCpu(CriClient& cri, const std::string& name, bool burn,
                            const std::string& log_dir,
-                           const std::map<std::string, std::string>& labels = {}) {
+                           const std::map<std::string, std::string>& labels = {},
+                           const std::string& pod_namespace = "default") {
     auto pod = HostNetworkPod(name, log_dir);
+    pod.mutable_metadata()->set_namespace_(pod_namespace);
     std::string pod_id, id;
     grpc::Status s = cri.RunPodSandbox(pod, &pod_id);
     EXPECT_TRUE(s.ok()) << s.error_message();
@@ -192,6 +194,28 @@ TEST_F(Monitor, ProtectedContainerIsNeverStopped) {
                                 {{"crigate.io/protected", "true"}});
   // Long enough for several breaches' worth of samples.
   EXPECT_FALSE(WaitExited(cri, id, 6s)) << gate.Log();
+}
+
+// Whose a container is comes from its pod sandbox in containerd; kubelet's
+// labels are the caller's to set.
+TEST_F(Monitor, ProtectionFollowsThePodsRealNamespaceNotItsLabels) {
+  CrigateProcess::Options options;
+  options.monitor = true;
+  options.body = kMonitorConfig;
+  options.body.replace(options.body.find("protected_namespaces = []"), 25,
+                       "protected_namespaces = [\"kube-system\"]");
+  CrigateProcess gate(options);
+  ASSERT_TRUE(gate.WaitReady()) << gate.Log();
+  CriClient cri(gate.socket());
+
+  // A burner in a kube-system pod that carries none of kubelet's labels.
+  std::string system = StartHalfCpu(cri, "system", true, gate.dir(), {}, "kube-system");
+  EXPECT_FALSE(WaitExited(cri, system, 6s)) << "a kube-system pod without labels was stopped";
+  // A burner in "default" whose label claims kube-system.
+  std::string spoofed = StartHalfCpu(cri, "spoofed", true, gate.dir(),
+                                     {{"io.kubernetes.pod.namespace", "kube-system"}});
+  EXPECT_TRUE(WaitExited(cri, spoofed, 30s)) << "the label protected it: " << gate.Log();
+  EXPECT_EQ(State(cri, system), v1::CONTAINER_RUNNING) << gate.Log();
 }
 
 }  // namespace
