@@ -36,16 +36,8 @@ grpc::Status ParseRequest(const char* action, const grpc::ByteBuffer& in, T* mes
   return grpc::Status::OK;
 }
 
-grpc::Status Encode(const google::protobuf::MessageLite& message, grpc::ByteBuffer* out) {
-  std::string bytes;
-  if (!message.SerializeToString(&bytes)) {
-    return grpc::Status(
-        grpc::StatusCode::INTERNAL,
-        fmt::format("crigate: cannot re-encode the {} with its approval", message.GetTypeName()));
-  }
-  const grpc::Slice slice(bytes);  // copies; requests are small
-  *out = grpc::ByteBuffer(&slice, 1);
-  return grpc::Status::OK;
+grpc::Status Encode(const google::protobuf::Message& message, grpc::ByteBuffer* out) {
+  return EncodeMessage(message, out);
 }
 
 // Keeps a resolver's code for NOT_FOUND (the client named something that is

@@ -19,6 +19,7 @@ class BackendResolver final : public policy::ImageResolver {
 
   policy::Result<policy::ImageIdentity> Image(const std::string& image) override;
   policy::Result<policy::ExistingContainer> Container(const std::string& container_id) override;
+  policy::Result<policy::ExistingSandbox> Sandbox(const std::string& sandbox_id) override;
 
  private:
   void Prepare(grpc::ClientContext* ctx) const;

@@ -123,7 +123,7 @@ bool ParseDaemonConfig(const toml::table& root, DaemonConfig* out,
   };
   read_int("drain_timeout_ms", 0, 600000, &out->drain_timeout_ms);
   read_int("decision_threads", 1, 256, &out->decision_threads);
-  read_int("max_message_bytes", 4096, 1 << 30, &out->max_message_bytes);
+  read_int("max_message_bytes", 4096, 256 << 20, &out->max_message_bytes);
 
   policy::TomlFields backend(policy::SectionOf(root, "backend", *errors), "backend", *errors);
   backend.RejectUnknown({"endpoint"});

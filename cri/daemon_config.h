@@ -28,7 +28,9 @@ struct DaemonConfig {
   std::string backend_endpoint = "unix:///run/containerd/containerd.sock";
   int drain_timeout_ms = 10000;  // how long in-flight calls get at shutdown
   int decision_threads = 4;      // threads that run pipeline decisions
-  int max_message_bytes = 64 << 20;
+  // containerd's own limit: a larger request would be allowed, audited and
+  // its token used up, only for containerd to refuse it.
+  int max_message_bytes = 16 << 20;
   log::Level log_level = log::Level::kInfo;
 };
 

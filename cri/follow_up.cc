@@ -6,15 +6,22 @@
 namespace crigate::cri {
 
 FollowUp::FollowUp(monitor::Watchdog* watchdog, policy::StagedPipeline* pipeline,
-                   std::shared_ptr<grpc::Channel> backend)
+                   std::shared_ptr<grpc::Channel> backend, policy::TokenGrants* grants)
     : watchdog_(watchdog),
       pipeline_(pipeline),
+      grants_(grants),
       images_(runtime::v1::ImageService::NewStub(backend)) {}
 
 grpc::Status FollowUp::AfterAllowed(const policy::GateRequest& request,
                                     const policy::Decision& decision, const grpc::Status& status,
                                     const grpc::ByteBuffer* last_response) {
   TrackContainer(request, status);
+  if (request.action == "CreateContainer" && status.ok()) KeepToken(decision, last_response);
+  if (request.action == "RemoveContainer" && status.ok() && grants_ != nullptr) {
+    // kubelet names containers by their full id; a kept token under a name
+    // given as a prefix is dropped by age at the next start.
+    grants_->Forget(request.container_id);
+  }
   if (request.action == "PullImage" && status.ok() && pipeline_ != nullptr) {
     if (last_response == nullptr) {
       return grpc::Status(grpc::StatusCode::INTERNAL,
@@ -47,6 +54,18 @@ grpc::Status FollowUp::CheckPull(const policy::GateRequest& request,
             decision.reason, pulled.image_ref(),
             s.ok() ? "removed" : "could NOT be removed: " + s.error_message());
   return decision.ToStatus();
+}
+
+void FollowUp::KeepToken(const policy::Decision& decision, const grpc::ByteBuffer* response) {
+  if (grants_ == nullptr || decision.token.empty() || response == nullptr) return;
+  runtime::v1::CreateContainerResponse created;
+  if (!ParseMessage(*response, &created)) return;
+  grpc::Status kept = grants_->Remember(created.container_id(), decision.token);
+  if (!kept.ok()) {
+    log::Warn("container {}: its token could not be kept for StartContainer ({}); StartContainer "
+              "will need the token in authorization metadata",
+              created.container_id().substr(0, 12), kept.error_message());
+  }
 }
 
 void FollowUp::AfterForwarded(const policy::GateRequest& request, const grpc::Status& status) {

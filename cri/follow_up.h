@@ -1,7 +1,9 @@
 // What the daemon does after a call has been answered: keeps the monitor's
 // list of containers in step with StartContainer / StopContainer /
-// RemoveContainer, whether or not those methods are gated, and checks what
-// an allowed PullImage actually pulled against the trust store.
+// RemoveContainer, whether or not those methods are gated; checks what an
+// allowed PullImage actually pulled against the trust store; and keeps the
+// token an allowed CreateContainer carried for that container's
+// StartContainer (policy/token_grants.h).
 #pragma once
 
 #include <grpcpp/channel.h>
@@ -10,6 +12,7 @@
 #include "cri_subset.grpc.pb.h"
 #include "monitor/watchdog.h"
 #include "policy/pipeline.h"
+#include "policy/token_grants.h"
 
 namespace crigate::cri {
 
@@ -19,7 +22,7 @@ class FollowUp final : public CallObserver {
   // outlive this object. backend is containerd, for removing an image whose
   // pulled digest the trust store refuses.
   FollowUp(monitor::Watchdog* watchdog, policy::StagedPipeline* pipeline,
-           std::shared_ptr<grpc::Channel> backend);
+           std::shared_ptr<grpc::Channel> backend, policy::TokenGrants* grants = nullptr);
 
   grpc::Status AfterAllowed(const policy::GateRequest& request, const policy::Decision& decision,
                             const grpc::Status& status,
@@ -28,15 +31,18 @@ class FollowUp final : public CallObserver {
   // Registering with the watchdog only queues work; a pull check may call
   // containerd.
   bool MayBlock(const policy::GateRequest& request) const override {
-    return request.action == "PullImage";
+    return request.action == "PullImage" || request.action == "CreateContainer" ||
+           request.action == "RemoveContainer";
   }
 
  private:
   void TrackContainer(const policy::GateRequest& request, const grpc::Status& status);
+  void KeepToken(const policy::Decision& decision, const grpc::ByteBuffer* response);
   grpc::Status CheckPull(const policy::GateRequest& request, const grpc::ByteBuffer& response);
 
   monitor::Watchdog* const watchdog_;
   policy::StagedPipeline* const pipeline_;
+  policy::TokenGrants* const grants_;
   const std::unique_ptr<runtime::v1::ImageService::Stub> images_;
 };
 

@@ -1,9 +1,12 @@
 #include "cri/inspect.h"
 
 #include <fmt/format.h>
+#include <google/protobuf/unknown_field_set.h>
 #include <grpcpp/support/proto_buffer_reader.h>
+#include <grpcpp/support/slice.h>
 
 #include "cri_subset.pb.h"
+#include "policy/token.h"
 
 namespace crigate::cri {
 namespace {
@@ -28,6 +31,7 @@ policy::PodInfo PodFrom(const v1::PodSandboxConfig& config) {
   pod.name = config.metadata().name();
   pod.uid = config.metadata().uid();
   pod.namespace_ = config.metadata().namespace_();
+  pod.attempt = config.metadata().attempt();
   pod.labels = ToMap(config.labels());
   pod.annotations = ToMap(config.annotations());
   const auto& security = config.linux().security_context();
@@ -39,6 +43,7 @@ policy::PodInfo PodFrom(const v1::PodSandboxConfig& config) {
 policy::ContainerInfo ContainerFrom(const v1::ContainerConfig& config) {
   policy::ContainerInfo container;
   container.name = config.metadata().name();
+  container.attempt = config.metadata().attempt();
   container.labels = ToMap(config.labels());
   container.annotations = ToMap(config.annotations());
   const auto& security = config.linux().security_context();
@@ -55,7 +60,7 @@ policy::ContainerInfo ContainerFrom(const v1::ContainerConfig& config) {
   return container;
 }
 
-// Parses the request as T; the caller then reads the fields it needs.
+// Parses the request as T, strictly; the caller then reads the fields it needs.
 template <typename T>
 grpc::Status Parse(std::string_view action, const grpc::ByteBuffer& buffer, T* message) {
   if (!ParseMessage(buffer, message)) {
@@ -63,16 +68,119 @@ grpc::Status Parse(std::string_view action, const grpc::ByteBuffer& buffer, T* m
                         fmt::format("crigate: the {} request is not a valid {} message", action,
                                     message->GetTypeName()));
   }
+  std::string field = MisTypedField(*message);
+  if (!field.empty()) {
+    return grpc::Status(
+        grpc::StatusCode::INVALID_ARGUMENT,
+        fmt::format("crigate: the {} request's field {} arrived with the wrong wire type; refused "
+                    "rather than read as its default",
+                    action, field));
+  }
   return grpc::Status::OK;
+}
+
+bool EraseToken(StringMap* annotations) {
+  return annotations->erase(policy::kTokenAnnotation) > 0;
+}
+
+template <typename T>
+grpc::Status Strip(std::string_view action, const grpc::ByteBuffer& in, grpc::ByteBuffer* out,
+                   bool* stripped, bool (*erase)(T*)) {
+  T req;
+  if (grpc::Status s = Parse(action, in, &req); !s.ok()) return s;
+  *stripped = erase(&req);
+  return *stripped ? EncodeMessage(req, out) : grpc::Status::OK;
 }
 
 }  // namespace
 
-bool ParseMessage(const grpc::ByteBuffer& buffer, google::protobuf::MessageLite* message) {
+bool ParseMessage(const grpc::ByteBuffer& buffer, google::protobuf::Message* message) {
   // ProtoBufferReader reads the slices in place; the const_cast is for its
   // signature only: reading does not modify the buffer.
   grpc::ProtoBufferReader reader(const_cast<grpc::ByteBuffer*>(&buffer));
   return message->ParseFromZeroCopyStream(&reader);
+}
+
+std::string MisTypedField(const google::protobuf::Message& message) {
+  using google::protobuf::FieldDescriptor;
+  const google::protobuf::Descriptor* descriptor = message.GetDescriptor();
+  const google::protobuf::Reflection* reflection = message.GetReflection();
+  const google::protobuf::UnknownFieldSet& unknown = reflection->GetUnknownFields(message);
+  for (int i = 0; i < unknown.field_count(); ++i) {
+    // An unknown field whose number the subset declares can only have come
+    // with the wrong wire type (the parser accepts packed and unpacked alike).
+    if (const FieldDescriptor* f = descriptor->FindFieldByNumber(unknown.field(i).number())) {
+      return f->name();
+    }
+  }
+  std::vector<const FieldDescriptor*> fields;
+  reflection->ListFields(message, &fields);
+  for (const FieldDescriptor* f : fields) {
+    // Maps are string to string in the subset: nothing in them to mistype
+    // that the gate would read differently.
+    if (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE || f->is_map()) continue;
+    if (f->is_repeated()) {
+      for (int i = 0; i < reflection->FieldSize(message, f); ++i) {
+        std::string inner = MisTypedField(reflection->GetRepeatedMessage(message, f, i));
+        if (!inner.empty()) return fmt::format("{}[{}].{}", f->name(), i, inner);
+      }
+    } else {
+      std::string inner = MisTypedField(reflection->GetMessage(message, f));
+      if (!inner.empty()) return f->name() + "." + inner;
+    }
+  }
+  return {};
+}
+
+grpc::Status EncodeMessage(const google::protobuf::Message& message, grpc::ByteBuffer* out) {
+  std::string bytes;
+  if (!message.SerializeToString(&bytes)) {
+    return grpc::Status(grpc::StatusCode::INTERNAL,
+                        fmt::format("crigate: cannot re-encode the {}", message.GetTypeName()));
+  }
+  const grpc::Slice slice(bytes);  // copies; requests are small
+  *out = grpc::ByteBuffer(&slice, 1);
+  return grpc::Status::OK;
+}
+
+grpc::Status StripTokenAnnotations(std::string_view action, const grpc::ByteBuffer& in,
+                                   grpc::ByteBuffer* out, bool* stripped) {
+  *stripped = false;
+  if (action == "RunPodSandbox") {
+    return Strip<v1::RunPodSandboxRequest>(action, in, out, stripped, [](auto* r) {
+      return r->has_config() && EraseToken(r->mutable_config()->mutable_annotations());
+    });
+  }
+  if (action == "CreateContainer") {
+    return Strip<v1::CreateContainerRequest>(action, in, out, stripped, [](auto* r) {
+      bool any = false;
+      if (r->has_config()) {
+        any |= EraseToken(r->mutable_config()->mutable_annotations());
+        if (r->config().has_image()) {
+          any |= EraseToken(r->mutable_config()->mutable_image()->mutable_annotations());
+        }
+      }
+      if (r->has_sandbox_config()) {
+        any |= EraseToken(r->mutable_sandbox_config()->mutable_annotations());
+      }
+      return any;
+    });
+  }
+  if (action == "PullImage") {
+    return Strip<v1::PullImageRequest>(action, in, out, stripped, [](auto* r) {
+      bool any = r->has_image() && EraseToken(r->mutable_image()->mutable_annotations());
+      if (r->has_sandbox_config()) {
+        any |= EraseToken(r->mutable_sandbox_config()->mutable_annotations());
+      }
+      return any;
+    });
+  }
+  if (action == "RemoveImage") {
+    return Strip<v1::RemoveImageRequest>(action, in, out, stripped, [](auto* r) {
+      return r->has_image() && EraseToken(r->mutable_image()->mutable_annotations());
+    });
+  }
+  return grpc::Status::OK;
 }
 
 grpc::Status InspectRequest(std::string_view action, const grpc::ByteBuffer& request,

@@ -1,15 +1,22 @@
-// Reads a gated request for the pipeline without changing it.
+// Reads a held request for the pipeline without changing it.
 //
 // The request is parsed with the CRI subset straight from the received
-// ByteBuffer (which stays intact); the original bytes are what is forwarded.
-// runtime.v1alpha2 requests parse with the same subset: their field numbers
-// are the same.
+// ByteBuffer (which stays intact); the original bytes are what is forwarded,
+// unless it carries a token annotation (StripTokenAnnotations). runtime.v1alpha2
+// requests parse with the same subset: their field numbers are the same.
+//
+// Strict: a field the subset declares that arrives with another wire type
+// (e.g. `privileged` sent length-delimited) is not an unknown field but a
+// malformed request: the parser would keep it aside and the gate would read
+// the default ("not privileged") while another decoder might not. Repeated
+// singular fields merge and the last one wins, as in containerd's decoder.
 #pragma once
 
+#include <google/protobuf/message.h>
 #include <grpcpp/support/byte_buffer.h>
-#include <google/protobuf/message_lite.h>
 #include <grpcpp/support/status.h>
 
+#include <string>
 #include <string_view>
 
 #include "policy/gate.h"
@@ -23,6 +30,23 @@ grpc::Status InspectRequest(std::string_view action, const grpc::ByteBuffer& req
                             policy::GateRequest* out);
 
 // Parses any subset message from a ByteBuffer without consuming it.
-bool ParseMessage(const grpc::ByteBuffer& buffer, google::protobuf::MessageLite* message);
+bool ParseMessage(const grpc::ByteBuffer& buffer, google::protobuf::Message* message);
+
+// The dotted path of the first field of message (or a message inside it)
+// whose number is declared but arrived with another wire type, e.g.
+// "config.linux.security_context.privileged"; empty when there is none.
+std::string MisTypedField(const google::protobuf::Message& message);
+
+// For an allowed request that carries the annotation crigate.io/token
+// (container config, image spec or pod sandbox config): re-encodes it
+// without that annotation, keeping every other field, unknown ones
+// included, so the token never reaches containerd (which would hand it to
+// any reader of PodSandboxStatus or ContainerStatus). *stripped is false, and
+// *out untouched, when there was none: the original bytes then go on.
+grpc::Status StripTokenAnnotations(std::string_view action, const grpc::ByteBuffer& in,
+                                   grpc::ByteBuffer* out, bool* stripped);
+
+// Serialises message into *out; INTERNAL when it cannot.
+grpc::Status EncodeMessage(const google::protobuf::Message& message, grpc::ByteBuffer* out);
 
 }  // namespace crigate::cri

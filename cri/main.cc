@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <thread>
@@ -73,14 +74,10 @@ bool KnownSection(std::string_view name) {
   return kOwn.count(name) > 0 || policy::PolicySections().count(name) > 0;
 }
 
-// Every action the front end must send through the pipeline: the configured
-// gate list, plus the read-only ones when they are not open to everyone.
+// The gated methods, for the start-up line.
 std::set<std::string> GatedActions(const policy::PolicyConfig& config) {
   std::set<std::string> gated;
   for (const auto& a : policy::GatableActions()) {
-    if (config.Gates(a)) gated.insert(a);
-  }
-  for (const auto& a : policy::ReadOnlyActions()) {
     if (config.Gates(a)) gated.insert(a);
   }
   return gated;
@@ -158,7 +155,18 @@ int Run(const Args& args) {
   cri::BackendResolver resolver(backend, std::chrono::seconds(5));
   policy::PipelineDeps pipeline_deps;
   pipeline_deps.resolver = &resolver;
-  pipeline_deps.replay = std::make_shared<policy::ReplayCache>(policy_config->token.replay_cache_size);
+  auto token_uses = policy::OpenTokenUses(*policy_config, policy::SystemClock::Instance());
+  if (!token_uses.ok()) {
+    log::Error("cannot open the token-use store: {}", token_uses.error());
+    return 1;
+  }
+  pipeline_deps.token_uses = *token_uses;
+  auto token_grants = policy::OpenTokenGrants(*policy_config);
+  if (!token_grants.ok()) {
+    log::Error("cannot open the kept-token directory: {}", token_grants.error());
+    return 1;
+  }
+  pipeline_deps.token_grants = token_grants->get();
   auto built = policy::BuildPipeline(*policy_config, pipeline_deps);
   if (!built.ok()) {
     log::Error("cannot build the policy pipeline: {}", built.error());
@@ -189,7 +197,7 @@ int Run(const Args& args) {
       return 1;
     }
   }
-  cri::FollowUp follow_up(watchdog.get(), pipeline.get(), backend);
+  cri::FollowUp follow_up(watchdog.get(), pipeline.get(), backend, token_grants->get());
 
   cri::PeerRegistry peers;
   cri::WorkQueue work(config.decision_threads);
@@ -211,13 +219,20 @@ int Run(const Args& args) {
   const std::set<std::string> gated = GatedActions(*policy_config);
   cri::ProxyOptions proxy_options;
   proxy_options.backend_target = config.backend_endpoint;
-  proxy_options.gated_actions = gated;
+  proxy_options.classify = [policy_config](policy::CriService service, std::string_view method) {
+    return policy_config->ClassOf(service, method);
+  };
+  proxy_options.max_message_bytes = static_cast<size_t>(config.max_message_bytes);
   cri::ProxyService service(proxy_options, deps);
 
   grpc::ServerBuilder builder;
   builder.RegisterCallbackGenericService(&service);
-  builder.SetMaxReceiveMessageSize(config.max_message_bytes);
-  builder.SetMaxSendMessageSize(config.max_message_bytes);
+  // The front end refuses (and audits) a held request over max_message_bytes
+  // itself; grpc's own limit sits above it so that such a request reaches
+  // the front end, and still bounds the memory one message can take.
+  builder.SetMaxReceiveMessageSize(std::min(2 * config.max_message_bytes, 512 << 20));
+  // Answers are containerd's and bounded by it (ListImages on a big node).
+  builder.SetMaxSendMessageSize(-1);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server) {
     log::Error("could not start the gRPC server");

@@ -23,6 +23,27 @@ bool HopHeader(grpc::string_ref key) {
          k == "te" || k == "user-agent" || k == "host";
 }
 
+// Metadata that stops at the gate: a bearer token is for crigate only.
+bool GateOnlyHeader(grpc::string_ref key) {
+  return std::string_view(key.data(), key.size()) == "authorization";
+}
+
+// A path as it can be shown in a log line or a status message: anything but
+// printable ASCII as \xNN, and at most 200 bytes.
+std::string Printable(std::string_view raw) {
+  std::string out;
+  for (char c : raw.substr(0, 200)) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u < 0x7f && c != '\\') {
+      out += c;
+    } else {
+      out += fmt::format("\\x{:02x}", u);
+    }
+  }
+  if (raw.size() > 200) out += "...";
+  return out;
+}
+
 const char* StatusCodeName(grpc::StatusCode code) {
   static const char* const kNames[] = {
       "OK",        "CANCELLED",         "UNKNOWN",           "INVALID_ARGUMENT",
@@ -73,14 +94,29 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
       : service_(service),
         ctx_(ctx),
         method_(ctx->method()),
-        info_(ClassifyMethod(method_)),
-        gated_(service->options().gated_actions.count(std::string(info_.action)) > 0),
+        path_(ParseMethodPath(method_)),
+        class_(ClassOf(service->options(), path_)),
+        gated_(class_ != policy::MethodClass::kReadOnly),
         observed_(!gated_ && service->deps().observer != nullptr &&
-                  service->options().observed_actions.count(std::string(info_.action)) > 0),
+                  service->options().observed_actions.count(std::string(path_.method)) > 0),
         leg_(this),
         start_(Clock::now()) {
+    if (!path_.served) {
+      // Not a CRI method: answered here, audited, never forwarded.
+      service_->deps().work->Post([this] {
+        GateInit();
+        Refuse(grpc::StatusCode::UNIMPLEMENTED,
+               fmt::format("crigate: {} is not served: crigate answers only the CRI methods "
+                           "/runtime.v1.RuntimeService/<Method>, /runtime.v1.ImageService/<Method> "
+                           "(and runtime.v1alpha2), spelled exactly",
+                           Printable(method_)));
+      });
+      return;
+    }
     for (const auto& [key, value] : ctx_->client_metadata()) {
-      if (!HopHeader(key)) backend_ctx_.AddMetadata(ToString(key), ToString(value));
+      if (!HopHeader(key) && !GateOnlyHeader(key)) {
+        backend_ctx_.AddMetadata(ToString(key), ToString(value));
+      }
     }
     if (ctx_->deadline() != std::chrono::system_clock::time_point::max()) {
       backend_ctx_.set_deadline(ctx_->deadline());
@@ -89,9 +125,25 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
     StartRead(&from_client_);
   }
 
+  static policy::MethodClass ClassOf(const ProxyOptions& options, const MethodPath& path) {
+    if (!path.served || !options.classify) return policy::MethodClass::kGated;
+    return options.classify(path.service, path.method);
+  }
+
   void OnReadDone(bool ok) override {
     if (ok && gated_ && !decided_) {
       decided_ = true;
+      if (from_client_.Length() > service_->options().max_message_bytes) {
+        service_->deps().work->Post([this] {
+          GateInit();
+          Refuse(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                 fmt::format("crigate: the {} request is {} bytes, more than "
+                             "server.max_message_bytes ({}, containerd's own limit)",
+                             path_.method, from_client_.Length(),
+                             service_->options().max_message_bytes));
+        });
+        return;
+      }
       service_->deps().work->Post([this] { Decide(); });
       return;
     }
@@ -103,13 +155,21 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
     if (backend_started_) {
       leg_.StartWritesDone();
       leg_.RemoveHold();  // the write side is done
-    } else if (ctx_->IsCancelled()) {
-      FinishOnce(grpc::Status::CANCELLED);
-    } else {
-      // A gated method whose caller half-closed without sending its request.
-      GateInit();
-      Refuse(grpc::StatusCode::INVALID_ARGUMENT,
-             fmt::format("crigate: {} arrived with no request message", info_.action));
+    } else if (!decided_) {
+      // A held call that ended before its request arrived: cancelled by the
+      // caller, refused by grpc (a message far over the limit), or
+      // half-closed with no message. Still one audit record.
+      decided_ = true;
+      const bool cancelled = ctx_->IsCancelled();
+      service_->deps().work->Post([this, cancelled] {
+        GateInit();
+        Refuse(cancelled ? grpc::StatusCode::CANCELLED : grpc::StatusCode::INVALID_ARGUMENT,
+               cancelled ? fmt::format("crigate: {} ended before its request arrived (cancelled, "
+                                       "or a message over grpc's limit)",
+                                       path_.method)
+                         : fmt::format("crigate: {} arrived with no request message",
+                                       path_.method));
+      });
     }
   }
 
@@ -193,6 +253,11 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
       // The decision line said "allow"; say how the call itself ended.
       log::Info("containerd answered allowed {} {}: {}: {}", request_.action, Describe(request_),
                 StatusCodeName(answer.error_code()), answer.error_message());
+      // A call containerd never ran uses no token up.
+      if ((status.error_code() == grpc::StatusCode::UNAVAILABLE && !ReachedBackend()) ||
+          status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+        ReleaseUses();
+      }
     }
     CallObserver* observer = service_->deps().observer;
     if (gated_ && observer != nullptr && !observer->MayBlock(request_)) {
@@ -220,7 +285,8 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
   void Notify(const grpc::Status& answer) {
     policy::GateRequest request;
     request.method = method_;
-    request.action = std::string(info_.action);
+    request.action = std::string(path_.method);
+    request.method_class = class_;
     request.caller = service_->deps().peers->Lookup(ctx_->peer());
     CallObserver* observer = service_->deps().observer;
     service_->deps().work->Post([observer, request, buffer = *first_request_, answer]() mutable {
@@ -256,7 +322,8 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
 
   void GateInit() {
     request_.method = method_;
-    request_.action = std::string(info_.action);
+    request_.action = std::string(path_.method);
+    request_.method_class = class_;
     request_.caller = service_->deps().peers->Lookup(ctx_->peer());
     for (const auto& [key, value] : ctx_->client_metadata()) {
       std::string_view k(key.data(), key.size()), v(value.data(), value.size());
@@ -270,7 +337,7 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
   // Runs on the work queue: inspect, decide, then forward or refuse.
   void Decide() {
     GateInit();
-    grpc::Status parsed = InspectRequest(info_.action, from_client_, &request_);
+    grpc::Status parsed = InspectRequest(path_.method, from_client_, &request_);
     if (!parsed.ok()) {
       Refuse(parsed.error_code(), parsed.error_message());
       return;
@@ -283,8 +350,24 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
       return;
     }
     if (ctx_->IsCancelled()) {
+      ReleaseUses();
       FinishOnce(grpc::Status::CANCELLED);
       return;
+    }
+    {
+      // The token is for the gate; containerd would keep it where any reader
+      // of the pod's or container's status finds it.
+      grpc::ByteBuffer stripped;
+      bool changed = false;
+      grpc::Status status = StripTokenAnnotations(request_.action, from_client_, &stripped, &changed);
+      if (!status.ok()) {
+        log::Error("allowed {} could not be stripped of its token: {}", request_.action,
+                   status.error_message());
+        ReleaseUses();
+        Refuse(status.error_code(), status.error_message());
+        return;
+      }
+      if (changed) from_client_ = stripped;
     }
     if (service_->deps().rewriter != nullptr) {
       grpc::ByteBuffer rewritten;
@@ -296,6 +379,7 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
         // refusal is recorded after the allow.
         log::Error("allowed {} could not be prepared for forwarding: {}", request_.action,
                    status.error_message());
+        ReleaseUses();
         Refuse(status.error_code(), status.error_message());
         return;
       }
@@ -305,6 +389,15 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
               decision_.latency.count());
     StartBackend();
     leg_.StartWrite(&from_client_);
+  }
+
+  // The allowed call will not run: its token uses are given back.
+  void ReleaseUses() {
+    for (const auto& use : decision_.uses) {
+      grpc::Status s = use->Release();
+      if (!s.ok()) log::Warn("{} stays recorded: {}", use->Describe(), s.error_message());
+    }
+    decision_.uses.clear();
   }
 
   // Refused before the stages ran (malformed request): still one audit record.
@@ -336,8 +429,9 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
   ProxyService* const service_;
   grpc::GenericCallbackServerContext* const ctx_;
   const std::string method_;
-  const MethodInfo info_;  // views into method_
-  const bool gated_;
+  const MethodPath path_;  // views into method_
+  const policy::MethodClass class_;
+  const bool gated_;  // held for the pipeline: mutating or gated
   const bool observed_;  // not gated, but the observer wants its outcome
   grpc::ClientContext backend_ctx_;
   BackendLeg leg_;

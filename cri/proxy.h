@@ -1,6 +1,7 @@
-// The front end: one generic gRPC service that takes every method and
-// forwards it to containerd as raw bytes, stopping gated calls at the
-// pipeline first.
+// The front end: one generic gRPC service that takes every path, answers
+// itself for anything that is not a CRI method (cri/method_table.h), and
+// forwards CRI calls to containerd as raw bytes: read-only ones at once,
+// mutating and gated ones once the pipeline allowed them.
 #pragma once
 
 #include <grpcpp/generic/async_generic_service.h>
@@ -48,9 +49,17 @@ class RequestRewriter {
                                grpc::ByteBuffer* out, bool* rewritten) = 0;
 };
 
+// How much of the gate a served method passes (PolicyConfig::ClassOf).
+using MethodClassifier = std::function<policy::MethodClass(policy::CriService, std::string_view)>;
+
 struct ProxyOptions {
-  std::string backend_target;           // for messages: "unix:///run/containerd/containerd.sock"
-  std::set<std::string> gated_actions;  // actions whose requests go through the pipeline
+  std::string backend_target;  // for messages: "unix:///run/containerd/containerd.sock"
+  // Read-only methods are relayed at once; mutating and gated ones are held
+  // until the pipeline decides. Unset: everything is gated.
+  MethodClassifier classify;
+  // The largest request a held call may carry: containerd's own limit, so the
+  // gate never allows (and uses a token for) what containerd then refuses.
+  size_t max_message_bytes = 16 << 20;
   // Actions, gated or not, whose outcome the observer wants to know.
   std::set<std::string> observed_actions = {"StartContainer", "StopContainer",
                                             "RemoveContainer", "PullImage"};

@@ -13,9 +13,12 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "policy/actions.h"
 
 namespace crigate::policy {
 
@@ -37,6 +40,7 @@ struct PodInfo {
   std::string name;
   std::string uid;
   std::string namespace_;
+  uint32_t attempt = 0;
   std::map<std::string, std::string> labels;
   std::map<std::string, std::string> annotations;
   NamespaceModes host;
@@ -53,6 +57,7 @@ struct Resources {
 
 struct ContainerInfo {
   std::string name;
+  uint32_t attempt = 0;
   std::map<std::string, std::string> labels;
   std::map<std::string, std::string> annotations;
   NamespaceModes host;
@@ -64,9 +69,16 @@ struct ContainerInfo {
 struct GateRequest {
   std::string method;  // full gRPC path, "/runtime.v1.RuntimeService/CreateContainer"
   std::string action;  // the method's last segment, "CreateContainer"
+  // Mutating calls run the stages that check every call (privilege); gated
+  // calls run them all. Read-only calls reach the pipeline only when they
+  // are not open (then they are mutating).
+  MethodClass method_class = MethodClass::kGated;
   Caller caller;
   std::string image;   // image as the request names it (PullImage, RemoveImage, CreateContainer)
-  std::optional<PodInfo> pod;             // RunPodSandbox, CreateContainer, PullImage (sandbox config)
+  // RunPodSandbox's config; for CreateContainer and PullImage the caller's
+  // copy of the sandbox config, a claim that is checked against the real
+  // sandbox (CallState::sandbox) and never judged itself.
+  std::optional<PodInfo> pod;
   std::optional<ContainerInfo> container; // CreateContainer, UpdateContainerResources
   std::string container_id;               // Start/Stop/Remove/Exec*/Attach/Update
   std::string pod_sandbox_id;             // CreateContainer, StopPodSandbox, PortForward...
@@ -100,6 +112,18 @@ struct StageRecord {
   StageResult result;
 };
 
+// Something a stage holds for one call that must count only if the call is
+// allowed and its audit record written: a token use. The pipeline commits it
+// before the allow goes out and releases it otherwise; the front end
+// releases a committed one when containerd never ran the call.
+class PendingUse {
+ public:
+  virtual ~PendingUse() = default;
+  virtual grpc::Status Commit() = 0;   // durable when it returns OK
+  virtual grpc::Status Release() = 0;  // forgets the use (durably, if committed)
+  virtual std::string Describe() const = 0;  // "token jti 'x' for CreateContainer on ..."
+};
+
 struct Decision {
   bool allow = false;
   grpc::StatusCode code = grpc::StatusCode::OK;  // status returned to the caller on deny
@@ -108,17 +132,30 @@ struct Decision {
   std::string image_digest;                      // resolved digest, when a stage resolved one
   std::string decision_id;                       // the cloud's, when it answered
   std::chrono::microseconds latency{0};
+  // Committed uses (tokens) of an allowed call, for the front end to release
+  // if the call then never reaches containerd.
+  std::vector<std::shared_ptr<PendingUse>> uses;
+  // An allowed CreateContainer's verified token, kept by crigate for the
+  // container's StartContainer (policy/token_grants.h); never audited.
+  std::string token;
 
   grpc::Status ToStatus() const {
     return allow ? grpc::Status::OK : grpc::Status(code, reason);
   }
 };
 
+// A pod sandbox as containerd holds it (PodSandboxStatus, verbose): what a
+// CreateContainer naming it by pod_sandbox_id will really run in.
+struct ExistingSandbox {
+  std::string id;  // containerd's full id (a request may name a unique prefix)
+  PodInfo pod;     // metadata, labels, annotations, host namespaces, privileged
+};
+
 // The container that a container-id call (StartContainer, StopContainer,
-// Exec...) names, as the backend reports it (ContainerStatus, plus
+// Exec...) names, as the backend reports it (ContainerStatus verbose, plus
 // PodSandboxStatus of its sandbox). Looked up at most once per call.
 struct ExistingContainer {
-  std::string id;
+  std::string id;        // containerd's full id
   std::string image;     // the image as the container was created with: a name or an image id
   std::string image_id;  // "sha256:...", the image id the container runs
   std::string pod_sandbox_id;
@@ -126,7 +163,12 @@ struct ExistingContainer {
   std::map<std::string, std::string> labels;
   std::map<std::string, std::string> annotations;      // the container's
   std::map<std::string, std::string> pod_annotations;  // its sandbox's
+  // The container's config and its sandbox's as containerd recorded them;
+  // nullopt when containerd did not report them (verbose info missing).
+  std::optional<ContainerInfo> config;
+  std::optional<PodInfo> pod;
 };
+
 
 // Per-call state that stages fill in for the stages after them and for the
 // audit record: e.g. the trust stage resolves the digest that the token stage
@@ -137,20 +179,28 @@ struct CallState {
   std::string token_subject;      // verified token's sub
   std::string token_id;           // verified token's jti
   std::string token_claims_json;  // verified claims, compact JSON, for the cloud request
+  std::string token;              // the verified token itself; never audited
   std::string decision_id;        // the cloud's decision id
   // Every name the node holds for the resolved image: normalised repo tags,
   // repo digests ("name@sha256:...") and the image id. Empty when unresolved.
   std::vector<std::string> image_names;
   // The container a container-id call names, once a stage has looked it up.
   std::optional<ExistingContainer> existing_container;
+  // The real sandbox behind a CreateContainer's pod_sandbox_id.
+  std::optional<ExistingSandbox> sandbox;
+  // Reserved by stages; committed or released by the pipeline.
+  std::vector<std::shared_ptr<PendingUse>> pending_uses;
 };
 
 // One check in the chain. Thread-safe; Check must return within a bounded time.
 class Stage {
  public:
   virtual ~Stage() = default;
-  virtual const char* name() const = 0;  // "privilege", "trust", "token", "cloud"
+  virtual const char* name() const = 0;  // "privilege", "facts", "trust", "token", "cloud"
   virtual StageResult Check(const GateRequest& request, CallState& state) = 0;
+  // True for a stage that every mutating call passes (privilege); the others
+  // run for gated calls only.
+  virtual bool checks_every_mutating_call() const { return false; }
   // True when this stage's Error (no answer) lets the call go on instead of
   // denying it. Only the cloud stage may offer this (its failure_mode_allow);
   // privilege, trust and token keep the default.

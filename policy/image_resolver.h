@@ -36,6 +36,11 @@ class ImageResolver {
   // (PodSandboxStatus). NOT_FOUND when no such container exists; any other
   // error when the backend could not answer.
   virtual Result<ExistingContainer> Container(const std::string& container_id) = 0;
+
+  // PodSandboxStatus (verbose) for sandbox_id, which may be a unique prefix
+  // as containerd accepts it. NOT_FOUND when no such sandbox exists; any
+  // other error when the backend could not answer.
+  virtual Result<ExistingSandbox> Sandbox(const std::string& sandbox_id) = 0;
 };
 
 // The container a container-id call names, looked up through resolver once
@@ -43,5 +48,10 @@ class ImageResolver {
 // sets *error (NOT_FOUND: no such container; otherwise the backend failed).
 const ExistingContainer* FindExistingContainer(ImageResolver& resolver, const GateRequest& request,
                                                CallState& state, grpc::Status* error);
+
+// The real sandbox behind a CreateContainer's pod_sandbox_id, looked up once
+// per call and kept in state.sandbox. Same failure contract as above.
+const ExistingSandbox* FindSandbox(ImageResolver& resolver, const GateRequest& request,
+                                   CallState& state, grpc::Status* error);
 
 }  // namespace crigate::policy

@@ -73,8 +73,10 @@ Decision StagedPipeline::Decide(const GateRequest& request) {
   CallState state;
   try {
     d.allow = true;
+    const bool gated = request.method_class == MethodClass::kGated;
     for (size_t i = 0; i < stages_.size(); ++i) {
       Stage& stage = *stages_[i];
+      if (!gated && !stage.checks_every_mutating_call()) continue;
       StageResult r = RunStage(stage, request, state);
       d.stages.push_back({stage.name(), r});
       Counters& counts = *counters_[i];
@@ -97,17 +99,66 @@ Decision StagedPipeline::Decide(const GateRequest& request) {
       d.reason = fmt::format("crigate {}: {}", stage.name(), r.reason);
       break;
     }
-    if (d.allow) d.reason = stages_.empty() ? "no policy stage enabled" : "every stage allowed";
+    if (d.allow) {
+      d.reason = d.stages.empty() ? fmt::format("no policy stage checks {} calls",
+                                                MethodClassName(request.method_class))
+                                  : "every stage allowed";
+    }
   } catch (const std::exception& e) {
     d.allow = false;
     d.code = Code::INTERNAL;
     d.reason = fmt::format("crigate: decision failed: {}; denied", e.what());
   }
+  // A token use counts only for a call that is allowed and audited: made
+  // durable before the allow goes out, released if anything after fails.
+  std::vector<std::shared_ptr<PendingUse>> committed;
+  if (d.allow) CommitUses(state, d, committed);
+  if (!d.allow) ReleaseUses(state.pending_uses);
   d.image_digest = state.image_digest;
   d.decision_id = state.decision_id.empty() ? NewDecisionId() : state.decision_id;
   d.latency = Since(start);
   Audit(request, state, "decide", d);
+  if (!d.allow) {
+    ReleaseUses(committed);  // the audit record failed: the call does not run
+  } else {
+    d.uses = std::move(committed);
+    d.token = state.token;
+  }
   return d;
+}
+
+void StagedPipeline::CommitUses(CallState& state, Decision& d,
+                                std::vector<std::shared_ptr<PendingUse>>& committed) {
+  for (const std::shared_ptr<PendingUse>& use : state.pending_uses) {
+    grpc::Status s;
+    try {
+      s = use->Commit();
+    } catch (const std::exception& e) {
+      s = Fail(Code::INTERNAL, e.what());
+    }
+    if (!s.ok()) {
+      d.allow = false;
+      d.code = Code::UNAVAILABLE;
+      d.reason = fmt::format("crigate: {} could not be recorded ({}); call refused, the token is "
+                             "not used up",
+                             use->Describe(), s.error_message());
+      ReleaseUses(committed);
+      committed.clear();
+      return;
+    }
+    committed.push_back(use);
+  }
+}
+
+void StagedPipeline::ReleaseUses(const std::vector<std::shared_ptr<PendingUse>>& uses) {
+  for (const std::shared_ptr<PendingUse>& use : uses) {
+    try {
+      grpc::Status s = use->Release();
+      if (!s.ok()) release_failures_.fetch_add(1);
+    } catch (...) {
+      release_failures_.fetch_add(1);
+    }
+  }
 }
 
 Decision StagedPipeline::Reject(const GateRequest& request, grpc::StatusCode code,
@@ -185,7 +236,8 @@ std::string StagedPipeline::CountsText() const {
   for (const StageCounts& c : Counts()) {
     out += fmt::format("{} allow={} deny={} error={}; ", c.stage, c.allowed, c.denied, c.errors);
   }
-  return out + fmt::format("audit failures={}", audit_failures_.load());
+  return out + fmt::format("audit failures={} use release failures={}", audit_failures_.load(),
+                           release_failures_.load());
 }
 
 }  // namespace crigate::policy

@@ -1,5 +1,6 @@
-// The gate's pipeline: stages in order (privilege, trust, token, cloud),
-// the first Deny stops the chain, an Error is a deny unless that stage
+// The gate's pipeline: stages in order (privilege, facts, trust, token,
+// cloud); a mutating call that is not gated runs only the stages that check
+// every mutating call (privilege). The first Deny stops the chain, an Error is a deny unless that stage
 // offers failure_mode_allow (only the cloud stage may), and every decision
 // is written to the audit log before it is returned. If the audit record
 // cannot be written, the decision is a deny: no decision without a record.
@@ -66,6 +67,13 @@ class StagedPipeline final : public Pipeline {
   void Audit(const GateRequest& request, const CallState& state, std::string_view phase,
              Decision& d);
   std::string NewDecisionId();
+  // Commits state's pending uses into committed; on the first failure turns d
+  // into a deny and releases what was committed.
+  void CommitUses(CallState& state, Decision& d,
+                  std::vector<std::shared_ptr<PendingUse>>& committed);
+  // Releases uses; a failure is counted (the use then stays recorded: the
+  // token is lost, never made replayable).
+  void ReleaseUses(const std::vector<std::shared_ptr<PendingUse>>& uses);
 
   const std::vector<std::unique_ptr<Stage>> stages_;
   const std::unique_ptr<AuditLog> audit_;
@@ -75,6 +83,7 @@ class StagedPipeline final : public Pipeline {
   std::vector<std::unique_ptr<Counters>> counters_;  // one per stage; the vector is constant
   std::atomic<uint64_t> next_id_{0};
   std::atomic<uint64_t> audit_failures_{0};
+  std::atomic<uint64_t> release_failures_{0};
 };
 
 }  // namespace crigate::policy

@@ -2,8 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "policy/facts_stage.h"
 #include "policy/privilege.h"
-#include "policy/replay_cache.h"
 #include "policy/token_stage.h"
 #include "policy/trust_stage.h"
 
@@ -23,6 +23,9 @@ Result<std::unique_ptr<StagedPipeline>> BuildPipeline(const PolicyConfig& config
     options.read_only_open = config.gate.read_only_open;
     stages.push_back(std::make_unique<PrivilegeStage>(std::move(options)));
   }
+  // Facts from containerd come before any stage judges them; without a
+  // resolver (unit tests of other stages) the stages that need facts refuse.
+  if (deps.resolver) stages.push_back(std::make_unique<FactsStage>(*deps.resolver));
   if (config.trust.enabled) {
     if (!deps.resolver)
       return Fail(Code::INVALID_ARGUMENT, "the trust stage needs an image resolver");
@@ -41,16 +44,35 @@ Result<std::unique_ptr<StagedPipeline>> BuildPipeline(const PolicyConfig& config
     options.node_id = config.node_id;
     options.max_ttl = config.token.max_ttl;
     options.clock_skew = config.token.clock_skew;
-    stages.push_back(std::make_unique<TokenStage>(
-        config.token.loaded, std::move(options),
-        deps.replay ? deps.replay : std::make_shared<ReplayCache>(config.token.replay_cache_size),
-        clock, deps.resolver));
+    std::shared_ptr<TokenUseStore> uses = deps.token_uses;
+    if (!uses) {
+      auto memory = TokenUseStore::Open("", config.token.replay_cache_size, clock.Now());
+      if (!memory.ok()) return memory.status();
+      uses = std::move(memory).value();
+    }
+    stages.push_back(std::make_unique<TokenStage>(config.token.loaded, std::move(options),
+                                                  std::move(uses), clock, deps.resolver,
+                                                  deps.token_grants));
   }
   if (grpc::Status cloud = AddCloudStage(config, deps, stages); !cloud.ok()) return cloud;
 
   Result<std::unique_ptr<AuditLog>> audit = AuditLog::Open(config.audit, clock);
   if (!audit.ok()) return Fail(audit.code(), fmt::format("audit.path: {}", audit.error()));
   return std::make_unique<StagedPipeline>(std::move(stages), std::move(audit).value(), trust);
+}
+
+Result<std::shared_ptr<TokenUseStore>> OpenTokenUses(const PolicyConfig& config,
+                                                     const Clock& clock) {
+  auto store =
+      TokenUseStore::Open(config.token.use_store, config.token.replay_cache_size, clock.Now());
+  if (!store.ok()) return Fail(store.code(), fmt::format("token.use_store: {}", store.error()));
+  return std::shared_ptr<TokenUseStore>(std::move(store).value());
+}
+
+Result<std::unique_ptr<TokenGrants>> OpenTokenGrants(const PolicyConfig& config) {
+  auto grants = TokenGrants::Open(config.token.grant_dir, config.token.max_ttl);
+  if (!grants.ok()) return Fail(grants.code(), fmt::format("token.grant_dir: {}", grants.error()));
+  return std::move(grants).value();
 }
 
 }  // namespace crigate::policy

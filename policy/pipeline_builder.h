@@ -1,9 +1,10 @@
-// Builds the configured pipeline: privilege -> trust -> token -> cloud, each
-// only when enabled, over one audit log.
+// Builds the configured pipeline: privilege -> facts -> trust -> token ->
+// cloud, each only when enabled (facts whenever there is a resolver), over
+// one audit log.
 //
 // Front end usage (cri/main.cc):
 //   auto config = ParsePolicyConfig(root, errors);   // at start (and for --check-config)
-//   PipelineDeps deps;  deps.resolver = &resolver;  deps.replay = replay_cache;
+//   PipelineDeps deps;  deps.resolver = &resolver;  deps.token_uses = *OpenTokenUses(*config, clock);
 //   auto pipeline = BuildPipeline(*config, deps);
 //   deps.pipeline = pipeline->get();
 //   on SIGHUP:        (*pipeline)->Reload();          // trust store, token keys, cloud node key
@@ -19,7 +20,8 @@
 #include "policy/image_resolver.h"
 #include "policy/pipeline.h"
 #include "policy/policy_config.h"
-#include "policy/replay_cache.h"
+#include "policy/token_grants.h"
+#include "policy/token_use_store.h"
 
 namespace crigate::policy {
 
@@ -28,17 +30,26 @@ struct PipelineDeps {
   // Must outlive the pipeline.
   ImageResolver* resolver = nullptr;
   const Clock* clock = nullptr;  // null: the system clock
-  // The token stage's memory of used tokens; null: a new one of
-  // token.replay_cache_size. A daemon that rebuilds its pipeline (a config
-  // change) should make one at start and pass it to every build, so that a
-  // rebuild makes no used token replayable.
-  std::shared_ptr<ReplayCache> replay;
+  // The token stage's record of used tokens (OpenTokenUses); null: a new
+  // memory-only one of token.replay_cache_size. A daemon opens it once at
+  // start and passes it to every build, so that a rebuild makes no used
+  // token replayable.
+  std::shared_ptr<TokenUseStore> token_uses;
+  // Tokens kept for containers created with them (OpenTokenGrants); null:
+  // container-id calls carry their token in metadata only.
+  const TokenGrants* token_grants = nullptr;
 };
 
 // INVALID_ARGUMENT / UNAVAILABLE naming the key when a dependency is
 // missing or the audit log cannot be opened ("audit.path: cannot open ...").
 Result<std::unique_ptr<StagedPipeline>> BuildPipeline(const PolicyConfig& config,
                                                       const PipelineDeps& deps);
+
+// Opens token.use_store (memory only when it is ""), naming the key on error.
+Result<std::shared_ptr<TokenUseStore>> OpenTokenUses(const PolicyConfig& config, const Clock& clock);
+
+// Opens token.grant_dir (memory only when it is ""), naming the key on error.
+Result<std::unique_ptr<TokenGrants>> OpenTokenGrants(const PolicyConfig& config);
 
 // Appends the cloud stage when config.cloud enables it (policy/cloud is
 // built in); the one place that knows the cloud stage's constructor.

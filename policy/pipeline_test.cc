@@ -35,20 +35,40 @@ class ScriptedStage final : public Stage {
     if (throws) throw std::runtime_error("boom");
     if (!digest.empty()) state.image_digest = digest;
     if (!decision_id.empty()) state.decision_id = decision_id;
+    if (use) state.pending_uses.push_back(use);
     return result_;
   }
   bool failure_mode_allow() const override { return failure_mode_allow_; }
+  bool checks_every_mutating_call() const override { return std::string_view(name_) == "privilege"; }
   grpc::Status Reload() override { return reload; }
 
   std::atomic<int> calls{0};
   bool throws = false;
   std::string digest, decision_id;
   grpc::Status reload;
+  std::shared_ptr<PendingUse> use;  // reserved at each Check when set
 
  private:
   const char* const name_;
   const StageResult result_;
   const bool failure_mode_allow_;
+};
+
+// A token use that records what the pipeline did with it.
+class RecordedUse final : public PendingUse {
+ public:
+  grpc::Status Commit() override {
+    ++commits;
+    return commit_result;
+  }
+  grpc::Status Release() override {
+    ++releases;
+    return grpc::Status::OK;
+  }
+  std::string Describe() const override { return "the use of token jti 'j'"; }
+
+  int commits = 0, releases = 0;
+  grpc::Status commit_result;
 };
 
 std::vector<json> Records(const std::string& path) {
@@ -68,6 +88,7 @@ GateRequest Request() {
   r.pod->namespace_ = "default";
   r.pod->name = "web";
   r.pod->uid = "u-1";
+  r.pod_sandbox_id = std::string(64, 'd');
   r.container = ContainerInfo{};
   r.container->name = "app";
   return r;
@@ -197,6 +218,69 @@ TEST_F(PipelineTest, NoAuditRecordMeansNoAllow) {
   EXPECT_NE(pipeline->CountsText().find("audit failures=1"), std::string::npos);
 }
 
+TEST_F(PipelineTest, AMutatingCallThatIsNotGatedPassesThePrivilegeStageOnly) {
+  auto* privilege = new ScriptedStage("privilege", StageResult::Allow());
+  auto* trust = new ScriptedStage("trust", StageResult::Deny(Code::PERMISSION_DENIED, "no"));
+  auto pipeline = Make({privilege, trust});
+  GateRequest r = Request();
+  r.action = "StopContainer";
+  r.method_class = MethodClass::kMutating;
+  Decision d = pipeline->Decide(r);
+  EXPECT_TRUE(d.allow) << d.reason;
+  ASSERT_EQ(d.stages.size(), 1u);
+  EXPECT_EQ(d.stages[0].stage, "privilege");
+  EXPECT_EQ(trust->calls, 0);
+  EXPECT_EQ(Records(path_).size(), 1u);  // and it is audited
+  r.method_class = MethodClass::kGated;
+  EXPECT_FALSE(pipeline->Decide(r).allow);
+}
+
+TEST_F(PipelineTest, ATokenUseIsCommittedOnlyForAnAllowedAndAuditedCall) {
+  auto use = std::make_shared<RecordedUse>();
+  auto* token = new ScriptedStage("token", StageResult::Allow());
+  token->use = use;
+  Decision d = Make({token})->Decide(Request());
+  EXPECT_TRUE(d.allow);
+  EXPECT_EQ(use->commits, 1);
+  EXPECT_EQ(use->releases, 0);
+  ASSERT_EQ(d.uses.size(), 1u);  // for the front end, should containerd never run it
+
+  // Denied by a later stage: released, never committed.
+  use = std::make_shared<RecordedUse>();
+  auto* token2 = new ScriptedStage("token", StageResult::Allow());
+  token2->use = use;
+  d = Make({token2, new ScriptedStage("cloud", StageResult::Deny(Code::PERMISSION_DENIED, "no"))})
+          ->Decide(Request());
+  EXPECT_FALSE(d.allow);
+  EXPECT_EQ(use->commits, 0);
+  EXPECT_EQ(use->releases, 1);
+  EXPECT_TRUE(d.uses.empty());
+
+  // Allowed, but the audit line cannot be written: committed, then given back.
+  use = std::make_shared<RecordedUse>();
+  auto* token3 = new ScriptedStage("token", StageResult::Allow());
+  token3->use = use;
+  d = Make({token3}, "/dev/full")->Decide(Request());
+  EXPECT_FALSE(d.allow);
+  EXPECT_EQ(use->commits, 1);
+  EXPECT_EQ(use->releases, 1);
+  EXPECT_TRUE(d.uses.empty());
+}
+
+TEST_F(PipelineTest, AUseThatCannotBeRecordedRefusesTheCall) {
+  auto use = std::make_shared<RecordedUse>();
+  use->commit_result = Fail(Code::UNAVAILABLE, "cannot write token use file /x: disk full");
+  auto* token = new ScriptedStage("token", StageResult::Allow());
+  token->use = use;
+  Decision d = Make({token})->Decide(Request());
+  EXPECT_FALSE(d.allow);
+  EXPECT_EQ(d.code, Code::UNAVAILABLE);
+  EXPECT_EQ(d.reason,
+            "crigate: the use of token jti 'j' could not be recorded (cannot write token use "
+            "file /x: disk full); call refused, the token is not used up");
+  EXPECT_EQ(Records(path_).back()["decision"], "deny");
+}
+
 TEST_F(PipelineTest, RejectIsRecorded) {
   auto pipeline = Make({new ScriptedStage("privilege", StageResult::Allow())});
   GateRequest r;
@@ -223,7 +307,8 @@ TEST_F(PipelineTest, CountsAndReload) {
   EXPECT_EQ(counts[0].allowed, 2u);
   EXPECT_EQ(counts[1].denied, 2u);
   EXPECT_EQ(pipeline->CountsText(),
-            "privilege allow=2 deny=0 error=0; trust allow=0 deny=2 error=0; audit failures=0");
+            "privilege allow=2 deny=0 error=0; trust allow=0 deny=2 error=0; audit failures=0 use "
+            "release failures=0");
   grpc::Status s = pipeline->Reload();
   EXPECT_FALSE(s.ok());
   EXPECT_EQ(s.error_message(), "trust: store broken");
@@ -261,6 +346,7 @@ class BuiltPipelineTest : public ::testing::Test {
     resolver_.AddImage({Digest('2'),
                         {"docker.io/library/busybox:latest"},
                         {"docker.io/library/busybox@" + Digest('b')}});
+    resolver_.AddSandbox(testing::Sandbox(std::string(64, 'd'), "web", "default", "u-1"));
     config_text_ = "[privilege]\nsuper_uids = [1000]\n[trust]\nstore = \"" + dir_.path() +
                    "/trust.toml\"\n[token]\nkeys = [\"" + dir_.path() + "/ops.pub\"]\n" +
                    "[audit]\npath = \"" + audit_ + "\"\n[node]\nid = \"gw-1\"\n";
@@ -308,10 +394,11 @@ TEST_F(BuiltPipelineTest, TrustedImageWithTokenIsAllowedAndAudited) {
   r.pod->annotations[kTokenAnnotation] = Token("busybox:1.36");
   Decision d = pipeline->Decide(r);
   EXPECT_TRUE(d.allow) << d.reason;
-  ASSERT_EQ(d.stages.size(), 3u);
+  ASSERT_EQ(d.stages.size(), 4u);
   EXPECT_EQ(d.stages[0].stage, "privilege");
-  EXPECT_EQ(d.stages[1].stage, "trust");
-  EXPECT_EQ(d.stages[2].stage, "token");
+  EXPECT_EQ(d.stages[1].stage, "facts");
+  EXPECT_EQ(d.stages[2].stage, "trust");
+  EXPECT_EQ(d.stages[3].stage, "token");
   EXPECT_EQ(d.image_digest, Digest('a'));
   json rec = Records(audit_).back();
   EXPECT_EQ(rec["token"], (json{{"sub", "ops"}, {"jti", "j1"}}));
@@ -433,9 +520,9 @@ TEST_F(CloudInPipelineTest, UnreachableCloudDeniesByDefault) {
   Decision d = pipeline->Decide(Allowed());
   EXPECT_FALSE(d.allow);
   EXPECT_EQ(d.code, Code::UNAVAILABLE);
-  ASSERT_EQ(d.stages.size(), 4u);
-  EXPECT_EQ(d.stages[3].stage, "cloud");
-  EXPECT_EQ(d.stages[3].result.verdict, Verdict::kError);
+  ASSERT_EQ(d.stages.size(), 5u);
+  EXPECT_EQ(d.stages[4].stage, "cloud");
+  EXPECT_EQ(d.stages[4].result.verdict, Verdict::kError);
   EXPECT_EQ(d.reason.rfind("crigate cloud: no answer (", 0), 0u) << d.reason;
 }
 
@@ -445,16 +532,16 @@ TEST_F(CloudInPipelineTest, FailureModeAllowLetsTheCallThroughOnRecord) {
   ASSERT_TRUE(pipeline);
   Decision d = pipeline->Decide(Allowed());
   EXPECT_TRUE(d.allow) << d.reason;
-  ASSERT_EQ(d.stages.size(), 4u);
-  EXPECT_EQ(d.stages[3].result.verdict, Verdict::kError);
-  EXPECT_EQ(Records(audit_).back()["stages"][3]["verdict"], "error");
+  ASSERT_EQ(d.stages.size(), 5u);
+  EXPECT_EQ(d.stages[4].result.verdict, Verdict::kError);
+  EXPECT_EQ(Records(audit_).back()["stages"][4]["verdict"], "error");
 }
 
 TEST_F(CloudInPipelineTest, DisabledCloudAddsNoStageAndBadKeysAreConfigErrors) {
   config_text_ += "[cloud]\nenabled = false\n";
   auto pipeline = Build();
   ASSERT_TRUE(pipeline);
-  EXPECT_EQ(pipeline->Decide(Allowed()).stages.size(), 3u);
+  EXPECT_EQ(pipeline->Decide(Allowed()).stages.size(), 4u);
 
   std::vector<std::string> errors;
   EXPECT_EQ(ParsePolicyConfig(toml::parse("[cloud]\nenabled = true\ncolour = 1\n"), errors),

@@ -27,12 +27,33 @@ Result<ImageIdentity> FakeResolver::Image(const std::string& image) {
   return it->second;
 }
 
+void FakeResolver::AddSandbox(const ExistingSandbox& sandbox) { sandboxes_[sandbox.id] = sandbox; }
+
+Result<ExistingSandbox> FakeResolver::Sandbox(const std::string& sandbox_id) {
+  ++sandbox_calls;
+  if (!failure_.ok()) return failure_;
+  const ExistingSandbox* found = nullptr;
+  for (const auto& [id, sandbox] : sandboxes_) {
+    if (sandbox_id.empty() || id.compare(0, sandbox_id.size(), sandbox_id) != 0) continue;
+    if (found) return Fail(grpc::StatusCode::NOT_FOUND, "ambiguous sandbox id prefix");
+    found = &sandbox;
+  }
+  if (!found) return Fail(grpc::StatusCode::NOT_FOUND, "no such sandbox");
+  return *found;
+}
+
 Result<ExistingContainer> FakeResolver::Container(const std::string& container_id) {
   ++container_calls;
   if (!failure_.ok()) return failure_;
-  auto it = containers_.find(container_id);
-  if (it == containers_.end()) return Fail(grpc::StatusCode::NOT_FOUND, "no such container");
-  return it->second;
+  // containerd takes a unique prefix of an id too.
+  const ExistingContainer* found = nullptr;
+  for (const auto& [id, container] : containers_) {
+    if (container_id.empty() || id.compare(0, container_id.size(), container_id) != 0) continue;
+    if (found) return Fail(grpc::StatusCode::NOT_FOUND, "ambiguous container id prefix");
+    found = &container;
+  }
+  if (!found) return Fail(grpc::StatusCode::NOT_FOUND, "no such container");
+  return *found;
 }
 
 TempDir::TempDir() {
@@ -61,7 +82,20 @@ ExistingContainer Container(std::string id, std::string image, std::string image
   c.image_id = std::move(image_id);
   c.pod_sandbox_id = std::move(pod_sandbox_id);
   c.pod_namespace = std::move(pod_namespace);
+  c.config = ContainerInfo{};
+  c.pod = PodInfo{};
+  c.pod->namespace_ = c.pod_namespace;
   return c;
+}
+
+ExistingSandbox Sandbox(std::string id, std::string name, std::string pod_namespace,
+                        std::string uid) {
+  ExistingSandbox s;
+  s.id = std::move(id);
+  s.pod.name = std::move(name);
+  s.pod.namespace_ = std::move(pod_namespace);
+  s.pod.uid = std::move(uid);
+  return s;
 }
 
 std::string Digest(char seed) { return "sha256:" + std::string(64, seed); }

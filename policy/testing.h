@@ -29,19 +29,25 @@ class FakeResolver final : public ImageResolver {
  public:
   // Answers Image(name) for each repo tag, repo digest and the id.
   void AddImage(const ImageIdentity& identity);
+  // Answers Container(id) for the full id and any prefix of it that is unique.
   void AddContainer(const ExistingContainer& container);
+  // Answers Sandbox(id) for the full id and any prefix of it that is unique.
+  void AddSandbox(const ExistingSandbox& sandbox);
   // Every call fails with this status (e.g. UNAVAILABLE) while set.
   void FailWith(grpc::Status status) { failure_ = std::move(status); }
 
   Result<ImageIdentity> Image(const std::string& image) override;
   Result<ExistingContainer> Container(const std::string& container_id) override;
+  Result<ExistingSandbox> Sandbox(const std::string& sandbox_id) override;
 
   int image_calls = 0;
   int container_calls = 0;
+  int sandbox_calls = 0;
 
  private:
   std::map<std::string, ImageIdentity> images_;
   std::map<std::string, ExistingContainer> containers_;
+  std::map<std::string, ExistingSandbox> sandboxes_;
   grpc::Status failure_;
 };
 
@@ -57,9 +63,15 @@ class TempDir final {
   std::string path_;
 };
 
-// An existing container as the resolver reports it.
+// An existing container as the resolver reports it: an unprivileged
+// container in an unprivileged pod of pod_namespace, with no host namespaces.
 ExistingContainer Container(std::string id, std::string image, std::string image_id,
                             std::string pod_sandbox_id, std::string pod_namespace);
+
+// A sandbox as the resolver reports it: pod name/namespace/uid, nothing
+// privileged.
+ExistingSandbox Sandbox(std::string id, std::string name, std::string pod_namespace,
+                        std::string uid);
 
 // "sha256:" + 64 hex digits made from seed, for fixtures.
 std::string Digest(char seed);

@@ -23,25 +23,43 @@ bool FromMap(const std::map<std::string, std::string>& annotations, const char* 
   return true;
 }
 
-// What the call acts on, so that a token is accepted once per use. A token
-// starts one pod sandbox, whatever uid the caller gives it: the uid is the
-// caller's to choose, so keying on it would let one token start any number
-// of pods. Within that pod it covers each container once.
+// What the call acts on, so that a token is accepted once per use; always
+// an identity containerd chose or will derive, never one the caller picks. A
+// token starts one pod sandbox, whatever uid or name the caller gives it.
+// Within a pod it covers each container (containerd's real sandbox id, the
+// container's name and attempt: what containerd names the container by)
+// once.
 std::string ReplayTarget(const GateRequest& r, const CallState& state) {
-  const std::string pod =
-      r.pod ? (r.pod->uid.empty() ? r.pod->namespace_ + "/" + r.pod->name : r.pod->uid)
-            : std::string();
   if (r.action == "RunPodSandbox") return "pod";
   if (r.action == "CreateContainer") {
-    return "container:" + pod + "/" + (r.container ? r.container->name : std::string());
+    const std::string sandbox =
+        state.sandbox ? state.sandbox->id : "unresolved:" + r.pod_sandbox_id;
+    return fmt::format("container:{}/{}/{}", sandbox, r.container ? r.container->name : "",
+                       r.container ? r.container->attempt : 0);
   }
   if (IsImageAction(r.action)) {
     return "image:" + (state.image_ref.empty() ? NormaliseOrKeep(r.image) : state.image_ref);
   }
+  if (state.existing_container) return "container-id:" + state.existing_container->id;
   if (!r.container_id.empty()) return "container-id:" + r.container_id;
   if (!r.pod_sandbox_id.empty()) return "pod-id:" + r.pod_sandbox_id;
   return "-";
 }
+
+// One token use, reserved in the store while the call is decided.
+class TokenUse final : public PendingUse {
+ public:
+  TokenUse(std::shared_ptr<TokenUseStore> store, std::string key, std::string what)
+      : store_(std::move(store)), key_(std::move(key)), what_(std::move(what)) {}
+  grpc::Status Commit() override { return store_->Commit(key_); }
+  grpc::Status Release() override { return store_->Release(key_); }
+  std::string Describe() const override { return what_; }
+
+ private:
+  const std::shared_ptr<TokenUseStore> store_;
+  const std::string key_;
+  const std::string what_;
+};
 
 StageResult Deny(std::string reason) {
   return StageResult::Deny(Code::UNAUTHENTICATED, std::move(reason));
@@ -50,12 +68,13 @@ StageResult Deny(std::string reason) {
 }  // namespace
 
 TokenStage::TokenStage(std::shared_ptr<const KeySet> keys, TokenStageOptions options,
-                       std::shared_ptr<ReplayCache> replay, const Clock& clock,
-                       ImageResolver* resolver)
+                       std::shared_ptr<TokenUseStore> uses, const Clock& clock,
+                       ImageResolver* resolver, const TokenGrants* grants)
     : options_(std::move(options)),
-      replay_(std::move(replay)),
+      uses_(std::move(uses)),
       clock_(clock),
       resolver_(resolver),
+      grants_(grants),
       keys_(std::move(keys)) {}
 
 std::shared_ptr<const KeySet> TokenStage::keys() const {
@@ -95,9 +114,11 @@ StageResult TokenStage::Check(const GateRequest& request, CallState& state) {
   const ExistingContainer* existing = nullptr;
   if (IsContainerIdAction(action) && resolver_) {
     existing = FindExistingContainer(*resolver_, request, state, &lookup);
-    if (!have && existing) {
-      have = FromMap(existing->annotations, "container", &found) ||
-             FromMap(existing->pod_annotations, "pod", &found);
+    if (!have && existing && grants_) {
+      if (std::optional<std::string> kept = grants_->Find(existing->id)) {
+        found = {*kept, "the token container " + existing->id.substr(0, 12) + " was created with"};
+        have = true;
+      }
     }
   }
   if (!have) {
@@ -148,23 +169,35 @@ StageResult TokenStage::Check(const GateRequest& request, CallState& state) {
     }
   }
 
-  const std::string key = claims.jti + "\n" + action + "\n" + ReplayTarget(request, state);
-  const TimePoint expires = FromUnixSeconds(claims.exp) + options_.clock_skew;
-  switch (replay_->Accept(key, expires, check.now)) {
-    case ReplayCache::Outcome::kAccepted:
-      break;
-    case ReplayCache::Outcome::kReplayed:
-      return Deny(fmt::format("token jti '{}' was already used for {} on {}", claims.jti, action,
-                              ReplayTarget(request, state)));
-    case ReplayCache::Outcome::kFull:
-      return Deny(
-          fmt::format("token jti '{}' refused: the replay cache is full ({} unexpired "
-                      "uses); raise token.replay_cache_size or wait for tokens to expire",
-                      claims.jti, replay_->capacity()));
+  if (action == "CreateContainer" && resolver_) {
+    // The use is bound to the real sandbox, whatever id prefix the caller sent.
+    grpc::Status looked_up;
+    if (!FindSandbox(*resolver_, request, state, &looked_up)) {
+      return Deny(fmt::format("cannot bind the token's use to a pod sandbox: {}",
+                              looked_up.error_message()));
+    }
   }
+  const std::string target = ReplayTarget(request, state);
+  const std::string key = claims.jti + "\n" + action + "\n" + target;
+  const TimePoint expires = FromUnixSeconds(claims.exp) + options_.clock_skew;
+  switch (uses_->Reserve(key, expires, check.now)) {
+    case TokenUseStore::Outcome::kReserved:
+      break;
+    case TokenUseStore::Outcome::kReplayed:
+      return Deny(fmt::format("token jti '{}' was already used for {} on {}", claims.jti, action,
+                              target));
+    case TokenUseStore::Outcome::kFull:
+      return Deny(
+          fmt::format("token jti '{}' refused: the token-use store is full ({} unexpired "
+                      "uses); raise token.replay_cache_size or wait for tokens to expire",
+                      claims.jti, uses_->capacity()));
+  }
+  state.pending_uses.push_back(std::make_shared<TokenUse>(
+      uses_, key, fmt::format("the use of token jti '{}' for {} on {}", claims.jti, action, target)));
   state.token_subject = claims.sub;
   state.token_id = claims.jti;
   state.token_claims_json = verified->claims_json;
+  if (action == "CreateContainer") state.token = found.token;
   return StageResult::Allow(fmt::format("token jti '{}' of '{}' verified with key {} (from {})",
                                         claims.jti, claims.sub, verified->kid, found.where));
 }

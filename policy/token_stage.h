@@ -8,10 +8,10 @@
 //   3. the image spec's annotation (PullImage, RemoveImage, CreateContainer)
 //   4. the pod sandbox config's annotation (RunPodSandbox, CreateContainer,
 //      PullImage with a sandbox config)
-//   5. for container-id calls (StartContainer...), the annotation on the
-//      existing container, then on its pod, as the backend reports them:
-//      kubelet passes pod annotations into the sandbox config, never into
-//      StartContainer.
+//   5. for container-id calls (StartContainer...), the token the container
+//      was created with, which crigate kept (TokenGrants): kubelet sends
+//      StartContainer with nothing but the id, and tokens never reach
+//      containerd (the front end removes the annotation).
 //
 // required_for lists the actions that need a token (default RunPodSandbox,
 // CreateContainer, StartContainer, PullImage). RemoveImage is not in the
@@ -20,10 +20,14 @@
 // verified, and a bad one denies the call.
 //
 // Replay: a token is accepted once per (jti, action, target), the target
-// being what the call acts on (the pod uid, the pod uid and container name,
-// the container id, the image). One pod token thus covers RunPodSandbox and
-// each container's CreateContainer and StartContainer once, but can never
-// repeat any of them; a container restarted by kubelet needs a fresh token.
+// being what the call acts on as containerd identifies it (one pod sandbox
+// per token; containerd's real sandbox id plus the container's name and
+// attempt; the container's full id; the image). One pod token thus covers
+// RunPodSandbox and each container's CreateContainer and StartContainer
+// once, but can never repeat any of them; a container restarted by kubelet
+// needs a fresh token. The use is only reserved here: the pipeline makes it
+// durable (TokenUseStore) once the call is allowed and audited, so a call
+// refused later, or never run, does not use the token up.
 //
 // Every deny is UNAUTHENTICATED.
 #pragma once
@@ -39,7 +43,8 @@
 #include "policy/gate.h"
 #include "policy/image_resolver.h"
 #include "policy/jws_key.h"
-#include "policy/replay_cache.h"
+#include "policy/token_grants.h"
+#include "policy/token_use_store.h"
 
 namespace crigate::policy {
 
@@ -55,10 +60,13 @@ class TokenStage final : public Stage {
  public:
   // keys: loaded from options.key_paths by the caller. clock and resolver
   // must outlive the stage; resolver may be null (then container-id calls
-  // can carry their token only in metadata). replay may be shared with
+  // can carry their token only in metadata). uses may be shared with
   // other stages or kept across a rebuild of the pipeline.
+  // grants may be null (then container-id calls carry their token only in
+  // metadata); it must outlive the stage.
   TokenStage(std::shared_ptr<const KeySet> keys, TokenStageOptions options,
-             std::shared_ptr<ReplayCache> replay, const Clock& clock, ImageResolver* resolver);
+             std::shared_ptr<TokenUseStore> uses, const Clock& clock, ImageResolver* resolver,
+             const TokenGrants* grants = nullptr);
 
   const char* name() const override { return "token"; }
   StageResult Check(const GateRequest& request, CallState& state) override;
@@ -69,9 +77,10 @@ class TokenStage final : public Stage {
 
  private:
   const TokenStageOptions options_;
-  const std::shared_ptr<ReplayCache> replay_;
+  const std::shared_ptr<TokenUseStore> uses_;
   const Clock& clock_;
   ImageResolver* const resolver_;
+  const TokenGrants* const grants_;
 
   mutable std::mutex mu_;
   std::shared_ptr<const KeySet> keys_;  // guarded by mu_; never null

@@ -24,11 +24,26 @@ class TokenStageTest : public ::testing::Test {
     std::vector<std::string> errors;
     auto keys = KeySet::Load({key_path_}, errors);
     ASSERT_TRUE(keys);
-    replay_ = std::make_shared<ReplayCache>(100);
-    Make(keys, replay_);
+    uses_ = MemoryStore(100);
+    Make(keys, uses_);
+    resolver_.AddSandbox(testing::Sandbox(std::string(64, 'b'), "web", "default", "pod-uid-1"));
   }
 
-  void Make(std::shared_ptr<const KeySet> keys, std::shared_ptr<ReplayCache> replay) {
+  static std::shared_ptr<TokenUseStore> MemoryStore(size_t capacity) {
+    auto store = TokenUseStore::Open("", capacity, FromUnixSeconds(1'790'000'000));
+    EXPECT_TRUE(store.ok()) << store.error();
+    return std::move(store).value();
+  }
+
+  TokenStageOptions Options() const {
+    TokenStageOptions options;
+    options.key_paths = {key_path_};
+    options.required_for = DefaultTokenRequiredActions();
+    options.node_id = "gw-1";
+    return options;
+  }
+
+  void Make(std::shared_ptr<const KeySet> keys, std::shared_ptr<TokenUseStore> replay) {
     TokenStageOptions options;
     options.key_paths = {key_path_};
     options.required_for = DefaultTokenRequiredActions();
@@ -69,6 +84,7 @@ class TokenStageTest : public ::testing::Test {
                             const std::string& image = "busybox:1.36") {
     GateRequest r = Sandbox(pod_token);
     r.action = "CreateContainer";
+    r.pod_sandbox_id = "bbbb";  // a prefix of the real sandbox's id, as containerd accepts
     r.image = image;
     r.container = ContainerInfo{};
     r.container->name = container;
@@ -91,7 +107,7 @@ class TokenStageTest : public ::testing::Test {
   std::string key_path_;
   FakeClock clock_;
   FakeResolver resolver_;
-  std::shared_ptr<ReplayCache> replay_;
+  std::shared_ptr<TokenUseStore> uses_;
   std::unique_ptr<TokenStage> stage_;
   CallState state_;
   int jti_ = 0;
@@ -145,6 +161,43 @@ TEST_F(TokenStageTest, ReplayedJtiIsDeniedPerActionAndTarget) {
   ExpectDeny(Check(Sandbox(token)), "token expired at");
 }
 
+TEST_F(TokenStageTest, AContainerUseIsBoundToTheRealSandboxNotTheCallersSpelling) {
+  std::string token = Token(Claims({"CreateContainer"}, "busybox:1.36"));
+  ASSERT_EQ(Check(Create(token, "app")).verdict, Verdict::kAllow);
+  ASSERT_EQ(state_.pending_uses.size(), 1u);
+  ASSERT_TRUE(state_.pending_uses[0]->Commit().ok());
+  // Another prefix of the same sandbox, another uid claimed: the same container.
+  GateRequest again = Create(token, "app");
+  again.pod_sandbox_id = std::string(64, 'b');
+  again.pod->uid = "a-uid-the-caller-made-up";
+  ExpectDeny(Check(again), "already used for CreateContainer on container:" + std::string(64, 'b') +
+                               "/app/0");
+  // A new attempt of the same container is a new container to containerd.
+  GateRequest next = Create(token, "app");
+  next.container->attempt = 1;
+  EXPECT_EQ(Check(next).verdict, Verdict::kAllow);
+}
+
+TEST_F(TokenStageTest, AContainerTokenNeedsTheSandboxToExist) {
+  GateRequest r = Create(Token(Claims({"CreateContainer"}, "busybox:1.36")));
+  r.pod_sandbox_id = "ffff";
+  ExpectDeny(Check(r), "cannot bind the token's use to a pod sandbox: pod sandbox ffff does not exist");
+}
+
+TEST_F(TokenStageTest, AUseIsOnlyReservedUntilThePipelineCommitsOrReleasesIt) {
+  std::string token = Token(Claims({"RunPodSandbox"}));
+  ASSERT_EQ(Check(Sandbox(token)).verdict, Verdict::kAllow);
+  ASSERT_EQ(state_.pending_uses.size(), 1u);
+  std::shared_ptr<PendingUse> use = state_.pending_uses[0];
+  // While reserved, a second call with the token is a replay.
+  ExpectDeny(Check(Sandbox(token)), "already used for RunPodSandbox");
+  // Released (the call was refused later): the token is not used up.
+  ASSERT_TRUE(use->Release().ok());
+  ASSERT_EQ(Check(Sandbox(token)).verdict, Verdict::kAllow);
+  ASSERT_TRUE(state_.pending_uses[0]->Commit().ok());
+  ExpectDeny(Check(Sandbox(token)), "already used for RunPodSandbox");
+}
+
 TEST_F(TokenStageTest, FirstFoundTokenDecides) {
   std::string good = Token(Claims({"CreateContainer"}, "busybox:1.36"));
   GateRequest r = Create("not-a-token");
@@ -193,40 +246,53 @@ TEST_F(TokenStageTest, WrongKeyExpiredAndGarbageTokensAreDenied) {
   ExpectDeny(Check(Sandbox(std::string(1 << 20, 'A'))), "more than the 8192 allowed");
 }
 
-TEST_F(TokenStageTest, StartContainerFindsTheTokenOnTheExistingContainer) {
+TEST_F(TokenStageTest, StartContainerFindsTheTokenTheContainerWasCreatedWith) {
+  auto grants = TokenGrants::Open("", std::chrono::hours(1));
+  ASSERT_TRUE(grants.ok());
+  stage_ = std::make_unique<TokenStage>(stage_->keys(), Options(), uses_, clock_, &resolver_,
+                                        grants->get());
+  const std::string c1(64, '1'), c2(64, '2');
   std::string token = Token(Claims({"CreateContainer", "StartContainer"}, "busybox:1.36"));
-  ExistingContainer c =
-      testing::Container("c1", "docker.io/library/busybox:1.36", Digest('1'), "s1", "default");
-  c.pod_annotations[kTokenAnnotation] = token;  // kubelet: pod annotations only
-  resolver_.AddContainer(c);
+  resolver_.AddContainer(
+      testing::Container(c1, "docker.io/library/busybox:1.36", Digest('1'), "s1", "default"));
+  // An annotation on the container (a token that reached containerd) is not looked at.
+  ExistingContainer annotated =
+      testing::Container(c2, "docker.io/library/busybox:1.36", Digest('1'), "s1", "default");
+  annotated.pod_annotations[kTokenAnnotation] = token;
+  resolver_.AddContainer(annotated);
   GateRequest start;
   start.action = "StartContainer";
-  start.container_id = "c1";
+  start.container_id = c2.substr(0, 12);
+  ExpectDeny(Check(start), "StartContainer requires a token");
+
+  ASSERT_TRUE((*grants)->Remember(c1, token).ok());
+  start.container_id = c1.substr(0, 12);  // a prefix, as containerd accepts
   StageResult r = Check(start);
   EXPECT_EQ(r.verdict, Verdict::kAllow) << r.reason;
-  EXPECT_NE(r.reason.find("from pod annotation"), std::string::npos);
-  ExpectDeny(Check(start), "already used for StartContainer on container-id:c1");
+  EXPECT_NE(r.reason.find("the token container 111111111111 was created with"), std::string::npos)
+      << r.reason;
+  ASSERT_TRUE(state_.pending_uses.at(0)->Commit().ok());
+  // The use is bound to the full id, whatever prefix names it.
+  start.container_id = c1;
+  ExpectDeny(Check(start), "already used for StartContainer on container-id:" + c1);
 
-  // A token for another image does not start this container.
-  ExistingContainer other =
-      testing::Container("c2", "docker.io/library/busybox:1.36", Digest('1'), "s1", "default");
-  other.annotations[kTokenAnnotation] = Token(Claims({"StartContainer"}, "nginx:1.25"));
-  resolver_.AddContainer(other);
-  start.container_id = "c2";
+  // A kept token for another image does not start this container.
+  ASSERT_TRUE((*grants)->Remember(c2, Token(Claims({"StartContainer"}, "nginx:1.25"))).ok());
+  start.container_id = c2;
   ExpectDeny(Check(start), "token is for image 'nginx:1.25'");
 
   start.container_id = "c-none";
   ExpectDeny(Check(start), "none was given (container c-none does not exist)");
   resolver_.FailWith(Fail(Code::UNAVAILABLE, "backend down"));
-  start.container_id = "c1";
+  start.container_id = c1;
   ExpectDeny(Check(start), "backend down");
 }
 
 TEST_F(TokenStageTest, FullReplayCacheFailsClosed) {
-  Make(stage_->keys(), std::make_shared<ReplayCache>(1));
+  Make(stage_->keys(), MemoryStore(1));
   EXPECT_EQ(Check(Sandbox(Token(Claims({"RunPodSandbox"})), "p1")).verdict, Verdict::kAllow);
   ExpectDeny(Check(Sandbox(Token(Claims({"RunPodSandbox"})), "p2")),
-             "token jti 'jti-2' refused: the replay cache is full (1 unexpired uses)");
+             "token jti 'jti-2' refused: the token-use store is full (1 unexpired uses)");
 }
 
 TEST_F(TokenStageTest, ReloadSwapsKeysAndKeepsTheOldOnesOnError) {

@@ -88,8 +88,14 @@ class TrustStageTest : public ::testing::Test {
     return r;
   }
 
-  StageResult Check(const GateRequest& r) {
+  // For a CreateContainer, the request's sandbox config stands for the real
+  // sandbox (the facts stage has compared them), unless the test made one.
+  StageResult Check(GateRequest r) {
     state_ = CallState{};
+    if (r.action == "CreateContainer" && r.pod && r.pod_sandbox_id.empty()) {
+      r.pod_sandbox_id = std::string(63, 'c') + static_cast<char>('0' + sandboxes_++ % 10);
+      resolver_.AddSandbox({r.pod_sandbox_id, *r.pod});
+    }
     return stage_->Check(r, state_);
   }
 
@@ -104,6 +110,7 @@ class TrustStageTest : public ::testing::Test {
   FakeResolver resolver_;
   std::unique_ptr<TrustStage> stage_;
   CallState state_;
+  int sandboxes_ = 0;
 };
 
 TEST_F(TrustStageTest, CreateContainerWithPinnedImageIsAllowedAndResolved) {
@@ -160,6 +167,17 @@ TEST_F(TrustStageTest, NamespacePrivilegeAndHostNamespacesFollowTheRule) {
   host = Create("busybox:1.36");
   host.container->host.host_ipc = true;
   ExpectDeny(Check(host), Code::PERMISSION_DENIED, "host IPC namespace");
+}
+
+TEST_F(TrustStageTest, CreateContainerIsJudgedInTheRealSandboxNotTheClaimedOne) {
+  ExistingSandbox real = testing::Sandbox(std::string(64, 'e'), "web", "kube-system", "u1");
+  real.pod.host.host_network = true;
+  resolver_.AddSandbox(real);
+  GateRequest r = Create("busybox:1.36");  // claims namespace default, no host network
+  r.pod_sandbox_id = "eeee";
+  ExpectDeny(Check(r), Code::PERMISSION_DENIED, "in pod namespace 'kube-system'");
+  r.pod_sandbox_id = "ffff";
+  ExpectDeny(Check(r), Code::NOT_FOUND, "pod sandbox ffff does not exist");
 }
 
 TEST_F(TrustStageTest, ResourceCeilings) {
@@ -261,6 +279,36 @@ TEST_F(TrustStageTest, RemoveImageFollowsItsRuleWithoutPins) {
   ExpectDeny(Check(Named("RemoveImage", "nginx:1.25")), Code::PERMISSION_DENIED, "no trust rule");
   ExpectDeny(Check(Named("RemoveImage", Digest('4'))), Code::FAILED_PRECONDITION,
              "not on the node");
+}
+
+TEST_F(TrustStageTest, StartContainerRechecksPrivilegeAndHostNamespacesAsRecorded) {
+  ExistingContainer privileged =
+      testing::Container("c-priv", "docker.io/library/busybox:1.36", Digest('1'), "s1", "default");
+  privileged.config->privileged = true;
+  resolver_.AddContainer(privileged);
+  ExpectDeny(Check(ForContainer("StartContainer", "c-priv")), Code::PERMISSION_DENIED,
+             "does not allow privileged containers");
+  ExistingContainer host_pod =
+      testing::Container("c-host", "docker.io/library/busybox:1.36", Digest('1'), "s1", "default");
+  host_pod.pod->host.host_pid = true;
+  resolver_.AddContainer(host_pod);
+  ExpectDeny(Check(ForContainer("StartContainer", "c-host")), Code::PERMISSION_DENIED,
+             "host PID namespace");
+  // Judged on the reference it was created with, not the first tag of its image.
+  ExistingContainer latest =
+      testing::Container("c-latest", "docker.io/library/busybox:latest", Digest('2'), "s1",
+                         "default");
+  resolver_.AddContainer(latest);
+  ExpectDeny(Check(ForContainer("StartContainer", "c-latest")), Code::PERMISSION_DENIED,
+             "docker.io/library/busybox:latest");
+  ExistingContainer unknown =
+      testing::Container("c-unknown", "docker.io/library/busybox:1.36", Digest('1'), "s1",
+                         "default");
+  unknown.config.reset();
+  resolver_.AddContainer(unknown);
+  StageResult r = Check(ForContainer("StartContainer", "c-unknown"));
+  EXPECT_EQ(r.verdict, Verdict::kError) << r.reason;
+  EXPECT_NE(r.reason.find("did not report the recorded config"), std::string::npos) << r.reason;
 }
 
 TEST_F(TrustStageTest, StartContainerChecksWhatTheContainerRuns) {

@@ -86,10 +86,31 @@ std::optional<StageResult> DescribeSandbox(const GateRequest& request, ImageReso
   return std::nullopt;
 }
 
-std::optional<StageResult> DescribeCreate(const GateRequest& request, ImageResolver& resolver,
-                                          TrustSubject* s) {
+// Privilege and host namespaces of a container in a pod: the container runs
+// with the pod's as well as its own.
+void Combine(const ContainerInfo& c, const PodInfo& pod, TrustSubject* s) {
+  s->pod_namespace = pod.namespace_;
+  s->privileged = c.privileged || pod.privileged;
+  s->host.host_network = c.host.host_network || pod.host.host_network;
+  s->host.host_pid = c.host.host_pid || pod.host.host_pid;
+  s->host.host_ipc = c.host.host_ipc || pod.host.host_ipc;
+}
+
+std::optional<StageResult> DescribeCreate(const GateRequest& request, CallState& state,
+                                          ImageResolver& resolver, TrustSubject* s) {
   if (!request.container) {
     return Deny(Code::INVALID_ARGUMENT, "CreateContainer carries no container config");
+  }
+  // The pod is the real sandbox behind pod_sandbox_id, never the request's
+  // sandbox_config (the facts stage has compared the two).
+  grpc::Status looked_up;
+  const ExistingSandbox* sandbox = FindSandbox(resolver, request, state, &looked_up);
+  if (!sandbox) {
+    if (looked_up.error_code() == Code::NOT_FOUND ||
+        looked_up.error_code() == Code::INVALID_ARGUMENT) {
+      return Deny(looked_up.error_code(), looked_up.error_message());
+    }
+    return StageResult::Error(Code::UNAVAILABLE, looked_up.error_message());
   }
   ImageRef ref;
   if (auto bad = Parse(request.image, &ref)) return bad;
@@ -102,15 +123,8 @@ std::optional<StageResult> DescribeCreate(const GateRequest& request, ImageResol
   if (!status.ok()) return Unavailable(status, "image " + ref.String());
   if (auto bad = NamesFor(ref, s)) return bad;
   s->shown = ref.String();
-  if (request.pod) s->pod_namespace = request.pod->namespace_;
-  // The container runs with the pod's namespaces and privilege as well as its own.
-  const ContainerInfo& c = *request.container;
-  const NamespaceModes pod_host = request.pod ? request.pod->host : NamespaceModes{};
-  s->privileged = c.privileged || (request.pod && request.pod->privileged);
-  s->host.host_network = c.host.host_network || pod_host.host_network;
-  s->host.host_pid = c.host.host_pid || pod_host.host_pid;
-  s->host.host_ipc = c.host.host_ipc || pod_host.host_ipc;
-  s->resources = &c.resources;
+  Combine(*request.container, sandbox->pod, s);
+  s->resources = &request.container->resources;
   return std::nullopt;
 }
 
@@ -176,8 +190,16 @@ std::optional<StageResult> DescribeExisting(const GateRequest& request, CallStat
   }
   if (auto bad = NamesFor(ref, s)) return bad;
   s->shown = ref.String();
-  if (!container->pod_namespace.empty()) s->pod_namespace = container->pod_namespace;
-  // Privilege and host namespaces were checked at CreateContainer; new limits are checked here.
+  // Re-checked on what containerd recorded: a rule may have changed since
+  // CreateContainer, or the container may not have been created through the gate.
+  if (!container->config || !container->pod) {
+    return StageResult::Error(
+        Code::UNAVAILABLE,
+        fmt::format("containerd did not report the recorded config of container {} or its pod",
+                    container->id));
+  }
+  Combine(*container->config, *container->pod, s);
+  // New limits are checked here.
   if (request.action == "UpdateContainerResources" && request.container) {
     s->resources = &request.container->resources;
   }
@@ -191,7 +213,7 @@ std::optional<StageResult> DescribeCall(const GateRequest& request, CallState& s
                                         TrustSubject* out) {
   const std::string& action = request.action;
   if (action == "RunPodSandbox") return DescribeSandbox(request, resolver, sandbox_image, out);
-  if (action == "CreateContainer") return DescribeCreate(request, resolver, out);
+  if (action == "CreateContainer") return DescribeCreate(request, state, resolver, out);
   if (action == "PullImage") return DescribePull(request, out);
   if (action == "RemoveImage") return DescribeRemove(request, resolver, out);
   if (IsContainerIdAction(action)) return DescribeExisting(request, state, resolver, out);
