@@ -108,6 +108,8 @@ store = "$bench_dir/trust.toml"
 [token]
 keys = ["$bench_dir/ops.pub"]
 required_for = []
+use_store = "$bench_dir/$1-token-uses"
+grant_dir = "$bench_dir/$1-token-grants"
 [audit]
 path = "$bench_dir/$1-audit.jsonl"
 TOML

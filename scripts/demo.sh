@@ -124,6 +124,8 @@ super_uids = [0]
 store = "$demo_dir/trust.toml"
 [token]
 keys = ["$demo_dir/keys/ops.pub"]
+use_store = "$demo_dir/token-uses"
+grant_dir = "$demo_dir/token-grants"
 [cloud]
 enabled = true
 url = "http://127.0.0.1:$authz_port/v1/data/crigate/allow"

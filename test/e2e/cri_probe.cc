@@ -2,6 +2,7 @@
 // identity: drops to --uid/--gid before it opens the connection, then prints
 // "<status code> <message>" and exits 0 (1 on bad usage or failed setuid).
 //   cri_probe --socket PATH --uid N --gid N version|remove-image IMAGE
+//   cri_probe --socket PATH --uid N --gid N raw METHOD_PATH HEX_REQUEST_BYTES
 #include <grp.h>
 #include <unistd.h>
 
@@ -12,7 +13,7 @@
 #include "test/cri_client.h"
 
 int main(int argc, char** argv) {
-  std::string socket, verb, arg;
+  std::string socket, verb, arg, arg2;
   long uid = -1, gid = -1;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -20,7 +21,8 @@ int main(int argc, char** argv) {
     else if (a == "--uid" && i + 1 < argc) uid = std::stol(argv[++i]);
     else if (a == "--gid" && i + 1 < argc) gid = std::stol(argv[++i]);
     else if (verb.empty()) verb = a;
-    else arg = a;
+    else if (arg.empty()) arg = a;
+    else arg2 = a;
   }
   if (socket.empty() || verb.empty()) {
     std::fprintf(stderr, "usage: cri_probe --socket PATH [--uid N --gid N] version|remove-image IMAGE\n");
@@ -41,6 +43,12 @@ int main(int argc, char** argv) {
     status = cri.Version(&v);
   } else if (verb == "remove-image") {
     status = cri.RemoveImage(arg);
+  } else if (verb == "raw") {
+    std::string bytes, answer;
+    for (size_t i = 0; i + 1 < arg2.size(); i += 2) {
+      bytes.push_back(static_cast<char>(std::stoi(arg2.substr(i, 2), nullptr, 16)));
+    }
+    status = cri.RawCall(arg, bytes, &answer);
   } else {
     std::fprintf(stderr, "cri_probe: unknown verb %s\n", verb.c_str());
     return 1;

@@ -1,5 +1,10 @@
 #include "test/e2e/harness.h"
 
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "test/cri_client.h"
+
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -23,13 +28,6 @@ namespace {
 std::string Env(const char* name, const std::string& fallback) {
   const char* v = std::getenv(name);
   return v && *v ? v : fallback;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 bool Connectable(const std::string& path) {
@@ -68,16 +66,27 @@ CrigateProcess::CrigateProcess(const Options& options) {
   socket_ = dir_ + "/crigate.sock";
   config_path_ = dir_ + "/config.toml";
   log_path_ = dir_ + "/crigate.log";
-  audit_path_ = dir_ + "/audit.jsonl";
+  audit_path_ = options.audit_path.empty() ? dir_ + "/audit.jsonl" : options.audit_path;
   std::string backend =
       options.backend_socket.empty() ? ContainerdSocket() : options.backend_socket;
+  // Token uses and kept tokens live in the test's own directory, unless the
+  // test names them.
+  std::string policy = options.policy, body = options.body;
+  const std::string token_files = "[token]\nuse_store = \"" + dir_ + "/token-uses\"\ngrant_dir = \"" +
+                                  dir_ + "/token-grants\"\n";
+  for (std::string* text : {&policy, &body}) {
+    size_t at = text->find("[token]\n");
+    if (at != std::string::npos && text->find("use_store") == std::string::npos) {
+      text->replace(at, 8, token_files);
+    }
+  }
   std::ofstream(config_path_) << "[server]\nsocket = \"" << socket_ << "\"\n"
                               << options.server_extra << "\n"
                               << "[backend]\nendpoint = \"unix://" << backend << "\"\n"
                               << (options.monitor ? "" : "[monitor]\nenabled = false\n")
                               << "[audit]\npath = \"" << audit_path_ << "\"\n"
-                              << options.policy << "\n"
-                              << options.body;
+                              << policy << "\n"
+                              << body;
   Spawn();
 }
 
@@ -98,6 +107,13 @@ void CrigateProcess::Spawn() {
     execl(bin.c_str(), bin.c_str(), "--config", config_path_.c_str(), nullptr);
     _exit(127);
   }
+}
+
+void CrigateProcess::Kill() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  waitpid(pid_, nullptr, 0);
+  pid_ = -1;
 }
 
 void CrigateProcess::Restart() {
@@ -150,6 +166,13 @@ std::pair<int, std::string> RunCrigateOnce(const std::string& config_path,
   waitpid(pid, &status, 0);
   int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return {code, ReadFile(out)};
+}
+
+std::pair<int, std::string> ProbeRawAs(uid_t uid, gid_t gid, const std::string& socket,
+                                       const std::string& path, const std::string& request) {
+  std::string hex;
+  for (unsigned char c : request) hex += fmt::format("{:02x}", c);
+  return ProbeAs(uid, gid, socket, "raw", path + "' '" + hex);
 }
 
 std::pair<int, std::string> ProbeAs(uid_t uid, gid_t gid, const std::string& socket,
@@ -242,5 +265,106 @@ int UnusedLoopbackPort() {
   close(fd);
   return port;
 }
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void WriteFile(const std::string& path, const std::string& text, mode_t mode) {
+  const std::string tmp = path + ".tmp";
+  std::ofstream(tmp, std::ios::trunc) << text;
+  chmod(tmp.c_str(), mode);
+  rename(tmp.c_str(), path.c_str());
+}
+
+Ran RunProgram(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
+  char out_tmpl[] = "/tmp/pe-out-XXXXXX";
+  char err_tmpl[] = "/tmp/pe-err-XXXXXX";
+  int out_fd = mkstemp(out_tmpl), err_fd = mkstemp(err_tmpl);
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out_fd, STDOUT_FILENO);
+    dup2(err_fd, STDERR_FILENO);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  close(out_fd);
+  close(err_fd);
+  Ran ran;
+  int status = 0;
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > until) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      status = -1;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (status != -1) ran.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  ran.out = ReadFile(out_tmpl);
+  ran.err = ReadFile(err_tmpl);
+  unlink(out_tmpl);
+  unlink(err_tmpl);
+  return ran;
+}
+
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+
+std::vector<nlohmann::json> AuditRecords(const CrigateProcess& gate) {
+  std::vector<nlohmann::json> records;
+  std::istringstream lines(gate.Audit());
+  for (std::string line; std::getline(lines, line);) {
+    nlohmann::json record = nlohmann::json::parse(line, nullptr, false);
+    if (!record.is_discarded()) records.push_back(std::move(record));
+  }
+  return records;
+}
+
+
+bool ContainerdHasPod(const std::string& pod_uid) {
+  CriClient direct(ContainerdSocket());
+  auto stub = v1::RuntimeService::NewStub(direct.channel());
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  v1::ListPodSandboxResponse list;
+  grpc::Status s = stub->ListPodSandbox(&ctx, v1::ListPodSandboxRequest(), &list);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  for (const auto& pod : list.items()) {
+    if (pod.metadata().uid() == pod_uid) return true;
+  }
+  return false;
+}
+
+bool ContainerdHasContainer(const std::string& pod_id, const std::string& name) {
+  CriClient direct(ContainerdSocket());
+  v1::ListContainersResponse list;
+  grpc::Status s = direct.ListContainers(&list);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  for (const auto& c : list.containers()) {
+    if (c.pod_sandbox_id() == pod_id && c.metadata().name() == name) return true;
+  }
+  return false;
+}
+
+bool ContainerdHasImage(const std::string& image) {
+  CriClient direct(ContainerdSocket());
+  v1::ImageStatusResponse status;
+  grpc::Status s = direct.ImageStatus(image, &status);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return status.has_image() && !status.image().id().empty();
+}
+
 
 }  // namespace crigate::test

@@ -5,7 +5,10 @@
 
 #include <sys/types.h>
 
+#include <chrono>
+#include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 namespace crigate::test {
 
@@ -32,6 +35,7 @@ class CrigateProcess {
     // leaves only the caller-privilege stage on (super user: root), for
     // tests about the front end itself.
     std::string policy = "[trust]\nenabled = false\n[token]\nenabled = false\n";
+    std::string audit_path;  // defaults to audit.jsonl in the process's directory
   };
   // Writes the config to a fresh directory and starts crigate on a socket there.
   CrigateProcess() : CrigateProcess(Options{}) {}
@@ -42,6 +46,8 @@ class CrigateProcess {
   bool WaitReady();
   // SIGTERM and wait; returns the exit status as from waitpid, or -1.
   int Stop();
+  // SIGKILL and reap: a crash, with no chance to clean up.
+  void Kill();
   // Starts it again with the same config (e.g. after Stop()).
   void Restart();
 
@@ -106,5 +112,32 @@ int UnusedLoopbackPort();
 // returns {grpc status code, message}; {-1, reason} when the probe failed.
 std::pair<int, std::string> ProbeAs(uid_t uid, gid_t gid, const std::string& socket,
                                     const std::string& verb, const std::string& arg = "");
+// The same for raw request bytes sent to any method path, spelled as given.
+std::pair<int, std::string> ProbeRawAs(uid_t uid, gid_t gid, const std::string& socket,
+                                       const std::string& path, const std::string& request);
+
+// Small helpers the end-to-end tests share.
+std::string ReadFile(const std::string& path);
+// Writes path through a rename, so a reader (crigate on SIGHUP) sees the old
+// file or the new one, never half of one.
+void WriteFile(const std::string& path, const std::string& text, mode_t mode = 0644);
+std::string Trim(std::string s);  // trailing newlines and spaces
+
+struct Ran {
+  int code = -1;  // exit code; 128+N for signal N; -1 when it did not finish in time
+  std::string out;
+  std::string err;
+};
+// Runs argv (no shell), waits up to timeout, and returns what it printed.
+Ran RunProgram(const std::vector<std::string>& argv,
+               std::chrono::milliseconds timeout = std::chrono::seconds(15));
+
+// Every record of gate's audit log that parses, in order.
+std::vector<nlohmann::json> AuditRecords(const CrigateProcess& gate);
+
+// containerd's own view, asked directly on its socket (around the gate).
+bool ContainerdHasPod(const std::string& pod_uid);
+bool ContainerdHasContainer(const std::string& pod_id, const std::string& name);
+bool ContainerdHasImage(const std::string& image);
 
 }  // namespace crigate::test

@@ -46,70 +46,6 @@ constexpr char kWrongDigest[] =
 constexpr int kCloudTimeoutMs = 500;
 constexpr char kToken[] = "crigate.io/token";
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// Writes path through a rename, so a reader (crigate on SIGHUP) sees the old
-// file or the new one, never half of one.
-void WriteFile(const std::string& path, const std::string& text, mode_t mode = 0644) {
-  const std::string tmp = path + ".tmp";
-  std::ofstream(tmp, std::ios::trunc) << text;
-  chmod(tmp.c_str(), mode);
-  rename(tmp.c_str(), path.c_str());
-}
-
-struct Ran {
-  int code = -1;  // exit code; 128+N for signal N; -1 when it did not finish in time
-  std::string out;
-  std::string err;
-};
-
-// Runs argv (no shell), waits up to timeout, and returns what it printed.
-Ran RunProgram(const std::vector<std::string>& argv, std::chrono::milliseconds timeout = 15s) {
-  char out_tmpl[] = "/tmp/pe-out-XXXXXX";
-  char err_tmpl[] = "/tmp/pe-err-XXXXXX";
-  int out_fd = mkstemp(out_tmpl), err_fd = mkstemp(err_tmpl);
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(out_fd, STDOUT_FILENO);
-    dup2(err_fd, STDERR_FILENO);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    _exit(127);
-  }
-  close(out_fd);
-  close(err_fd);
-  Ran ran;
-  int status = 0;
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  while (waitpid(pid, &status, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() > until) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      status = -1;
-      break;
-    }
-    std::this_thread::sleep_for(10ms);
-  }
-  if (status != -1) ran.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  ran.out = ReadFile(out_tmpl);
-  ran.err = ReadFile(err_tmpl);
-  unlink(out_tmpl);
-  unlink(err_tmpl);
-  return ran;
-}
-
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
 std::string Base64Url(const std::string& bytes) {
   static constexpr char kAlphabet[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -153,16 +89,6 @@ std::string SignEd25519Token(const std::string& private_key_pem_path, const std:
   return input + "." + Base64Url(signature);
 }
 
-std::vector<json> AuditRecords(const CrigateProcess& gate) {
-  std::vector<json> records;
-  std::istringstream lines(gate.Audit());
-  for (std::string line; std::getline(lines, line);) {
-    json record = json::parse(line, nullptr, false);
-    if (!record.is_discarded()) records.push_back(std::move(record));
-  }
-  return records;
-}
-
 // The last decision about action that matches about; null when none.
 json FindAudit(const CrigateProcess& gate, const std::string& action,
                const std::function<bool(const json&)>& about) {
@@ -198,40 +124,6 @@ void ExpectAuditedDenial(const json& record, const std::string& stage, const cha
   for (size_t i = 0; i + 1 < record["stages"].size(); ++i) {
     EXPECT_EQ(record["stages"][i].value("verdict", ""), "allow") << record.dump();
   }
-}
-
-// containerd's own view, asked directly (around the gate).
-bool ContainerdHasPod(const std::string& pod_uid) {
-  CriClient direct(ContainerdSocket());
-  auto stub = v1::RuntimeService::NewStub(direct.channel());
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + 10s);
-  v1::ListPodSandboxResponse list;
-  grpc::Status s = stub->ListPodSandbox(&ctx, v1::ListPodSandboxRequest(), &list);
-  EXPECT_TRUE(s.ok()) << s.error_message();
-  for (const auto& pod : list.items()) {
-    if (pod.metadata().uid() == pod_uid) return true;
-  }
-  return false;
-}
-
-bool ContainerdHasContainer(const std::string& pod_id, const std::string& name) {
-  CriClient direct(ContainerdSocket());
-  v1::ListContainersResponse list;
-  grpc::Status s = direct.ListContainers(&list);
-  EXPECT_TRUE(s.ok()) << s.error_message();
-  for (const auto& c : list.containers()) {
-    if (c.pod_sandbox_id() == pod_id && c.metadata().name() == name) return true;
-  }
-  return false;
-}
-
-bool ContainerdHasImage(const std::string& image) {
-  CriClient direct(ContainerdSocket());
-  v1::ImageStatusResponse status;
-  grpc::Status s = direct.ImageStatus(image, &status);
-  EXPECT_TRUE(s.ok()) << s.error_message();
-  return status.has_image() && !status.image().id().empty();
 }
 
 size_t CountInLog(const CrigateProcess& gate, const std::string& text) {
@@ -449,8 +341,8 @@ TEST_F(PolicyE2E, TrustedImageWithValidTokenAndAllowingCloudRuns) {
       cri.CreateContainer(pod_id, Container("web", kBusybox, {"sleep", "3600"}), pod, &id);
   ASSERT_TRUE(s.ok()) << s.error_message();
   containers_.push_back(id);
-  // StartContainer names only the container id: the gate finds the token in
-  // the pod's annotations through containerd.
+  // StartContainer names only the container id: the gate kept the token the
+  // container was created with (it never reached containerd).
   s = cri.StartContainer(id);
   ASSERT_TRUE(s.ok()) << s.error_message();
   v1::ExecSyncResponse exec;
@@ -472,7 +364,8 @@ TEST_F(PolicyE2E, TrustedImageWithValidTokenAndAllowingCloudRuns) {
       stages.push_back(stage.value("stage", ""));
       EXPECT_EQ(stage.value("verdict", ""), "allow") << record.dump();
     }
-    EXPECT_EQ(stages, (std::vector<std::string>{"privilege", "trust", "token", "cloud"}))
+    EXPECT_EQ(stages,
+              (std::vector<std::string>{"privilege", "facts", "trust", "token", "cloud"}))
         << record.dump();
     // The cloud itself answered (its decision ids start with "authz-").
     EXPECT_EQ(record.value("decision_id", "").rfind("authz-", 0), 0u) << record.dump();
@@ -683,11 +576,12 @@ TEST_F(TrustReload, SighupSwapsTheTrustStoreWithoutDroppingCalls) {
   created.push_back(id);
 
   // Meanwhile, a caller keeps asking: a passthrough call, and a gated one
-  // that containerd refuses (no such pod) while busybox is trusted and the
-  // gate refuses once it is not. Any other answer is a dropped call.
-  const std::string no_pod = "0000000000000000000000000000000000000000000000000000000000000000";
-  auto probe = Container("probe", kBusybox, {"true"});
-  grpc::Status containerd_says = direct.CreateContainer(no_pod, probe, pod, nullptr);
+  // that containerd refuses (the name "before" is taken in that pod) while
+  // busybox is trusted and the gate refuses once it is not. Any other answer
+  // is a dropped call.
+  const std::string& taken = pod_id;
+  auto probe = Container("before", kBusybox, {"true"});
+  grpc::Status containerd_says = direct.CreateContainer(taken, probe, pod, nullptr);
   ASSERT_FALSE(containerd_says.ok());
   std::atomic<bool> stop{false};
   std::atomic<int> calls{0}, containerd_answers{0}, gate_denials{0};
@@ -699,7 +593,7 @@ TEST_F(TrustReload, SighupSwapsTheTrustStoreWithoutDroppingCalls) {
       v1::VersionResponse v;
       grpc::Status version = c.Version(&v);
       if (!version.ok()) dropped.push_back("Version: " + version.error_message());
-      grpc::Status create = c.CreateContainer(no_pod, probe, pod, nullptr);
+      grpc::Status create = c.CreateContainer(taken, probe, pod, nullptr);
       calls += 2;
       if (create.error_code() == containerd_says.error_code() &&
           create.error_message() == containerd_says.error_message()) {
