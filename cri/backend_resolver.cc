@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "cri/inspect.h"
+
 namespace crigate::cri {
 namespace {
 
@@ -18,88 +20,10 @@ const json* Member(const json& object, const char* key) {
   return it == object.end() ? nullptr : &*it;
 }
 
-std::string StringAt(const json& object, const char* key) {
-  const json* v = Member(object, key);
-  return v && v->is_string() ? v->get<std::string>() : std::string();
-}
-
-int64_t IntAt(const json& object, const char* key) {
-  const json* v = Member(object, key);
-  return v && v->is_number_integer() ? v->get<int64_t>() : 0;
-}
-
-bool BoolAt(const json& object, const char* key) {
-  const json* v = Member(object, key);
-  return v && v->is_boolean() && v->get<bool>();
-}
-
 const json& ObjectAt(const json& object, const char* key) {
   static const json kEmpty = json::object();
   const json* v = Member(object, key);
   return v && v->is_object() ? *v : kEmpty;
-}
-
-std::map<std::string, std::string> StringMapAt(const json& object, const char* key) {
-  std::map<std::string, std::string> out;
-  for (const auto& [k, v] : ObjectAt(object, key).items()) {
-    if (v.is_string()) out[k] = v.get<std::string>();
-  }
-  return out;
-}
-
-policy::NamespaceModes HostModesAt(const json& security) {
-  const json& ns = ObjectAt(security, "namespace_options");
-  constexpr int64_t kNode = v1::NODE;
-  return {IntAt(ns, "network") == kNode, IntAt(ns, "pid") == kNode, IntAt(ns, "ipc") == kNode};
-}
-
-// The verbose info object, or null when containerd sent none or it does not parse.
-std::optional<json> VerboseInfo(const google::protobuf::Map<std::string, std::string>& info) {
-  auto it = info.find("info");
-  if (it == info.end()) return std::nullopt;
-  json parsed = json::parse(it->second, nullptr, /*allow_exceptions=*/false);
-  if (!parsed.is_object()) return std::nullopt;
-  return parsed;
-}
-
-policy::PodInfo PodFromRecorded(const json& config) {
-  policy::PodInfo pod;
-  const json& metadata = ObjectAt(config, "metadata");
-  pod.name = StringAt(metadata, "name");
-  pod.uid = StringAt(metadata, "uid");
-  pod.namespace_ = StringAt(metadata, "namespace");
-  pod.attempt = static_cast<uint32_t>(IntAt(metadata, "attempt"));
-  pod.labels = StringMapAt(config, "labels");
-  pod.annotations = StringMapAt(config, "annotations");
-  const json& security = ObjectAt(ObjectAt(config, "linux"), "security_context");
-  pod.host = HostModesAt(security);
-  pod.privileged = BoolAt(security, "privileged");
-  return pod;
-}
-
-policy::ContainerInfo ContainerFromRecorded(const json& config) {
-  policy::ContainerInfo c;
-  const json& metadata = ObjectAt(config, "metadata");
-  c.name = StringAt(metadata, "name");
-  c.attempt = static_cast<uint32_t>(IntAt(metadata, "attempt"));
-  c.labels = StringMapAt(config, "labels");
-  c.annotations = StringMapAt(config, "annotations");
-  const json& linux_config = ObjectAt(config, "linux");
-  const json& security = ObjectAt(linux_config, "security_context");
-  c.host = HostModesAt(security);
-  c.privileged = BoolAt(security, "privileged");
-  const json* add = Member(ObjectAt(security, "capabilities"), "add_capabilities");
-  if (add && add->is_array()) {
-    for (const json& cap : *add) {
-      if (cap.is_string()) c.added_capabilities.push_back(cap.get<std::string>());
-    }
-  }
-  const json& res = ObjectAt(linux_config, "resources");
-  c.resources.cpu_period = IntAt(res, "cpu_period");
-  c.resources.cpu_quota = IntAt(res, "cpu_quota");
-  c.resources.cpu_shares = IntAt(res, "cpu_shares");
-  c.resources.memory_limit_bytes = IntAt(res, "memory_limit_in_bytes");
-  return c;
 }
 
 grpc::Status BackendFailed(const char* call, const grpc::Status& s) {
@@ -109,6 +33,15 @@ grpc::Status BackendFailed(const char* call, const grpc::Status& s) {
                               ? grpc::StatusCode::NOT_FOUND
                               : grpc::StatusCode::UNAVAILABLE;
   return grpc::Status(code, fmt::format("containerd {} failed: {}", call, s.error_message()));
+}
+
+// The verbose info object, or null when containerd sent none or it does not parse.
+std::optional<json> VerboseInfo(const google::protobuf::Map<std::string, std::string>& info) {
+  auto it = info.find("info");
+  if (it == info.end()) return std::nullopt;
+  json parsed = json::parse(it->second, nullptr, /*allow_exceptions=*/false);
+  if (!parsed.is_object()) return std::nullopt;
+  return parsed;
 }
 
 }  // namespace
@@ -137,6 +70,8 @@ policy::Result<policy::ImageIdentity> BackendResolver::Image(const std::string& 
   }
   policy::ImageIdentity identity;
   identity.id = resp.image().id();
+  if (resp.image().has_uid()) identity.uid = resp.image().uid().value();
+  identity.username = resp.image().username();
   identity.repo_tags.assign(resp.image().repo_tags().begin(), resp.image().repo_tags().end());
   identity.repo_digests.assign(resp.image().repo_digests().begin(),
                                resp.image().repo_digests().end());
@@ -166,9 +101,11 @@ policy::Result<policy::ExistingContainer> BackendResolver::Container(
     if (std::optional<json> info = VerboseInfo(resp.info())) {
       const json& config = ObjectAt(*info, "config");
       if (!config.empty()) {
-        out.config = ContainerFromRecorded(config);
-        std::string created_with = StringAt(ObjectAt(config, "image"), "image");
-        if (!created_with.empty()) out.image = std::move(created_with);
+        v1::ContainerConfig recorded;
+        grpc::Status parsed = MessageFromRecordedJson(config.dump(), &recorded);
+        if (!parsed.ok()) return parsed;
+        out.config = ContainerFromConfig(recorded);
+        if (!recorded.image().image().empty()) out.image = recorded.image().image();
       }
     }
   }
@@ -229,9 +166,12 @@ policy::Result<policy::ExistingSandbox> BackendResolver::Sandbox(const std::stri
                         fmt::format("containerd's PodSandboxStatus for {} has no verbose config",
                                     sandbox_id));
   }
+  v1::PodSandboxConfig recorded;
+  grpc::Status parsed = MessageFromRecordedJson(config->dump(), &recorded);
+  if (!parsed.ok()) return parsed;
   policy::ExistingSandbox out;
   out.id = st.id();
-  out.pod = PodFromRecorded(*config);
+  out.pod = PodFromConfig(recorded);
   // The status's own fields are containerd's record too; they win if the two differ.
   out.pod.name = st.metadata().name();
   out.pod.uid = st.metadata().uid();

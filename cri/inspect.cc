@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <google/protobuf/unknown_field_set.h>
+#include <google/protobuf/util/json_util.h>
 #include <grpcpp/support/proto_buffer_reader.h>
 #include <grpcpp/support/slice.h>
 
@@ -26,7 +27,62 @@ policy::NamespaceModes HostModes(const v1::NamespaceOption& ns) {
   return modes;
 }
 
-policy::PodInfo PodFrom(const v1::PodSandboxConfig& config) {
+std::vector<std::string> ToVector(const google::protobuf::RepeatedPtrField<std::string>& in) {
+  return std::vector<std::string>(in.begin(), in.end());
+}
+
+policy::SeLinuxLabel SeLinuxFrom(const v1::SELinuxOption& o) {
+  return {o.user(), o.role(), o.type(), o.level()};
+}
+
+// The SecurityProfile message, then the deprecated string form: both are
+// kept (either may be what containerd acts on), each naming its field.
+std::vector<policy::Confinement> ConfinementsFrom(bool has_profile, const v1::SecurityProfile& profile,
+                                                  const std::string& profile_field,
+                                                  const std::string& legacy,
+                                                  const std::string& legacy_field) {
+  using Kind = policy::Confinement::Kind;
+  std::vector<policy::Confinement> out;
+  if (has_profile) {
+    policy::Confinement c;
+    c.field = profile_field;
+    switch (profile.profile_type()) {
+      case v1::SecurityProfile::Unconfined:
+        c.kind = Kind::kUnconfined;
+        break;
+      case v1::SecurityProfile::Localhost:
+        c.kind = Kind::kLocalhost;
+        c.localhost_ref = profile.localhost_ref();
+        break;
+      default:
+        c.kind = Kind::kRuntimeDefault;
+        break;
+    }
+    out.push_back(std::move(c));
+  }
+  if (!legacy.empty()) {
+    policy::Confinement c;
+    c.field = legacy_field;
+    constexpr std::string_view kLocalhost = "localhost/";
+    if (legacy == "unconfined") {
+      c.kind = Kind::kUnconfined;
+    } else if (legacy == "runtime/default" || legacy == "docker/default") {
+      c.kind = Kind::kRuntimeDefault;
+    } else if (legacy.compare(0, kLocalhost.size(), kLocalhost) == 0) {
+      c.kind = Kind::kLocalhost;
+      c.localhost_ref = legacy.substr(kLocalhost.size());
+    } else {
+      // A value containerd does not know is not a confinement the gate can vouch for.
+      c.kind = Kind::kUnconfined;
+    }
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+}  // namespace
+
+policy::PodInfo PodFromConfig(const v1::PodSandboxConfig& config) {
   policy::PodInfo pod;
   pod.name = config.metadata().name();
   pod.uid = config.metadata().uid();
@@ -37,10 +93,20 @@ policy::PodInfo PodFrom(const v1::PodSandboxConfig& config) {
   const auto& security = config.linux().security_context();
   pod.host = HostModes(security.namespace_options());
   pod.privileged = security.privileged();
+  policy::PodSecurity& out = pod.security;
+  if (security.has_run_as_user()) out.run_as_user = security.run_as_user().value();
+  out.selinux = SeLinuxFrom(security.selinux_options());
+  out.seccomp = ConfinementsFrom(security.has_seccomp(), security.seccomp(), "seccomp",
+                                 security.seccomp_profile_path(), "seccomp_profile_path");
+  out.apparmor = ConfinementsFrom(security.has_apparmor(), security.apparmor(), "apparmor", "", "");
+  out.sysctls = ToMap(config.linux().sysctls());
+  for (const auto& port : config.port_mappings()) {
+    if (port.host_port() != 0) out.host_ports.push_back(port.host_port());
+  }
   return pod;
 }
 
-policy::ContainerInfo ContainerFrom(const v1::ContainerConfig& config) {
+policy::ContainerInfo ContainerFromConfig(const v1::ContainerConfig& config) {
   policy::ContainerInfo container;
   container.name = config.metadata().name();
   container.attempt = config.metadata().attempt();
@@ -49,16 +115,49 @@ policy::ContainerInfo ContainerFrom(const v1::ContainerConfig& config) {
   const auto& security = config.linux().security_context();
   container.host = HostModes(security.namespace_options());
   container.privileged = security.privileged();
-  for (const auto& cap : security.capabilities().add_capabilities()) {
-    container.added_capabilities.push_back(cap);
-  }
+  container.added_capabilities = ToVector(security.capabilities().add_capabilities());
   const auto& res = config.linux().resources();
   container.resources.cpu_period = res.cpu_period();
   container.resources.cpu_quota = res.cpu_quota();
   container.resources.cpu_shares = res.cpu_shares();
   container.resources.memory_limit_bytes = res.memory_limit_in_bytes();
+  policy::ContainerSecurity& out = container.security;
+  out.add_capabilities = container.added_capabilities;
+  out.drop_capabilities = ToVector(security.capabilities().drop_capabilities());
+  out.ambient_capabilities = ToVector(security.capabilities().add_ambient_capabilities());
+  out.selinux = SeLinuxFrom(security.selinux_options());
+  if (security.has_run_as_user()) out.run_as_user = security.run_as_user().value();
+  out.run_as_username = security.run_as_username();
+  out.readonly_rootfs = security.readonly_rootfs();
+  out.no_new_privs = security.no_new_privs();
+  out.masked_paths = ToVector(security.masked_paths());
+  out.readonly_paths = ToVector(security.readonly_paths());
+  out.seccomp = ConfinementsFrom(security.has_seccomp(), security.seccomp(), "seccomp",
+                                 security.seccomp_profile_path(), "seccomp_profile_path");
+  out.apparmor = ConfinementsFrom(security.has_apparmor(), security.apparmor(), "apparmor",
+                                  security.apparmor_profile(), "apparmor_profile");
+  for (const auto& m : config.mounts()) {
+    out.mounts.push_back({m.container_path(), m.host_path(), m.readonly()});
+  }
+  for (const auto& d : config.devices()) {
+    out.devices.push_back({d.container_path(), d.host_path(), d.permissions()});
+  }
   return container;
 }
+
+grpc::Status MessageFromRecordedJson(const std::string& json, google::protobuf::Message* message) {
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;
+  auto parsed = google::protobuf::util::JsonStringToMessage(json, message, options);
+  if (!parsed.ok()) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                        fmt::format("containerd's recorded {} does not parse: {}",
+                                    message->GetTypeName(), parsed.ToString()));
+  }
+  return grpc::Status::OK;
+}
+
+namespace {
 
 // Parses the request as T, strictly; the caller then reads the fields it needs.
 template <typename T>
@@ -189,7 +288,7 @@ grpc::Status InspectRequest(std::string_view action, const grpc::ByteBuffer& req
   if (action == "RunPodSandbox") {
     v1::RunPodSandboxRequest req;
     if (!(status = Parse(action, request, &req)).ok()) return status;
-    out->pod = PodFrom(req.config());
+    out->pod = PodFromConfig(req.config());
     out->pod->runtime_handler = req.runtime_handler();
   } else if (action == "CreateContainer") {
     v1::CreateContainerRequest req;
@@ -197,8 +296,8 @@ grpc::Status InspectRequest(std::string_view action, const grpc::ByteBuffer& req
     out->pod_sandbox_id = req.pod_sandbox_id();
     out->image = req.config().image().image();
     out->image_annotations = ToMap(req.config().image().annotations());
-    out->container = ContainerFrom(req.config());
-    out->pod = PodFrom(req.sandbox_config());
+    out->container = ContainerFromConfig(req.config());
+    out->pod = PodFromConfig(req.sandbox_config());
   } else if (action == "UpdateContainerResources") {
     v1::UpdateContainerResourcesRequest req;
     if (!(status = Parse(action, request, &req)).ok()) return status;
@@ -215,7 +314,7 @@ grpc::Status InspectRequest(std::string_view action, const grpc::ByteBuffer& req
     if (!(status = Parse(action, request, &req)).ok()) return status;
     out->image = req.image().image();
     out->image_annotations = ToMap(req.image().annotations());
-    if (req.has_sandbox_config()) out->pod = PodFrom(req.sandbox_config());
+    if (req.has_sandbox_config()) out->pod = PodFromConfig(req.sandbox_config());
   } else if (action == "RemoveImage") {
     v1::RemoveImageRequest req;
     if (!(status = Parse(action, request, &req)).ok()) return status;

@@ -19,6 +19,7 @@
 #include <string>
 #include <string_view>
 
+#include "cri_subset.pb.h"
 #include "policy/gate.h"
 
 namespace crigate::cri {
@@ -45,6 +46,16 @@ std::string MisTypedField(const google::protobuf::Message& message);
 // *out untouched, when there was none: the original bytes then go on.
 grpc::Status StripTokenAnnotations(std::string_view action, const grpc::ByteBuffer& in,
                                    grpc::ByteBuffer* out, bool* stripped);
+
+// The gate's view of a CRI pod sandbox config or container config: every
+// field the stages judge, security fields included.
+policy::PodInfo PodFromConfig(const runtime::v1::PodSandboxConfig& config);
+policy::ContainerInfo ContainerFromConfig(const runtime::v1::ContainerConfig& config);
+
+// Reads a config containerd recorded (the "config" of a verbose status's
+// info, marshalled by Go's encoding/json: proto field names, enums as
+// numbers) into the subset message. UNAVAILABLE when it does not parse.
+grpc::Status MessageFromRecordedJson(const std::string& json, google::protobuf::Message* message);
 
 // Serialises message into *out; INTERNAL when it cannot.
 grpc::Status EncodeMessage(const google::protobuf::Message& message, grpc::ByteBuffer* out);

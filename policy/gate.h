@@ -36,6 +36,60 @@ struct NamespaceModes {
   bool host_ipc = false;
 };
 
+// A seccomp or AppArmor setting as the request asks for it, from either of
+// its CRI forms (the SecurityProfile message or the deprecated string).
+struct Confinement {
+  enum class Kind { kUnset, kRuntimeDefault, kUnconfined, kLocalhost };
+  Kind kind = Kind::kUnset;
+  std::string localhost_ref;
+  std::string field;  // the CRI field that said so, for reasons
+};
+
+struct SeLinuxLabel {
+  std::string user, role, type, level;
+};
+
+// The pod-level security fields containerd acts on (LinuxPodSandboxConfig).
+struct PodSecurity {
+  std::optional<int64_t> run_as_user;
+  SeLinuxLabel selinux;
+  std::vector<Confinement> seccomp;   // every form that was set
+  std::vector<Confinement> apparmor;  // every form that was set
+  std::map<std::string, std::string> sysctls;
+  std::vector<int32_t> host_ports;  // port_mappings with a host port
+};
+
+struct MountRequest {
+  std::string container_path;
+  std::string host_path;
+  bool readonly = false;
+};
+
+struct DeviceRequest {
+  std::string container_path;
+  std::string host_path;
+  std::string permissions;
+};
+
+// The container's security fields containerd acts on (ContainerConfig and
+// its LinuxContainerSecurityContext).
+struct ContainerSecurity {
+  std::vector<std::string> add_capabilities;  // as sent
+  std::vector<std::string> drop_capabilities;
+  std::vector<std::string> ambient_capabilities;
+  SeLinuxLabel selinux;
+  std::optional<int64_t> run_as_user;
+  std::string run_as_username;
+  bool readonly_rootfs = false;
+  bool no_new_privs = false;
+  std::vector<std::string> masked_paths;
+  std::vector<std::string> readonly_paths;
+  std::vector<Confinement> seccomp;
+  std::vector<Confinement> apparmor;
+  std::vector<MountRequest> mounts;
+  std::vector<DeviceRequest> devices;
+};
+
 struct PodInfo {
   std::string name;
   std::string uid;
@@ -46,6 +100,7 @@ struct PodInfo {
   NamespaceModes host;
   bool privileged = false;
   std::string runtime_handler;
+  PodSecurity security;
 };
 
 struct Resources {
@@ -64,6 +119,7 @@ struct ContainerInfo {
   bool privileged = false;
   std::vector<std::string> added_capabilities;
   Resources resources;
+  ContainerSecurity security;
 };
 
 struct GateRequest {

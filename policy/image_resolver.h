@@ -4,6 +4,8 @@
 // PodSandboxStatus; tests use a fake.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +19,10 @@ struct ImageIdentity {
   std::string id;                         // "sha256:<hex>", the image id (config digest)
   std::vector<std::string> repo_tags;     // "docker.io/library/busybox:1.36"
   std::vector<std::string> repo_digests;  // "docker.io/library/busybox@sha256:<manifest digest>"
+  // The user the image's config runs as: a numeric uid, or a name (then uid
+  // is unset); both unset when the image names none (it runs as root).
+  std::optional<int64_t> uid;
+  std::string username;
 };
 
 // Thread-safe; called from the pipeline's threads, so each call must return

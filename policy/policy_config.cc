@@ -120,10 +120,15 @@ std::shared_ptr<const PolicyConfig> ParsePolicyConfig(const toml::table& root,
   }
   {
     TomlFields f(SectionOf(root, "trust", errors), "trust", errors);
-    f.RejectUnknown({"enabled", "store", "sandbox_image"});
+    f.RejectUnknown({"enabled", "store", "sandbox_image", "kubelet_root"});
     PolicyConfig::Trust& t = config->trust;
     f.Bool("enabled", t.enabled);
     f.String("store", t.store);
+    f.String("kubelet_root", t.kubelet_root);
+    if (t.kubelet_root.empty() || t.kubelet_root[0] != '/') {
+      f.Error("kubelet_root", "must be an absolute path");
+    }
+    while (t.kubelet_root.size() > 1 && t.kubelet_root.back() == '/') t.kubelet_root.pop_back();
     f.String("sandbox_image", t.sandbox_image);
     Result<ImageRef> sandbox = ParseImageRef(t.sandbox_image);
     if (!sandbox.ok()) {
@@ -147,11 +152,11 @@ std::shared_ptr<const PolicyConfig> ParsePolicyConfig(const toml::table& root,
     PolicyConfig::Token& t = config->token;
     f.Bool("enabled", t.enabled);
     f.StringList("keys", t.keys);
-    f.String("use_store", t.use_store);
+    f.String("use_store", t.use_store, /*empty_ok=*/true);
     if (!t.use_store.empty() && t.use_store[0] != '/') {
       f.Error("use_store", "must be an absolute path (or \"\" to keep token uses in memory only)");
     }
-    f.String("grant_dir", t.grant_dir);
+    f.String("grant_dir", t.grant_dir, /*empty_ok=*/true);
     if (!t.grant_dir.empty() && t.grant_dir[0] != '/') {
       f.Error("grant_dir", "must be an absolute path (or \"\" to keep kept tokens in memory only)");
     }

@@ -17,6 +17,7 @@
 //   [trust]      enabled = true
 //                store = "/etc/crigate/trust.toml"
 //                sandbox_image = "registry.k8s.io/pause:3.6"
+//                kubelet_root = "/var/lib/kubelet"   pods' own volumes live below <root>/pods/<uid>
 //   [token]      enabled = true
 //                keys = ["/etc/crigate/keys"]   PEM public keys, or directories of them
 //                required_for = ["RunPodSandbox", "CreateContainer", "StartContainer", "PullImage"]
@@ -70,6 +71,7 @@ struct PolicyConfig {
     bool enabled = true;
     std::string store = "/etc/crigate/trust.toml";
     std::string sandbox_image = "registry.k8s.io/pause:3.6";  // normalised after parsing
+    std::string kubelet_root = "/var/lib/kubelet";
     std::shared_ptr<const TrustStore> loaded;                 // set when enabled
   };
   struct Token {

@@ -46,6 +46,9 @@ StageResult TrustStage::Check(const GateRequest& request, CallState& state) {
   if (auto answer = DescribeCall(request, state, resolver_, options_.sandbox_image, &s)) {
     return *answer;
   }
+  if (s.pod && !s.pod->uid.empty() && !options_.kubelet_root.empty()) {
+    s.pod_dir = options_.kubelet_root + "/pods/" + s.pod->uid;
+  }
 
   size_t which = 0;
   const TrustRule* rule = store->MatchAny(s.names, action, &which);

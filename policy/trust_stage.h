@@ -48,6 +48,9 @@ namespace crigate::policy {
 struct TrustStageOptions {
   std::string store_path;     // re-read by Reload()
   std::string sandbox_image;  // normalised; what RunPodSandbox is checked against
+  // kubelet's root directory: a pod's volumes are host paths below
+  // <kubelet_root>/pods/<pod uid>, and any other host path is a hostPath mount.
+  std::string kubelet_root = "/var/lib/kubelet";
 };
 
 class TrustStage final : public Stage {

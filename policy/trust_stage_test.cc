@@ -180,6 +180,32 @@ TEST_F(TrustStageTest, CreateContainerIsJudgedInTheRealSandboxNotTheClaimedOne) 
   ExpectDeny(Check(r), Code::NOT_FOUND, "pod sandbox ffff does not exist");
 }
 
+TEST_F(TrustStageTest, TheRulesProfileJudgesTheContainerAndNamesTheControl) {
+  // The attack that started it: the host's / read-write with SYS_ADMIN, under
+  // a rule that says nothing about profiles (so baseline).
+  GateRequest r = Create("busybox:1.36");
+  r.container->security.add_capabilities = {"SYS_ADMIN"};
+  r.container->security.mounts = {{"/host", "/", false}};
+  ExpectDeny(Check(r), Code::PERMISSION_DENIED,
+             "baseline: container \"app\" adds capability SYS_ADMIN");
+  r.container->security.add_capabilities.clear();
+  ExpectDeny(Check(r), Code::PERMISSION_DENIED,
+             "baseline: container \"app\" mounts host path / at /host");
+  ExpectDeny(Check(r), Code::PERMISSION_DENIED, "(rule 'busybox')");
+}
+
+TEST_F(TrustStageTest, RunPodSandboxIsJudgedOnItsPodLevelFields) {
+  GateRequest r;
+  r.action = "RunPodSandbox";
+  r.pod = PodInfo{};
+  r.pod->name = "web";
+  r.pod->namespace_ = "default";
+  r.pod->security.sysctls = {{"kernel.msgmax", "65536"}};
+  ExpectDeny(Check(r), Code::PERMISSION_DENIED, "baseline: pod \"web\" sets sysctl kernel.msgmax");
+  r.pod->security.sysctls.clear();
+  EXPECT_EQ(Check(r).verdict, Verdict::kAllow);
+}
+
 TEST_F(TrustStageTest, ResourceCeilings) {
   GateRequest r = Create("busybox:1.36");
   r.container->resources.cpu_quota = 50001;  // 500.01m rounds up past 500m

@@ -74,13 +74,98 @@ bool MatchImageGlob(const std::string& pattern, const ImageRef& ref) {
 
 bool HasGlobChars(std::string_view s) { return s.find_first_of("*?[") != std::string_view::npos; }
 
+// The rule's Pod Security Standards level and its exceptions.
+void ParseWorkload(const toml::table& table, size_t index, TomlFields& f,
+                   std::vector<std::string>& errors, WorkloadProfile& w) {
+  std::string level = PssLevelName(w.level);
+  f.String("profile", level);
+  if (std::optional<PssLevel> parsed = ParsePssLevel(level)) {
+    w.level = *parsed;
+  } else {
+    f.Error("profile", fmt::format("'{}' is not one of privileged, baseline, restricted", level));
+  }
+  std::vector<std::string> list;
+  f.StringList("allow_capabilities", list);
+  for (const std::string& cap : list) {
+    std::string name = cap;
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+    if (name.rfind("CAP_", 0) == 0) name.erase(0, 4);
+    w.capabilities.insert(name);
+  }
+  f.StringList("allowed_devices", w.devices);
+  for (size_t i = 0; i < w.devices.size(); ++i) {
+    if (w.devices[i].empty() || w.devices[i][0] != '/') {
+      errors.push_back(fmt::format("rule[{}].allowed_devices[{}]: '{}' is not an absolute path",
+                                   index, i, w.devices[i]));
+    }
+  }
+  list.clear();
+  f.StringList("allowed_sysctls", list);
+  w.sysctls.insert(list.begin(), list.end());
+  list.clear();
+  f.StringList("allowed_selinux_types", list);
+  w.selinux_types.insert(list.begin(), list.end());
+  if (const toml::array* ports = table["allowed_host_ports"].as_array()) {
+    for (size_t i = 0; i < ports->size(); ++i) {
+      std::optional<int64_t> port = (*ports)[i].value<int64_t>();
+      if (!port || *port < 1 || *port > 65535) {
+        errors.push_back(fmt::format("rule[{}].allowed_host_ports[{}]: must be a port, 1 to 65535",
+                                     index, i));
+      } else {
+        w.host_ports.insert(static_cast<int32_t>(*port));
+      }
+    }
+  } else if (f.Has("allowed_host_ports")) {
+    f.Error("allowed_host_ports", "must be a list of port numbers");
+  }
+  if (const toml::array* paths = table["host_paths"].as_array()) {
+    for (size_t i = 0; i < paths->size(); ++i) {
+      const toml::table* entry = (*paths)[i].as_table();
+      std::vector<std::string> entry_errors;
+      TomlFields e(entry, fmt::format("rule[{}].host_paths[{}]", index, i), entry_errors);
+      AllowedHostPath allowed;
+      if (!entry) {
+        entry_errors.push_back(fmt::format(
+            "rule[{}].host_paths[{}]: must be a table such as {{ path = \"/srv/data\", "
+            "read_only = true }}",
+            index, i));
+      } else {
+        e.RejectUnknown({"path", "read_only"});
+        e.String("path", allowed.path);
+        e.Bool("read_only", allowed.read_only);
+        if (allowed.path.empty() || allowed.path[0] != '/') {
+          e.Error("path", "must be an absolute path");
+        }
+      }
+      if (entry_errors.empty()) w.host_paths.push_back(std::move(allowed));
+      errors.insert(errors.end(), entry_errors.begin(), entry_errors.end());
+    }
+  } else if (f.Has("host_paths")) {
+    f.Error("host_paths", "must be a list of tables such as { path = \"/srv/data\", read_only = true }");
+  }
+  f.Bool("allow_unconfined_seccomp", w.allow_unconfined_seccomp);
+  f.Bool("allow_unconfined_apparmor", w.allow_unconfined_apparmor);
+  f.Bool("allow_unmasked_proc", w.allow_unmasked_proc);
+  f.Bool("allow_root", w.allow_root);
+  f.Bool("allow_privilege_escalation", w.allow_privilege_escalation);
+  f.Bool("require_readonly_rootfs", w.require_readonly_rootfs);
+  f.Bool("require_non_root", w.require_non_root);
+  f.Bool("require_no_new_privs", w.require_no_new_privs);
+}
+
 void ParseRule(const toml::table& table, size_t index, std::vector<std::string>& errors,
                std::vector<TrustRule>& rules) {
   const size_t before = errors.size();
   TomlFields f(&table, fmt::format("rule[{}]", index), errors);
   f.RejectUnknown({"name", "image", "registry", "repository", "digests", "namespaces",
                    "max_cpu_millicores", "max_memory_bytes", "allow_privileged",
-                   "allow_host_network", "allow_host_pid", "allow_host_ipc", "actions"});
+                   "allow_host_network", "allow_host_pid", "allow_host_ipc", "actions", "profile",
+                   "host_paths", "allow_capabilities", "allowed_devices", "allowed_host_ports",
+                   "allowed_sysctls", "allowed_selinux_types", "allow_unconfined_seccomp",
+                   "allow_unconfined_apparmor", "allow_unmasked_proc", "allow_root",
+                   "allow_privilege_escalation", "require_readonly_rootfs", "require_non_root",
+                   "require_no_new_privs"});
   TrustRule rule;
   rule.name = fmt::format("rule[{}]", index);
   f.String("name", rule.name);
@@ -100,6 +185,12 @@ void ParseRule(const toml::table& table, size_t index, std::vector<std::string>&
   f.Bool("allow_host_pid", rule.allow_host_pid);
   f.Bool("allow_host_ipc", rule.allow_host_ipc);
   f.NameSet("actions", GatableActions(), rule.actions);
+  ParseWorkload(table, index, f, errors, rule.workload);
+  if (rule.workload.level == PssLevel::kPrivileged) {
+    // The privileged level imposes nothing, these included.
+    rule.allow_privileged = rule.allow_host_network = rule.allow_host_pid =
+        rule.allow_host_ipc = true;
+  }
 
   if (rule.image.empty() && rule.registry.empty() && rule.repository.empty()) {
     errors.push_back(

@@ -16,6 +16,20 @@
 //   allow_host_pid = false
 //   allow_host_ipc = false
 //   actions = ["CreateContainer", "StartContainer"]  # the rule applies to these only
+//   profile = "baseline"                      # Pod Security Standards level: privileged,
+//                                             # baseline (the default) or restricted
+//   # exceptions that loosen one control (policy/workload_profile.h):
+//   host_paths = [{ path = "/srv/data", read_only = true }]
+//   allow_capabilities = ["NET_ADMIN"]        # beyond the level's set
+//   allowed_devices = ["/dev/ttyUSB0"]
+//   allowed_host_ports = [8443]
+//   allowed_sysctls = ["net.core.somaxconn"]
+//   allowed_selinux_types = ["spc_t"]
+//   allow_unconfined_seccomp = false          # also allow_unconfined_apparmor,
+//                                             # allow_unmasked_proc, allow_root,
+//                                             # allow_privilege_escalation
+//   # and that tighten one (at every level):
+//   require_readonly_rootfs = false           # also require_non_root, require_no_new_privs
 //
 // Globs are fnmatch(3) with no flags: '*' also matches '/'. A rule needs at
 // least one of image, registry, repository; all that are set must match.
@@ -39,6 +53,7 @@
 #include <vector>
 
 #include "policy/image_ref.h"
+#include "policy/workload_profile.h"
 
 namespace crigate::policy {
 
@@ -56,6 +71,7 @@ struct TrustRule {
   bool allow_host_pid = false;
   bool allow_host_ipc = false;
   std::set<std::string> actions;  // empty: every action
+  WorkloadProfile workload;       // the PSS level and its exceptions
 
   // Image globs only (an id never matches: resolve it to its names first).
   bool MatchesImage(const ImageRef& ref) const;

@@ -58,6 +58,86 @@ actions = ["CreateContainer", "StartContainer"]
   EXPECT_FALSE(r.Pins(Digest('b')));
 }
 
+TEST(TrustStoreTest, ParsesTheWorkloadProfileAndItsExceptions) {
+  TempDir dir;
+  std::vector<std::string> errors;
+  auto store = Load(dir, R"(
+[[rule]]
+image = "docker.io/library/busybox:*"
+profile = "restricted"
+host_paths = [{ path = "/srv/data", read_only = true }, { path = "/var/log/app", read_only = false }]
+allow_capabilities = ["cap_net_admin"]
+allowed_devices = ["/dev/ttyUSB0"]
+allowed_host_ports = [8443]
+allowed_sysctls = ["net.core.somaxconn"]
+allowed_selinux_types = ["spc_t"]
+allow_unconfined_seccomp = true
+allow_unconfined_apparmor = true
+allow_unmasked_proc = true
+allow_root = true
+allow_privilege_escalation = true
+require_readonly_rootfs = true
+require_non_root = true
+require_no_new_privs = true
+
+[[rule]]
+image = "docker.io/library/nginx:*"
+
+[[rule]]
+image = "docker.io/library/debug:*"
+profile = "privileged"
+)",
+                    errors);
+  ASSERT_TRUE(store) << errors[0];
+  const WorkloadProfile& w = store->rules()[0].workload;
+  EXPECT_EQ(w.level, PssLevel::kRestricted);
+  ASSERT_EQ(w.host_paths.size(), 2u);
+  EXPECT_EQ(w.host_paths[0].path, "/srv/data");
+  EXPECT_TRUE(w.host_paths[0].read_only);
+  EXPECT_FALSE(w.host_paths[1].read_only);
+  EXPECT_EQ(w.capabilities, std::set<std::string>{"NET_ADMIN"});
+  EXPECT_EQ(w.devices, std::vector<std::string>{"/dev/ttyUSB0"});
+  EXPECT_EQ(w.host_ports, std::set<int32_t>{8443});
+  EXPECT_EQ(w.sysctls, std::set<std::string>{"net.core.somaxconn"});
+  EXPECT_EQ(w.selinux_types, std::set<std::string>{"spc_t"});
+  EXPECT_TRUE(w.allow_unconfined_seccomp && w.allow_unconfined_apparmor && w.allow_unmasked_proc &&
+              w.allow_root && w.allow_privilege_escalation);
+  EXPECT_TRUE(w.require_readonly_rootfs && w.require_non_root && w.require_no_new_privs);
+  // A rule that names no level is baseline; privileged allows what it does.
+  EXPECT_EQ(store->rules()[1].workload.level, PssLevel::kBaseline);
+  EXPECT_FALSE(store->rules()[1].allow_privileged);
+  EXPECT_EQ(store->rules()[2].workload.level, PssLevel::kPrivileged);
+  EXPECT_TRUE(store->rules()[2].allow_privileged && store->rules()[2].allow_host_network &&
+              store->rules()[2].allow_host_pid && store->rules()[2].allow_host_ipc);
+}
+
+TEST(TrustStoreTest, WorkloadProfileErrorsNameTheirKeys) {
+  TempDir dir;
+  std::vector<std::string> errors;
+  auto store = Load(dir, R"(
+[[rule]]
+image = "docker.io/library/busybox:*"
+profile = "strict"
+host_paths = [{ path = "relative" }, "/not-a-table", { path = "/x", colour = 1 }]
+allowed_host_ports = [0, 70000]
+allowed_devices = ["ttyUSB0"]
+)",
+                    errors);
+  EXPECT_FALSE(store);
+  std::string all;
+  for (const auto& e : errors) all += e + "\n";
+  for (const char* fragment :
+       {"rule[0].profile: 'strict' is not one of privileged, baseline, restricted",
+        "rule[0].host_paths[0].path: must be an absolute path",
+        "rule[0].host_paths[1]: must be a table",
+        "rule[0].host_paths[2].colour: unknown key",
+        "rule[0].allowed_host_ports[0]: must be a port, 1 to 65535",
+        "rule[0].allowed_host_ports[1]: must be a port",
+        "rule[0].allowed_devices[0]: 'ttyUSB0' is not an absolute path"}) {
+    EXPECT_NE(all.find(fragment), std::string::npos) << fragment << "\n" << all;
+  }
+}
+
 TEST(TrustStoreTest, FirstMatchingRuleDecidesAndGlobsCoverEachPart) {
   TempDir dir;
   std::vector<std::string> errors;

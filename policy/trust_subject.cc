@@ -83,6 +83,7 @@ std::optional<StageResult> DescribeSandbox(const GateRequest& request, ImageReso
   s->pod_namespace = request.pod->namespace_;
   s->privileged = request.pod->privileged;
   s->host = request.pod->host;
+  s->pod = &*request.pod;
   return std::nullopt;
 }
 
@@ -125,6 +126,8 @@ std::optional<StageResult> DescribeCreate(const GateRequest& request, CallState&
   s->shown = ref.String();
   Combine(*request.container, sandbox->pod, s);
   s->resources = &request.container->resources;
+  s->pod = &sandbox->pod;
+  s->container = &*request.container;
   return std::nullopt;
 }
 
@@ -199,6 +202,8 @@ std::optional<StageResult> DescribeExisting(const GateRequest& request, CallStat
                     container->id));
   }
   Combine(*container->config, *container->pod, s);
+  s->pod = &*container->pod;
+  s->container = &*container->config;
   // New limits are checked here.
   if (request.action == "UpdateContainerResources" && request.container) {
     s->resources = &request.container->resources;
@@ -261,6 +266,18 @@ std::string ReportedDigest(const ImageIdentity& identity, const TrustRule* rule,
   return identity.id;
 }
 
+// The rule's Pod Security Standards level on the pod and the container.
+std::optional<std::string> CheckWorkload(const TrustRule& rule, const TrustSubject& s) {
+  if (s.container && s.pod) {
+    WorkloadContext context;
+    context.pod_dir = s.pod_dir;
+    context.image = s.identity ? &*s.identity : nullptr;
+    return CheckContainerSecurity(rule.workload, *s.container, *s.pod, context);
+  }
+  if (s.pod) return CheckPodSecurity(rule.workload, *s.pod);
+  return std::nullopt;
+}
+
 std::optional<StageResult> ApplyRule(const TrustRule& rule, const TrustSubject& s,
                                      std::string_view action) {
   const std::string who = fmt::format("rule '{}'", rule.name);
@@ -310,6 +327,9 @@ std::optional<StageResult> ApplyRule(const TrustRule& rule, const TrustSubject& 
           Code::PERMISSION_DENIED,
           fmt::format("{} does not allow the host {} namespace (image {})", who, h.what, s.shown));
     }
+  }
+  if (std::optional<std::string> violation = CheckWorkload(rule, s)) {
+    return Deny(Code::PERMISSION_DENIED, fmt::format("{} ({})", *violation, who));
   }
   if (s.resources) {
     const Resources& r = *s.resources;

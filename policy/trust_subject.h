@@ -28,6 +28,12 @@ struct TrustSubject {
   NamespaceModes host;
   const Resources* resources =
       nullptr;  // null: the call sets no limits; else points into the request
+  // For the workload profile: the pod (RunPodSandbox's request, else the
+  // real sandbox) and the container (the request's at CreateContainer, the
+  // recorded one after). Null when the call has none.
+  const PodInfo* pod = nullptr;
+  const ContainerInfo* container = nullptr;
+  std::string pod_dir;  // <kubelet root>/pods/<real pod uid>; set by the stage
 };
 
 // Fills *out for request, resolving through resolver. Returns the stage's
