@@ -173,10 +173,14 @@ std::optional<std::string> CheckNonRoot(const ContainerSecurity& s, const ImageI
 std::optional<std::string> CheckMounts(const WorkloadProfile& profile,
                                        const ContainerSecurity& s, const WorkloadContext& context,
                                        const Violation& v) {
-  const std::string pod_dir = context.pod_dir.empty() ? "" : ResolveHostPath(context.pod_dir);
+  // Directories found real once need no second lstat within this decision:
+  // kubelet's mounts share the pod directory's prefix.
+  std::set<std::string> known_real;
+  const std::string pod_dir =
+      context.pod_dir.empty() ? "" : ResolveHostPath(context.pod_dir, &known_real);
   for (size_t i = 0; i < s.mounts.size(); ++i) {
     const MountRequest& m = s.mounts[i];
-    const std::string resolved = ResolveHostPath(m.host_path);
+    const std::string resolved = ResolveHostPath(m.host_path, &known_real);
     if (resolved.empty()) {
       return v(fmt::format("mounts host path '{}' that cannot be resolved (mounts[{}])",
                            m.host_path, i));
@@ -184,7 +188,7 @@ std::optional<std::string> CheckMounts(const WorkloadProfile& profile,
     if (!pod_dir.empty() && IsWithin(resolved, pod_dir)) continue;  // the pod's own volume
     const AllowedHostPath* allowed = nullptr;
     for (const AllowedHostPath& a : profile.host_paths) {
-      std::string base = ResolveHostPath(a.path);
+      std::string base = ResolveHostPath(a.path, &known_real);
       if (!base.empty() && IsWithin(resolved, base)) {
         allowed = &a;
         break;
@@ -371,7 +375,9 @@ std::optional<std::string> CheckContainerSecurity(const WorkloadProfile& profile
   return std::nullopt;
 }
 
-std::string ResolveHostPath(const std::string& path) {
+std::string ResolveHostPath(const std::string& path) { return ResolveHostPath(path, nullptr); }
+
+std::string ResolveHostPath(const std::string& path, std::set<std::string>* known_real) {
   if (path.empty() || path[0] != '/') return {};
   // Components still to walk, in order; the resolved prefix has no symlinks.
   std::vector<std::string> todo;
@@ -400,6 +406,10 @@ std::string ResolveHostPath(const std::string& path) {
       continue;
     }
     std::string next = resolved + "/" + part;
+    if (exists && known_real && known_real->count(next)) {
+      resolved = std::move(next);  // seen already in this decision: no link
+      continue;
+    }
     if (exists) {
       struct stat st {};
       if (lstat(next.c_str(), &st) != 0) {
@@ -413,6 +423,8 @@ std::string ResolveHostPath(const std::string& path) {
         if (target[0] == '/') resolved.clear();
         push_components(target);
         continue;
+      } else if (known_real && S_ISDIR(st.st_mode)) {
+        known_real->insert(next);
       }
     }
     resolved = std::move(next);

@@ -85,6 +85,10 @@ std::optional<std::string> CheckContainerSecurity(const WorkloadProfile& profile
 // "." and ".." applied to it. Empty when path is not absolute or a link
 // cannot be read.
 std::string ResolveHostPath(const std::string& path);
+// The same, skipping the lstat of directories already in *known_real (found
+// to be real directories earlier in the same decision) and adding those it
+// finds; known_real may be null.
+std::string ResolveHostPath(const std::string& path, std::set<std::string>* known_real);
 
 // True when path is dir or below it (both resolved, no trailing slash).
 bool IsWithin(std::string_view path, std::string_view dir);
