@@ -69,7 +69,8 @@ chmod 0755 "$demo_dir"  # the non-root step connects as another user
 (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$demo_dir/node.key")
 
 # --- the trust store: the sandbox image, and busybox:1.35 in namespace
-# "default". Anything else (busybox:latest included) matches no rule.
+# "default" under the restricted Pod Security Standard. Anything else
+# (busybox:latest included) matches no rule.
 cat >"$demo_dir/trust.toml" <<'TOML'
 [[rule]]
 name = "sandbox"
@@ -81,7 +82,8 @@ allow_host_network = true
 name = "busybox"
 image = "docker.io/library/busybox:1.35"
 namespaces = ["default"]
-allow_host_network = true
+profile = "restricted"
+allow_host_network = true   # the demo's pods use the host network: no CNI here
 TOML
 
 # --- the cloud: the reference authorizer, checking the node's signatures.
@@ -146,6 +148,7 @@ issue() { # key extra-args...
 token_allowed=$(issue ops)
 token_untrusted=$(issue ops)
 token_blocked=$(issue ops)
+token_restricted=$(issue ops)
 token_forged=$(issue rogue --kid ops)
 
 "$crigate" --config "$demo_dir/crigate.toml" 2>"$demo_dir/crigate.log" &
@@ -161,7 +164,8 @@ crigate is serving the CRI on $demo_dir/crigate.sock, in front of containerd at 
    token keys     keys/ops.key signs tokens, crigate verifies with keys/ops.pub;
                   keys/rogue.key is an attacker's key crigate does not know
    trust store    trust.toml: registry.k8s.io/pause:3.6 as the sandbox,
-                  docker.io/library/busybox:1.35 in namespace default; nothing else
+                  docker.io/library/busybox:1.35 in namespace default under the
+                  restricted profile; nothing else
    cloud          reference authorizer on 127.0.0.1:$authz_port (cloud-rules.toml),
                   requests signed with node.key (mode $(stat -c %a "$demo_dir/node.key"))
    token          $claims
@@ -171,6 +175,7 @@ status=0
 "$build_dir/test/crigate-demo" --gate "$demo_dir/crigate.sock" --log-dir "$demo_dir/logs" \
   --token-allowed "$token_allowed" --token-untrusted "$token_untrusted" \
   --token-blocked "$token_blocked" --token-forged "$token_forged" \
+  --token-restricted "$token_restricted" \
   --untrusted-image docker.io/library/busybox:latest || status=$?
 
 echo
@@ -183,7 +188,7 @@ jq -r '"   \(.time)  \(.decision | ascii_upcase)  \(.action)  " +
   (if .pod.name then "pod=\(.pod.name)  " elif .container_id then "container=\(.container_id[0:12])  " else "" end) +
   (if .decision == "deny"
    then "[\((.stages | last).stage // "-")] \(.code): \(.reason)"
-   else "by \([.stages[].stage] | join(", "))  cloud decision \(.decision_id)" end)' \
+   else "by \([.stages[].stage] | join(", "))  decision \(.decision_id)" end)' \
   "$demo_dir/audit.jsonl"
 echo
 echo "== What the cloud decided ($demo_dir/authz.log)"

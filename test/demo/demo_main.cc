@@ -69,6 +69,16 @@ v1::PodSandboxConfig Pod(const Flags& f, const std::string& name, const std::str
   return pod;
 }
 
+// What the restricted profile asks of a container: a non-root user, no way
+// to gain privileges, every capability dropped, the runtime's seccomp profile.
+void Restrict(v1::ContainerConfig& c) {
+  auto* sc = c.mutable_linux()->mutable_security_context();
+  sc->mutable_run_as_user()->set_value(1000);
+  sc->set_no_new_privs(true);
+  sc->mutable_capabilities()->add_drop_capabilities("ALL");
+  sc->mutable_seccomp()->set_profile_type(v1::SecurityProfile::RuntimeDefault);
+}
+
 void RemovePod(CriClient& cri, const std::string& pod_id) {
   if (pod_id.empty()) return;
   cri.StopPodSandbox(pod_id);
@@ -84,15 +94,19 @@ void AllowedPod(const Flags& f) {
   grpc::Status s = cri.RunPodSandbox(pod, &pod_id);
   Show("RunPodSandbox", s, true);
   if (!s.ok()) return;
-  s = cri.CreateContainer(pod_id, crigate::test::Container("web", f.image, {"sleep", "3600"}), pod,
-                          &id);
+  std::printf(
+      "   the container runs as uid 1000, drops every capability, no_new_privs, seccomp "
+      "RuntimeDefault\n");
+  v1::ContainerConfig web = crigate::test::Container("web", f.image, {"sleep", "3600"});
+  Restrict(web);
+  s = cri.CreateContainer(pod_id, web, pod, &id);
   Show("CreateContainer", s, true);
   if (s.ok()) {
-    // StartContainer names only the container id: crigate finds the token
-    // in the pod's annotations, through containerd.
+    // StartContainer names only the container id: crigate kept the token the
+    // container was created with (it never reached containerd).
     Show("StartContainer", cri.StartContainer(id), true);
     v1::ExecSyncResponse exec;
-    s = cri.ExecSync(id, {"sh", "-c", "echo hello from inside the gated container, $(uname -s)"},
+    s = cri.ExecSync(id, {"sh", "-c", "echo hello from inside the gated container, uid $(id -u)"},
                      &exec);
     Show("ExecSync", s, true);
     if (s.ok()) std::printf("   %-16s    output: %s", "", exec.stdout().c_str());
@@ -114,6 +128,29 @@ void UntrustedImage(const Flags& f) {
   std::printf("   the container asks for %s\n", f.untrusted_image.c_str());
   s = cri.CreateContainer(
       pod_id, crigate::test::Container("miner", f.untrusted_image, {"sleep", "3600"}), pod, &id);
+  Show("CreateContainer", s, false);
+  if (s.ok()) cri.RemoveContainer(id);
+  RemovePod(cri, pod_id);
+}
+
+void RestrictedProfile(const Flags& f) {
+  Step(
+      "8. A trusted image and a valid token, but the container asks for SYS_ADMIN and the "
+      "host's / read-write: refused by the restricted profile");
+  CriClient cri(f.gate);
+  auto pod = Pod(f, "demo-escape", Token(f, "restricted"));
+  std::string pod_id, id;
+  grpc::Status s = cri.RunPodSandbox(pod, &pod_id);
+  Show("RunPodSandbox", s, true);
+  if (!s.ok()) return;
+  v1::ContainerConfig escape = crigate::test::Container("escape", f.image, {"sleep", "3600"});
+  Restrict(escape);
+  escape.mutable_linux()->mutable_security_context()->mutable_capabilities()->add_add_capabilities(
+      "SYS_ADMIN");
+  auto* mount = escape.add_mounts();
+  mount->set_host_path("/");
+  mount->set_container_path("/host");
+  s = cri.CreateContainer(pod_id, escape, pod, &id);
   Show("CreateContainer", s, false);
   if (s.ok()) cri.RemoveContainer(id);
   RemovePod(cri, pod_id);
@@ -231,6 +268,7 @@ int main(int argc, char** argv) {
   if (getuid() == 0) NonRootCaller(f, argv[0]);
   CloudSaysNo(f);
   ReplayedToken(f);
+  if (!Token(f, "restricted").empty()) RestrictedProfile(f);
   std::printf("\n%s\n", g_failures == 0 ? "demo: every call ended as expected"
                                         : "demo: some calls did NOT end as expected");
   return g_failures == 0 ? 0 : 1;
