@@ -1,6 +1,7 @@
 #include "cri/backend_resolver.h"
 
 #include <fmt/format.h>
+
 #include <nlohmann/json.hpp>
 
 #include "cri/inspect.h"
@@ -162,9 +163,9 @@ policy::Result<policy::ExistingSandbox> BackendResolver::Sandbox(const std::stri
   if (!config || !config->is_object()) {
     // Without the recorded config the host namespaces and privilege are
     // unknown: refuse to judge rather than guess.
-    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                        fmt::format("containerd's PodSandboxStatus for {} has no verbose config",
-                                    sandbox_id));
+    return grpc::Status(
+        grpc::StatusCode::UNAVAILABLE,
+        fmt::format("containerd's PodSandboxStatus for {} has no verbose config", sandbox_id));
   }
   v1::PodSandboxConfig recorded;
   grpc::Status parsed = MessageFromRecordedJson(config->dump(), &recorded);

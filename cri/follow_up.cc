@@ -62,9 +62,10 @@ void FollowUp::KeepToken(const policy::Decision& decision, const grpc::ByteBuffe
   if (!ParseMessage(*response, &created)) return;
   grpc::Status kept = grants_->Remember(created.container_id(), decision.token);
   if (!kept.ok()) {
-    log::Warn("container {}: its token could not be kept for StartContainer ({}); StartContainer "
-              "will need the token in authorization metadata",
-              created.container_id().substr(0, 12), kept.error_message());
+    log::Warn(
+        "container {}: its token could not be kept for StartContainer ({}); StartContainer "
+        "will need the token in authorization metadata",
+        created.container_id().substr(0, 12), kept.error_message());
   }
 }
 

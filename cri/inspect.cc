@@ -37,7 +37,8 @@ policy::SeLinuxLabel SeLinuxFrom(const v1::SELinuxOption& o) {
 
 // The SecurityProfile message, then the deprecated string form: both are
 // kept (either may be what containerd acts on), each naming its field.
-std::vector<policy::Confinement> ConfinementsFrom(bool has_profile, const v1::SecurityProfile& profile,
+std::vector<policy::Confinement> ConfinementsFrom(bool has_profile,
+                                                  const v1::SecurityProfile& profile,
                                                   const std::string& profile_field,
                                                   const std::string& legacy,
                                                   const std::string& legacy_field) {
@@ -178,9 +179,7 @@ grpc::Status Parse(std::string_view action, const grpc::ByteBuffer& buffer, T* m
   return grpc::Status::OK;
 }
 
-bool EraseToken(StringMap* annotations) {
-  return annotations->erase(policy::kTokenAnnotation) > 0;
-}
+bool EraseToken(StringMap* annotations) { return annotations->erase(policy::kTokenAnnotation) > 0; }
 
 template <typename T>
 grpc::Status Strip(std::string_view action, const grpc::ByteBuffer& in, grpc::ByteBuffer* out,

@@ -2,6 +2,7 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/server_posix.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,17 +10,15 @@
 #include <cstring>
 #include <thread>
 
-#include <sys/resource.h>
-
 #include "cri/approval_rewriter.h"
 #include "cri/backend_resolver.h"
 #include "cri/daemon_config.h"
 #include "cri/follow_up.h"
-#include "cri/method_table.h"
-#include "cri/stop_reporter.h"
 #include "cri/log.h"
+#include "cri/method_table.h"
 #include "cri/peer_registry.h"
 #include "cri/proxy.h"
+#include "cri/stop_reporter.h"
 #include "cri/unix_listener.h"
 #include "cri/work_queue.h"
 #include "monitor/monitor.h"
@@ -140,9 +139,8 @@ int Run(const Args& args) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  auto backend = grpc::CreateCustomChannel(config.backend_endpoint,
-                                           grpc::InsecureChannelCredentials(),
-                                           cri::BackendChannelArguments());
+  auto backend = grpc::CreateCustomChannel(
+      config.backend_endpoint, grpc::InsecureChannelCredentials(), cri::BackendChannelArguments());
   // The monitor keeps a few cgroup files open per container.
   rlimit files{};
   if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
@@ -257,8 +255,8 @@ int Run(const Args& args) {
   });
 
   log::Info("crigate listening on {} (mode {:04o}), forwarding to {}, gating [{}], audit {}",
-            listener->path(), config.socket.mode, config.backend_endpoint,
-            policy::JoinNames(gated), pipeline->audit().path());
+            listener->path(), config.socket.mode, config.backend_endpoint, policy::JoinNames(gated),
+            pipeline->audit().path());
   if (approvals) {
     log::Info("approving pod and container starts with {} (valid {} s)", approvals->key_file(),
               approvals->ttl().count());
@@ -304,8 +302,8 @@ int Run(const Args& args) {
       log::Info("decisions so far: {}", pipeline->CountsText());
       continue;
     }
-    log::Info("{}: no new connections; draining in-flight calls for up to {} ms",
-              strsignal(sig), config.drain_timeout_ms);
+    log::Info("{}: no new connections; draining in-flight calls for up to {} ms", strsignal(sig),
+              config.drain_timeout_ms);
     break;
   }
   listener->Stop();

@@ -22,10 +22,10 @@
 namespace crigate::cri {
 
 struct MethodPath {
-  bool served = false;                                 // false: answered by crigate, never forwarded
+  bool served = false;  // false: answered by crigate, never forwarded
   policy::CriService service = policy::CriService::kRuntime;
-  std::string_view package;                            // "runtime.v1" or "runtime.v1alpha2"
-  std::string_view method;                             // "RunPodSandbox"; empty when not served
+  std::string_view package;  // "runtime.v1" or "runtime.v1alpha2"
+  std::string_view method;   // "RunPodSandbox"; empty when not served
 };
 
 // The views point into path.

@@ -39,29 +39,29 @@ TEST(ParseMethodPath, UnknownMethodOfACriServiceIsServed) {
 
 TEST(ParseMethodPath, EverySpellingButTheExactOneIsRefused) {
   for (const char* path : {
-           "",                                                // empty
-           "/",                                               // root
-           "runtime.v1.RuntimeService/RunPodSandbox",         // no leading slash
-           "//runtime.v1.RuntimeService/RunPodSandbox",       // double leading slash
-           "/runtime.v1.RuntimeService//RunPodSandbox",       // double middle slash
-           "/runtime.v1.RuntimeService/RunPodSandbox/",       // trailing slash
-           "/runtime.v1.RuntimeService/",                     // no method
-           "/runtime.v1.RuntimeService",                      // no method, no slash
-           "/Runtime.v1.RuntimeService/RunPodSandbox",        // case of the package
-           "/runtime.v1.runtimeservice/RunPodSandbox",        // case of the service
-           "/RUNTIME.V1.RUNTIMESERVICE/RUNPODSANDBOX",        // all caps
-           "/runtime.v1.RuntimeService/Run%50odSandbox",      // percent-encoded method
-           "/runtime%2Ev1.RuntimeService/RunPodSandbox",      // percent-encoded package
-           "/runtime.v1.RuntimeService%2FRunPodSandbox",      // percent-encoded slash
-           "/runtime.v1.RuntimeService/RunPodSandbox?x=1",    // query
-           "/runtime.v1.RuntimeService/RunPodSandbox ",       // trailing space
-           "/runtime.v1.RuntimeService/1Version",             // not an identifier
-           "/runtime.v1.RuntimeService/a/b",                  // extra segment
-           "/runtime.v1beta1.RuntimeService/Version",         // unknown CRI version
-           "/runtime.RuntimeService/Version",                 // no version
+           "",                                                      // empty
+           "/",                                                     // root
+           "runtime.v1.RuntimeService/RunPodSandbox",               // no leading slash
+           "//runtime.v1.RuntimeService/RunPodSandbox",             // double leading slash
+           "/runtime.v1.RuntimeService//RunPodSandbox",             // double middle slash
+           "/runtime.v1.RuntimeService/RunPodSandbox/",             // trailing slash
+           "/runtime.v1.RuntimeService/",                           // no method
+           "/runtime.v1.RuntimeService",                            // no method, no slash
+           "/Runtime.v1.RuntimeService/RunPodSandbox",              // case of the package
+           "/runtime.v1.runtimeservice/RunPodSandbox",              // case of the service
+           "/RUNTIME.V1.RUNTIMESERVICE/RUNPODSANDBOX",              // all caps
+           "/runtime.v1.RuntimeService/Run%50odSandbox",            // percent-encoded method
+           "/runtime%2Ev1.RuntimeService/RunPodSandbox",            // percent-encoded package
+           "/runtime.v1.RuntimeService%2FRunPodSandbox",            // percent-encoded slash
+           "/runtime.v1.RuntimeService/RunPodSandbox?x=1",          // query
+           "/runtime.v1.RuntimeService/RunPodSandbox ",             // trailing space
+           "/runtime.v1.RuntimeService/1Version",                   // not an identifier
+           "/runtime.v1.RuntimeService/a/b",                        // extra segment
+           "/runtime.v1beta1.RuntimeService/Version",               // unknown CRI version
+           "/runtime.RuntimeService/Version",                       // no version
            "/containerd.services.namespaces.v1.Namespaces/Create",  // containerd's own API
            "/containerd.services.tasks.v1.Tasks/Start",
-           "/grpc.health.v1.Health/Check",                    // not served (yet)
+           "/grpc.health.v1.Health/Check",  // not served (yet)
            "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
        }) {
     MethodPath p = ParseMethodPath(path);

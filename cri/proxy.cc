@@ -45,12 +45,23 @@ std::string Printable(std::string_view raw) {
 }
 
 const char* StatusCodeName(grpc::StatusCode code) {
-  static const char* const kNames[] = {
-      "OK",        "CANCELLED",         "UNKNOWN",           "INVALID_ARGUMENT",
-      "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",    "PERMISSION_DENIED",
-      "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
-      "UNIMPLEMENTED", "INTERNAL",      "UNAVAILABLE",       "DATA_LOSS",
-      "UNAUTHENTICATED"};
+  static const char* const kNames[] = {"OK",
+                                       "CANCELLED",
+                                       "UNKNOWN",
+                                       "INVALID_ARGUMENT",
+                                       "DEADLINE_EXCEEDED",
+                                       "NOT_FOUND",
+                                       "ALREADY_EXISTS",
+                                       "PERMISSION_DENIED",
+                                       "RESOURCE_EXHAUSTED",
+                                       "FAILED_PRECONDITION",
+                                       "ABORTED",
+                                       "OUT_OF_RANGE",
+                                       "UNIMPLEMENTED",
+                                       "INTERNAL",
+                                       "UNAVAILABLE",
+                                       "DATA_LOSS",
+                                       "UNAUTHENTICATED"};
   int i = static_cast<int>(code);
   return i >= 0 && i <= 16 ? kNames[i] : "UNKNOWN_CODE";
 }
@@ -164,11 +175,11 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
       service_->deps().work->Post([this, cancelled] {
         GateInit();
         Refuse(cancelled ? grpc::StatusCode::CANCELLED : grpc::StatusCode::INVALID_ARGUMENT,
-               cancelled ? fmt::format("crigate: {} ended before its request arrived (cancelled, "
-                                       "or a message over grpc's limit)",
-                                       path_.method)
-                         : fmt::format("crigate: {} arrived with no request message",
-                                       path_.method));
+               cancelled
+                   ? fmt::format("crigate: {} ended before its request arrived (cancelled, "
+                                 "or a message over grpc's limit)",
+                                 path_.method)
+                   : fmt::format("crigate: {} arrived with no request message", path_.method));
       });
     }
   }
@@ -186,9 +197,9 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
 
   void OnDone() override {
     if (!gated_) {
-      log::Debug("pass {} -> {} ({} us)", method_, StatusCodeName(final_code_),
-                 std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start_)
-                     .count());
+      log::Debug(
+          "pass {} -> {} ({} us)", method_, StatusCodeName(final_code_),
+          std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start_).count());
     }
     Release();
   }
@@ -245,8 +256,7 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
     if (status.error_code() == grpc::StatusCode::UNAVAILABLE && !ReachedBackend()) {
       answer = grpc::Status(grpc::StatusCode::UNAVAILABLE,
                             fmt::format("crigate: containerd is unavailable at {}: {}",
-                                        service_->options().backend_target,
-                                        status.error_message()),
+                                        service_->options().backend_target, status.error_message()),
                             status.error_details());
     }
     if (gated_ && !answer.ok()) {
@@ -359,7 +369,8 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
       // of the pod's or container's status finds it.
       grpc::ByteBuffer stripped;
       bool changed = false;
-      grpc::Status status = StripTokenAnnotations(request_.action, from_client_, &stripped, &changed);
+      grpc::Status status =
+          StripTokenAnnotations(request_.action, from_client_, &stripped, &changed);
       if (!status.ok()) {
         log::Error("allowed {} could not be stripped of its token: {}", request_.action,
                    status.error_message());
@@ -431,7 +442,7 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
   const std::string method_;
   const MethodPath path_;  // views into method_
   const policy::MethodClass class_;
-  const bool gated_;  // held for the pipeline: mutating or gated
+  const bool gated_;     // held for the pipeline: mutating or gated
   const bool observed_;  // not gated, but the observer wants its outcome
   grpc::ClientContext backend_ctx_;
   BackendLeg leg_;
@@ -449,12 +460,12 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
   std::optional<grpc::ByteBuffer> first_request_;  // observed calls only
 
   std::mutex mu_;
-  bool initial_metadata_done_ = false;  // guarded by mu_
-  bool write_waiting_ = false;          // guarded by mu_
-  bool backend_sent_headers_ = false;   // guarded by mu_
-  bool finished_ = false;               // guarded by mu_
+  bool initial_metadata_done_ = false;                  // guarded by mu_
+  bool write_waiting_ = false;                          // guarded by mu_
+  bool backend_sent_headers_ = false;                   // guarded by mu_
+  bool finished_ = false;                               // guarded by mu_
   grpc::StatusCode final_code_ = grpc::StatusCode::OK;  // guarded by mu_
-  int outstanding_ = 1;                 // guarded by mu_: server OnDone, plus backend OnDone
+  int outstanding_ = 1;  // guarded by mu_: server OnDone, plus backend OnDone
 };
 
 void BackendLeg::OnReadInitialMetadataDone(bool ok) { call_->BackendInitialMetadata(ok); }

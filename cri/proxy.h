@@ -61,8 +61,8 @@ struct ProxyOptions {
   // gate never allows (and uses a token for) what containerd then refuses.
   size_t max_message_bytes = 16 << 20;
   // Actions, gated or not, whose outcome the observer wants to know.
-  std::set<std::string> observed_actions = {"StartContainer", "StopContainer",
-                                            "RemoveContainer", "PullImage"};
+  std::set<std::string> observed_actions = {"StartContainer", "StopContainer", "RemoveContainer",
+                                            "PullImage"};
 };
 
 // Constant after construction; all members must outlive the server.
@@ -70,9 +70,9 @@ struct ProxyDeps {
   std::shared_ptr<grpc::Channel> backend;
   const PeerRegistry* peers = nullptr;
   policy::Pipeline* pipeline = nullptr;
-  WorkQueue* work = nullptr;                   // runs pipeline decisions and observers
-  CallObserver* observer = nullptr;            // optional
-  RequestRewriter* rewriter = nullptr;         // optional
+  WorkQueue* work = nullptr;            // runs pipeline decisions and observers
+  CallObserver* observer = nullptr;     // optional
+  RequestRewriter* rewriter = nullptr;  // optional
 };
 
 class ProxyService final : public grpc::CallbackGenericService {

@@ -55,8 +55,7 @@ inline Sample VanishedSample() {
 // The memory and pids parts of a sample, the same for v1 and v2 once their
 // files are read: a usage without a readable limit counts as unlimited, and
 // a missing usage leaves that resource not ok.
-inline void FillMemoryAndPids(std::optional<uint64_t> memory,
-                              std::optional<uint64_t> memory_limit,
+inline void FillMemoryAndPids(std::optional<uint64_t> memory, std::optional<uint64_t> memory_limit,
                               std::optional<uint64_t> pids, std::optional<uint64_t> pids_max,
                               Sample* sample) {
   if (memory) {

@@ -40,7 +40,8 @@ bool ParseVerboseInfo(std::string_view json, ContainerFacts* facts) {
     facts->pid = static_cast<int>(pid->get<int64_t>());
   }
   auto sandbox = info.find("sandboxID");
-  if (sandbox != info.end() && sandbox->is_string()) facts->sandbox_id = sandbox->get<std::string>();
+  if (sandbox != info.end() && sandbox->is_string())
+    facts->sandbox_id = sandbox->get<std::string>();
   auto spec = info.find("runtimeSpec");
   if (spec != info.end() && spec->is_object()) {
     auto linux_section = spec->find("linux");

@@ -21,7 +21,7 @@ enum class ContainerRunState { kCreated, kRunning, kExited, kUnknown };
 
 struct ContainerFacts {
   std::string id;
-  std::string name;           // CRI metadata.name
+  std::string name;  // CRI metadata.name
   // The pod's, from its sandbox's metadata in containerd (PodSandboxStatus),
   // never from kubelet's labels, which any client can set.
   std::string pod_name;

@@ -31,8 +31,8 @@ std::string SandboxClaimMismatch(const PodInfo& claim, const PodInfo& real) {
   }
   if (claim.uid != real.uid) return Differs("metadata.uid", claim.uid, real.uid);
   if (claim.attempt != real.attempt) {
-    return fmt::format("metadata.attempt is {} in the request but {} in containerd",
-                       claim.attempt, real.attempt);
+    return fmt::format("metadata.attempt is {} in the request but {} in containerd", claim.attempt,
+                       real.attempt);
   }
   const struct {
     const char* field;
@@ -45,13 +45,14 @@ std::string SandboxClaimMismatch(const PodInfo& claim, const PodInfo& real) {
   };
   for (const auto& m : modes) {
     if (m.claim != m.real) {
-      return fmt::format("{} is {} in the request but {} in containerd", m.field,
-                         ModeName(m.claim), ModeName(m.real));
+      return fmt::format("{} is {} in the request but {} in containerd", m.field, ModeName(m.claim),
+                         ModeName(m.real));
     }
   }
   if (claim.privileged != real.privileged) {
-    return fmt::format("linux.security_context.privileged is {} in the request but {} in containerd",
-                       claim.privileged, real.privileged);
+    return fmt::format(
+        "linux.security_context.privileged is {} in the request but {} in containerd",
+        claim.privileged, real.privileged);
   }
   for (const auto& [key, value] : real.labels) {
     auto it = claim.labels.find(key);

@@ -115,7 +115,8 @@ TEST_F(FactsStageTest, ABackendThatCannotAnswerIsAnError) {
 }
 
 TEST_F(FactsStageTest, ContainerIdCallsLookTheContainerUp) {
-  resolver_.AddContainer(testing::Container("c1", "busybox", testing::Digest('1'), kSandbox, "shop"));
+  resolver_.AddContainer(
+      testing::Container("c1", "busybox", testing::Digest('1'), kSandbox, "shop"));
   GateRequest start;
   start.action = "StartContainer";
   start.container_id = "c1";

@@ -130,14 +130,14 @@ struct GateRequest {
   // are not open (then they are mutating).
   MethodClass method_class = MethodClass::kGated;
   Caller caller;
-  std::string image;   // image as the request names it (PullImage, RemoveImage, CreateContainer)
+  std::string image;  // image as the request names it (PullImage, RemoveImage, CreateContainer)
   // RunPodSandbox's config; for CreateContainer and PullImage the caller's
   // copy of the sandbox config, a claim that is checked against the real
   // sandbox (CallState::sandbox) and never judged itself.
   std::optional<PodInfo> pod;
-  std::optional<ContainerInfo> container; // CreateContainer, UpdateContainerResources
-  std::string container_id;               // Start/Stop/Remove/Exec*/Attach/Update
-  std::string pod_sandbox_id;             // CreateContainer, StopPodSandbox, PortForward...
+  std::optional<ContainerInfo> container;  // CreateContainer, UpdateContainerResources
+  std::string container_id;                // Start/Stop/Remove/Exec*/Attach/Update
+  std::string pod_sandbox_id;              // CreateContainer, StopPodSandbox, PortForward...
   std::map<std::string, std::string> image_annotations;  // ImageSpec.annotations
   std::string bearer_token;  // from gRPC metadata "authorization: Bearer ..."
 };
@@ -175,8 +175,8 @@ struct StageRecord {
 class PendingUse {
  public:
   virtual ~PendingUse() = default;
-  virtual grpc::Status Commit() = 0;   // durable when it returns OK
-  virtual grpc::Status Release() = 0;  // forgets the use (durably, if committed)
+  virtual grpc::Status Commit() = 0;         // durable when it returns OK
+  virtual grpc::Status Release() = 0;        // forgets the use (durably, if committed)
   virtual std::string Describe() const = 0;  // "token jti 'x' for CreateContainer on ..."
 };
 
@@ -195,9 +195,7 @@ struct Decision {
   // container's StartContainer (policy/token_grants.h); never audited.
   std::string token;
 
-  grpc::Status ToStatus() const {
-    return allow ? grpc::Status::OK : grpc::Status(code, reason);
-  }
+  grpc::Status ToStatus() const { return allow ? grpc::Status::OK : grpc::Status(code, reason); }
 };
 
 // A pod sandbox as containerd holds it (PodSandboxStatus, verbose): what a
@@ -224,7 +222,6 @@ struct ExistingContainer {
   std::optional<ContainerInfo> config;
   std::optional<PodInfo> pod;
 };
-
 
 // Per-call state that stages fill in for the stages after them and for the
 // audit record: e.g. the trust stage resolves the digest that the token stage

@@ -139,9 +139,10 @@ void StagedPipeline::CommitUses(CallState& state, Decision& d,
     if (!s.ok()) {
       d.allow = false;
       d.code = Code::UNAVAILABLE;
-      d.reason = fmt::format("crigate: {} could not be recorded ({}); call refused, the token is "
-                             "not used up",
-                             use->Describe(), s.error_message());
+      d.reason = fmt::format(
+          "crigate: {} could not be recorded ({}); call refused, the token is "
+          "not used up",
+          use->Describe(), s.error_message());
       ReleaseUses(committed);
       committed.clear();
       return;

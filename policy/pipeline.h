@@ -1,9 +1,9 @@
 // The gate's pipeline: stages in order (privilege, facts, trust, token,
 // cloud); a mutating call that is not gated runs only the stages that check
-// every mutating call (privilege). The first Deny stops the chain, an Error is a deny unless that stage
-// offers failure_mode_allow (only the cloud stage may), and every decision
-// is written to the audit log before it is returned. If the audit record
-// cannot be written, the decision is a deny: no decision without a record.
+// every mutating call (privilege). The first Deny stops the chain, an Error is a deny unless that
+// stage offers failure_mode_allow (only the cloud stage may), and every decision is written to the
+// audit log before it is returned. If the audit record cannot be written, the decision is a deny:
+// no decision without a record.
 //
 // Exceptions never leave Decide: a throwing stage is an Error of that stage.
 #pragma once

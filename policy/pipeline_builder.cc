@@ -32,7 +32,8 @@ Result<std::unique_ptr<StagedPipeline>> BuildPipeline(const PolicyConfig& config
     if (!config.trust.loaded) return Fail(Code::INVALID_ARGUMENT, "trust.store: not loaded");
     auto stage = std::make_unique<TrustStage>(
         config.trust.loaded,
-        TrustStageOptions{config.trust.store, config.trust.sandbox_image, config.trust.kubelet_root},
+        TrustStageOptions{config.trust.store, config.trust.sandbox_image,
+                          config.trust.kubelet_root},
         *deps.resolver);
     trust = stage.get();
     stages.push_back(std::move(stage));

@@ -4,13 +4,12 @@
 //
 // Front end usage (cri/main.cc):
 //   auto config = ParsePolicyConfig(root, errors);   // at start (and for --check-config)
-//   PipelineDeps deps;  deps.resolver = &resolver;  deps.token_uses = *OpenTokenUses(*config, clock);
-//   auto pipeline = BuildPipeline(*config, deps);
-//   deps.pipeline = pipeline->get();
-//   on SIGHUP:        (*pipeline)->Reload();          // trust store, token keys, cloud node key
-//   after PullImage:  (*pipeline)->CheckPulledImage(request, response.image_ref());
-//   monitor events:   (*pipeline)->audit().Record(event);
-//   cloud events:     cloud::MakeEventSink(*config->cloud, config->node_id)  (when config->cloud)
+//   PipelineDeps deps;  deps.resolver = &resolver;  deps.token_uses = *OpenTokenUses(*config,
+//   clock); auto pipeline = BuildPipeline(*config, deps); deps.pipeline = pipeline->get(); on
+//   SIGHUP:        (*pipeline)->Reload();          // trust store, token keys, cloud node key after
+//   PullImage:  (*pipeline)->CheckPulledImage(request, response.image_ref()); monitor events:
+//   (*pipeline)->audit().Record(event); cloud events:     cloud::MakeEventSink(*config->cloud,
+//   config->node_id)  (when config->cloud)
 #pragma once
 
 #include <memory>
@@ -46,7 +45,8 @@ Result<std::unique_ptr<StagedPipeline>> BuildPipeline(const PolicyConfig& config
                                                       const PipelineDeps& deps);
 
 // Opens token.use_store (memory only when it is ""), naming the key on error.
-Result<std::shared_ptr<TokenUseStore>> OpenTokenUses(const PolicyConfig& config, const Clock& clock);
+Result<std::shared_ptr<TokenUseStore>> OpenTokenUses(const PolicyConfig& config,
+                                                     const Clock& clock);
 
 // Opens token.grant_dir (memory only when it is ""), naming the key on error.
 Result<std::unique_ptr<TokenGrants>> OpenTokenGrants(const PolicyConfig& config);

@@ -39,7 +39,9 @@ class ScriptedStage final : public Stage {
     return result_;
   }
   bool failure_mode_allow() const override { return failure_mode_allow_; }
-  bool checks_every_mutating_call() const override { return std::string_view(name_) == "privilege"; }
+  bool checks_every_mutating_call() const override {
+    return std::string_view(name_) == "privilege";
+  }
   grpc::Status Reload() override { return reload; }
 
   std::atomic<int> calls{0};

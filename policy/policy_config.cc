@@ -146,9 +146,8 @@ std::shared_ptr<const PolicyConfig> ParsePolicyConfig(const toml::table& root,
   }
   {
     TomlFields f(SectionOf(root, "token", errors), "token", errors);
-    f.RejectUnknown(
-        {"enabled", "keys", "required_for", "max_ttl", "replay_cache_size", "clock_skew",
-         "use_store", "grant_dir"});
+    f.RejectUnknown({"enabled", "keys", "required_for", "max_ttl", "replay_cache_size",
+                     "clock_skew", "use_store", "grant_dir"});
     PolicyConfig::Token& t = config->token;
     f.Bool("enabled", t.enabled);
     f.StringList("keys", t.keys);

@@ -72,7 +72,7 @@ struct PolicyConfig {
     std::string store = "/etc/crigate/trust.toml";
     std::string sandbox_image = "registry.k8s.io/pause:3.6";  // normalised after parsing
     std::string kubelet_root = "/var/lib/kubelet";
-    std::shared_ptr<const TrustStore> loaded;                 // set when enabled
+    std::shared_ptr<const TrustStore> loaded;  // set when enabled
   };
   struct Token {
     bool enabled = true;

@@ -27,8 +27,8 @@ TEST(TokenGrants, RemembersFindsAndForgets) {
 TEST(TokenGrants, OnlyFullContainerdIdsAreKeys) {
   auto grants = TokenGrants::Open("", std::chrono::hours(1));
   ASSERT_TRUE(grants.ok());
-  for (const std::string& id : {std::string("abc"), std::string(64, 'A'), "../" + std::string(61, 'a'),
-                                std::string(63, 'a') + "/"}) {
+  for (const std::string& id : {std::string("abc"), std::string(64, 'A'),
+                                "../" + std::string(61, 'a'), std::string(63, 'a') + "/"}) {
     grpc::Status s = (*grants)->Remember(id, "t");
     EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << id;
     EXPECT_FALSE((*grants)->Find(id));

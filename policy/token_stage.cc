@@ -184,8 +184,8 @@ StageResult TokenStage::Check(const GateRequest& request, CallState& state) {
     case TokenUseStore::Outcome::kReserved:
       break;
     case TokenUseStore::Outcome::kReplayed:
-      return Deny(fmt::format("token jti '{}' was already used for {} on {}", claims.jti, action,
-                              target));
+      return Deny(
+          fmt::format("token jti '{}' was already used for {} on {}", claims.jti, action, target));
     case TokenUseStore::Outcome::kFull:
       return Deny(
           fmt::format("token jti '{}' refused: the token-use store is full ({} unexpired "
@@ -193,7 +193,8 @@ StageResult TokenStage::Check(const GateRequest& request, CallState& state) {
                       claims.jti, uses_->capacity()));
   }
   state.pending_uses.push_back(std::make_shared<TokenUse>(
-      uses_, key, fmt::format("the use of token jti '{}' for {} on {}", claims.jti, action, target)));
+      uses_, key,
+      fmt::format("the use of token jti '{}' for {} on {}", claims.jti, action, target)));
   state.token_subject = claims.sub;
   state.token_id = claims.jti;
   state.token_claims_json = verified->claims_json;

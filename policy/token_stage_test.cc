@@ -148,8 +148,7 @@ TEST_F(TokenStageTest, PodTokenAllowsAndFillsTheCallState) {
 TEST_F(TokenStageTest, ReplayedJtiIsDeniedPerActionAndTarget) {
   std::string token = Token(Claims({"RunPodSandbox", "CreateContainer"}, "busybox:1.36"));
   EXPECT_EQ(Check(Sandbox(token)).verdict, Verdict::kAllow);
-  ExpectDeny(Check(Sandbox(token)),
-             "token jti 'jti-1' was already used for RunPodSandbox on pod");
+  ExpectDeny(Check(Sandbox(token)), "token jti 'jti-1' was already used for RunPodSandbox on pod");
   // A fresh pod uid (the caller's choice) does not make the token new again.
   ExpectDeny(Check(Sandbox(token, "pod-uid-2")), "already used for RunPodSandbox");
   // The pod token rides along in each CreateContainer's sandbox config: once per container.
@@ -170,8 +169,8 @@ TEST_F(TokenStageTest, AContainerUseIsBoundToTheRealSandboxNotTheCallersSpelling
   GateRequest again = Create(token, "app");
   again.pod_sandbox_id = std::string(64, 'b');
   again.pod->uid = "a-uid-the-caller-made-up";
-  ExpectDeny(Check(again), "already used for CreateContainer on container:" + std::string(64, 'b') +
-                               "/app/0");
+  ExpectDeny(Check(again),
+             "already used for CreateContainer on container:" + std::string(64, 'b') + "/app/0");
   // A new attempt of the same container is a new container to containerd.
   GateRequest next = Create(token, "app");
   next.container->attempt = 1;
@@ -181,7 +180,8 @@ TEST_F(TokenStageTest, AContainerUseIsBoundToTheRealSandboxNotTheCallersSpelling
 TEST_F(TokenStageTest, AContainerTokenNeedsTheSandboxToExist) {
   GateRequest r = Create(Token(Claims({"CreateContainer"}, "busybox:1.36")));
   r.pod_sandbox_id = "ffff";
-  ExpectDeny(Check(r), "cannot bind the token's use to a pod sandbox: pod sandbox ffff does not exist");
+  ExpectDeny(Check(r),
+             "cannot bind the token's use to a pod sandbox: pod sandbox ffff does not exist");
 }
 
 TEST_F(TokenStageTest, AUseIsOnlyReservedUntilThePipelineCommitsOrReleasesIt) {

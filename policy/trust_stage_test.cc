@@ -321,15 +321,13 @@ TEST_F(TrustStageTest, StartContainerRechecksPrivilegeAndHostNamespacesAsRecorde
   ExpectDeny(Check(ForContainer("StartContainer", "c-host")), Code::PERMISSION_DENIED,
              "host PID namespace");
   // Judged on the reference it was created with, not the first tag of its image.
-  ExistingContainer latest =
-      testing::Container("c-latest", "docker.io/library/busybox:latest", Digest('2'), "s1",
-                         "default");
+  ExistingContainer latest = testing::Container("c-latest", "docker.io/library/busybox:latest",
+                                                Digest('2'), "s1", "default");
   resolver_.AddContainer(latest);
   ExpectDeny(Check(ForContainer("StartContainer", "c-latest")), Code::PERMISSION_DENIED,
              "docker.io/library/busybox:latest");
-  ExistingContainer unknown =
-      testing::Container("c-unknown", "docker.io/library/busybox:1.36", Digest('1'), "s1",
-                         "default");
+  ExistingContainer unknown = testing::Container("c-unknown", "docker.io/library/busybox:1.36",
+                                                 Digest('1'), "s1", "default");
   unknown.config.reset();
   resolver_.AddContainer(unknown);
   StageResult r = Check(ForContainer("StartContainer", "c-unknown"));

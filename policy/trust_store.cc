@@ -110,8 +110,8 @@ void ParseWorkload(const toml::table& table, size_t index, TomlFields& f,
     for (size_t i = 0; i < ports->size(); ++i) {
       std::optional<int64_t> port = (*ports)[i].value<int64_t>();
       if (!port || *port < 1 || *port > 65535) {
-        errors.push_back(fmt::format("rule[{}].allowed_host_ports[{}]: must be a port, 1 to 65535",
-                                     index, i));
+        errors.push_back(
+            fmt::format("rule[{}].allowed_host_ports[{}]: must be a port, 1 to 65535", index, i));
       } else {
         w.host_ports.insert(static_cast<int32_t>(*port));
       }
@@ -126,10 +126,10 @@ void ParseWorkload(const toml::table& table, size_t index, TomlFields& f,
       TomlFields e(entry, fmt::format("rule[{}].host_paths[{}]", index, i), entry_errors);
       AllowedHostPath allowed;
       if (!entry) {
-        entry_errors.push_back(fmt::format(
-            "rule[{}].host_paths[{}]: must be a table such as {{ path = \"/srv/data\", "
-            "read_only = true }}",
-            index, i));
+        entry_errors.push_back(
+            fmt::format("rule[{}].host_paths[{}]: must be a table such as {{ path = \"/srv/data\", "
+                        "read_only = true }}",
+                        index, i));
       } else {
         e.RejectUnknown({"path", "read_only"});
         e.String("path", allowed.path);
@@ -142,7 +142,8 @@ void ParseWorkload(const toml::table& table, size_t index, TomlFields& f,
       errors.insert(errors.end(), entry_errors.begin(), entry_errors.end());
     }
   } else if (f.Has("host_paths")) {
-    f.Error("host_paths", "must be a list of tables such as { path = \"/srv/data\", read_only = true }");
+    f.Error("host_paths",
+            "must be a list of tables such as { path = \"/srv/data\", read_only = true }");
   }
   f.Bool("allow_unconfined_seccomp", w.allow_unconfined_seccomp);
   f.Bool("allow_unconfined_apparmor", w.allow_unconfined_apparmor);
@@ -158,13 +159,33 @@ void ParseRule(const toml::table& table, size_t index, std::vector<std::string>&
                std::vector<TrustRule>& rules) {
   const size_t before = errors.size();
   TomlFields f(&table, fmt::format("rule[{}]", index), errors);
-  f.RejectUnknown({"name", "image", "registry", "repository", "digests", "namespaces",
-                   "max_cpu_millicores", "max_memory_bytes", "allow_privileged",
-                   "allow_host_network", "allow_host_pid", "allow_host_ipc", "actions", "profile",
-                   "host_paths", "allow_capabilities", "allowed_devices", "allowed_host_ports",
-                   "allowed_sysctls", "allowed_selinux_types", "allow_unconfined_seccomp",
-                   "allow_unconfined_apparmor", "allow_unmasked_proc", "allow_root",
-                   "allow_privilege_escalation", "require_readonly_rootfs", "require_non_root",
+  f.RejectUnknown({"name",
+                   "image",
+                   "registry",
+                   "repository",
+                   "digests",
+                   "namespaces",
+                   "max_cpu_millicores",
+                   "max_memory_bytes",
+                   "allow_privileged",
+                   "allow_host_network",
+                   "allow_host_pid",
+                   "allow_host_ipc",
+                   "actions",
+                   "profile",
+                   "host_paths",
+                   "allow_capabilities",
+                   "allowed_devices",
+                   "allowed_host_ports",
+                   "allowed_sysctls",
+                   "allowed_selinux_types",
+                   "allow_unconfined_seccomp",
+                   "allow_unconfined_apparmor",
+                   "allow_unmasked_proc",
+                   "allow_root",
+                   "allow_privilege_escalation",
+                   "require_readonly_rootfs",
+                   "require_non_root",
                    "require_no_new_privs"});
   TrustRule rule;
   rule.name = fmt::format("rule[{}]", index);
@@ -188,8 +209,8 @@ void ParseRule(const toml::table& table, size_t index, std::vector<std::string>&
   ParseWorkload(table, index, f, errors, rule.workload);
   if (rule.workload.level == PssLevel::kPrivileged) {
     // The privileged level imposes nothing, these included.
-    rule.allow_privileged = rule.allow_host_network = rule.allow_host_pid =
-        rule.allow_host_ipc = true;
+    rule.allow_privileged = rule.allow_host_network = rule.allow_host_pid = rule.allow_host_ipc =
+        true;
   }
 
   if (rule.image.empty() && rule.registry.empty() && rule.repository.empty()) {

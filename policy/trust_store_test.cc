@@ -129,8 +129,7 @@ allowed_devices = ["ttyUSB0"]
   for (const char* fragment :
        {"rule[0].profile: 'strict' is not one of privileged, baseline, restricted",
         "rule[0].host_paths[0].path: must be an absolute path",
-        "rule[0].host_paths[1]: must be a table",
-        "rule[0].host_paths[2].colour: unknown key",
+        "rule[0].host_paths[1]: must be a table", "rule[0].host_paths[2].colour: unknown key",
         "rule[0].allowed_host_ports[0]: must be a port, 1 to 65535",
         "rule[0].allowed_host_ports[1]: must be a port",
         "rule[0].allowed_devices[0]: 'ttyUSB0' is not an absolute path"}) {

@@ -16,20 +16,19 @@ using Kind = Confinement::Kind;
 // PSS baseline: capabilities a container may add (the runtime's default set).
 const std::set<std::string>& BaselineCapabilities() {
   static const std::set<std::string> kCaps = {
-      "AUDIT_WRITE", "CHOWN",           "DAC_OVERRIDE", "FOWNER", "FSETID",
-      "KILL",        "MKNOD",           "NET_BIND_SERVICE",       "SETFCAP",
-      "SETGID",      "SETPCAP",         "SETUID",       "SYS_CHROOT"};
+      "AUDIT_WRITE",      "CHOWN",   "DAC_OVERRIDE", "FOWNER",  "FSETID", "KILL",      "MKNOD",
+      "NET_BIND_SERVICE", "SETFCAP", "SETGID",       "SETPCAP", "SETUID", "SYS_CHROOT"};
   return kCaps;
 }
 
 // PSS: the sysctls that are namespaced and isolated from the host.
 const std::set<std::string>& SafeSysctls() {
   static const std::set<std::string> kSysctls = {
-      "kernel.shm_rmid_forced",         "net.ipv4.ip_local_port_range",
+      "kernel.shm_rmid_forced",           "net.ipv4.ip_local_port_range",
       "net.ipv4.ip_local_reserved_ports", "net.ipv4.ip_unprivileged_port_start",
-      "net.ipv4.tcp_syncookies",        "net.ipv4.ping_group_range",
-      "net.ipv4.tcp_keepalive_time",    "net.ipv4.tcp_fin_timeout",
-      "net.ipv4.tcp_keepalive_intvl",   "net.ipv4.tcp_keepalive_probes"};
+      "net.ipv4.tcp_syncookies",          "net.ipv4.ping_group_range",
+      "net.ipv4.tcp_keepalive_time",      "net.ipv4.tcp_fin_timeout",
+      "net.ipv4.tcp_keepalive_intvl",     "net.ipv4.tcp_keepalive_probes"};
   return kSysctls;
 }
 
@@ -43,15 +42,15 @@ const std::set<std::string>& ContainerSeLinuxTypes() {
 // What kubelet sends (and containerd applies) for the default /proc mount.
 const std::vector<std::string>& DefaultMaskedPaths() {
   static const std::vector<std::string> kPaths = {
-      "/proc/acpi",          "/proc/asound",    "/proc/kcore",       "/proc/keys",
+      "/proc/acpi",          "/proc/asound",     "/proc/kcore",       "/proc/keys",
       "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
       "/proc/scsi",          "/sys/firmware"};
   return kPaths;
 }
 
 const std::vector<std::string>& DefaultReadonlyPaths() {
-  static const std::vector<std::string> kPaths = {"/proc/bus", "/proc/fs", "/proc/irq",
-                                                  "/proc/sys", "/proc/sysrq-trigger"};
+  static const std::vector<std::string> kPaths = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
+                                                  "/proc/sysrq-trigger"};
   return kPaths;
 }
 
@@ -86,10 +85,9 @@ class Violation {
   const std::string subject_;
 };
 
-std::optional<std::string> CheckConfinement(const std::vector<Confinement>& forms,
-                                            const char* what, bool unconfined_allowed,
-                                            bool must_be_set, const std::string& prefix,
-                                            const Violation& v) {
+std::optional<std::string> CheckConfinement(const std::vector<Confinement>& forms, const char* what,
+                                            bool unconfined_allowed, bool must_be_set,
+                                            const std::string& prefix, const Violation& v) {
   for (const Confinement& c : forms) {
     if (c.kind == Kind::kUnconfined && !unconfined_allowed) {
       return v(fmt::format("sets {} Unconfined ({}{})", what, prefix, c.field));
@@ -101,9 +99,10 @@ std::optional<std::string> CheckConfinement(const std::vector<Confinement>& form
       confined |= c.kind == Kind::kRuntimeDefault || c.kind == Kind::kLocalhost;
     }
     if (!confined) {
-      return v(fmt::format("sets no {} profile ({}{}: RuntimeDefault or Localhost, set "
-                           "explicitly, required)",
-                           what, prefix, what));
+      return v(
+          fmt::format("sets no {} profile ({}{}: RuntimeDefault or Localhost, set "
+                      "explicitly, required)",
+                      what, prefix, what));
     }
   }
   return std::nullopt;
@@ -170,9 +169,8 @@ std::optional<std::string> CheckNonRoot(const ContainerSecurity& s, const ImageI
   return std::nullopt;
 }
 
-std::optional<std::string> CheckMounts(const WorkloadProfile& profile,
-                                       const ContainerSecurity& s, const WorkloadContext& context,
-                                       const Violation& v) {
+std::optional<std::string> CheckMounts(const WorkloadProfile& profile, const ContainerSecurity& s,
+                                       const WorkloadContext& context, const Violation& v) {
   // Directories found real once need no second lstat within this decision:
   // kubelet's mounts share the pod directory's prefix.
   std::set<std::string> known_real;
@@ -194,21 +192,24 @@ std::optional<std::string> CheckMounts(const WorkloadProfile& profile,
         break;
       }
     }
-    const std::string shown =
-        resolved == m.host_path ? m.host_path : fmt::format("{} (resolves to {})", m.host_path, resolved);
+    const std::string shown = resolved == m.host_path
+                                  ? m.host_path
+                                  : fmt::format("{} (resolves to {})", m.host_path, resolved);
     if (allowed && allowed->read_only && !m.readonly) {
-      return v(fmt::format("mounts host path {} read-write at {} (mounts[{}]; {} is allowed "
-                           "read-only)",
-                           shown, m.container_path, i, allowed->path));
+      return v(
+          fmt::format("mounts host path {} read-write at {} (mounts[{}]; {} is allowed "
+                      "read-only)",
+                      shown, m.container_path, i, allowed->path));
     }
     if (!allowed) {
       std::set<std::string> paths;
       for (const auto& a : profile.host_paths) paths.insert(a.path);
-      return v(fmt::format("mounts host path {} at {} (mounts[{}]; allowed: the pod's own volumes "
-                           "under {}{}{})",
-                           shown, m.container_path, i,
-                           context.pod_dir.empty() ? "<kubelet root>/pods/<pod uid>" : context.pod_dir,
-                           paths.empty() ? "" : ", ", paths.empty() ? "" : Join(paths)));
+      return v(
+          fmt::format("mounts host path {} at {} (mounts[{}]; allowed: the pod's own volumes "
+                      "under {}{}{})",
+                      shown, m.container_path, i,
+                      context.pod_dir.empty() ? "<kubelet root>/pods/<pod uid>" : context.pod_dir,
+                      paths.empty() ? "" : ", ", paths.empty() ? "" : Join(paths)));
     }
   }
   return std::nullopt;
@@ -333,18 +334,17 @@ std::optional<std::string> CheckContainerSecurity(const WorkloadProfile& profile
     bool drops_all = std::any_of(s.drop_capabilities.begin(), s.drop_capabilities.end(),
                                  [](const std::string& c) { return CapabilityName(c) == "ALL"; });
     if (!drops_all) {
-      return v(fmt::format("does not drop ALL capabilities ({}capabilities.drop_capabilities)",
-                           prefix));
+      return v(
+          fmt::format("does not drop ALL capabilities ({}capabilities.drop_capabilities)", prefix));
     }
   }
   if (auto bad = CheckMounts(profile, s, context, v)) return bad;
   for (size_t i = 0; i < s.devices.size(); ++i) {
     const DeviceRequest& d = s.devices[i];
     const std::string resolved = ResolveHostPath(d.host_path);
-    bool allowed = std::any_of(profile.devices.begin(), profile.devices.end(),
-                               [&](const std::string& p) {
-                                 return !resolved.empty() && ResolveHostPath(p) == resolved;
-                               });
+    bool allowed = std::any_of(
+        profile.devices.begin(), profile.devices.end(),
+        [&](const std::string& p) { return !resolved.empty() && ResolveHostPath(p) == resolved; });
     if (!allowed) {
       std::set<std::string> devices(profile.devices.begin(), profile.devices.end());
       return v(fmt::format("is given host device {} (devices[{}]; allowed: {})", d.host_path, i,

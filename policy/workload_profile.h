@@ -35,24 +35,24 @@ const char* PssLevelName(PssLevel level);
 std::optional<PssLevel> ParsePssLevel(std::string_view name);
 
 struct AllowedHostPath {
-  std::string path;         // absolute; the path and everything below it
-  bool read_only = true;    // mounts of it must be read-only
+  std::string path;       // absolute; the path and everything below it
+  bool read_only = true;  // mounts of it must be read-only
 };
 
 struct WorkloadProfile {
   PssLevel level = PssLevel::kBaseline;
   // Loosen single controls.
-  std::vector<AllowedHostPath> host_paths;   // hostPath mounts allowed (below these, resolved)
-  std::set<std::string> capabilities;        // extra capabilities that may be added (no CAP_ prefix)
-  std::vector<std::string> devices;          // host device paths that may be passed in
-  std::set<int32_t> host_ports;              // host ports that may be mapped
-  std::set<std::string> sysctls;             // sysctls beyond the safe set
-  std::set<std::string> selinux_types;       // SELinux types beyond the container types
+  std::vector<AllowedHostPath> host_paths;  // hostPath mounts allowed (below these, resolved)
+  std::set<std::string> capabilities;       // extra capabilities that may be added (no CAP_ prefix)
+  std::vector<std::string> devices;         // host device paths that may be passed in
+  std::set<int32_t> host_ports;             // host ports that may be mapped
+  std::set<std::string> sysctls;            // sysctls beyond the safe set
+  std::set<std::string> selinux_types;      // SELinux types beyond the container types
   bool allow_unconfined_seccomp = false;
   bool allow_unconfined_apparmor = false;
-  bool allow_unmasked_proc = false;          // masked/readonly /proc paths may be emptied
-  bool allow_root = false;                   // restricted: may run as uid 0
-  bool allow_privilege_escalation = false;   // restricted: no_new_privs may be false
+  bool allow_unmasked_proc = false;         // masked/readonly /proc paths may be emptied
+  bool allow_root = false;                  // restricted: may run as uid 0
+  bool allow_privilege_escalation = false;  // restricted: no_new_privs may be false
   // Tighten single controls.
   bool require_readonly_rootfs = false;
   bool require_non_root = false;

@@ -1,10 +1,10 @@
 #include "policy/workload_profile.h"
 
 #include <gtest/gtest.h>
-
-#include <filesystem>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <filesystem>
 
 #include "policy/testing.h"
 
@@ -123,7 +123,8 @@ TEST_F(WorkloadProfileTest, HostPathsOutsideThePodsOwnDirectoryAreRefused) {
   c.security.mounts = {{"/host", "/", false}};
   ExpectViolation(PssLevel::kBaseline, c,
                   "baseline: container \"web\" mounts host path / at /host (mounts[0]; allowed: "
-                  "the pod's own volumes under " + pod_dir_);
+                  "the pod's own volumes under " +
+                      pod_dir_);
   EXPECT_EQ(Check(PssLevel::kPrivileged, c), std::nullopt);
   // Climbing out with ..
   c.security.mounts = {{"/etc", pod_dir_ + "/volumes/v/../../../../../../../../etc", true}};
@@ -152,7 +153,8 @@ TEST_F(WorkloadProfileTest, HostPathsOutsideThePodsOwnDirectoryAreRefused) {
 TEST_F(WorkloadProfileTest, DevicesNeedAnException) {
   ContainerInfo c = Compliant();
   c.security.devices = {{"/dev/mem", "/dev/mem", "rwm"}};
-  ExpectViolation(PssLevel::kBaseline, c, "is given host device /dev/mem (devices[0]; allowed: none)");
+  ExpectViolation(PssLevel::kBaseline, c,
+                  "is given host device /dev/mem (devices[0]; allowed: none)");
   WorkloadProfile p;
   p.devices = {"/dev/mem"};
   EXPECT_EQ(Check(PssLevel::kBaseline, c, &p), std::nullopt);
@@ -167,7 +169,8 @@ TEST_F(WorkloadProfileTest, SeccompBothFormsBaselineNotUnconfinedRestrictedExpli
   c.security.seccomp = {Profile(Kind::kUnconfined, "seccomp_profile_path")};
   ExpectViolation(PssLevel::kBaseline, c, "(linux.security_context.seccomp_profile_path)");
   // One form RuntimeDefault, the other unconfined: refused.
-  c.security.seccomp = {Profile(Kind::kRuntimeDefault), Profile(Kind::kUnconfined, "seccomp_profile_path")};
+  c.security.seccomp = {Profile(Kind::kRuntimeDefault),
+                        Profile(Kind::kUnconfined, "seccomp_profile_path")};
   ExpectViolation(PssLevel::kRestricted, c, "Unconfined");
   // Unset: baseline accepts, restricted wants it set explicitly.
   c.security.seccomp.clear();
@@ -216,7 +219,7 @@ TEST_F(WorkloadProfileTest, ProcMaskedAndReadonlyPathsMayNotBeEmptied) {
   c.security.masked_paths.clear();
   c.security.readonly_paths = {"/proc/bus", "/proc/fs"};
   ExpectViolation(PssLevel::kBaseline, c, "makes writable /proc/irq (readonly_paths");
-  c.security.readonly_paths = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
+  c.security.readonly_paths = {"/proc/bus",           "/proc/fs",   "/proc/irq", "/proc/sys",
                                "/proc/sysrq-trigger", "/proc/extra"};
   EXPECT_EQ(Check(PssLevel::kBaseline, c), std::nullopt);  // a superset adds protection
 }

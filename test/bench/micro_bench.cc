@@ -17,10 +17,10 @@
 
 #include "cri/inspect.h"
 #include "cri/method_table.h"
+#include "cri_subset.pb.h"
 #include "policy/actions.h"
 #include "policy/policy_config.h"
 #include "policy/workload_profile.h"
-#include "cri_subset.pb.h"
 #include "test/bench/requests.h"
 
 #ifdef CRIGATE_BENCH_HAVE_CGROUP
@@ -130,13 +130,15 @@ void BM_WorkloadProfileCreateContainer(benchmark::State& state) {
   s.run_as_user = 1000;
   s.no_new_privs = true;
   s.seccomp = {{policy::Confinement::Kind::kRuntimeDefault, "", "seccomp"}};
-  s.masked_paths = {"/proc/acpi",          "/proc/asound",     "/proc/kcore",
-                    "/proc/keys",          "/proc/latency_stats", "/proc/timer_list",
-                    "/proc/timer_stats",   "/proc/sched_debug", "/proc/scsi", "/sys/firmware"};
+  s.masked_paths = {"/proc/acpi",        "/proc/asound",        "/proc/kcore",
+                    "/proc/keys",        "/proc/latency_stats", "/proc/timer_list",
+                    "/proc/timer_stats", "/proc/sched_debug",   "/proc/scsi",
+                    "/sys/firmware"};
   s.readonly_paths = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"};
-  for (const char* v : {"volumes/kubernetes.io~empty-dir/cache", "volumes/kubernetes.io~configmap/cfg",
-                        "volumes/kubernetes.io~projected/kube-api-access", "etc-hosts",
-                        "containers/web/0a1b2c3d"}) {
+  for (const char* v :
+       {"volumes/kubernetes.io~empty-dir/cache", "volumes/kubernetes.io~configmap/cfg",
+        "volumes/kubernetes.io~projected/kube-api-access", "etc-hosts",
+        "containers/web/0a1b2c3d"}) {
     s.mounts.push_back({"/mnt", pod_dir + "/" + v, false});
   }
   policy::PodInfo pod;

@@ -17,15 +17,22 @@ int main(int argc, char** argv) {
   long uid = -1, gid = -1;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--socket" && i + 1 < argc) socket = argv[++i];
-    else if (a == "--uid" && i + 1 < argc) uid = std::stol(argv[++i]);
-    else if (a == "--gid" && i + 1 < argc) gid = std::stol(argv[++i]);
-    else if (verb.empty()) verb = a;
-    else if (arg.empty()) arg = a;
-    else arg2 = a;
+    if (a == "--socket" && i + 1 < argc)
+      socket = argv[++i];
+    else if (a == "--uid" && i + 1 < argc)
+      uid = std::stol(argv[++i]);
+    else if (a == "--gid" && i + 1 < argc)
+      gid = std::stol(argv[++i]);
+    else if (verb.empty())
+      verb = a;
+    else if (arg.empty())
+      arg = a;
+    else
+      arg2 = a;
   }
   if (socket.empty() || verb.empty()) {
-    std::fprintf(stderr, "usage: cri_probe --socket PATH [--uid N --gid N] version|remove-image IMAGE\n");
+    std::fprintf(stderr,
+                 "usage: cri_probe --socket PATH [--uid N --gid N] version|remove-image IMAGE\n");
     return 1;
   }
   if (gid >= 0 && (setgroups(0, nullptr) != 0 || setgid(static_cast<gid_t>(gid)) != 0)) {

@@ -137,10 +137,10 @@ TEST_F(FrontEnd, V1Alpha2PassesThrough) {
   v1::VersionRequest req;
   req.set_version("v1alpha2");
   std::string a, b;
-  grpc::Status sa = through.RawCall("/runtime.v1alpha2.RuntimeService/Version",
-                                    req.SerializeAsString(), &a);
-  grpc::Status sb = direct.RawCall("/runtime.v1alpha2.RuntimeService/Version",
-                                   req.SerializeAsString(), &b);
+  grpc::Status sa =
+      through.RawCall("/runtime.v1alpha2.RuntimeService/Version", req.SerializeAsString(), &a);
+  grpc::Status sb =
+      direct.RawCall("/runtime.v1alpha2.RuntimeService/Version", req.SerializeAsString(), &b);
   EXPECT_EQ(sa.error_code(), sb.error_code());
   EXPECT_EQ(a, b);
 }
@@ -225,7 +225,8 @@ TEST_F(FrontEnd, DeadlineIsForwarded) {
   auto pod = HostNetworkPod("deadline", gate.dir());
   std::string pod_id, id;
   ASSERT_TRUE(cri.RunPodSandbox(pod, &pod_id).ok());
-  ASSERT_TRUE(cri.CreateContainer(pod_id, Container("c", kBusybox, {"sleep", "3600"}), pod, &id).ok());
+  ASSERT_TRUE(
+      cri.CreateContainer(pod_id, Container("c", kBusybox, {"sleep", "3600"}), pod, &id).ok());
   ASSERT_TRUE(cri.StartContainer(id).ok());
   CriClient hasty(gate.socket(), std::chrono::milliseconds(500));
   v1::ExecSyncResponse exec;

@@ -1,11 +1,8 @@
 #include "test/e2e/harness.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-
-#include "test/cri_client.h"
-
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -21,6 +18,8 @@
 #include <sstream>
 #include <thread>
 #include <vector>
+
+#include "test/cri_client.h"
 
 namespace crigate::test {
 namespace {
@@ -45,8 +44,8 @@ bool Connectable(const std::string& path) {
 std::string CrigateBinary() { return Env("CRIGATE_BIN", CRIGATE_BIN_DEFAULT); }
 
 std::string ContainerdSocket() {
-  return Env("CRIGATE_CONTAINERD_SOCK", Env("CRIGATE_RUN_DIR", "/tmp/crigate-run") +
-                                            "/containerd.sock");
+  return Env("CRIGATE_CONTAINERD_SOCK",
+             Env("CRIGATE_RUN_DIR", "/tmp/crigate-run") + "/containerd.sock");
 }
 
 std::string ScratchDir() {
@@ -72,8 +71,8 @@ CrigateProcess::CrigateProcess(const Options& options) {
   // Token uses and kept tokens live in the test's own directory, unless the
   // test names them.
   std::string policy = options.policy, body = options.body;
-  const std::string token_files = "[token]\nuse_store = \"" + dir_ + "/token-uses\"\ngrant_dir = \"" +
-                                  dir_ + "/token-grants\"\n";
+  const std::string token_files = "[token]\nuse_store = \"" + dir_ +
+                                  "/token-uses\"\ngrant_dir = \"" + dir_ + "/token-grants\"\n";
   for (std::string* text : {&policy, &body}) {
     size_t at = text->find("[token]\n");
     if (at != std::string::npos && text->find("use_store") == std::string::npos) {
@@ -190,7 +189,8 @@ std::pair<int, std::string> ProbeAs(uid_t uid, gid_t gid, const std::string& soc
   std::string text(line);
   if (!text.empty() && text.back() == '\n') text.pop_back();
   size_t space = text.find(' ');
-  return {std::stoi(text.substr(0, space)), space == std::string::npos ? "" : text.substr(space + 1)};
+  return {std::stoi(text.substr(0, space)),
+          space == std::string::npos ? "" : text.substr(space + 1)};
 }
 
 AuthzProcess::AuthzProcess(const Options& options) : log_path_(options.log_path) {
@@ -321,7 +321,6 @@ std::string Trim(std::string s) {
   return s;
 }
 
-
 std::vector<nlohmann::json> AuditRecords(const CrigateProcess& gate) {
   std::vector<nlohmann::json> records;
   std::istringstream lines(gate.Audit());
@@ -331,7 +330,6 @@ std::vector<nlohmann::json> AuditRecords(const CrigateProcess& gate) {
   }
   return records;
 }
-
 
 bool ContainerdHasPod(const std::string& pod_uid) {
   CriClient direct(ContainerdSocket());
@@ -365,6 +363,5 @@ bool ContainerdHasImage(const std::string& image) {
   EXPECT_TRUE(s.ok()) << s.error_message();
   return status.has_image() && !status.image().id().empty();
 }
-
 
 }  // namespace crigate::test

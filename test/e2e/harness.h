@@ -53,7 +53,7 @@ class CrigateProcess {
 
   const std::string& socket() const { return socket_; }
   const std::string& dir() const { return dir_; }
-  std::string Log() const;  // everything it wrote to stderr
+  std::string Log() const;    // everything it wrote to stderr
   std::string Audit() const;  // the audit log, one JSON line per decision
   const std::string& audit_path() const { return audit_path_; }
   pid_t pid() const { return pid_; }

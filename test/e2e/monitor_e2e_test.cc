@@ -114,8 +114,8 @@ TEST_F(Monitor, StopsTheBurnerAndLeavesTheQuietContainerRunning) {
   std::ofstream(dir + "/rules.toml") << "default = { allow = true, reason = \"monitor test\" }\n";
   std::ofstream(dir + "/node.key") << "0123456789abcdef0123456789abcdef\n";
   ASSERT_EQ(chmod((dir + "/node.key").c_str(), 0600), 0);
-  AuthzProcess cloud({dir + "/rules.toml", dir + "/node.key", dir + "/events.jsonl",
-                      dir + "/authz.log"});
+  AuthzProcess cloud(
+      {dir + "/rules.toml", dir + "/node.key", dir + "/events.jsonl", dir + "/authz.log"});
   ASSERT_TRUE(cloud.WaitReady()) << cloud.Log();
 
   CrigateProcess::Options options;
@@ -190,8 +190,8 @@ TEST_F(Monitor, ProtectedContainerIsNeverStopped) {
   ASSERT_TRUE(gate.WaitReady()) << gate.Log();
   CriClient cri(gate.socket());
 
-  std::string id = StartHalfCpu(cri, "protected", true, gate.dir(),
-                                {{"crigate.io/protected", "true"}});
+  std::string id =
+      StartHalfCpu(cri, "protected", true, gate.dir(), {{"crigate.io/protected", "true"}});
   // Long enough for several breaches' worth of samples.
   EXPECT_FALSE(WaitExited(cri, id, 6s)) << gate.Log();
 }

@@ -364,8 +364,7 @@ TEST_F(PolicyE2E, TrustedImageWithValidTokenAndAllowingCloudRuns) {
       stages.push_back(stage.value("stage", ""));
       EXPECT_EQ(stage.value("verdict", ""), "allow") << record.dump();
     }
-    EXPECT_EQ(stages,
-              (std::vector<std::string>{"privilege", "facts", "trust", "token", "cloud"}))
+    EXPECT_EQ(stages, (std::vector<std::string>{"privilege", "facts", "trust", "token", "cloud"}))
         << record.dump();
     // The cloud itself answered (its decision ids start with "authz-").
     EXPECT_EQ(record.value("decision_id", "").rfind("authz-", 0), 0u) << record.dump();

@@ -118,8 +118,8 @@ class WalkaroundE2E : public ::testing::Test {
       return;
     }
     dir_ = new std::string(ScratchDir());
-    Ran keygen =
-        RunProgram({CrigateBinary(), "token", "keygen", "--type", "ed25519", "--out", *dir_ + "/ops"});
+    Ran keygen = RunProgram(
+        {CrigateBinary(), "token", "keygen", "--type", "ed25519", "--out", *dir_ + "/ops"});
     if (keygen.code != 0) {
       setup_error_ = "token keygen failed: " + keygen.err;
       return;
@@ -163,8 +163,9 @@ class WalkaroundE2E : public ::testing::Test {
   }
 
   static std::string Issue(const std::string& act, const std::string& img) {
-    Ran issued = RunProgram({CrigateBinary(), "token", "issue", "--key", *dir_ + "/ops.key", "--sub",
-                             "walk", "--act", act, "--node", kNode, "--ttl", "300s", "--img", img});
+    Ran issued =
+        RunProgram({CrigateBinary(), "token", "issue", "--key", *dir_ + "/ops.key", "--sub", "walk",
+                    "--act", act, "--node", kNode, "--ttl", "300s", "--img", img});
     EXPECT_EQ(issued.code, 0) << issued.err;
     return Trim(issued.out);
   }
@@ -217,16 +218,17 @@ class WalkaroundE2E : public ::testing::Test {
 // 1. grpc-go routes "runtime.v1.RuntimeService/RunPodSandbox" to the real
 // handler; crigate must neither forward it nor let it past unjudged.
 TEST_F(WalkaroundE2E, APathWithoutItsLeadingSlashIsNotServed) {
-  for (const char* path : {"runtime.v1.RuntimeService/RunPodSandbox",
-                           "//runtime.v1.RuntimeService/RunPodSandbox",
-                           "/runtime.v1.RuntimeService/RunPodSandbox/"}) {
+  for (const char* path :
+       {"runtime.v1.RuntimeService/RunPodSandbox", "//runtime.v1.RuntimeService/RunPodSandbox",
+        "/runtime.v1.RuntimeService/RunPodSandbox/"}) {
     v1::RunPodSandboxRequest request;
     *request.mutable_config() = Pod("no-slash");
     const std::string uid = request.config().metadata().uid();
     for (uid_t as : {kNobody, uid_t{0}}) {
       auto [code, message] = ProbeRawAs(as, as == 0 ? 0 : kNogroup, gate_->socket(), path,
                                         request.SerializeAsString());
-      EXPECT_EQ(code, static_cast<int>(Code::UNIMPLEMENTED)) << path << " as " << as << ": " << message;
+      EXPECT_EQ(code, static_cast<int>(Code::UNIMPLEMENTED))
+          << path << " as " << as << ": " << message;
       EXPECT_NE(message.find("is not served"), std::string::npos) << message;
     }
     EXPECT_FALSE(ContainerdHasPod(uid)) << path << " reached containerd";
@@ -242,14 +244,16 @@ TEST_F(WalkaroundE2E, ContainerdsOwnApiIsNotServed) {
   std::string inner = std::string("\x0a", 1) + static_cast<char>(name.size()) + name;
   std::string request = std::string("\x0a", 1) + static_cast<char>(inner.size()) + inner;
   for (uid_t as : {kNobody, uid_t{0}}) {
-    auto [code, message] =
-        ProbeRawAs(as, as == 0 ? 0 : kNogroup, gate_->socket(), path, request);
+    auto [code, message] = ProbeRawAs(as, as == 0 ? 0 : kNogroup, gate_->socket(), path, request);
     EXPECT_EQ(code, static_cast<int>(Code::UNIMPLEMENTED)) << message;
   }
-  Ran listed = RunProgram({"/usr/bin/ctr", "--address", ContainerdSocket(), "namespaces", "ls", "-q"});
+  Ran listed =
+      RunProgram({"/usr/bin/ctr", "--address", ContainerdSocket(), "namespaces", "ls", "-q"});
   ASSERT_EQ(listed.code, 0) << listed.err;
-  EXPECT_NE(listed.out.find("k8s.io"), std::string::npos) << "ctr did not list containerd's namespaces";
-  EXPECT_EQ(listed.out.find(name), std::string::npos) << "the namespace was created: " << listed.out;
+  EXPECT_NE(listed.out.find("k8s.io"), std::string::npos)
+      << "ctr did not list containerd's namespaces";
+  EXPECT_EQ(listed.out.find(name), std::string::npos)
+      << "the namespace was created: " << listed.out;
   ExpectDenied(LastAudit(*gate_, ByMethod(path)), "UNIMPLEMENTED", "is not served");
 }
 
@@ -265,8 +269,9 @@ TEST_F(WalkaroundE2E, MutatingCallsThatAreNotGatedStillNeedASuperUser) {
   exec.set_container_id(id);
   exec.add_cmd("id");
   exec.set_timeout(10);
-  auto [code, message] = ProbeRawAs(kNobody, kNogroup, gate_->socket(),
-                                    "/runtime.v1.RuntimeService/ExecSync", exec.SerializeAsString());
+  auto [code, message] =
+      ProbeRawAs(kNobody, kNogroup, gate_->socket(), "/runtime.v1.RuntimeService/ExecSync",
+                 exec.SerializeAsString());
   EXPECT_EQ(code, static_cast<int>(Code::PERMISSION_DENIED)) << message;
   EXPECT_NE(message.find("uid 65534"), std::string::npos) << message;
   ExpectDenied(LastAudit(*gate_, ByActionAndContainerId("ExecSync", id)), "PERMISSION_DENIED",
@@ -300,10 +305,11 @@ TEST_F(WalkaroundE2E, CreateContainerIsJudgedInTheRealSandbox) {
   v1::PodSandboxConfig host_pod = Pod("real-host-net");
   std::string host_id = DirectPod(host_pod);
   v1::PodSandboxConfig lie = host_pod;
-  lie.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_network(v1::POD);
+  lie.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_network(
+      v1::POD);
   std::string id;
-  grpc::Status s = cri.CreateContainer(host_id, Container("escape", kBusyboxLatest, {"sleep", "60"}),
-                                       lie, &id);
+  grpc::Status s =
+      cri.CreateContainer(host_id, Container("escape", kBusyboxLatest, {"sleep", "60"}), lie, &id);
   if (!id.empty()) containers_.push_back(id);
   ExpectStatus(s, Code::INVALID_ARGUMENT,
                "linux.security_context.namespace_options.network is not host in the request but "
@@ -327,9 +333,11 @@ TEST_F(WalkaroundE2E, CreateContainerIsJudgedInTheRealSandbox) {
   claimed.mutable_metadata()->set_namespace_("default");
   s = cri.CreateContainer(system_id, Container("sneak", kBusybox, {"sleep", "60"}), claimed, &id);
   if (!id.empty()) containers_.push_back(id);
-  ExpectStatus(s, Code::INVALID_ARGUMENT,
-               "metadata.namespace is \"default\" in the request but \"kube-system\" in containerd");
-  s = cri.CreateContainer(system_id, Container("sneak", kBusybox, {"sleep", "60"}), system_pod, &id);
+  ExpectStatus(
+      s, Code::INVALID_ARGUMENT,
+      "metadata.namespace is \"default\" in the request but \"kube-system\" in containerd");
+  s = cri.CreateContainer(system_id, Container("sneak", kBusybox, {"sleep", "60"}), system_pod,
+                          &id);
   if (!id.empty()) containers_.push_back(id);
   ExpectStatus(s, Code::PERMISSION_DENIED, "kube-system");
   EXPECT_FALSE(ContainerdHasContainer(system_id, "sneak"));
@@ -351,7 +359,8 @@ TEST_F(WalkaroundE2E, ATokenCreatesAContainerOnceWhateverTheCallerClaims) {
   std::string second;
   grpc::Status s = cri.CreateContainer(pod_id.substr(0, 12), config, pod, &second);
   if (!second.empty()) containers_.push_back(second);
-  ExpectStatus(s, Code::UNAUTHENTICATED, "was already used for CreateContainer on container:" + pod_id);
+  ExpectStatus(s, Code::UNAUTHENTICATED,
+               "was already used for CreateContainer on container:" + pod_id);
 
   v1::PodSandboxConfig other_uid = pod;
   other_uid.mutable_metadata()->set_uid("a-uid-of-my-own");
@@ -392,11 +401,13 @@ TEST_F(WalkaroundE2E, TokensNeverReachContainerd) {
   *request.mutable_config() = Pod("token-free", token);
   // PodSandboxConfig.dns_config (4) { servers (1) }: unknown to the subset.
   const std::string server = "192.0.2.53";
-  request.mutable_config()->GetReflection()->MutableUnknownFields(request.mutable_config())
+  request.mutable_config()
+      ->GetReflection()
+      ->MutableUnknownFields(request.mutable_config())
       ->AddLengthDelimited(4, std::string("\x0a", 1) + static_cast<char>(server.size()) + server);
   std::string answer;
-  grpc::Status s = cri.RawCall("/runtime.v1.RuntimeService/RunPodSandbox",
-                               request.SerializeAsString(), &answer);
+  grpc::Status s =
+      cri.RawCall("/runtime.v1.RuntimeService/RunPodSandbox", request.SerializeAsString(), &answer);
   ASSERT_TRUE(s.ok()) << s.error_message();
   v1::RunPodSandboxResponse ran;
   ASSERT_TRUE(ran.ParseFromString(answer));
@@ -448,10 +459,12 @@ TEST_F(WalkaroundE2E, AFieldWithTheWrongWireTypeIsRefused) {
   ExpectStatus(s, Code::INVALID_ARGUMENT,
                "field config.linux.security_context.privileged arrived with the wrong wire type");
   EXPECT_FALSE(ContainerdHasContainer(pod_id, "root-me"));
-  ExpectDenied(LastAudit(*gate_, [](const json& r) {
-                 return r.value("action", "") == "CreateContainer" &&
-                        r.value("reason", "").find("wrong wire type") != std::string::npos;
-               }),
+  ExpectDenied(LastAudit(*gate_,
+                         [](const json& r) {
+                           return r.value("action", "") == "CreateContainer" &&
+                                  r.value("reason", "").find("wrong wire type") !=
+                                      std::string::npos;
+                         }),
                "INVALID_ARGUMENT", "config.linux.security_context.privileged");
 }
 
@@ -506,10 +519,9 @@ TEST_F(WalkaroundE2E, AnOversizedRequestIsRefusedBeforeItUsesItsToken) {
   if (!id.empty()) pods_.push_back(id);
   ExpectStatus(s, Code::RESOURCE_EXHAUSTED, "more than server.max_message_bytes (16777216");
   EXPECT_FALSE(ContainerdHasPod(pod.metadata().uid()));
-  ExpectDenied(LastAudit(*gate_, [](const json& r) {
-                 return r.value("code", "") == "RESOURCE_EXHAUSTED";
-               }),
-               "RESOURCE_EXHAUSTED", "max_message_bytes");
+  ExpectDenied(
+      LastAudit(*gate_, [](const json& r) { return r.value("code", "") == "RESOURCE_EXHAUSTED"; }),
+      "RESOURCE_EXHAUSTED", "max_message_bytes");
 
   s = cri.RunPodSandbox(pod, &id);
   if (!id.empty()) pods_.push_back(id);

@@ -20,9 +20,10 @@ namespace {
 using Code = grpc::StatusCode;
 using Mutate = std::function<void(v1::ContainerConfig&)>;
 
-constexpr char kBaselineImage[] = "docker.io/library/busybox:1.35";    // baseline + exceptions
+constexpr char kBaselineImage[] = "docker.io/library/busybox:1.35";      // baseline + exceptions
 constexpr char kRestrictedImage[] = "docker.io/library/busybox:latest";  // restricted
-constexpr char kReadonlyImage[] = "docker.io/crigate/busybox:readonly";  // requires a read-only rootfs
+constexpr char kReadonlyImage[] =
+    "docker.io/crigate/busybox:readonly";  // requires a read-only rootfs
 
 std::string TrustStore(const std::string& allowed_dir) {
   return R"(
@@ -37,7 +38,8 @@ name = "baseline"
 image = "docker.io/library/busybox:1.35"
 allow_host_network = true
 allowed_devices = ["/dev/null"]
-host_paths = [{ path = ")" + allowed_dir + R"(", read_only = true }]
+host_paths = [{ path = ")" +
+         allowed_dir + R"(", read_only = true }]
 
 [[rule]]
 name = "restricted"
@@ -178,7 +180,9 @@ TEST_F(WorkloadE2E, HostRootReadWriteWithSysAdminIsRefusedUnderBaseline) {
 TEST_F(WorkloadE2E, Capabilities) {
   ExpectPair(
       kBaselineImage,
-      [](v1::ContainerConfig& c) { Sc(c)->mutable_capabilities()->add_add_capabilities("SYS_ADMIN"); },
+      [](v1::ContainerConfig& c) {
+        Sc(c)->mutable_capabilities()->add_add_capabilities("SYS_ADMIN");
+      },
       "adds capability SYS_ADMIN",
       [](v1::ContainerConfig& c) { Sc(c)->mutable_capabilities()->add_add_capabilities("CHOWN"); });
   ExpectPair(
@@ -194,7 +198,8 @@ TEST_F(WorkloadE2E, Capabilities) {
         MakeRestricted(c);
         Sc(c)->mutable_capabilities()->clear_drop_capabilities();
       },
-      "does not drop ALL capabilities", [](v1::ContainerConfig& c) {
+      "does not drop ALL capabilities",
+      [](v1::ContainerConfig& c) {
         MakeRestricted(c);
         Sc(c)->mutable_capabilities()->add_add_capabilities("NET_BIND_SERVICE");
       });
@@ -333,7 +338,9 @@ TEST_F(WorkloadE2E, PodSysctlsAndHostPorts) {
     std::function<void(v1::PodSandboxConfig&)> breaks, complies;
     std::string control;
   } cases[] = {
-      {[](v1::PodSandboxConfig& p) { (*p.mutable_linux()->mutable_sysctls())["kernel.msgmax"] = "65536"; },
+      {[](v1::PodSandboxConfig& p) {
+         (*p.mutable_linux()->mutable_sysctls())["kernel.msgmax"] = "65536";
+       },
        [](v1::PodSandboxConfig& p) {
          (*p.mutable_linux()->mutable_sysctls())["kernel.shm_rmid_forced"] = "1";
        },
