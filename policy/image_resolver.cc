@@ -2,49 +2,53 @@
 
 #include <fmt/format.h>
 
+#include <functional>
+#include <optional>
+
 namespace crigate::policy {
+namespace {
+
+// The object a call names (what = "container", "pod sandbox"), looked up once
+// per call and kept in *slot.
+template <typename T>
+const T* FindOnce(std::optional<T>& slot, const std::string& id, const char* what,
+                  const char* field, const GateRequest& request,
+                  const std::function<Result<T>(const std::string&)>& lookup,
+                  grpc::Status* error) {
+  if (slot) return &*slot;
+  if (id.empty()) {
+    *error = Fail(grpc::StatusCode::INVALID_ARGUMENT,
+                  fmt::format("{} names no {}", request.action, field));
+    return nullptr;
+  }
+  Result<T> found = lookup(id);
+  if (!found.ok()) {
+    *error = found.code() == grpc::StatusCode::NOT_FOUND
+                 ? Fail(grpc::StatusCode::NOT_FOUND, fmt::format("{} {} does not exist", what, id))
+                 : Fail(found.code(),
+                        fmt::format("cannot look up {} {}: {}", what, id, found.error()));
+    return nullptr;
+  }
+  slot = std::move(found).value();
+  return &*slot;
+}
+
+}  // namespace
 
 const ExistingContainer* FindExistingContainer(ImageResolver& resolver, const GateRequest& request,
                                                CallState& state, grpc::Status* error) {
-  if (state.existing_container) return &*state.existing_container;
-  if (request.container_id.empty()) {
-    *error = Fail(grpc::StatusCode::INVALID_ARGUMENT,
-                  fmt::format("{} names no container id", request.action));
-    return nullptr;
-  }
-  Result<ExistingContainer> found = resolver.Container(request.container_id);
-  if (!found.ok()) {
-    *error = found.code() == grpc::StatusCode::NOT_FOUND
-                 ? Fail(grpc::StatusCode::NOT_FOUND,
-                        fmt::format("container {} does not exist", request.container_id))
-                 : Fail(found.code(), fmt::format("cannot look up container {}: {}",
-                                                  request.container_id, found.error()));
-    return nullptr;
-  }
-  state.existing_container = std::move(found).value();
-  if (state.existing_container->id.empty()) state.existing_container->id = request.container_id;
-  return &*state.existing_container;
+  const ExistingContainer* found = FindOnce<ExistingContainer>(
+      state.existing_container, request.container_id, "container", "container id", request,
+      [&](const std::string& id) { return resolver.Container(id); }, error);
+  if (found && found->id.empty()) state.existing_container->id = request.container_id;
+  return found;
 }
 
 const ExistingSandbox* FindSandbox(ImageResolver& resolver, const GateRequest& request,
                                    CallState& state, grpc::Status* error) {
-  if (state.sandbox) return &*state.sandbox;
-  if (request.pod_sandbox_id.empty()) {
-    *error = Fail(grpc::StatusCode::INVALID_ARGUMENT,
-                  fmt::format("{} names no pod_sandbox_id", request.action));
-    return nullptr;
-  }
-  Result<ExistingSandbox> found = resolver.Sandbox(request.pod_sandbox_id);
-  if (!found.ok()) {
-    *error = found.code() == grpc::StatusCode::NOT_FOUND
-                 ? Fail(grpc::StatusCode::NOT_FOUND,
-                        fmt::format("pod sandbox {} does not exist", request.pod_sandbox_id))
-                 : Fail(found.code(), fmt::format("cannot look up pod sandbox {}: {}",
-                                                  request.pod_sandbox_id, found.error()));
-    return nullptr;
-  }
-  state.sandbox = std::move(found).value();
-  return &*state.sandbox;
+  return FindOnce<ExistingSandbox>(
+      state.sandbox, request.pod_sandbox_id, "pod sandbox", "pod_sandbox_id", request,
+      [&](const std::string& id) { return resolver.Sandbox(id); }, error);
 }
 
 }  // namespace crigate::policy

@@ -29,31 +29,34 @@ Result<ImageIdentity> FakeResolver::Image(const std::string& image) {
 
 void FakeResolver::AddSandbox(const ExistingSandbox& sandbox) { sandboxes_[sandbox.id] = sandbox; }
 
+namespace {
+
+// containerd takes the full id or a unique prefix of it.
+template <typename T>
+Result<T> ByIdOrPrefix(const std::map<std::string, T>& items, const std::string& wanted,
+                       const char* what) {
+  const T* found = nullptr;
+  for (const auto& [id, item] : items) {
+    if (wanted.empty() || id.compare(0, wanted.size(), wanted) != 0) continue;
+    if (found) return Fail(grpc::StatusCode::NOT_FOUND, fmt::format("ambiguous {} id prefix", what));
+    found = &item;
+  }
+  if (!found) return Fail(grpc::StatusCode::NOT_FOUND, fmt::format("no such {}", what));
+  return *found;
+}
+
+}  // namespace
+
 Result<ExistingSandbox> FakeResolver::Sandbox(const std::string& sandbox_id) {
   ++sandbox_calls;
   if (!failure_.ok()) return failure_;
-  const ExistingSandbox* found = nullptr;
-  for (const auto& [id, sandbox] : sandboxes_) {
-    if (sandbox_id.empty() || id.compare(0, sandbox_id.size(), sandbox_id) != 0) continue;
-    if (found) return Fail(grpc::StatusCode::NOT_FOUND, "ambiguous sandbox id prefix");
-    found = &sandbox;
-  }
-  if (!found) return Fail(grpc::StatusCode::NOT_FOUND, "no such sandbox");
-  return *found;
+  return ByIdOrPrefix(sandboxes_, sandbox_id, "sandbox");
 }
 
 Result<ExistingContainer> FakeResolver::Container(const std::string& container_id) {
   ++container_calls;
   if (!failure_.ok()) return failure_;
-  // containerd takes a unique prefix of an id too.
-  const ExistingContainer* found = nullptr;
-  for (const auto& [id, container] : containers_) {
-    if (container_id.empty() || id.compare(0, container_id.size(), container_id) != 0) continue;
-    if (found) return Fail(grpc::StatusCode::NOT_FOUND, "ambiguous container id prefix");
-    found = &container;
-  }
-  if (!found) return Fail(grpc::StatusCode::NOT_FOUND, "no such container");
-  return *found;
+  return ByIdOrPrefix(containers_, container_id, "container");
 }
 
 TempDir::TempDir() {

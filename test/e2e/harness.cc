@@ -364,4 +364,17 @@ bool ContainerdHasImage(const std::string& image) {
   return status.has_image() && !status.image().id().empty();
 }
 
+void RemoveFromContainerd(const std::vector<std::string>& container_ids,
+                          const std::vector<std::string>& pod_ids) {
+  CriClient direct(ContainerdSocket());
+  for (const auto& id : container_ids) {
+    direct.StopContainer(id, 0);
+    direct.RemoveContainer(id);
+  }
+  for (const auto& id : pod_ids) {
+    direct.StopPodSandbox(id);
+    direct.RemovePodSandbox(id);
+  }
+}
+
 }  // namespace crigate::test

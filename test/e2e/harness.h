@@ -139,5 +139,8 @@ std::vector<nlohmann::json> AuditRecords(const CrigateProcess& gate);
 bool ContainerdHasPod(const std::string& pod_uid);
 bool ContainerdHasContainer(const std::string& pod_id, const std::string& name);
 bool ContainerdHasImage(const std::string& image);
+// Stops and removes what a test made, straight through containerd.
+void RemoveFromContainerd(const std::vector<std::string>& container_ids,
+                          const std::vector<std::string>& pod_ids);
 
 }  // namespace crigate::test

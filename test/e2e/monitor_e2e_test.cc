@@ -44,17 +44,7 @@ class Monitor : public ::testing::Test {
     struct stat st;
     ASSERT_EQ(stat(ContainerdSocket().c_str(), &st), 0) << "containerd is not running";
   }
-  void TearDown() override {
-    CriClient cri(ContainerdSocket());
-    for (const auto& id : containers_) {
-      cri.StopContainer(id, 0);
-      cri.RemoveContainer(id);
-    }
-    for (const auto& id : pods_) {
-      cri.StopPodSandbox(id);
-      cri.RemovePodSandbox(id);
-    }
-  }
+  void TearDown() override { RemoveFromContainerd(containers_, pods_); }
 
   // Starts a container limited to half a CPU; burn: spin, else sleep.
   std::string StartHalfCpu(CriClient& cri, const std::string& name, bool burn,

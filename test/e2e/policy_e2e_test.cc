@@ -242,17 +242,7 @@ class PolicyE2E : public ::testing::Test {
 
   void SetUp() override { ASSERT_TRUE(setup_error_.empty()) << setup_error_; }
 
-  void TearDown() override {
-    CriClient direct(ContainerdSocket());
-    for (const auto& id : containers_) {
-      direct.StopContainer(id, 0);
-      direct.RemoveContainer(id);
-    }
-    for (const auto& id : pods_) {
-      direct.StopPodSandbox(id);
-      direct.RemovePodSandbox(id);
-    }
-  }
+  void TearDown() override { RemoveFromContainerd(containers_, pods_); }
 
   // Every stage on; the cloud at cloud_url with a short timeout.
   static CrigateProcess::Options GateOptions(const std::string& cloud_url) {

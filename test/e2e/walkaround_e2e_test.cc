@@ -138,17 +138,7 @@ class WalkaroundE2E : public ::testing::Test {
 
   void SetUp() override { ASSERT_TRUE(setup_error_.empty()) << setup_error_; }
 
-  void TearDown() override {
-    CriClient direct(ContainerdSocket());
-    for (const auto& id : containers_) {
-      direct.StopContainer(id, 0);
-      direct.RemoveContainer(id);
-    }
-    for (const auto& id : pods_) {
-      direct.StopPodSandbox(id);
-      direct.RemovePodSandbox(id);
-    }
-  }
+  void TearDown() override { RemoveFromContainerd(containers_, pods_); }
 
   // Privilege (root only), facts, trust and token; no cloud.
   static CrigateProcess::Options GateOptions() {

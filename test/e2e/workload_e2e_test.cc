@@ -22,8 +22,10 @@ using Mutate = std::function<void(v1::ContainerConfig&)>;
 
 constexpr char kBaselineImage[] = "docker.io/library/busybox:1.35";      // baseline + exceptions
 constexpr char kRestrictedImage[] = "docker.io/library/busybox:latest";  // restricted
-constexpr char kReadonlyImage[] =
-    "docker.io/crigate/busybox:readonly";  // requires a read-only rootfs
+// Requires a read-only rootfs. A tag that sorts after the others, so that the
+// first tag containerd reports for this image stays busybox:1.35; removed at
+// the end.
+constexpr char kReadonlyImage[] = "docker.io/library/busybox:readonly-e2e";
 
 std::string TrustStore(const std::string& allowed_dir) {
   return R"(
@@ -49,7 +51,7 @@ allow_host_network = true
 
 [[rule]]
 name = "readonly"
-image = "docker.io/crigate/busybox:readonly"
+image = "docker.io/library/busybox:readonly-e2e"
 profile = "privileged"
 require_readonly_rootfs = true
 )";
@@ -91,6 +93,8 @@ class WorkloadE2E : public ::testing::Test {
   }
 
   static void TearDownTestSuite() {
+    RunProgram({"/usr/bin/ctr", "--address", ContainerdSocket(), "-n", "k8s.io", "images", "rm",
+                kReadonlyImage});
     delete gate_;
     gate_ = nullptr;
     delete dir_;
