@@ -74,7 +74,8 @@ std::vector<policy::Confinement> ConfinementsFrom(bool has_profile,
       c.localhost_ref = legacy.substr(kLocalhost.size());
     } else {
       // A value containerd does not know is not a confinement the gate can vouch for.
-      c.kind = Kind::kUnconfined;
+      c.kind = Kind::kUnknown;
+      c.localhost_ref = legacy;
     }
     out.push_back(std::move(c));
   }

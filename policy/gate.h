@@ -39,9 +39,10 @@ struct NamespaceModes {
 // A seccomp or AppArmor setting as the request asks for it, from either of
 // its CRI forms (the SecurityProfile message or the deprecated string).
 struct Confinement {
-  enum class Kind { kUnset, kRuntimeDefault, kUnconfined, kLocalhost };
+  // kUnknown: a string form containerd does not recognise.
+  enum class Kind { kUnset, kRuntimeDefault, kUnconfined, kLocalhost, kUnknown };
   Kind kind = Kind::kUnset;
-  std::string localhost_ref;
+  std::string localhost_ref;  // kLocalhost: the profile; kUnknown: the value sent
   std::string field;  // the CRI field that said so, for reasons
 };
 

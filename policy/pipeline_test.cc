@@ -93,6 +93,7 @@ GateRequest Request() {
   r.pod_sandbox_id = std::string(64, 'd');
   r.container = ContainerInfo{};
   r.container->name = "app";
+  testing::SetDefaultProcPaths(&r.container->security);
   return r;
 }
 

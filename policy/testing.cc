@@ -86,6 +86,7 @@ ExistingContainer Container(std::string id, std::string image, std::string image
   c.pod_sandbox_id = std::move(pod_sandbox_id);
   c.pod_namespace = std::move(pod_namespace);
   c.config = ContainerInfo{};
+  SetDefaultProcPaths(&c.config->security);
   c.pod = PodInfo{};
   c.pod->namespace_ = c.pod_namespace;
   return c;
@@ -99,6 +100,15 @@ ExistingSandbox Sandbox(std::string id, std::string name, std::string pod_namesp
   s.pod.namespace_ = std::move(pod_namespace);
   s.pod.uid = std::move(uid);
   return s;
+}
+
+void SetDefaultProcPaths(ContainerSecurity* security) {
+  security->masked_paths = {"/proc/acpi",        "/proc/asound",        "/proc/kcore",
+                            "/proc/keys",        "/proc/latency_stats", "/proc/timer_list",
+                            "/proc/timer_stats", "/proc/sched_debug",   "/proc/scsi",
+                            "/sys/firmware"};
+  security->readonly_paths = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
+                              "/proc/sysrq-trigger"};
 }
 
 std::string Digest(char seed) { return "sha256:" + std::string(64, seed); }

@@ -73,6 +73,10 @@ ExistingContainer Container(std::string id, std::string image, std::string image
 ExistingSandbox Sandbox(std::string id, std::string name, std::string pod_namespace,
                         std::string uid);
 
+// The /proc masked and read-only paths kubelet sends for a default /proc
+// mount (containerd masks only what a request lists).
+void SetDefaultProcPaths(ContainerSecurity* security);
+
 // "sha256:" + 64 hex digits made from seed, for fixtures.
 std::string Digest(char seed);
 

@@ -68,6 +68,7 @@ class TrustStageTest : public ::testing::Test {
     r.pod->namespace_ = ns;
     r.container = ContainerInfo{};
     r.container->name = "app";
+    testing::SetDefaultProcPaths(&r.container->security);
     r.container->resources.cpu_period = 100000;
     r.container->resources.cpu_quota = 50000;  // 500m
     r.container->resources.memory_limit_bytes = 128 << 20;

@@ -92,6 +92,11 @@ std::optional<std::string> CheckConfinement(const std::vector<Confinement>& form
     if (c.kind == Kind::kUnconfined && !unconfined_allowed) {
       return v(fmt::format("sets {} Unconfined ({}{})", what, prefix, c.field));
     }
+    if (c.kind == Kind::kUnknown && !unconfined_allowed) {
+      return v(fmt::format("sets {} profile '{}', which is not one containerd knows ({}{}: "
+                           "runtime/default, localhost/<path> or unconfined)",
+                           what, c.localhost_ref, prefix, c.field));
+    }
   }
   if (must_be_set && !unconfined_allowed) {
     bool confined = false;
@@ -224,13 +229,15 @@ std::optional<std::string> CheckProc(const ContainerSecurity& s, const Violation
   } lists[] = {{s.masked_paths, DefaultMaskedPaths(), "masked_paths", "unmasks"},
                {s.readonly_paths, DefaultReadonlyPaths(), "readonly_paths", "makes writable"}};
   for (const auto& list : lists) {
-    // An empty list is not sent on the wire; containerd then keeps its
-    // defaults. A non-empty one replaces them.
-    if (list.asked.empty()) continue;
+    // containerd 1.6 masks only what the request lists (seen here: a
+    // container created with no list has none in its OCI spec, and /proc is
+    // open). kubelet always sends the defaults below for a default /proc.
     for (const std::string& path : list.defaults) {
       if (std::find(list.asked.begin(), list.asked.end(), path) == list.asked.end()) {
-        return v(fmt::format("{} {} ({} leaves out a path the runtime protects by default)",
-                             list.verb, path, list.field));
+        return v(fmt::format("{} {} ({}{}: the runtime protects only what the request lists, "
+                             "and kubelet lists the defaults for a default /proc mount)",
+                             list.verb, path, list.field,
+                             list.asked.empty() ? " is not set" : " leaves it out"));
       }
     }
   }

@@ -29,6 +29,7 @@ ContainerInfo Compliant() {
   c.security.run_as_user = 1000;
   c.security.no_new_privs = true;
   c.security.seccomp = {Profile(Kind::kRuntimeDefault)};
+  testing::SetDefaultProcPaths(&c.security);
   return c;
 }
 
@@ -178,6 +179,11 @@ TEST_F(WorkloadProfileTest, SeccompBothFormsBaselineNotUnconfinedRestrictedExpli
   ExpectViolation(PssLevel::kRestricted, c, "sets no seccomp profile");
   c.security.seccomp = {Profile(Kind::kLocalhost, "seccomp_profile_path")};
   EXPECT_EQ(Check(PssLevel::kRestricted, c), std::nullopt);
+  Confinement unknown = Profile(Kind::kUnknown, "seccomp_profile_path");
+  unknown.localhost_ref = "/var/lib/profile.json";
+  c.security.seccomp = {unknown};
+  ExpectViolation(PssLevel::kBaseline, c,
+                  "sets seccomp profile '/var/lib/profile.json', which is not one containerd knows");
   WorkloadProfile p;
   p.allow_unconfined_seccomp = true;
   c.security.seccomp = {Profile(Kind::kUnconfined)};
@@ -214,11 +220,18 @@ TEST_F(WorkloadProfileTest, SeLinuxTypesAndNoUserOrRole) {
 
 TEST_F(WorkloadProfileTest, ProcMaskedAndReadonlyPathsMayNotBeEmptied) {
   ContainerInfo c = Compliant();
-  c.security.masked_paths = {"/proc/kcore"};  // replaces the runtime's list
-  ExpectViolation(PssLevel::kBaseline, c, "unmasks /proc/acpi (masked_paths");
+  c.security.masked_paths = {"/proc/kcore"};
+  ExpectViolation(PssLevel::kBaseline, c, "unmasks /proc/acpi (masked_paths leaves it out");
+  // No list at all: containerd masks nothing.
   c.security.masked_paths.clear();
+  ExpectViolation(PssLevel::kBaseline, c, "unmasks /proc/acpi (masked_paths is not set");
+  c = Compliant();
   c.security.readonly_paths = {"/proc/bus", "/proc/fs"};
   ExpectViolation(PssLevel::kBaseline, c, "makes writable /proc/irq (readonly_paths");
+  EXPECT_EQ(Check(PssLevel::kPrivileged, c), std::nullopt);
+  WorkloadProfile p;
+  p.allow_unmasked_proc = true;
+  EXPECT_EQ(Check(PssLevel::kBaseline, c, &p), std::nullopt);
   c.security.readonly_paths = {"/proc/bus",           "/proc/fs",   "/proc/irq", "/proc/sys",
                                "/proc/sysrq-trigger", "/proc/extra"};
   EXPECT_EQ(Check(PssLevel::kBaseline, c), std::nullopt);  // a superset adds protection

@@ -252,6 +252,18 @@ v1::ContainerConfig Container(const std::string& name, const std::string& image,
   c.mutable_image()->set_image(image);
   for (const auto& part : command) c.add_command(part);
   c.set_log_path(name + ".log");
+  // What kubelet sends for a default /proc mount: containerd masks only what
+  // the request lists.
+  auto* sc = c.mutable_linux()->mutable_security_context();
+  for (const char* path : {"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",
+                           "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+                           "/proc/sched_debug", "/proc/scsi", "/sys/firmware"}) {
+    sc->add_masked_paths(path);
+  }
+  for (const char* path :
+       {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}) {
+    sc->add_readonly_paths(path);
+  }
   return c;
 }
 

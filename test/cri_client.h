@@ -78,7 +78,8 @@ const char* StatusCodeName(grpc::StatusCode code);
 // "default", with a unique uid.
 v1::PodSandboxConfig HostNetworkPod(const std::string& name, const std::string& log_dir);
 
-// A container running `command` from `image`.
+// A container running `command` from `image`, with the /proc masked and
+// read-only paths kubelet sends for a default /proc mount.
 v1::ContainerConfig Container(const std::string& name, const std::string& image,
                               const std::vector<std::string>& command);
 
