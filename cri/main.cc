@@ -187,8 +187,7 @@ int Run(const Args& args) {
     std::string error;
     watchdog = monitor::CreateHostWatchdog(
         monitor_config, backend,
-        std::make_shared<cri::StopReporter>(&pipeline->audit(), events.get(),
-                                            policy_config->node_id),
+        std::make_shared<cri::StopReporter>(&pipeline->audit(), events.get()),
         [](std::string_view message) { log::Warn("monitor: {}", message); }, &error);
     if (!watchdog) {
       log::Error("cannot start the monitor: {}", error);

@@ -14,15 +14,15 @@ namespace crigate::cri {
 
 class StopReporter final : public monitor::ActionReporter {
  public:
-  // audit and events may be null; both must outlive this object.
-  StopReporter(policy::AuditLog* audit, cloud::EventSink* events, std::string node_id)
-      : audit_(audit), events_(events), node_id_(std::move(node_id)) {}
+  // audit and events may be null; both must outlive this object. Each adds
+  // the node object itself.
+  StopReporter(policy::AuditLog* audit, cloud::EventSink* events)
+      : audit_(audit), events_(events) {}
   void Report(const monitor::StopAction& action) override;
 
  private:
   policy::AuditLog* const audit_;
   cloud::EventSink* const events_;
-  const std::string node_id_;
 };
 
 }  // namespace crigate::cri

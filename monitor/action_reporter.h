@@ -17,12 +17,16 @@ struct StopAction {
   std::string pod_name;
   std::string pod_namespace;
   // What was over its threshold: "cpu", "memory", "pids" (the container's
-  // own ratio) or "node_cpu", "node_memory" (the node's; the victim is then
-  // the most recently started container).
+  // own ratio) or "node_cpu", "node_memory", "node_cpu_pressure",
+  // "node_memory_pressure" (node-wide; the victim is then the most recently
+  // started container among those that contribute).
   std::string resource;
   double ratio = 0;      // the last sample's ratio
   double threshold = 0;  // the threshold it was over
   int samples = 0;       // consecutive samples over the threshold
+  // A node-wide stop: the victim's share of what the containers use
+  // together (1 for a container's own breach).
+  double share = 0;
   int64_t started_at_ns = 0;
   int64_t grace_seconds = 0;
   std::chrono::system_clock::time_point decided_at;

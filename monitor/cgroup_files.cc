@@ -30,15 +30,27 @@ std::optional<uint64_t> ParseV1MemoryLimit(std::string_view text) {
   return value;
 }
 
-std::optional<uint64_t> ParseCpuStatUsageUsec(std::string_view text) {
+std::optional<uint64_t> ParseStatField(std::string_view text, std::string_view wanted) {
   for (std::string_view line : SplitLines(text)) {
     std::string_view key = NextField(line);
-    if (key != "usage_usec") continue;
+    if (key != wanted) continue;
     std::optional<uint64_t> value = ParseWholeUint(NextField(line));
     if (!value || !NextField(line).empty()) return std::nullopt;
     return value;
   }
   return std::nullopt;
+}
+
+std::optional<uint64_t> ParseCpuStatUsageUsec(std::string_view text) {
+  return ParseStatField(text, "usage_usec");
+}
+
+std::optional<uint64_t> ParseV2InactiveFile(std::string_view text) {
+  return ParseStatField(text, "inactive_file");
+}
+
+std::optional<uint64_t> ParseV1InactiveFile(std::string_view text) {
+  return ParseStatField(text, "total_inactive_file");
 }
 
 std::optional<double> ParseV2CpuMaxCores(std::string_view text) {

@@ -32,8 +32,16 @@ std::optional<uint64_t> ParseLimit(std::string_view text);
 // taken as kUnlimited.
 std::optional<uint64_t> ParseV1MemoryLimit(std::string_view text);
 
+// A "key value" per line file (cpu.stat, memory.stat): the value of key.
+std::optional<uint64_t> ParseStatField(std::string_view text, std::string_view key);
+
 // v2 cpu.stat: the value of its "usage_usec" line.
 std::optional<uint64_t> ParseCpuStatUsageUsec(std::string_view text);
+
+// memory.stat: the page cache the kernel can drop, which the working set
+// leaves out. v2 "inactive_file"; v1 "total_inactive_file" (hierarchical).
+std::optional<uint64_t> ParseV2InactiveFile(std::string_view text);
+std::optional<uint64_t> ParseV1InactiveFile(std::string_view text);
 
 // v2 cpu.max, "$QUOTA $PERIOD" or "max $PERIOD": CPUs' worth of quota,
 // 0 when there is none.

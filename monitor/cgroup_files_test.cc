@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "cgroup_reader.h"
+
 namespace crigate::monitor {
 namespace {
 
@@ -110,6 +112,31 @@ TEST(ParsePressure, RejectsMalformed) {
   EXPECT_EQ(ParsePressure("other avg10=1.00\n"), std::nullopt);
   EXPECT_EQ(ParsePressure("some avg10=-1.00\n"), std::nullopt);
   EXPECT_EQ(ParsePressure("some avg10=nan\n"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace crigate::monitor
+
+namespace crigate::monitor {
+namespace {
+
+TEST(ParseInactiveFile, V2AndV1TakeTheirOwnKey) {
+  const char* v1 = "inactive_file 1000\ntotal_inactive_file 40894464\n";
+  EXPECT_EQ(ParseV1InactiveFile(v1), 40894464u);
+  EXPECT_EQ(ParseV2InactiveFile(v1), 1000u);
+  EXPECT_EQ(ParseV2InactiveFile("anon 1\nfile 2\n"), std::nullopt);        // absent
+  EXPECT_EQ(ParseV2InactiveFile("inactive_file twelve\n"), std::nullopt);  // malformed
+  EXPECT_EQ(ParseV2InactiveFile("inactive_file 1 2\n"), std::nullopt);
+}
+
+TEST(FillMemoryAndPids, TheWorkingSetIsUsageLessInactiveFileNeverBelowZero) {
+  Sample sample;
+  FillMemoryAndPids(100, 1000, 30, std::nullopt, std::nullopt, &sample);
+  EXPECT_EQ(sample.memory_working_set, 70u);
+  FillMemoryAndPids(100, 1000, std::nullopt, std::nullopt, std::nullopt, &sample);
+  EXPECT_EQ(sample.memory_working_set, 100u);  // memory.stat unreadable: usage
+  FillMemoryAndPids(100, 1000, 150, std::nullopt, std::nullopt, &sample);
+  EXPECT_EQ(sample.memory_working_set, 0u);
 }
 
 }  // namespace

@@ -33,7 +33,10 @@ struct Sample {
   int cpuset_cpus = 0;          // CPUs in its cpuset; 0 = unknown
 
   bool memory_ok = false;
-  uint64_t memory_current = 0;         // bytes (v1: usage_in_bytes, page cache included)
+  uint64_t memory_current = 0;  // bytes (v1: usage_in_bytes, page cache included)
+  // What kubelet calls the working set: usage less the inactive page cache
+  // the kernel can drop (memory.stat); usage itself when that is unreadable.
+  uint64_t memory_working_set = 0;
   uint64_t memory_limit = kUnlimited;  // bytes
 
   bool pids_ok = false;
@@ -56,11 +59,13 @@ inline Sample VanishedSample() {
 // files are read: a usage without a readable limit counts as unlimited, and
 // a missing usage leaves that resource not ok.
 inline void FillMemoryAndPids(std::optional<uint64_t> memory, std::optional<uint64_t> memory_limit,
-                              std::optional<uint64_t> pids, std::optional<uint64_t> pids_max,
-                              Sample* sample) {
+                              std::optional<uint64_t> inactive_file, std::optional<uint64_t> pids,
+                              std::optional<uint64_t> pids_max, Sample* sample) {
   if (memory) {
     sample->memory_ok = true;
     sample->memory_current = *memory;
+    const uint64_t inactive = inactive_file.value_or(0);
+    sample->memory_working_set = inactive < *memory ? *memory - inactive : 0;
     sample->memory_limit = memory_limit.value_or(kUnlimited);
   }
   if (pids) {

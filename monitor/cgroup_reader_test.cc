@@ -30,6 +30,8 @@ TEST(CgroupV2Reader, ReadsEveryFile) {
   EXPECT_EQ(sample.cpuset_cpus, 2);
   ASSERT_TRUE(sample.memory_ok);
   EXPECT_EQ(sample.memory_current, 104857600u);
+  // Usage less memory.stat's inactive_file: 100 MiB - 70 MiB.
+  EXPECT_EQ(sample.memory_working_set, 104857600u - 73400320u);
   EXPECT_EQ(sample.memory_limit, kUnlimited);
   ASSERT_TRUE(sample.pids_ok);
   EXPECT_EQ(sample.pids_current, 7u);
@@ -50,6 +52,8 @@ TEST(CgroupV2Reader, ReadsLimits) {
   EXPECT_DOUBLE_EQ(sample.cpu_quota_cores, 0.0);  // "max 100000"
   EXPECT_EQ(sample.cpuset_cpus, 0);               // no cpuset.cpus.effective
   EXPECT_EQ(sample.memory_limit, 1073741824u);
+  // No memory.stat: the working set is the usage.
+  EXPECT_EQ(sample.memory_working_set, sample.memory_current);
   EXPECT_EQ(sample.pids_max, 100u);
   ASSERT_TRUE(sample.cpu_pressure);
   EXPECT_FALSE(sample.cpu_pressure->has_full);
@@ -115,6 +119,8 @@ TEST(CgroupV1Reader, ReadsPerControllerHierarchies) {
   EXPECT_EQ(sample.cpuset_cpus, 1);
   ASSERT_TRUE(sample.memory_ok);
   EXPECT_EQ(sample.memory_current, 52428800u);
+  // v1: less total_inactive_file (hierarchical), not inactive_file.
+  EXPECT_EQ(sample.memory_working_set, 52428800u - 40894464u);
   EXPECT_EQ(sample.memory_limit, kUnlimited);  // 9223372036854771712
   ASSERT_TRUE(sample.pids_ok);
   EXPECT_EQ(sample.pids_current, 3u);

@@ -36,6 +36,7 @@ CgroupV1Reader::CgroupV1Reader(const CgroupMounts& mounts, const CgroupLocation&
   cpuset_ = OpenIn(cpuset, "cpuset.cpus", 1024);
   memory_usage_ = OpenIn(memory, "memory.usage_in_bytes");
   memory_limit_ = OpenIn(memory, "memory.limit_in_bytes");
+  memory_stat_ = OpenIn(memory, "memory.stat", 8192);
   pids_current_ = OpenIn(pids, "pids.current");
   pids_max_ = OpenIn(pids, "pids.max");
   cpu_pressure_ = OpenIn(unified, "cpu.pressure");
@@ -64,11 +65,12 @@ Sample CgroupV1Reader::Read() {
 
   std::optional<uint64_t> memory = ReadParsed(memory_usage_, ParseCounter, &gone);
   std::optional<uint64_t> memory_limit = ReadParsed(memory_limit_, ParseV1MemoryLimit, &gone);
+  std::optional<uint64_t> inactive = ReadParsed(memory_stat_, ParseV1InactiveFile, &gone);
 
   std::optional<uint64_t> pids = ReadParsed(pids_current_, ParseCounter, &gone);
   // The root of the pids hierarchy has no pids.max: unlimited.
   std::optional<uint64_t> pids_max = ReadParsed(pids_max_, ParseLimit, &gone);
-  FillMemoryAndPids(memory, memory_limit, pids, pids_max, &sample);
+  FillMemoryAndPids(memory, memory_limit, inactive, pids, pids_max, &sample);
 
   sample.cpu_pressure = ReadParsed(cpu_pressure_, ParsePressure, &gone);
   sample.memory_pressure = ReadParsed(memory_pressure_, ParsePressure, &gone);

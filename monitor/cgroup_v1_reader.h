@@ -34,6 +34,7 @@ class CgroupV1Reader final : public CgroupReader {
   StatFile cpuset_;
   StatFile memory_usage_;
   StatFile memory_limit_;
+  StatFile memory_stat_;
   StatFile pids_current_;
   StatFile pids_max_;
   StatFile cpu_pressure_;

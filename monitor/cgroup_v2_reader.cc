@@ -11,6 +11,7 @@ CgroupV2Reader::CgroupV2Reader(std::string directory)
       cpuset_(directory_ + "/cpuset.cpus.effective", 1024),
       memory_current_(directory_ + "/memory.current"),
       memory_max_(directory_ + "/memory.max"),
+      memory_stat_(directory_ + "/memory.stat", 8192),
       pids_current_(directory_ + "/pids.current"),
       pids_max_(directory_ + "/pids.max"),
       cpu_pressure_(directory_ + "/cpu.pressure"),
@@ -35,10 +36,11 @@ Sample CgroupV2Reader::Read() {
 
   std::optional<uint64_t> memory = ReadParsed(memory_current_, ParseCounter, &gone);
   std::optional<uint64_t> memory_max = ReadParsed(memory_max_, ParseLimit, &gone);
+  std::optional<uint64_t> inactive = ReadParsed(memory_stat_, ParseV2InactiveFile, &gone);
 
   std::optional<uint64_t> pids = ReadParsed(pids_current_, ParseCounter, &gone);
   std::optional<uint64_t> pids_max = ReadParsed(pids_max_, ParseLimit, &gone);
-  FillMemoryAndPids(memory, memory_max, pids, pids_max, &sample);
+  FillMemoryAndPids(memory, memory_max, inactive, pids, pids_max, &sample);
 
   sample.cpu_pressure = ReadParsed(cpu_pressure_, ParsePressure, &gone);
   sample.memory_pressure = ReadParsed(memory_pressure_, ParsePressure, &gone);

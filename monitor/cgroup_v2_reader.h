@@ -29,6 +29,7 @@ class CgroupV2Reader final : public CgroupReader {
   StatFile cpuset_;
   StatFile memory_current_;
   StatFile memory_max_;
+  StatFile memory_stat_;
   StatFile pids_current_;
   StatFile pids_max_;
   StatFile cpu_pressure_;

@@ -208,6 +208,12 @@ MonitorConfig ParseMonitorConfig(const toml::table& root, std::vector<std::strin
       if (auto ratio = ReadRatio(value, name, errors)) config.node_cpu = *ratio;
     } else if (key == "node_memory") {
       if (auto ratio = ReadRatio(value, name, errors)) config.node_memory = *ratio;
+    } else if (key == "node_cpu_pressure") {
+      if (auto ratio = ReadRatio(value, name, errors)) config.node_cpu_pressure = *ratio;
+    } else if (key == "node_memory_pressure") {
+      if (auto ratio = ReadRatio(value, name, errors)) config.node_memory_pressure = *ratio;
+    } else if (key == "victim_min_share") {
+      if (auto ratio = ReadRatio(value, name, errors)) config.victim_min_share = *ratio;
     } else if (key == "protected_namespaces") {
       if (auto names = ReadStrings(value, name, errors)) config.protected_namespaces = *names;
     } else if (key == "protected_labels") {
@@ -233,8 +239,9 @@ MonitorConfig ParseMonitorConfig(const toml::table& root, std::vector<std::strin
     } else {
       errors.push_back(fmt::format(
           "{}: unknown key (known: enabled, interval_ms, samples, grace_seconds, cooldown_ms, "
-          "resync_interval_ms, cpu, memory, pids, node_cpu, node_memory, protected_namespaces, "
-          "protected_labels, container)",
+          "resync_interval_ms, cpu, memory, pids, node_cpu, node_memory, node_cpu_pressure, "
+          "node_memory_pressure, victim_min_share, protected_namespaces, protected_labels, "
+          "container)",
           name));
     }
   }

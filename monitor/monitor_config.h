@@ -11,8 +11,13 @@
 //   cpu = 0.9                      # per-container thresholds, ratios in [0, 1]; 0 turns one off
 //   memory = 0.9
 //   pids = 0.9
-//   node_cpu = 0.95                # node-wide thresholds, same rules
-//   node_memory = 0.95
+//   node_cpu = 0.95                # node-wide: the containers' summed CPU / the node's CPUs
+//   node_memory = 0.95             # node-wide: the containers' summed working set / MemTotal
+//   node_cpu_pressure = 0          # node-wide: the highest "some avg10" of the containers'
+//   node_memory_pressure = 0       #   cpu/memory.pressure, as a ratio; 0 off. With node_cpu
+//                                  #   (node_memory) also set, both must be over (combined)
+//   victim_min_share = 0.05        # a container using less than this share of the
+//                                  #   containers' total is never the node-wide victim
 //   protected_namespaces = ["kube-system"]        # never stopped
 //   protected_labels = ["crigate.io/protected=true"]  # "key=value" or "key" (any value)
 //
@@ -66,6 +71,9 @@ struct MonitorConfig {
   Thresholds container;
   double node_cpu = 0.95;
   double node_memory = 0.95;
+  double node_cpu_pressure = 0;
+  double node_memory_pressure = 0;
+  double victim_min_share = 0.05;
   std::vector<ContainerOverride> overrides;
   std::vector<std::string> protected_namespaces{"kube-system"};
   std::vector<LabelMatch> protected_labels{{"crigate.io/protected", "true", false}};

@@ -43,9 +43,15 @@ ContainerRatios ComputeContainerRatios(const Sample* previous, const Sample& cur
     double capacity = CpuCapacity(current.cpu_quota_cores, current.cpuset_cpus, node.cpus);
     ratios.cpu =
         CpuRatio(previous->cpu_usage_usec, current.cpu_usage_usec, elapsed_seconds, capacity);
+    ratios.cpu_cores =
+        CpuRatio(previous->cpu_usage_usec, current.cpu_usage_usec, elapsed_seconds, 1.0);
   }
   if (current.memory_ok) {
-    ratios.memory = MemoryRatio(current.memory_current, current.memory_limit, node.memory_bytes);
+    // The working set, as kubelet measures it: page cache the kernel can
+    // drop is not memory the container holds.
+    ratios.memory =
+        MemoryRatio(current.memory_working_set, current.memory_limit, node.memory_bytes);
+    ratios.memory_bytes = current.memory_working_set;
   }
   if (current.pids_ok) {
     ratios.pids = PidsRatio(current.pids_current, current.pids_max, node.task_limit);

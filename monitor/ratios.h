@@ -24,8 +24,8 @@ double CpuCapacity(double quota_cores, int cpuset_cpus, int node_cpus);
 std::optional<double> CpuRatio(uint64_t previous_usage_usec, uint64_t usage_usec,
                                double elapsed_seconds, double capacity_cores);
 
-// current / limit; the node's memory stands in for an unlimited limit (and
-// caps a limit larger than the node).
+// used / limit (the caller passes the working set); the node's memory stands
+// in for an unlimited limit (and caps a limit larger than the node).
 std::optional<double> MemoryRatio(uint64_t current, uint64_t limit, uint64_t node_memory);
 
 // current / max; the node's task limit stands in for an unlimited max.
@@ -33,8 +33,12 @@ std::optional<double> PidsRatio(uint64_t current, uint64_t max, uint64_t node_ta
 
 struct ContainerRatios {
   std::optional<double> cpu;
-  std::optional<double> memory;
+  std::optional<double> memory;  // working set / limit
   std::optional<double> pids;
+  // What the container uses, for the node-wide sums: CPUs' worth over the
+  // interval, and its working set in bytes.
+  std::optional<double> cpu_cores;
+  std::optional<uint64_t> memory_bytes;
 };
 
 // All three ratios of one container. `previous` is nullptr for the first

@@ -48,7 +48,7 @@ TEST(ComputeContainerRatios, FirstSampleHasNoCpuRatio) {
   sample.cpu_ok = true;
   sample.cpu_usage_usec = 100;
   sample.memory_ok = true;
-  sample.memory_current = 1024;
+  sample.memory_current = sample.memory_working_set = 1024;
   sample.pids_ok = true;
   sample.pids_current = 10;
   sample.pids_max = 20;

@@ -45,6 +45,11 @@ struct Watchdog::Watched {
   BreachCounter cpu;
   BreachCounter memory;
   BreachCounter pids;
+  // The last sample's use, for the node-wide sums and the victim's share.
+  std::optional<double> cpu_cores;
+  std::optional<uint64_t> working_set;
+  std::optional<double> cpu_pressure;  // "some avg10" as a ratio
+  std::optional<double> memory_pressure;
   bool stopping = false;
   bool warned_protected = false;
 };
@@ -216,8 +221,8 @@ void Watchdog::Tick() {
     Resync();
     last_resync_at_ = now;
   }
-  SampleNode(now);
   SampleContainers(now);
+  SampleNode();
   MaybeAct(now);
   std::chrono::nanoseconds spent = ThreadCpuTime() - cpu_before;
   std::lock_guard<std::mutex> lock(inbox_mu_);
@@ -254,6 +259,8 @@ void Watchdog::DrainInbox(steady_clock::time_point now) {
     // include the stopped container's load.
     node_cpu_.Reset();
     node_memory_.Reset();
+    node_cpu_pressure_.Reset();
+    node_memory_pressure_.Reset();
     for (auto& [id, watched] : watched_) {
       watched->cpu.Reset();
       watched->memory.Reset();
@@ -271,18 +278,32 @@ void Watchdog::DrainInbox(steady_clock::time_point now) {
   }
 }
 
-void Watchdog::SampleNode(steady_clock::time_point now) {
-  NodeSample sample = node_->Read();
-  std::optional<double> cpu;
-  if (previous_node_ && previous_node_->cpu_ok && sample.cpu_ok) {
-    cpu = NodeCpuRatio(previous_node_->cpu, sample.cpu);
+// Node-wide means what the containers use, never the host's own load: a
+// busy host with idle containers must stop nothing.
+void Watchdog::SampleNode() {
+  std::optional<double> cores;
+  std::optional<uint64_t> memory;
+  std::optional<double> cpu_pressure, memory_pressure;
+  for (const auto& [id, watched] : watched_) {
+    if (watched->cpu_cores) cores = cores.value_or(0) + *watched->cpu_cores;
+    if (watched->working_set) memory = memory.value_or(0) + *watched->working_set;
+    if (watched->cpu_pressure)
+      cpu_pressure = std::max(cpu_pressure.value_or(0), *watched->cpu_pressure);
+    if (watched->memory_pressure) {
+      memory_pressure = std::max(memory_pressure.value_or(0), *watched->memory_pressure);
+    }
   }
-  std::optional<double> memory;
-  if (sample.memory_ok) memory = NodeMemoryRatio(sample.memory);
-  node_cpu_.Observe(cpu, config_.node_cpu);
-  node_memory_.Observe(memory, config_.node_memory);
-  previous_node_ = sample;
-  previous_node_at_ = now;
+  containers_cpu_cores_ = cores.value_or(0);
+  containers_memory_bytes_ = memory.value_or(0);
+  std::optional<double> cpu_ratio, memory_ratio;
+  if (cores && node_capacity_.cpus > 0) cpu_ratio = *cores / node_capacity_.cpus;
+  if (memory && node_capacity_.memory_bytes > 0) {
+    memory_ratio = static_cast<double>(*memory) / static_cast<double>(node_capacity_.memory_bytes);
+  }
+  node_cpu_.Observe(cpu_ratio, config_.node_cpu);
+  node_memory_.Observe(memory_ratio, config_.node_memory);
+  node_cpu_pressure_.Observe(cpu_pressure, config_.node_cpu_pressure);
+  node_memory_pressure_.Observe(memory_pressure, config_.node_memory_pressure);
 }
 
 void Watchdog::SampleContainers(steady_clock::time_point now) {
@@ -299,6 +320,14 @@ void Watchdog::SampleContainers(steady_clock::time_point now) {
     watched->cpu.Observe(ratios.cpu, watched->thresholds.cpu);
     watched->memory.Observe(ratios.memory, watched->thresholds.memory);
     watched->pids.Observe(ratios.pids, watched->thresholds.pids);
+    watched->cpu_cores = ratios.cpu_cores;
+    watched->working_set = ratios.memory_bytes;
+    watched->cpu_pressure.reset();
+    watched->memory_pressure.reset();
+    if (sample.cpu_pressure) watched->cpu_pressure = sample.cpu_pressure->some_avg10 / 100.0;
+    if (sample.memory_pressure) {
+      watched->memory_pressure = sample.memory_pressure->some_avg10 / 100.0;
+    }
     watched->previous = sample;
     watched->previous_at = now;
   }
@@ -353,48 +382,73 @@ void Watchdog::MaybeAct(steady_clock::time_point now) {
     }
   }
   if (offender != nullptr) {
-    StartStop(*offender, offender_resource, *offender_counter, offender_threshold);
+    StartStop(*offender, offender_resource, *offender_counter, offender_threshold, 1.0);
     return;
   }
 
-  // A node-wide sustained breach: the most recently started eligible container.
-  const char* node_resource = nullptr;
-  const BreachCounter* node_counter = nullptr;
-  double node_threshold = 0;
-  if (node_cpu_.Sustained(samples)) {
-    node_resource = "node_cpu";
-    node_counter = &node_cpu_;
-    node_threshold = config_.node_cpu;
-  } else if (node_memory_.Sustained(samples)) {
-    node_resource = "node_memory";
-    node_counter = &node_memory_;
-    node_threshold = config_.node_memory;
+  // A node-wide sustained breach: every configured trigger of a resource
+  // (the containers' share, their pressure) sustained. The victim is the most
+  // recently started container among those that use at least
+  // victim_min_share of what the containers use together.
+  struct NodeTrigger {
+    const char* resource;
+    const BreachCounter* counter;  // the one reported
+    double threshold;
+    bool cpu;
+  };
+  auto breached = [&](double share_threshold, const BreachCounter& share, double pressure_threshold,
+                      const BreachCounter& pressure) {
+    if (share_threshold <= 0 && pressure_threshold <= 0) return false;
+    if (share_threshold > 0 && !share.Sustained(samples)) return false;
+    if (pressure_threshold > 0 && !pressure.Sustained(samples)) return false;
+    return true;
+  };
+  std::optional<NodeTrigger> trigger;
+  if (breached(config_.node_cpu, node_cpu_, config_.node_cpu_pressure, node_cpu_pressure_)) {
+    trigger = config_.node_cpu > 0 ? NodeTrigger{"node_cpu", &node_cpu_, config_.node_cpu, true}
+                                   : NodeTrigger{"node_cpu_pressure", &node_cpu_pressure_,
+                                                 config_.node_cpu_pressure, true};
+  } else if (breached(config_.node_memory, node_memory_, config_.node_memory_pressure,
+                      node_memory_pressure_)) {
+    trigger = config_.node_memory > 0
+                  ? NodeTrigger{"node_memory", &node_memory_, config_.node_memory, false}
+                  : NodeTrigger{"node_memory_pressure", &node_memory_pressure_,
+                                config_.node_memory_pressure, false};
   }
-  if (node_resource == nullptr) {
+  if (!trigger) {
     warned_no_victim_ = false;
     return;
   }
+  const double total =
+      trigger->cpu ? containers_cpu_cores_ : static_cast<double>(containers_memory_bytes_);
   Watched* victim = nullptr;
+  double victim_share = 0;
   for (auto& [id, watched] : watched_) {
     if (watched->stopping || watched->is_protected) continue;
+    double used = trigger->cpu ? watched->cpu_cores.value_or(0)
+                               : static_cast<double>(watched->working_set.value_or(0));
+    double share = total > 0 ? used / total : 0;
+    if (share <= 0 || share < config_.victim_min_share) continue;
     if (victim == nullptr || watched->facts.started_at_ns > victim->facts.started_at_ns ||
         (watched->facts.started_at_ns == victim->facts.started_at_ns && id > victim->facts.id)) {
       victim = watched.get();
+      victim_share = share;
     }
   }
   if (victim != nullptr) {
-    StartStop(*victim, node_resource, *node_counter, node_threshold);
+    StartStop(*victim, trigger->resource, *trigger->counter, trigger->threshold, victim_share);
   } else if (!warned_no_victim_) {
     Warn(fmt::format(
-        "{} ratio {:.2f} over {:.2f} for {} samples, but no unprotected container is "
-        "watched: nothing stopped",
-        node_resource, node_counter->last_ratio, node_threshold, node_counter->consecutive));
+        "{} ratio {:.2f} over {:.2f} for {} samples, but no unprotected container uses at least "
+        "{:.0f}% of what the containers use: nothing stopped",
+        trigger->resource, trigger->counter->last_ratio, trigger->threshold,
+        trigger->counter->consecutive, config_.victim_min_share * 100));
     warned_no_victim_ = true;
   }
 }
 
 void Watchdog::StartStop(Watched& victim, const char* resource, const BreachCounter& counter,
-                         double threshold) {
+                         double threshold, double share) {
   StopAction action;
   action.container_id = victim.facts.id;
   action.container_name = victim.facts.name;
@@ -404,6 +458,7 @@ void Watchdog::StartStop(Watched& victim, const char* resource, const BreachCoun
   action.ratio = counter.last_ratio;
   action.threshold = threshold;
   action.samples = counter.consecutive;
+  action.share = share;
   action.started_at_ns = victim.facts.started_at_ns;
   action.grace_seconds = config_.grace_seconds;
   action.decided_at = std::chrono::system_clock::now();

@@ -4,7 +4,10 @@
 // over its threshold for `samples` consecutive samples, it stops one
 // container through the runtime's StopContainer and reports the action:
 //  - a container's own breach: that container;
-//  - a node-wide breach: the most recently started watched container;
+//  - a node-wide breach (the containers' summed CPU or working set against
+//    the node's capacity, and/or their pressure stall; never the host's own
+//    load): the most recently started container among those that use at
+//    least victim_min_share of what the containers use together;
 // never a protected one (by pod namespace or label). One stop at a time; the
 // next only after the stop returned and the cool-down passed, and only if a
 // ratio is (again) over its threshold for `samples` samples.
@@ -119,11 +122,11 @@ class Watchdog final {
   void Lookup(const std::string& container_id);
   void ResyncNow();
   void DrainInbox(std::chrono::steady_clock::time_point now);
-  void SampleNode(std::chrono::steady_clock::time_point now);
+  void SampleNode();
   void SampleContainers(std::chrono::steady_clock::time_point now);
   void MaybeAct(std::chrono::steady_clock::time_point now);
   void StartStop(Watched& victim, const char* resource, const BreachCounter& counter,
-                 double threshold);
+                 double threshold, double share);
   void Warn(std::string_view message);
 
   // Constant after construction.
@@ -138,10 +141,12 @@ class Watchdog final {
   // Owned by the thread that calls Tick.
   std::unique_ptr<NodeReader> node_;
   std::map<std::string, std::unique_ptr<Watched>> watched_;
-  std::optional<NodeSample> previous_node_;
-  std::chrono::steady_clock::time_point previous_node_at_;
   BreachCounter node_cpu_;
   BreachCounter node_memory_;
+  BreachCounter node_cpu_pressure_;
+  BreachCounter node_memory_pressure_;
+  double containers_cpu_cores_ = 0;  // the last tick's sums
+  uint64_t containers_memory_bytes_ = 0;
   bool stop_in_flight_ = false;
   std::chrono::steady_clock::time_point cooldown_until_{};
   std::chrono::steady_clock::time_point last_resync_at_{};

@@ -62,7 +62,7 @@ class FakeRuntime final : public ContainerRuntime, public CgroupOpener {
     auto cgroup = std::make_shared<FakeCgroup>();
     cgroup->sample.cpu_ok = true;
     cgroup->sample.memory_ok = true;
-    cgroup->sample.memory_current = 10 << 20;
+    cgroup->sample.memory_current = cgroup->sample.memory_working_set = 10 << 20;
     cgroup->sample.memory_limit = kGiB;
     cgroup->sample.pids_ok = true;
     cgroup->sample.pids_current = 5;
@@ -317,7 +317,9 @@ TEST_F(WatchdogTest, AmongOffendersTheMostRecentlyStartedGoesFirst) {
   std::shared_ptr<FakeCgroup> a = runtime_->Add("a", 100);
   std::shared_ptr<FakeCgroup> b = runtime_->Add("b", 300);
   std::shared_ptr<FakeCgroup> c = runtime_->Add("c", 200);
-  for (auto& cgroup : {a, b, c}) cgroup->sample.memory_current = kGiB - (1 << 20);  // ~0.999
+  for (auto& cgroup : {a, b, c}) {
+    cgroup->sample.memory_current = cgroup->sample.memory_working_set = kGiB - (1 << 20);  // ~0.999
+  }
   Build();
   for (const char* id : {"a", "b", "c"}) RegisterAndSettle(id);
   Tick(3);
@@ -336,46 +338,115 @@ TEST_F(WatchdogTest, AmongOffendersTheMostRecentlyStartedGoesFirst) {
   EXPECT_EQ(runtime_->Stops(), (std::vector<std::string>{"b", "c", "a"}));
 }
 
-TEST_F(WatchdogTest, NodeBreachStopsTheMostRecentlyStartedThenTheNextAfterCooldown) {
-  runtime_->Add("a", 100);
-  runtime_->Add("b", 300);
-  runtime_->Add("c", 200);
+constexpr uint64_t kHalf = 500000;  // half the node's one CPU per 1 s tick
+
+TEST_F(WatchdogTest, NodeBreachStopsTheMostRecentContributorThenTheNextAfterCooldown) {
+  // Each under its own threshold, together over the node's: 1.5 CPUs of 1.
+  runtime_->Add("a", 100)->cpu_per_tick_usec = kHalf;
+  runtime_->Add("b", 300)->cpu_per_tick_usec = kHalf;
+  runtime_->Add("c", 200)->cpu_per_tick_usec = kHalf;
+  runtime_->Add("idle", 400);  // the newest, but it contributes nothing
   Build();
-  for (const char* id : {"a", "b", "c"}) RegisterAndSettle(id);
-  *node_busy_ = 0.97;
-  Tick(4);  // first node sample has no CPU ratio: three more
+  for (const char* id : {"a", "b", "c", "idle"}) RegisterAndSettle(id);
+  Tick(4);  // the first sample has no CPU figure: three more
   EXPECT_EQ(runtime_->Stops(), std::vector<std::string>{"b"});
   ASSERT_EQ(reporter_->Actions().size(), 1u);
   EXPECT_EQ(reporter_->Actions()[0].resource, "node_cpu");
-  EXPECT_NEAR(reporter_->Actions()[0].ratio, 0.97, 1e-9);
-  // Still high: after the 5 s cool-down, the next most recent.
+  EXPECT_NEAR(reporter_->Actions()[0].ratio, 1.5, 1e-9);
+  EXPECT_NEAR(reporter_->Actions()[0].share, 1.0 / 3, 1e-9);
+  // a and c still use 1.0 of 1: after the 5 s cool-down, the next most recent.
   Tick(5);
   EXPECT_EQ(runtime_->Stops().size(), 1u);
   Tick(1);
   EXPECT_EQ(runtime_->Stops(), (std::vector<std::string>{"b", "c"}));
-  // Load gone: nothing more.
-  *node_busy_ = 0.2;
+  // a alone uses half: nothing more, and the idle one is never chosen.
   Tick(20);
   EXPECT_EQ(runtime_->Stops().size(), 2u);
 }
 
+TEST_F(WatchdogTest, HostLoadWithIdleContainersStopsNothing) {
+  // The host's own processes keep the CPU busy; the containers sleep.
+  *node_busy_ = 0.99;
+  runtime_->Add("a", 100);
+  runtime_->Add("b", 200);
+  Build();
+  RegisterAndSettle("a");
+  RegisterAndSettle("b");
+  Tick(30);
+  EXPECT_TRUE(runtime_->Stops().empty());
+}
+
+TEST_F(WatchdogTest, AContainerUnderTheMinimumShareIsNeverTheNodeWideVictim) {
+  // 0.98 + 0.03: over the node's threshold together; the newer one uses 3 %.
+  runtime_->Add("old-burner", 100)->cpu_per_tick_usec = 880000;
+  runtime_->Add("young-sipper", 300)->cpu_per_tick_usec = 30000;
+  config_.container.cpu = 0;  // only the node-wide rule
+  config_.node_cpu = 0.9;
+  Build();
+  RegisterAndSettle("old-burner");
+  RegisterAndSettle("young-sipper");
+  Tick(4);
+  EXPECT_EQ(runtime_->Stops(), std::vector<std::string>{"old-burner"});
+}
+
+TEST_F(WatchdogTest, PressureAloneOrCombinedWithTheContainersShare) {
+  std::shared_ptr<FakeCgroup> a = runtime_->Add("a", 100);
+  a->cpu_per_tick_usec = 300000;
+  a->sample.cpu_pressure = Pressure{60.0, 0, false};  // stalled 60 % of the time
+  config_.container.cpu = 0;
+  config_.node_cpu = 0;  // pressure alone
+  config_.node_cpu_pressure = 0.5;
+  Build();
+  RegisterAndSettle("a");
+  Tick(4);
+  ASSERT_EQ(runtime_->Stops(), std::vector<std::string>{"a"});
+  EXPECT_EQ(reporter_->Actions()[0].resource, "node_cpu_pressure");
+
+  // Combined: pressure without the containers' share over its threshold stops nothing.
+  watchdog_.reset();
+  runtime_ = std::make_shared<FakeRuntime>();
+  std::shared_ptr<FakeCgroup> b = runtime_->Add("b", 100);
+  b->cpu_per_tick_usec = 300000;  // 0.3 of the node: under node_cpu
+  b->sample.cpu_pressure = Pressure{90.0, 0, false};
+  config_.node_cpu = 0.95;
+  Build();
+  RegisterAndSettle("b");
+  Tick(10);
+  EXPECT_TRUE(runtime_->Stops().empty());
+}
+
+TEST_F(WatchdogTest, MemoryIsTheWorkingSetNotThePageCache) {
+  // 1000 MiB used of 1 GiB, 900 MiB of it page cache the kernel can drop.
+  std::shared_ptr<FakeCgroup> cache = runtime_->Add("cache", 100);
+  cache->sample.memory_current = 1000ull << 20;
+  cache->sample.memory_working_set = 100ull << 20;
+  Build();
+  RegisterAndSettle("cache");
+  Tick(10);
+  EXPECT_TRUE(runtime_->Stops().empty());
+  {
+    std::lock_guard<std::mutex> lock(cache->mu);
+    cache->sample.memory_working_set = 1000ull << 20;  // now it holds it
+  }
+  Tick(3);
+  EXPECT_EQ(runtime_->Stops(), std::vector<std::string>{"cache"});
+  EXPECT_EQ(reporter_->Actions()[0].resource, "memory");
+}
+
 TEST_F(WatchdogTest, ProtectedContainersAreNeverStopped) {
-  runtime_->Add("old", 100);
+  runtime_->Add("old", 100)->cpu_per_tick_usec = kHalf;
   runtime_->Add("system", 400, {{"io.kubernetes.pod.namespace", "kube-system"}})
       ->cpu_per_tick_usec = kBurn;
   runtime_->Add("pinned", 300, {{"crigate.io/protected", "true"}});
   Build();
   for (const char* id : {"old", "system", "pinned"}) RegisterAndSettle(id);
-  Tick(10);
-  EXPECT_TRUE(runtime_->Stops().empty());  // the burner is protected
+  Tick(4);
   {
     std::lock_guard<std::mutex> lock(warnings_mu_);
     ASSERT_FALSE(warnings_.empty());
     EXPECT_NE(warnings_[0].find("protected"), std::string::npos);
   }
-  // A node-wide breach skips both protected ones.
-  *node_busy_ = 0.99;
-  Tick(3);
+  // The node-wide breach (0.5 + 0.95 of one CPU) skips both protected ones.
   EXPECT_EQ(runtime_->Stops(), std::vector<std::string>{"old"});
   Tick(20);
   EXPECT_EQ(runtime_->Stops().size(), 1u);  // nothing unprotected left
@@ -425,9 +496,9 @@ TEST_F(WatchdogTest, AFailedStopIsReportedAndRetriedAfterTheCooldown) {
 }
 
 TEST_F(WatchdogTest, RestartResyncFindsRunningContainersAndTheRightVictim) {
-  runtime_->Add("a", 100);
-  runtime_->Add("b", 300);
-  runtime_->Add("c", 200);
+  runtime_->Add("a", 100)->cpu_per_tick_usec = kHalf;
+  runtime_->Add("b", 300)->cpu_per_tick_usec = kHalf;
+  runtime_->Add("c", 200)->cpu_per_tick_usec = kHalf;
   Build();
   for (const char* id : {"a", "b", "c"}) RegisterAndSettle(id);
   Tick(2);
@@ -436,7 +507,6 @@ TEST_F(WatchdogTest, RestartResyncFindsRunningContainersAndTheRightVictim) {
   Build();  // crigate is back, knowing nothing
   watchdog_->Resync();
   watchdog_->WaitIdle();
-  *node_busy_ = 0.99;
   Tick(4);
   EXPECT_EQ(watchdog_->stats().watched, 3u);
   EXPECT_EQ(runtime_->Stops(), std::vector<std::string>{"b"});

@@ -111,10 +111,15 @@ grpc::Status AuditLog::Record(const nlohmann::ordered_json& record) {
   std::string line;
   try {
     constexpr auto kReplace = nlohmann::ordered_json::error_handler_t::replace;
-    if (record.contains("time")) {
+    const bool add_node = !options_.node_id.empty() && !record.contains("node");
+    if (record.contains("time") && !add_node) {
       line = record.dump(-1, ' ', false, kReplace);
     } else {
-      nlohmann::ordered_json stamped = {{"time", FormatUtc(clock_.Now(), true)}};
+      nlohmann::ordered_json stamped = {
+          {"time", record.contains("time")
+                       ? record["time"]
+                       : nlohmann::ordered_json(FormatUtc(clock_.Now(), true))}};
+      if (add_node) stamped["node"] = {{"id", options_.node_id}};
       for (const auto& [key, value] : record.items()) stamped[key] = value;
       line = stamped.dump(-1, ' ', false, kReplace);
     }

@@ -30,6 +30,9 @@ struct AuditOptions {
   uint64_t max_bytes = 64ull << 20;  // 0: never rotate
   int keep = 5;                      // rotated files kept, path.1 (newest) to path.<keep>
   bool fsync = false;                // fdatasync after every record
+  // Stamped on every record that has no "node" ({"id": node_id}), after its
+  // time: decisions and watchdog stops name the node the same way.
+  std::string node_id;
 };
 
 class AuditLog final {

@@ -58,7 +58,9 @@ Result<std::unique_ptr<StagedPipeline>> BuildPipeline(const PolicyConfig& config
   }
   if (grpc::Status cloud = AddCloudStage(config, deps, stages); !cloud.ok()) return cloud;
 
-  Result<std::unique_ptr<AuditLog>> audit = AuditLog::Open(config.audit, clock);
+  AuditOptions audit_options = config.audit;
+  audit_options.node_id = config.node_id;
+  Result<std::unique_ptr<AuditLog>> audit = AuditLog::Open(audit_options, clock);
   if (!audit.ok()) return Fail(audit.code(), fmt::format("audit.path: {}", audit.error()));
   return std::make_unique<StagedPipeline>(std::move(stages), std::move(audit).value(), trust);
 }

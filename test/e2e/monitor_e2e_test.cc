@@ -2,7 +2,10 @@
 // (v1 hybrid here): a container over its CPU threshold is stopped, the most
 // recently started one first, and a restart of crigate finds them again.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <map>
@@ -45,6 +48,25 @@ class Monitor : public ::testing::Test {
     ASSERT_EQ(stat(ContainerdSocket().c_str(), &st), 0) << "containerd is not running";
   }
   void TearDown() override { RemoveFromContainerd(containers_, pods_); }
+
+  // Starts a container running `command` with a memory limit.
+  std::string StartWithMemoryLimit(CriClient& cri, const std::string& name,
+                                   const std::vector<std::string>& command, int64_t limit,
+                                   const std::string& log_dir) {
+    auto pod = HostNetworkPod(name, log_dir);
+    std::string pod_id, id;
+    grpc::Status s = cri.RunPodSandbox(pod, &pod_id);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    pods_.push_back(pod_id);
+    auto config = Container(name, kBusybox, command);
+    config.mutable_linux()->mutable_resources()->set_memory_limit_in_bytes(limit);
+    s = cri.CreateContainer(pod_id, config, pod, &id);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    containers_.push_back(id);
+    s = cri.StartContainer(id);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return id;
+  }
 
   // Starts a container limited to half a CPU; burn: spin, else sleep.
   std::string StartHalfCpu(CriClient& cri, const std::string& name, bool burn,
@@ -206,6 +228,108 @@ TEST_F(Monitor, ProtectionFollowsThePodsRealNamespaceNotItsLabels) {
                                      {{"io.kubernetes.pod.namespace", "kube-system"}});
   EXPECT_TRUE(WaitExited(cri, spoofed, 30s)) << "the label protected it: " << gate.Log();
   EXPECT_EQ(State(cri, system), v1::CONTAINER_RUNNING) << gate.Log();
+}
+
+// A node-wide rule only: the containers' summed CPU against the node's.
+std::string NodeWideConfig(double node_cpu) {
+  std::string config = kMonitorConfig;
+  config.replace(config.find("cpu = 0.3"), 9, "cpu = 0");
+  config.replace(config.find("node_cpu = 0"), 12, "node_cpu = " + std::to_string(node_cpu));
+  return config;
+}
+
+// Processes on the host, outside any container, spinning on every CPU.
+class HostBurner {
+ public:
+  explicit HostBurner(int processes) {
+    for (int i = 0; i < processes; ++i) {
+      pid_t pid = fork();
+      if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", "while :; do :; done", nullptr);
+        _exit(127);
+      }
+      pids_.push_back(pid);
+    }
+  }
+  ~HostBurner() {
+    for (pid_t pid : pids_) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+  }
+
+ private:
+  std::vector<pid_t> pids_;
+};
+
+TEST_F(Monitor, HostLoadWithIdleContainersStopsNothing) {
+  CrigateProcess::Options options;
+  options.monitor = true;
+  options.body = NodeWideConfig(0.3);  // the host's own load alone would trip it
+  CrigateProcess gate(options);
+  ASSERT_TRUE(gate.WaitReady()) << gate.Log();
+  CriClient cri(gate.socket());
+  std::string first = StartHalfCpu(cri, "idle-1", false, gate.dir());
+  std::string second = StartHalfCpu(cri, "idle-2", false, gate.dir());
+  HostBurner burner(2);
+  // Many breach windows' worth (3 samples of 500 ms each).
+  EXPECT_FALSE(WaitExited(cri, second, 8s)) << gate.Log();
+  EXPECT_EQ(State(cri, first), v1::CONTAINER_RUNNING) << gate.Log();
+  EXPECT_EQ(gate.Audit().find("monitor_stop"), std::string::npos) << gate.Audit();
+}
+
+// The documented rule: the most recently started container among those that
+// use at least victim_min_share of the containers' total. The newer one is
+// idle, so the older burner is the one stopped.
+TEST_F(Monitor, ANodeWideBreachStopsTheContributorNotTheNewestIdleContainer) {
+  CrigateProcess::Options options;
+  options.monitor = true;
+  options.body = NodeWideConfig(0.15);  // the burner's half CPU is a quarter of two
+  CrigateProcess gate(options);
+  ASSERT_TRUE(gate.WaitReady()) << gate.Log();
+  CriClient cri(gate.socket());
+  std::string burner = StartHalfCpu(cri, "older-burner", true, gate.dir());
+  std::this_thread::sleep_for(1100ms);  // started_at orders them
+  std::string idle = StartHalfCpu(cri, "newer-idle", false, gate.dir());
+  ASSERT_TRUE(WaitExited(cri, burner, 30s)) << gate.Log();
+  EXPECT_EQ(State(cri, idle), v1::CONTAINER_RUNNING) << gate.Log();
+  std::string audit = gate.Audit();
+  EXPECT_NE(audit.find("\"resource\":\"node_cpu\""), std::string::npos) << audit;
+  EXPECT_NE(audit.find("\"node\":{\"id\":"), std::string::npos) << "stop records name the node";
+}
+
+constexpr int64_t k64MiB = 64 << 20;
+
+// Memory is the working set, as kubelet measures it: a container that only
+// fills the page cache under its limit is not stopped; one that holds the
+// memory is.
+TEST_F(Monitor, PageCacheIsNotMemoryTheContainerHolds) {
+  std::string config = kMonitorConfig;
+  config.replace(config.find("cpu = 0.3"), 9, "cpu = 0");
+  config.replace(config.find("memory = 0"), 10, "memory = 0.7");
+  CrigateProcess::Options options;
+  options.monitor = true;
+  options.body = config;
+  CrigateProcess gate(options);
+  ASSERT_TRUE(gate.WaitReady()) << gate.Log();
+  CriClient cri(gate.socket());
+  // 150 MB written through a 64 MiB limit: usage sits at the limit, almost
+  // all of it inactive page cache the kernel can drop (measured here: 62 of
+  // 65 MB). A file read back repeatedly would move its pages to the active
+  // list, which the working set counts, as kubelet's does.
+  std::string reader = StartWithMemoryLimit(
+      cri, "page-cache",
+      {"sh", "-c", "dd if=/dev/zero of=/tmp/big bs=1M count=150 2>/dev/null; sleep 3600"}, k64MiB,
+      gate.dir());
+  EXPECT_FALSE(WaitExited(cri, reader, 8s)) << gate.Log();
+  // 52 MB in tmpfs: memory the container holds (82 % of its limit).
+  std::string grower = StartWithMemoryLimit(
+      cri, "grower",
+      {"sh", "-c", "dd if=/dev/zero of=/dev/shm/fill bs=1M count=52 2>/dev/null; sleep 3600"},
+      k64MiB, gate.dir());
+  EXPECT_TRUE(WaitExited(cri, grower, 30s)) << gate.Log();
+  EXPECT_EQ(State(cri, reader), v1::CONTAINER_RUNNING) << gate.Log();
+  EXPECT_NE(gate.Audit().find("\"resource\":\"memory\""), std::string::npos) << gate.Audit();
 }
 
 }  // namespace
