@@ -12,6 +12,10 @@
 #include <grpcpp/support/byte_buffer.h>
 #include <grpcpp/support/slice.h>
 
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
 #include <set>
 #include <string>
 
@@ -20,6 +24,7 @@
 #include "cri_subset.pb.h"
 #include "policy/actions.h"
 #include "policy/policy_config.h"
+#include "policy/token_use_store.h"
 #include "policy/workload_profile.h"
 #include "test/bench/requests.h"
 
@@ -154,6 +159,35 @@ void BM_WorkloadProfileCreateContainer(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_WorkloadProfileCreateContainer);
+
+// What a gated call that carries a token pays for its use to survive kill -9:
+// reserve, then commit (append + fdatasync) in a file on the disk that
+// /var/lib is on here. Real time: the cost is the disk's, not the CPU's.
+void BM_TokenUseReserveAndCommit(benchmark::State& state) {
+  char dir[] = "/var/tmp/crigate-bench-uses-XXXXXX";
+  if (mkdtemp(dir) == nullptr) {
+    state.SkipWithError("mkdtemp failed");
+    return;
+  }
+  const std::string path = std::string(dir) + "/uses";
+  const auto now = std::chrono::system_clock::now();
+  auto store = policy::TokenUseStore::Open(path, 10'000'000, now);
+  if (!store.ok()) {
+    state.SkipWithError(store.error().c_str());
+    return;
+  }
+  int64_t n = 0;
+  for (auto _ : state) {
+    const std::string key = "jti-" + std::to_string(++n) + "\nCreateContainer\ncontainer:x/app/0";
+    (*store)->Reserve(key, now + std::chrono::hours(1), now);
+    grpc::Status committed = (*store)->Commit(key);
+    if (!committed.ok()) state.SkipWithError(committed.error_message().c_str());
+  }
+  store = grpc::Status(grpc::StatusCode::CANCELLED, "closed");  // closes the file
+  unlink(path.c_str());
+  rmdir(dir);
+}
+BENCHMARK(BM_TokenUseReserveAndCommit)->UseRealTime();
 
 #ifdef CRIGATE_BENCH_HAVE_CGROUP
 // One container's sample as the kernel prints it: the parse work of one
