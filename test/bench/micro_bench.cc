@@ -11,7 +11,6 @@
 #include <benchmark/benchmark.h>
 #include <grpcpp/support/byte_buffer.h>
 #include <grpcpp/support/slice.h>
-
 #include <unistd.h>
 
 #include <chrono>
