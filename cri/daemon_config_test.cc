@@ -4,7 +4,6 @@
 
 #include <fstream>
 
-
 namespace crigate::cri {
 namespace {
 
@@ -90,8 +89,8 @@ TEST(DaemonConfig, EachBadKeyIsNamed) {
   for (const auto& c : cases) {
     Parsed p = ParseText(c.text);
     EXPECT_FALSE(p.ok) << c.text;
-    EXPECT_TRUE(HasErrorAbout(p, c.key)) << c.text << " -> "
-                                         << (p.errors.empty() ? "no error" : p.errors[0]);
+    EXPECT_TRUE(HasErrorAbout(p, c.key))
+        << c.text << " -> " << (p.errors.empty() ? "no error" : p.errors[0]);
   }
 }
 

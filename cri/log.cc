@@ -12,10 +12,14 @@ std::atomic<int> g_level{static_cast<int>(Level::kInfo)};
 
 const char* Name(Level level) {
   switch (level) {
-    case Level::kDebug: return "debug";
-    case Level::kInfo: return "info ";
-    case Level::kWarn: return "warn ";
-    case Level::kError: return "error";
+    case Level::kDebug:
+      return "debug";
+    case Level::kInfo:
+      return "info ";
+    case Level::kWarn:
+      return "warn ";
+    case Level::kError:
+      return "error";
   }
   return "?    ";
 }
@@ -28,11 +32,16 @@ bool Enabled(Level level) {
 }
 
 bool ParseLevel(std::string_view text, Level* level) {
-  if (text == "debug") *level = Level::kDebug;
-  else if (text == "info") *level = Level::kInfo;
-  else if (text == "warn") *level = Level::kWarn;
-  else if (text == "error") *level = Level::kError;
-  else return false;
+  if (text == "debug")
+    *level = Level::kDebug;
+  else if (text == "info")
+    *level = Level::kInfo;
+  else if (text == "warn")
+    *level = Level::kWarn;
+  else if (text == "error")
+    *level = Level::kError;
+  else
+    return false;
   return true;
 }
 

@@ -20,7 +20,8 @@ void Write(Level level, std::string_view message);
 
 template <typename... Args>
 void Debug(fmt::format_string<Args...> format, Args&&... args) {
-  if (Enabled(Level::kDebug)) Write(Level::kDebug, fmt::format(format, std::forward<Args>(args)...));
+  if (Enabled(Level::kDebug))
+    Write(Level::kDebug, fmt::format(format, std::forward<Args>(args)...));
 }
 template <typename... Args>
 void Info(fmt::format_string<Args...> format, Args&&... args) {
@@ -32,7 +33,8 @@ void Warn(fmt::format_string<Args...> format, Args&&... args) {
 }
 template <typename... Args>
 void Error(fmt::format_string<Args...> format, Args&&... args) {
-  if (Enabled(Level::kError)) Write(Level::kError, fmt::format(format, std::forward<Args>(args)...));
+  if (Enabled(Level::kError))
+    Write(Level::kError, fmt::format(format, std::forward<Args>(args)...));
 }
 
 }  // namespace crigate::log

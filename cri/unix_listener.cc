@@ -46,8 +46,7 @@ void MakeParentDirs(const std::string& path) {
 
 }  // namespace
 
-std::unique_ptr<UnixListener> UnixListener::Open(const SocketOptions& options,
-                                                 std::string* error) {
+std::unique_ptr<UnixListener> UnixListener::Open(const SocketOptions& options, std::string* error) {
   sockaddr_un addr;
   if (!FillAddress(options.path, &addr)) {
     *error = fmt::format("socket path '{}' is empty or longer than {} bytes", options.path,

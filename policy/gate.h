@@ -43,7 +43,7 @@ struct Confinement {
   enum class Kind { kUnset, kRuntimeDefault, kUnconfined, kLocalhost, kUnknown };
   Kind kind = Kind::kUnset;
   std::string localhost_ref;  // kLocalhost: the profile; kUnknown: the value sent
-  std::string field;  // the CRI field that said so, for reasons
+  std::string field;          // the CRI field that said so, for reasons
 };
 
 struct SeLinuxLabel {

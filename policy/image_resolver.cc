@@ -13,8 +13,7 @@ namespace {
 template <typename T>
 const T* FindOnce(std::optional<T>& slot, const std::string& id, const char* what,
                   const char* field, const GateRequest& request,
-                  const std::function<Result<T>(const std::string&)>& lookup,
-                  grpc::Status* error) {
+                  const std::function<Result<T>(const std::string&)>& lookup, grpc::Status* error) {
   if (slot) return &*slot;
   if (id.empty()) {
     *error = Fail(grpc::StatusCode::INVALID_ARGUMENT,
@@ -23,10 +22,10 @@ const T* FindOnce(std::optional<T>& slot, const std::string& id, const char* wha
   }
   Result<T> found = lookup(id);
   if (!found.ok()) {
-    *error = found.code() == grpc::StatusCode::NOT_FOUND
-                 ? Fail(grpc::StatusCode::NOT_FOUND, fmt::format("{} {} does not exist", what, id))
-                 : Fail(found.code(),
-                        fmt::format("cannot look up {} {}: {}", what, id, found.error()));
+    *error =
+        found.code() == grpc::StatusCode::NOT_FOUND
+            ? Fail(grpc::StatusCode::NOT_FOUND, fmt::format("{} {} does not exist", what, id))
+            : Fail(found.code(), fmt::format("cannot look up {} {}: {}", what, id, found.error()));
     return nullptr;
   }
   slot = std::move(found).value();

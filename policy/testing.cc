@@ -38,7 +38,8 @@ Result<T> ByIdOrPrefix(const std::map<std::string, T>& items, const std::string&
   const T* found = nullptr;
   for (const auto& [id, item] : items) {
     if (wanted.empty() || id.compare(0, wanted.size(), wanted) != 0) continue;
-    if (found) return Fail(grpc::StatusCode::NOT_FOUND, fmt::format("ambiguous {} id prefix", what));
+    if (found)
+      return Fail(grpc::StatusCode::NOT_FOUND, fmt::format("ambiguous {} id prefix", what));
     found = &item;
   }
   if (!found) return Fail(grpc::StatusCode::NOT_FOUND, fmt::format("no such {}", what));

@@ -93,9 +93,10 @@ std::optional<std::string> CheckConfinement(const std::vector<Confinement>& form
       return v(fmt::format("sets {} Unconfined ({}{})", what, prefix, c.field));
     }
     if (c.kind == Kind::kUnknown && !unconfined_allowed) {
-      return v(fmt::format("sets {} profile '{}', which is not one containerd knows ({}{}: "
-                           "runtime/default, localhost/<path> or unconfined)",
-                           what, c.localhost_ref, prefix, c.field));
+      return v(
+          fmt::format("sets {} profile '{}', which is not one containerd knows ({}{}: "
+                      "runtime/default, localhost/<path> or unconfined)",
+                      what, c.localhost_ref, prefix, c.field));
     }
   }
   if (must_be_set && !unconfined_allowed) {
@@ -234,10 +235,10 @@ std::optional<std::string> CheckProc(const ContainerSecurity& s, const Violation
     // open). kubelet always sends the defaults below for a default /proc.
     for (const std::string& path : list.defaults) {
       if (std::find(list.asked.begin(), list.asked.end(), path) == list.asked.end()) {
-        return v(fmt::format("{} {} ({}{}: the runtime protects only what the request lists, "
-                             "and kubelet lists the defaults for a default /proc mount)",
-                             list.verb, path, list.field,
-                             list.asked.empty() ? " is not set" : " leaves it out"));
+        return v(fmt::format(
+            "{} {} ({}{}: the runtime protects only what the request lists, "
+            "and kubelet lists the defaults for a default /proc mount)",
+            list.verb, path, list.field, list.asked.empty() ? " is not set" : " leaves it out"));
       }
     }
   }

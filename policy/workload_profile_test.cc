@@ -182,8 +182,9 @@ TEST_F(WorkloadProfileTest, SeccompBothFormsBaselineNotUnconfinedRestrictedExpli
   Confinement unknown = Profile(Kind::kUnknown, "seccomp_profile_path");
   unknown.localhost_ref = "/var/lib/profile.json";
   c.security.seccomp = {unknown};
-  ExpectViolation(PssLevel::kBaseline, c,
-                  "sets seccomp profile '/var/lib/profile.json', which is not one containerd knows");
+  ExpectViolation(
+      PssLevel::kBaseline, c,
+      "sets seccomp profile '/var/lib/profile.json', which is not one containerd knows");
   WorkloadProfile p;
   p.allow_unconfined_seccomp = true;
   c.security.seccomp = {Profile(Kind::kUnconfined)};

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test crigate has: the unit tests, and the end-to-end tests that
+# Runs every test crigate has: the clang-format check, the unit tests, and
+# the end-to-end tests that
 # drive the real crigate daemon against a real containerd and runc started
 # here (private root, state and socket under $CRIGATE_RUN_DIR), with test
 # images built from Debian's packages and served by a loopback registry.
@@ -16,6 +17,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 build_dir=${CRIGATE_BUILD_DIR:-$CRIGATE_REPO_ROOT/build}
 
 bash "$CRIGATE_SCRIPTS_DIR/install-deps.sh" --if-missing
+bash "$CRIGATE_SCRIPTS_DIR/check-format.sh"
 
 log "building in $build_dir"
 cmake -S "$CRIGATE_REPO_ROOT" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

@@ -47,17 +47,17 @@ TEST_F(FrontEnd, PullImageFromLocalRegistryThenStatusAndList) {
   ASSERT_TRUE(gate.WaitReady()) << gate.Log();
   CriClient cri(gate.socket());
   v1::PullImageResponse pulled;
-  grpc::Status s = cri.PullImage(kRegistryBusybox, &pulled);
+  grpc::Status s = cri.PullImage(RegistryBusybox(), &pulled);
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(pulled.image_ref().rfind("sha256:", 0), 0u) << pulled.image_ref();
   v1::ImageStatusResponse status;
-  ASSERT_TRUE(cri.ImageStatus(kRegistryBusybox, &status).ok());
+  ASSERT_TRUE(cri.ImageStatus(RegistryBusybox(), &status).ok());
   EXPECT_EQ(status.image().id(), pulled.image_ref());
   v1::ListImagesResponse list;
   ASSERT_TRUE(cri.ListImages(&list).ok());
   bool found = false;
   for (const auto& image : list.images()) {
-    for (const auto& tag : image.repo_tags()) found = found || tag == kRegistryBusybox;
+    for (const auto& tag : image.repo_tags()) found = found || tag == RegistryBusybox();
   }
   EXPECT_TRUE(found);
 }

@@ -41,6 +41,10 @@ bool Connectable(const std::string& path) {
 
 }  // namespace
 
+std::string RegistryHost() { return "localhost:" + Env("CRIGATE_REGISTRY_PORT", "5000"); }
+
+std::string RegistryBusybox() { return RegistryHost() + "/crigate/busybox:1.35"; }
+
 std::string CrigateBinary() { return Env("CRIGATE_BIN", CRIGATE_BIN_DEFAULT); }
 
 std::string ContainerdSocket() {

@@ -18,8 +18,11 @@ std::string ContainerdSocket();
 std::string ScratchDir();
 // The image the tests run containers from (imported by scripts/build-images.sh).
 inline constexpr char kBusybox[] = "docker.io/library/busybox:1.35";
-// The same image served by the local registry (scripts/registry-up.sh).
-inline constexpr char kRegistryBusybox[] = "localhost:5000/crigate/busybox:1.35";
+// The local registry (scripts/registry-up.sh): "localhost:<port>", the port
+// from $CRIGATE_REGISTRY_PORT as the scripts take it (default 5000).
+std::string RegistryHost();
+// The test image as that registry serves it.
+std::string RegistryBusybox();
 
 class CrigateProcess {
  public:

@@ -386,7 +386,7 @@ TEST_F(PolicyE2E, UntrustedImageIsDenied) {
 
 TEST_F(PolicyE2E, UntrustedPullIsDeniedBeforeAnyRegistryIsAsked) {
   CriClient cri(gate_->socket());
-  const std::string image = "localhost:5000/crigate/untrusted-miner:1.0";
+  const std::string image = RegistryHost() + "/crigate/untrusted-miner:1.0";
   v1::PullImageResponse pulled;
   grpc::Status s = cri.PullImage(image, &pulled, {{kToken, Issue("PullImage", image)}});
   EXPECT_EQ(s.error_code(), Code::PERMISSION_DENIED) << s.error_message();
