@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test crigate has: the clang-format check, the unit tests, and
-# the end-to-end tests that
-# drive the real crigate daemon against a real containerd and runc started
-# here (private root, state and socket under $CRIGATE_RUN_DIR), with test
+# the end-to-end tests that drive the real crigate daemon against a real
+# containerd and runc started here (private root, state and socket under $CRIGATE_RUN_DIR), with test
 # images built from Debian's packages and served by a loopback registry.
 #
 # A second private containerd, whose only CRI runtime is crigate's shim
