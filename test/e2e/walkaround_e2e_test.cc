@@ -106,8 +106,6 @@ void ExpectStatus(const grpc::Status& s, Code code, const std::string& fragment)
   EXPECT_NE(s.error_message().find(fragment), std::string::npos) << s.error_message();
 }
 
-std::string Hex12(const std::string& id) { return id.substr(0, 12); }
-
 class WalkaroundE2E : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
