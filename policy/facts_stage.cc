@@ -54,7 +54,12 @@ std::string SandboxClaimMismatch(const PodInfo& claim, const PodInfo& real) {
         "linux.security_context.privileged is {} in the request but {} in containerd",
         claim.privileged, real.privileged);
   }
+  // Only kubelet's identity labels: a pod's other labels may change after it
+  // started (kubectl label), and kubelet then sends the new ones, while
+  // containerd keeps the old; containerd does not use the request's labels.
+  auto identity = [](const std::string& key) { return key.rfind("io.kubernetes.pod.", 0) == 0; };
   for (const auto& [key, value] : real.labels) {
+    if (!identity(key)) continue;
     auto it = claim.labels.find(key);
     if (it == claim.labels.end()) {
       return fmt::format("labels[\"{}\"] is missing in the request but \"{}\" in containerd", key,
@@ -63,7 +68,7 @@ std::string SandboxClaimMismatch(const PodInfo& claim, const PodInfo& real) {
     if (it->second != value) return Differs(fmt::format("labels[\"{}\"]", key), it->second, value);
   }
   for (const auto& [key, value] : claim.labels) {
-    if (!real.labels.count(key)) {
+    if (identity(key) && !real.labels.count(key)) {
       return fmt::format("labels[\"{}\"] is \"{}\" in the request but not set in containerd", key,
                          value);
     }

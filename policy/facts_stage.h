@@ -9,8 +9,10 @@
 //                       on, but runs the container in the real sandbox's
 //                       namespaces. A claim that disagrees with the real
 //                       sandbox on metadata (name, namespace, uid, attempt),
-//                       labels, host namespaces or privileged is denied,
-//                       naming the field.
+//                       kubelet's identity labels (io.kubernetes.pod.*),
+//                       host namespaces or privileged is denied, naming the
+//                       field. Other labels may change after the pod started
+//                       (kubectl label) and containerd does not use them.
 //   container-id calls  the container (ContainerStatus verbose) and its
 //                       sandbox, kept in CallState::existing_container.
 //   anything else       nothing to look up.

@@ -13,7 +13,7 @@ class FactsStageTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ExistingSandbox real = testing::Sandbox(kSandbox, "web", "shop", "uid-1");
-    real.pod.labels = {{"app", "web"}};
+    real.pod.labels = {{"app", "web"}, {"io.kubernetes.pod.namespace", "shop"}};
     resolver_.AddSandbox(real);
   }
 
@@ -28,7 +28,7 @@ class FactsStageTest : public ::testing::Test {
     r.pod->name = "web";
     r.pod->namespace_ = "shop";
     r.pod->uid = "uid-1";
-    r.pod->labels = {{"app", "web"}};
+    r.pod->labels = {{"app", "web"}, {"io.kubernetes.pod.namespace", "shop"}};
     return r;
   }
 
@@ -69,10 +69,12 @@ TEST_F(FactsStageTest, EachDisagreeingFieldIsNamed) {
       {[](GateRequest& r) { r.pod->name = "other"; }, "metadata.name is \"other\""},
       {[](GateRequest& r) { r.pod->uid = "uid-2"; }, "metadata.uid is \"uid-2\""},
       {[](GateRequest& r) { r.pod->attempt = 3; }, "metadata.attempt is 3 in the request but 0"},
-      {[](GateRequest& r) { r.pod->labels["app"] = "db"; }, "labels[\"app\"] is \"db\""},
-      {[](GateRequest& r) { r.pod->labels.clear(); }, "labels[\"app\"] is missing in the request"},
-      {[](GateRequest& r) { r.pod->labels["extra"] = "1"; },
-       "labels[\"extra\"] is \"1\" in the request but not set in containerd"},
+      {[](GateRequest& r) { r.pod->labels["io.kubernetes.pod.namespace"] = "default"; },
+       "labels[\"io.kubernetes.pod.namespace\"] is \"default\""},
+      {[](GateRequest& r) { r.pod->labels.clear(); },
+       "labels[\"io.kubernetes.pod.namespace\"] is missing in the request"},
+      {[](GateRequest& r) { r.pod->labels["io.kubernetes.pod.name"] = "other"; },
+       "labels[\"io.kubernetes.pod.name\"] is \"other\" in the request but not set in containerd"},
       {[](GateRequest& r) { r.pod->privileged = true; },
        "linux.security_context.privileged is true in the request but false"},
   };
@@ -82,6 +84,14 @@ TEST_F(FactsStageTest, EachDisagreeingFieldIsNamed) {
     ExpectDeny(r, Code::INVALID_ARGUMENT, c.fragment);
     ExpectDeny(r, Code::INVALID_ARGUMENT, "disagrees with pod sandbox aaaaaaaaaaaa");
   }
+}
+
+TEST_F(FactsStageTest, OtherLabelsMayChangeAfterThePodStarted) {
+  // kubectl label: kubelet sends the pod's new labels, containerd keeps the old.
+  GateRequest r = Create();
+  r.pod->labels["app"] = "web-v2";
+  r.pod->labels["tier"] = "front";
+  EXPECT_EQ(Check(r).verdict, Verdict::kAllow);
 }
 
 TEST_F(FactsStageTest, AClaimOfPodNetworkingForAHostNetworkPodIsDenied) {
