@@ -8,7 +8,9 @@
 # (scripts/shim-up.sh), serves the no-bypass tests (test/e2e/shim_e2e_test.cc).
 #
 # Usage: scripts/test.sh [extra ctest args, e.g. -L e2e or -R FrontEnd]
-#   CRIGATE_BUILD_DIR   build tree (default: <repo>/build)
+#   CRIGATE_BUILD_DIR   build tree (default: <repo>/build; <dir>-asan for the
+#                       sanitizer run of the unit tests)
+#   CRIGATE_SANITIZE_TESTS=0  skip the sanitizer run
 #   CRIGATE_KEEP_UP=1   leave containerd and the registry running afterwards
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -42,3 +44,17 @@ eval "$shim_env"
 export CRIGATE_RUN_DIR
 # End-to-end tests are marked RUN_SERIAL; unit tests share the two cores.
 ctest --test-dir "$build_dir" --output-on-failure -j 2 "$@"
+
+# The unit tests once more under AddressSanitizer and UndefinedBehaviorSanitizer
+# (leaks included), in a build tree of their own. Only for a whole run: a
+# filtered one (extra ctest arguments) skips it, and so does
+# CRIGATE_SANITIZE_TESTS=0.
+if [[ $# -eq 0 && ${CRIGATE_SANITIZE_TESTS:-1} != 0 ]]; then
+  sanitize_dir=${build_dir}-asan
+  log "unit tests under address,undefined sanitizers (build in $sanitize_dir)"
+  cmake -S "$CRIGATE_REPO_ROOT" -B "$sanitize_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCRIGATE_SANITIZE=address,undefined >/dev/null
+  cmake --build "$sanitize_dir" -j "$(nproc)"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --test-dir "$sanitize_dir" --output-on-failure -j 2 -LE e2e
+fi

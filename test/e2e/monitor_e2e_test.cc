@@ -49,17 +49,16 @@ class Monitor : public ::testing::Test {
   }
   void TearDown() override { RemoveFromContainerd(containers_, pods_); }
 
-  // Starts a container running `command` with a memory limit.
-  std::string StartWithMemoryLimit(CriClient& cri, const std::string& name,
-                                   const std::vector<std::string>& command, int64_t limit,
-                                   const std::string& log_dir) {
+  // Runs config in a pod of its own (host network, pod_namespace) and starts it.
+  std::string StartInOwnPod(CriClient& cri, const std::string& name,
+                            const v1::ContainerConfig& config, const std::string& log_dir,
+                            const std::string& pod_namespace = "default") {
     auto pod = HostNetworkPod(name, log_dir);
+    pod.mutable_metadata()->set_namespace_(pod_namespace);
     std::string pod_id, id;
     grpc::Status s = cri.RunPodSandbox(pod, &pod_id);
     EXPECT_TRUE(s.ok()) << s.error_message();
     pods_.push_back(pod_id);
-    auto config = Container(name, kBusybox, command);
-    config.mutable_linux()->mutable_resources()->set_memory_limit_in_bytes(limit);
     s = cri.CreateContainer(pod_id, config, pod, &id);
     EXPECT_TRUE(s.ok()) << s.error_message();
     containers_.push_back(id);
@@ -68,29 +67,27 @@ class Monitor : public ::testing::Test {
     return id;
   }
 
-  // Starts a container limited to half a CPU; burn: spin, else sleep.
+  // A container running `command` with a memory limit.
+  std::string StartWithMemoryLimit(CriClient& cri, const std::string& name,
+                                   const std::vector<std::string>& command, int64_t limit,
+                                   const std::string& log_dir) {
+    auto config = Container(name, kBusybox, command);
+    config.mutable_linux()->mutable_resources()->set_memory_limit_in_bytes(limit);
+    return StartInOwnPod(cri, name, config, log_dir);
+  }
+
+  // A container limited to half a CPU; burn: spin, else sleep.
   std::string StartHalfCpu(CriClient& cri, const std::string& name, bool burn,
                            const std::string& log_dir,
                            const std::map<std::string, std::string>& labels = {},
                            const std::string& pod_namespace = "default") {
-    auto pod = HostNetworkPod(name, log_dir);
-    pod.mutable_metadata()->set_namespace_(pod_namespace);
-    std::string pod_id, id;
-    grpc::Status s = cri.RunPodSandbox(pod, &pod_id);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    pods_.push_back(pod_id);
     auto config = burn ? Container(name, kBusybox, {"sh", "-c", "while :; do :; done"})
                        : Container(name, kBusybox, {"sleep", "3600"});
     for (const auto& [k, v] : labels) (*config.mutable_labels())[k] = v;
     auto* res = config.mutable_linux()->mutable_resources();
     res->set_cpu_period(100000);
     res->set_cpu_quota(50000);
-    s = cri.CreateContainer(pod_id, config, pod, &id);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    containers_.push_back(id);
-    s = cri.StartContainer(id);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return id;
+    return StartInOwnPod(cri, name, config, log_dir, pod_namespace);
   }
 
   static v1::ContainerState State(CriClient& cri, const std::string& id) {
