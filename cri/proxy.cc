@@ -9,6 +9,7 @@
 #include "cri/inspect.h"
 #include "cri/log.h"
 #include "cri/method_table.h"
+#include "policy/audit_record.h"
 
 namespace crigate::cri {
 namespace {
@@ -44,27 +45,7 @@ std::string Printable(std::string_view raw) {
   return out;
 }
 
-const char* StatusCodeName(grpc::StatusCode code) {
-  static const char* const kNames[] = {"OK",
-                                       "CANCELLED",
-                                       "UNKNOWN",
-                                       "INVALID_ARGUMENT",
-                                       "DEADLINE_EXCEEDED",
-                                       "NOT_FOUND",
-                                       "ALREADY_EXISTS",
-                                       "PERMISSION_DENIED",
-                                       "RESOURCE_EXHAUSTED",
-                                       "FAILED_PRECONDITION",
-                                       "ABORTED",
-                                       "OUT_OF_RANGE",
-                                       "UNIMPLEMENTED",
-                                       "INTERNAL",
-                                       "UNAVAILABLE",
-                                       "DATA_LOSS",
-                                       "UNAUTHENTICATED"};
-  int i = static_cast<int>(code);
-  return i >= 0 && i <= 16 ? kNames[i] : "UNKNOWN_CODE";
-}
+using policy::StatusCodeName;
 
 std::string ToString(grpc::string_ref s) { return std::string(s.data(), s.size()); }
 

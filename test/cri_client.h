@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "cri_subset.grpc.pb.h"
+#include "policy/audit_record.h"
 
 namespace crigate::test {
 
@@ -71,8 +72,9 @@ class CriClient {
   std::vector<std::pair<std::string, std::string>> metadata_;
 };
 
-// "PERMISSION_DENIED" for grpc::StatusCode::PERMISSION_DENIED, and so on.
-const char* StatusCodeName(grpc::StatusCode code);
+// "PERMISSION_DENIED" for grpc::StatusCode::PERMISSION_DENIED, and so on:
+// the gate's own names, as the audit log writes them.
+using policy::StatusCodeName;
 
 // A host-network pod (no CNI needed) with the given name, in namespace
 // "default", with a unique uid.
