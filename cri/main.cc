@@ -153,18 +153,23 @@ int Run(const Args& args) {
   cri::BackendResolver resolver(backend, std::chrono::seconds(5));
   policy::PipelineDeps pipeline_deps;
   pipeline_deps.resolver = &resolver;
-  auto token_uses = policy::OpenTokenUses(*policy_config, policy::SystemClock::Instance());
-  if (!token_uses.ok()) {
-    log::Error("cannot open the token-use store: {}", token_uses.error());
-    return 1;
+  // Token uses and kept tokens live on disk only when tokens are checked.
+  std::unique_ptr<policy::TokenGrants> token_grants;
+  if (policy_config->token.enabled) {
+    auto token_uses = policy::OpenTokenUses(*policy_config, policy::SystemClock::Instance());
+    if (!token_uses.ok()) {
+      log::Error("cannot open the token-use store: {}", token_uses.error());
+      return 1;
+    }
+    pipeline_deps.token_uses = *token_uses;
+    auto grants = policy::OpenTokenGrants(*policy_config);
+    if (!grants.ok()) {
+      log::Error("cannot open the kept-token directory: {}", grants.error());
+      return 1;
+    }
+    token_grants = std::move(grants).value();
+    pipeline_deps.token_grants = token_grants.get();
   }
-  pipeline_deps.token_uses = *token_uses;
-  auto token_grants = policy::OpenTokenGrants(*policy_config);
-  if (!token_grants.ok()) {
-    log::Error("cannot open the kept-token directory: {}", token_grants.error());
-    return 1;
-  }
-  pipeline_deps.token_grants = token_grants->get();
   auto built = policy::BuildPipeline(*policy_config, pipeline_deps);
   if (!built.ok()) {
     log::Error("cannot build the policy pipeline: {}", built.error());
@@ -194,7 +199,7 @@ int Run(const Args& args) {
       return 1;
     }
   }
-  cri::FollowUp follow_up(watchdog.get(), pipeline.get(), backend, token_grants->get());
+  cri::FollowUp follow_up(watchdog.get(), pipeline.get(), backend, token_grants.get());
 
   cri::PeerRegistry peers;
   cri::WorkQueue work(config.decision_threads);
