@@ -86,13 +86,7 @@ void ParseWorkload(const toml::table& table, size_t index, TomlFields& f,
   }
   std::vector<std::string> list;
   f.StringList("allow_capabilities", list);
-  for (const std::string& cap : list) {
-    std::string name = cap;
-    std::transform(name.begin(), name.end(), name.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-    if (name.rfind("CAP_", 0) == 0) name.erase(0, 4);
-    w.capabilities.insert(name);
-  }
+  for (const std::string& cap : list) w.capabilities.insert(CapabilityName(cap));
   f.StringList("allowed_devices", w.devices);
   for (size_t i = 0; i < w.devices.size(); ++i) {
     if (w.devices[i].empty() || w.devices[i][0] != '/') {

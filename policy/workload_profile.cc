@@ -61,14 +61,6 @@ std::string Join(const std::set<std::string>& items) {
   return out;
 }
 
-// "cap_sys_admin", "CAP_SYS_ADMIN" and "SYS_ADMIN" are one capability.
-std::string CapabilityName(std::string cap) {
-  std::transform(cap.begin(), cap.end(), cap.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-  if (cap.rfind("CAP_", 0) == 0) cap.erase(0, 4);
-  return cap;
-}
-
 // Reasons name the level that forbids the control, then the subject.
 class Violation {
  public:
@@ -246,6 +238,13 @@ std::optional<std::string> CheckProc(const ContainerSecurity& s, const Violation
 }
 
 }  // namespace
+
+std::string CapabilityName(std::string cap) {
+  std::transform(cap.begin(), cap.end(), cap.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  if (cap.rfind("CAP_", 0) == 0) cap.erase(0, 4);
+  return cap;
+}
 
 const char* PssLevelName(PssLevel level) {
   switch (level) {

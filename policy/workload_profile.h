@@ -31,6 +31,8 @@ namespace crigate::policy {
 enum class PssLevel { kPrivileged, kBaseline, kRestricted };
 
 const char* PssLevelName(PssLevel level);
+// "cap_sys_admin", "CAP_SYS_ADMIN" and "SYS_ADMIN" are one capability: "SYS_ADMIN".
+std::string CapabilityName(std::string cap);
 // "privileged", "baseline", "restricted"; nullopt for anything else.
 std::optional<PssLevel> ParsePssLevel(std::string_view name);
 
