@@ -95,14 +95,12 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
         start_(Clock::now()) {
     if (!path_.served) {
       // Not a CRI method: answered here, audited, never forwarded.
-      service_->deps().work->Post([this] {
-        GateInit();
-        Refuse(grpc::StatusCode::UNIMPLEMENTED,
-               fmt::format("crigate: {} is not served: crigate answers only the CRI methods "
-                           "/runtime.v1.RuntimeService/<Method>, /runtime.v1.ImageService/<Method> "
-                           "(and runtime.v1alpha2), spelled exactly",
-                           Printable(method_)));
-      });
+      RefuseLater(grpc::StatusCode::UNIMPLEMENTED,
+                  fmt::format("crigate: {} is not served: crigate answers only the CRI methods "
+                              "/runtime.v1.RuntimeService/<Method>, "
+                              "/runtime.v1.ImageService/<Method> (and runtime.v1alpha2), spelled "
+                              "exactly",
+                              Printable(method_)));
       return;
     }
     for (const auto& [key, value] : ctx_->client_metadata()) {
@@ -126,14 +124,11 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
     if (ok && gated_ && !decided_) {
       decided_ = true;
       if (from_client_.Length() > service_->options().max_message_bytes) {
-        service_->deps().work->Post([this] {
-          GateInit();
-          Refuse(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                 fmt::format("crigate: the {} request is {} bytes, more than "
-                             "server.max_message_bytes ({}, containerd's own limit)",
-                             path_.method, from_client_.Length(),
-                             service_->options().max_message_bytes));
-        });
+        RefuseLater(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                    fmt::format("crigate: the {} request is {} bytes, more than "
+                                "server.max_message_bytes ({}, containerd's own limit)",
+                                path_.method, from_client_.Length(),
+                                service_->options().max_message_bytes));
         return;
       }
       service_->deps().work->Post([this] { Decide(); });
@@ -152,16 +147,15 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
       // caller, refused by grpc (a message far over the limit), or
       // half-closed with no message. Still one audit record.
       decided_ = true;
-      const bool cancelled = ctx_->IsCancelled();
-      service_->deps().work->Post([this, cancelled] {
-        GateInit();
-        Refuse(cancelled ? grpc::StatusCode::CANCELLED : grpc::StatusCode::INVALID_ARGUMENT,
-               cancelled
-                   ? fmt::format("crigate: {} ended before its request arrived (cancelled, "
-                                 "or a message over grpc's limit)",
-                                 path_.method)
-                   : fmt::format("crigate: {} arrived with no request message", path_.method));
-      });
+      if (ctx_->IsCancelled()) {
+        RefuseLater(grpc::StatusCode::CANCELLED,
+                    fmt::format("crigate: {} ended before its request arrived (cancelled, or a "
+                                "message over grpc's limit)",
+                                path_.method));
+      } else {
+        RefuseLater(grpc::StatusCode::INVALID_ARGUMENT,
+                    fmt::format("crigate: {} arrived with no request message", path_.method));
+      }
     }
   }
 
@@ -345,7 +339,7 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
       FinishOnce(grpc::Status::CANCELLED);
       return;
     }
-    {
+    if (CarriesTokenAnnotation(request_)) {
       // The token is for the gate; containerd would keep it where any reader
       // of the pod's or container's status finds it.
       grpc::ByteBuffer stripped;
@@ -390,6 +384,15 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
       if (!s.ok()) log::Warn("{} stays recorded: {}", use->Describe(), s.error_message());
     }
     decision_.uses.clear();
+  }
+
+  // Refuse, from the work queue: the audit write may block, and this may be
+  // a grpc callback thread.
+  void RefuseLater(grpc::StatusCode code, std::string reason) {
+    service_->deps().work->Post([this, code, reason = std::move(reason)]() mutable {
+      GateInit();
+      Refuse(code, std::move(reason));
+    });
   }
 
   // Refused before the stages ran (malformed request): still one audit record.
