@@ -338,4 +338,12 @@ grpc::Status InspectRequest(std::string_view action, const grpc::ByteBuffer& req
   return grpc::Status::OK;
 }
 
+bool CarriesTokenAnnotation(const policy::GateRequest& request) {
+  auto has = [](const std::map<std::string, std::string>& annotations) {
+    return annotations.count(policy::kTokenAnnotation) > 0;
+  };
+  return has(request.image_annotations) || (request.pod && has(request.pod->annotations)) ||
+         (request.container && has(request.container->annotations));
+}
+
 }  // namespace crigate::cri

@@ -47,6 +47,11 @@ std::string MisTypedField(const google::protobuf::Message& message);
 grpc::Status StripTokenAnnotations(std::string_view action, const grpc::ByteBuffer& in,
                                    grpc::ByteBuffer* out, bool* stripped);
 
+// Whether InspectRequest found the annotation crigate.io/token in any map
+// StripTokenAnnotations removes it from: when false there is nothing to strip,
+// and the request need not be parsed again.
+bool CarriesTokenAnnotation(const policy::GateRequest& request);
+
 // The gate's view of a CRI pod sandbox config or container config: every
 // field the stages judge, security fields included.
 policy::PodInfo PodFromConfig(const runtime::v1::PodSandboxConfig& config);

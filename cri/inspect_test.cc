@@ -191,6 +191,40 @@ TEST(StripTokenAnnotations, RemovesOnlyTheTokenAndKeepsUnknownFields) {
   EXPECT_TRUE(cleaned.sandbox_config().annotations().empty());
 }
 
+// The proxy parses a request a second time only when inspection saw a
+// token: the two must agree on every place a token can be.
+TEST(CarriesTokenAnnotation, AgreesWithStripTokenAnnotationsEverywhere) {
+  v1::CreateContainerRequest in_container, in_image, in_sandbox, none;
+  (*in_container.mutable_config()->mutable_annotations())["crigate.io/token"] = "t";
+  (*in_image.mutable_config()->mutable_image()->mutable_annotations())["crigate.io/token"] = "t";
+  (*in_sandbox.mutable_sandbox_config()->mutable_annotations())["crigate.io/token"] = "t";
+  (*none.mutable_config()->mutable_annotations())["other"] = "x";
+  v1::PullImageRequest pull_image, pull_sandbox;
+  (*pull_image.mutable_image()->mutable_annotations())["crigate.io/token"] = "t";
+  (*pull_sandbox.mutable_sandbox_config()->mutable_annotations())["crigate.io/token"] = "t";
+  v1::RemoveImageRequest remove;
+  (*remove.mutable_image()->mutable_annotations())["crigate.io/token"] = "t";
+  v1::RunPodSandboxRequest run;
+  (*run.mutable_config()->mutable_annotations())["crigate.io/token"] = "t";
+  const struct {
+    const char* action;
+    const google::protobuf::Message& request;
+    bool token;
+  } cases[] = {{"CreateContainer", in_container, true}, {"CreateContainer", in_image, true},
+               {"CreateContainer", in_sandbox, true},   {"CreateContainer", none, false},
+               {"PullImage", pull_image, true},         {"PullImage", pull_sandbox, true},
+               {"RemoveImage", remove, true},           {"RunPodSandbox", run, true}};
+  for (const auto& c : cases) {
+    policy::GateRequest inspected;
+    ASSERT_TRUE(InspectRequest(c.action, Buffer(c.request), &inspected).ok()) << c.action;
+    grpc::ByteBuffer out;
+    bool stripped = false;
+    ASSERT_TRUE(StripTokenAnnotations(c.action, Buffer(c.request), &out, &stripped).ok());
+    EXPECT_EQ(CarriesTokenAnnotation(inspected), c.token) << c.action;
+    EXPECT_EQ(stripped, c.token) << c.action;
+  }
+}
+
 // The "config" of containerd 1.6's verbose PodSandboxStatus on this machine:
 // Go's encoding/json of the CRI struct (snake_case, enums as numbers, zero
 // values left out), plus a field the subset does not know.
