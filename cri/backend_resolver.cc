@@ -108,6 +108,8 @@ policy::Result<policy::ExistingContainer> BackendResolver::Container(
         out.config = ContainerFromConfig(recorded);
         if (!recorded.image().image().empty()) out.image = recorded.image().image();
       }
+      const json& spec = ObjectAt(*info, "runtimeSpec");
+      if (!spec.empty()) out.runtime_spec = spec.dump();
     }
   }
   {
@@ -137,11 +139,84 @@ policy::Result<policy::ExistingContainer> BackendResolver::Container(
     Prepare(&ctx);
     policy::Result<policy::ExistingSandbox> sandbox = Sandbox(out.pod_sandbox_id);
     if (!sandbox.ok()) return sandbox.status();
+    out.sandbox_pid = sandbox->pid;
     out.pod_namespace = sandbox->pod.namespace_;
     out.pod_annotations = sandbox->pod.annotations;
     out.pod = std::move(sandbox->pod);
   }
+  if (!out.runtime_spec.empty()) {
+    policy::Result<CriRuntimeConfig> cri = RuntimeConfig();
+    if (!cri.ok()) return cri.status();
+    out.cri_dirs = {cri->root_dir, cri->state_dir};
+  }
   return out;
+}
+
+policy::Result<CriRuntimeConfig> BackendResolver::RuntimeConfig() {
+  {
+    std::lock_guard lock(mu_);
+    if (runtime_config_) return *runtime_config_;
+  }
+  grpc::ClientContext ctx;
+  Prepare(&ctx);
+  v1::StatusRequest req;
+  req.set_verbose(true);
+  v1::StatusResponse resp;
+  grpc::Status s = runtime_->Status(&ctx, req, &resp);
+  if (!s.ok()) return BackendFailed("Status", s);
+  CriRuntimeConfig out;
+  const auto it = resp.info().find("config");
+  const json config = it == resp.info().end()
+                          ? json()
+                          : json::parse(it->second, nullptr, /*allow_exceptions=*/false);
+  auto string_at = [&](const char* key) {
+    const json* v = Member(config, key);
+    return v && v->is_string() ? v->get<std::string>() : std::string();
+  };
+  out.sandbox_image = string_at("sandboxImage");
+  out.root_dir = string_at("rootDir");
+  out.state_dir = string_at("stateDir");
+  if (out.sandbox_image.empty() || out.root_dir.empty() || out.state_dir.empty() ||
+      out.root_dir[0] != '/' || out.state_dir[0] != '/') {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                        "containerd's verbose Status names no sandboxImage, rootDir and stateDir");
+  }
+  // Fixed for the life of a containerd process; a restart with another
+  // config is rare enough that crigate's restart picks it up.
+  std::lock_guard lock(mu_);
+  runtime_config_ = out;
+  return out;
+}
+
+policy::Result<std::vector<std::string>> BackendResolver::ImageCommand(const std::string& image) {
+  grpc::ClientContext ctx;
+  Prepare(&ctx);
+  v1::ImageStatusRequest req;
+  req.mutable_image()->set_image(image);
+  req.set_verbose(true);
+  v1::ImageStatusResponse resp;
+  grpc::Status s = images_->ImageStatus(&ctx, req, &resp);
+  if (!s.ok()) return BackendFailed("ImageStatus", s);
+  std::optional<json> info = VerboseInfo(resp.info());
+  if (!resp.has_image() || !info) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        fmt::format("image {} is not on this node", image));
+  }
+  // containerd runs Entrypoint followed by Cmd (sandbox_run_linux.go).
+  const json& config = ObjectAt(ObjectAt(*info, "imageSpec"), "config");
+  std::vector<std::string> command;
+  for (const char* key : {"Entrypoint", "Cmd"}) {
+    const json* list = Member(config, key);
+    if (!list || !list->is_array()) continue;
+    for (const json& v : *list) {
+      if (v.is_string()) command.push_back(v.get<std::string>());
+    }
+  }
+  if (command.empty()) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                        fmt::format("image {} names no command", image));
+  }
+  return command;
 }
 
 policy::Result<policy::ExistingSandbox> BackendResolver::Sandbox(const std::string& sandbox_id) {
@@ -182,6 +257,9 @@ policy::Result<policy::ExistingSandbox> BackendResolver::Sandbox(const std::stri
   out.pod.annotations =
       std::map<std::string, std::string>(st.annotations().begin(), st.annotations().end());
   out.pod.runtime_handler = st.runtime_handler();
+  if (const json* pid = Member(*info, "pid"); pid && pid->is_number_integer()) {
+    out.pid = pid->get<int64_t>();
+  }
   return out;
 }
 

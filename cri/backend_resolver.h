@@ -7,11 +7,22 @@
 
 #include <chrono>
 #include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "cri_subset.grpc.pb.h"
 #include "policy/image_resolver.h"
 
 namespace crigate::cri {
+
+// What containerd's CRI plugin is configured with (Status, verbose).
+struct CriRuntimeConfig {
+  std::string sandbox_image;  // the pause image every pod sandbox runs
+  std::string root_dir;       // e.g. /var/lib/containerd/io.containerd.grpc.v1.cri
+  std::string state_dir;      // e.g. /run/containerd/io.containerd.grpc.v1.cri
+};
 
 class BackendResolver final : public policy::ImageResolver {
  public:
@@ -21,12 +32,21 @@ class BackendResolver final : public policy::ImageResolver {
   policy::Result<policy::ExistingContainer> Container(const std::string& container_id) override;
   policy::Result<policy::ExistingSandbox> Sandbox(const std::string& sandbox_id) override;
 
+  // Asked once, then kept.
+  policy::Result<CriRuntimeConfig> RuntimeConfig();
+  // What containerd runs for an image with no command of its own:
+  // Entrypoint followed by Cmd from its config (ImageStatus, verbose).
+  policy::Result<std::vector<std::string>> ImageCommand(const std::string& image);
+
  private:
   void Prepare(grpc::ClientContext* ctx) const;
 
   const std::unique_ptr<runtime::v1::RuntimeService::Stub> runtime_;
   const std::unique_ptr<runtime::v1::ImageService::Stub> images_;
   const std::chrono::milliseconds timeout_;
+
+  std::mutex mu_;
+  std::optional<CriRuntimeConfig> runtime_config_;  // guarded by mu_
 };
 
 }  // namespace crigate::cri

@@ -118,6 +118,8 @@ policy::ContainerInfo ContainerFromConfig(const v1::ContainerConfig& config) {
   container.host = HostModes(security.namespace_options());
   container.privileged = security.privileged();
   container.added_capabilities = ToVector(security.capabilities().add_capabilities());
+  container.command = ToVector(config.command());
+  container.args = ToVector(config.args());
   const auto& res = config.linux().resources();
   container.resources.cpu_period = res.cpu_period();
   container.resources.cpu_quota = res.cpu_quota();

@@ -10,7 +10,7 @@
 #include <cstring>
 #include <thread>
 
-#include "cri/approval_rewriter.h"
+#include "cri/approval_minter.h"
 #include "cri/backend_resolver.h"
 #include "cri/daemon_config.h"
 #include "cri/follow_up.h"
@@ -106,9 +106,9 @@ int Run(const Args& args) {
     approval_config = cri::ParseApprovalConfig(root, errors);
   }
   if (errors.empty() && approval_config.enabled) {
-    // Approvals are added to allowed calls only: an ungated RunPodSandbox or
-    // CreateContainer would reach containerd without one and always fail.
-    for (const char* action : {"RunPodSandbox", "CreateContainer"}) {
+    // Approvals are written for allowed calls only: an ungated RunPodSandbox
+    // or StartContainer would reach containerd without one and always fail.
+    for (const char* action : {"RunPodSandbox", "StartContainer"}) {
       if (!policy_config->Gates(action)) {
         errors.push_back(fmt::format("approval.enabled: {} must be in gate.methods", action));
       }
@@ -210,13 +210,17 @@ int Run(const Args& args) {
   deps.pipeline = pipeline.get();
   deps.work = &work;
   deps.observer = &follow_up;
-  // No bypass: allowed pod and container starts carry the gate's approval,
-  // which containerd-shim-crigate-v2 checks.
-  cri::BackendSandboxIds sandbox_ids(backend, std::chrono::seconds(5));
-  std::unique_ptr<cri::ApprovalRewriter> rewriter;
+  // No bypass: an allowed pod or container start leaves an approval for the
+  // shim wrapper while it is forwarded.
+  cri::BackendSandboxFacts sandbox_facts(&resolver);
+  std::unique_ptr<cri::ApprovalMinter> minter;
   if (approvals) {
-    rewriter = std::make_unique<cri::ApprovalRewriter>(approvals.get(), &resolver, &sandbox_ids);
-    deps.rewriter = rewriter.get();
+    if (int stale = approvals->Clear(); stale > 0) {
+      log::Warn("removed {} approvals left in {} by a previous crigate process", stale,
+                approvals->dir());
+    }
+    minter = std::make_unique<cri::ApprovalMinter>(approvals.get(), &sandbox_facts);
+    deps.rewriter = minter.get();
   }
   const std::set<std::string> gated = GatedActions(*policy_config);
   cri::ProxyOptions proxy_options;
@@ -262,8 +266,8 @@ int Run(const Args& args) {
             listener->path(), config.socket.mode, config.backend_endpoint, policy::JoinNames(gated),
             pipeline->audit().path());
   if (approvals) {
-    log::Info("approving pod and container starts with {} (valid {} s)", approvals->key_file(),
-              approvals->ttl().count());
+    log::Info("approving pod and container starts in {} with key {}", approvals->dir(),
+              approvals->key_file());
   }
   if (backend->GetState(true) != GRPC_CHANNEL_READY &&
       !backend->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(2))) {

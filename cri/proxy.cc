@@ -244,6 +244,9 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
         ReleaseUses();
       }
     }
+    if (gated_ && service_->deps().rewriter != nullptr) {
+      service_->deps().rewriter->Done(request_, decision_);
+    }
     CallObserver* observer = service_->deps().observer;
     if (gated_ && observer != nullptr && !observer->MayBlock(request_)) {
       FinishOnce(observer->AfterAllowed(request_, decision_, answer,
@@ -358,13 +361,14 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
     if (service_->deps().rewriter != nullptr) {
       grpc::ByteBuffer rewritten;
       bool changed = false;
-      grpc::Status status =
-          service_->deps().rewriter->Rewrite(request_, from_client_, &rewritten, &changed);
+      grpc::Status status = service_->deps().rewriter->Rewrite(request_, decision_, from_client_,
+                                                               &rewritten, &changed);
       if (!status.ok()) {
         // Allowed, but it cannot be forwarded as approved: refused, and the
         // refusal is recorded after the allow.
         log::Error("allowed {} could not be prepared for forwarding: {}", request_.action,
                    status.error_message());
+        service_->deps().rewriter->Done(request_, decision_);
         ReleaseUses();
         Refuse(status.error_code(), status.error_message());
         return;

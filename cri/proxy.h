@@ -39,14 +39,18 @@ class CallObserver {
   virtual bool MayBlock(const policy::GateRequest& request) const { return true; }
 };
 
-// Rewrites an allowed request before it is forwarded (the one place a
-// request is re-encoded: the no-bypass approval annotation). Returns false to
-// forward the original bytes.
+// Runs for an allowed gated call just before it is forwarded, and again
+// once it has ended, however it ended: the no-bypass approval is written
+// and removed here. Rewrite may replace the request's bytes (*rewritten);
+// an error refuses the call instead of forwarding it.
 class RequestRewriter {
  public:
   virtual ~RequestRewriter() = default;
-  virtual grpc::Status Rewrite(const policy::GateRequest& request, const grpc::ByteBuffer& in,
-                               grpc::ByteBuffer* out, bool* rewritten) = 0;
+  virtual grpc::Status Rewrite(const policy::GateRequest& request, const policy::Decision& decision,
+                               const grpc::ByteBuffer& in, grpc::ByteBuffer* out,
+                               bool* rewritten) = 0;
+  // Must return at once (no network I/O): it runs on grpc's threads.
+  virtual void Done(const policy::GateRequest& request, const policy::Decision& decision) {}
 };
 
 // How much of the gate a served method passes (PolicyConfig::ClassOf).

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include "policy/actions.h"
+#include "policy/workload_profile.h"
+#include "shim/runtime_spec.h"
 
 namespace crigate::policy {
 namespace {
@@ -20,6 +22,79 @@ const char* ModeName(bool host) { return host ? "NODE (host)" : "not host"; }
 
 std::string Differs(std::string_view field, const std::string& claim, const std::string& real) {
   return fmt::format("{} is \"{}\" in the request but \"{}\" in containerd", field, claim, real);
+}
+
+// What the runtime spec of `c` may hold, given the recorded config that the
+// stages judge: the spec must not reach further than that config does.
+shim::ShapeRules ContainerShape(const ExistingContainer& c) {
+  shim::ShapeRules rules;
+  const ContainerInfo& config = *c.config;
+  // containerd runs command + args when the config names a command; with
+  // only args or neither, the image's entrypoint comes first, which the
+  // digest binds but the config cannot predict.
+  if (!config.command.empty()) {
+    rules.check_args = true;
+    rules.args = config.command;
+    rules.args.insert(rules.args.end(), config.args.begin(), config.args.end());
+  }
+  if (config.host.host_network) rules.host_namespaces.insert("network");
+  if (config.host.host_pid) rules.host_namespaces.insert("pid");
+  if (config.host.host_ipc) {
+    rules.host_namespaces.insert("ipc");
+    rules.bind_sources.insert("/dev/shm");  // the host's, shared as the pod's
+  }
+  if (c.sandbox_pid > 0) rules.namespace_path_prefix = fmt::format("/proc/{}/ns/", c.sandbox_pid);
+  rules.privileged = config.privileged;
+  for (const std::string& cap : config.added_capabilities) {
+    const std::string name = CapabilityName(cap);  // "SYS_TIME", "ALL"
+    rules.extra_capabilities.insert(name == "ALL" ? name : "CAP_" + name);
+  }
+  for (const MountRequest& m : config.security.mounts) {
+    rules.bind_sources.insert(m.host_path);
+    rules.bind_sources.insert(ResolveHostPath(m.host_path));
+  }
+  for (const DeviceRequest& d : config.security.devices)
+    rules.device_paths.insert(d.container_path);
+  for (const std::string& dir : c.cri_dirs) {
+    rules.bind_prefixes.push_back(dir + "/sandboxes/" + c.pod_sandbox_id + "/");
+    rules.bind_prefixes.push_back(dir + "/containers/" + c.id + "/");
+  }
+  return rules;
+}
+
+// Judges the spec containerd generated for a container about to start, and
+// keeps its digest for the shim's approval.
+StageResult JudgeRuntimeSpec(const ExistingContainer& c, CallState& state) {
+  if (c.runtime_spec.empty()) {
+    return StageResult::Allow(
+        fmt::format("container {:.12} in pod sandbox {:.12}", c.id, c.pod_sandbox_id));
+  }
+  if (!c.config) {
+    return StageResult::Deny(Code::FAILED_PRECONDITION,
+                             fmt::format("containerd reports no recorded config for container "
+                                         "{:.12}, so its runtime spec cannot be judged",
+                                         c.id));
+  }
+  nlohmann::json spec;
+  if (shim::ApprovalStatus s = shim::ParseRuntimeSpec(c.runtime_spec, &spec); !s.ok()) {
+    return StageResult::Error(Code::UNAVAILABLE, "containerd's runtime spec for container " +
+                                                     c.id.substr(0, 12) + ": " + s.reason());
+  }
+  const std::string mismatch = shim::CheckSpecShape(spec, ContainerShape(c));
+  if (!mismatch.empty()) {
+    return StageResult::Deny(
+        Code::PERMISSION_DENIED,
+        fmt::format("container {:.12}'s runtime spec, as containerd holds it, goes beyond its "
+                    "CRI config: {}",
+                    c.id, mismatch));
+  }
+  state.spec_digest = shim::SpecDigest(spec, c.id);
+  if (state.spec_digest.empty()) {
+    return StageResult::Error(Code::INTERNAL, "SHA-256 of the runtime spec failed");
+  }
+  return StageResult::Allow(
+      fmt::format("container {:.12} in pod sandbox {:.12}, runtime spec {:.19}", c.id,
+                  c.pod_sandbox_id, state.spec_digest));
 }
 
 }  // namespace
@@ -100,6 +175,7 @@ StageResult FactsStage::Check(const GateRequest& request, CallState& state) {
   if (IsContainerIdAction(request.action)) {
     const ExistingContainer* container = FindExistingContainer(resolver_, request, state, &status);
     if (!container) return LookupFailed(status);
+    if (request.action == "StartContainer") return JudgeRuntimeSpec(*container, state);
     return StageResult::Allow(fmt::format("container {:.12} in pod sandbox {:.12}", container->id,
                                           container->pod_sandbox_id));
   }

@@ -137,6 +137,69 @@ TEST_F(FactsStageTest, ContainerIdCallsLookTheContainerUp) {
   ExpectDeny(start, Code::NOT_FOUND, "container c2 does not exist");
 }
 
+// containerd's spec for a container created with `command: [sleep, 60]`, a
+// hostPath /srv/data at /data, in a pod whose pause process is pid 42.
+ExistingContainer WithSpec(const std::string& sandbox) {
+  ExistingContainer c = testing::Container("c1", "busybox", testing::Digest('1'), sandbox, "shop");
+  c.config->command = {"sleep"};
+  c.config->args = {"60"};
+  c.config->security.mounts = {MountRequest{"/data", "/srv/data", false}};
+  c.sandbox_pid = 42;
+  c.cri_dirs = {"/var/lib/containerd/cri", "/run/containerd/cri"};
+  c.runtime_spec = R"({"process": {"args": ["sleep", "60"],
+      "capabilities": {"bounding": ["CAP_CHOWN"]}},
+    "root": {"path": "rootfs"},
+    "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"},
+      {"destination": "/etc/hosts", "type": "bind", "options": ["rbind"],
+       "source": "/var/lib/containerd/cri/sandboxes/)" +
+                   sandbox + R"(/hosts"},
+      {"destination": "/data", "type": "bind", "source": "/srv/data", "options": ["rbind"]}],
+    "linux": {"namespaces": [{"type": "pid", "path": "/proc/42/ns/pid"}, {"type": "ipc"},
+      {"type": "uts"}, {"type": "mount"}, {"type": "network", "path": "/proc/42/ns/net"}]}})";
+  return c;
+}
+
+TEST_F(FactsStageTest, StartContainerJudgesTheRuntimeSpecAndKeepsItsDigest) {
+  resolver_.AddContainer(WithSpec(kSandbox));
+  GateRequest start;
+  start.action = "StartContainer";
+  start.container_id = "c1";
+  const StageResult result = Check(start);
+  ASSERT_EQ(result.verdict, Verdict::kAllow) << result.reason;
+  EXPECT_EQ(state_.spec_digest.rfind("sha256:", 0), 0u);
+  EXPECT_NE(result.reason.find("runtime spec sha256:"), std::string::npos) << result.reason;
+}
+
+TEST_F(FactsStageTest, ASpecThatGoesBeyondItsConfigIsDenied) {
+  GateRequest start;
+  start.action = "StartContainer";
+  start.container_id = "c1";
+  const std::pair<std::string, std::string> beyond[] = {
+      // another command than the recorded config's
+      {R"("args": ["sleep", "60"])", R"("args": ["sh", "-c", "id"])"},
+      // the host's /etc in place of the approved hostPath
+      {R"("source": "/srv/data")", R"("source": "/etc")"},
+      // the host's pid namespace, or the pid namespace of pid 1
+      {R"({"type": "pid", "path": "/proc/42/ns/pid"}, )", ""},
+      {R"("/proc/42/ns/pid")", R"("/proc/1/ns/pid")"},
+      // a capability the config did not add
+      {R"(["CAP_CHOWN"])", R"(["CAP_SYS_ADMIN"])"},
+      // a hook that would run on the host
+      {R"("root": {"path": "rootfs"},)",
+       R"("root": {"path": "rootfs"}, "hooks": {"prestart": [{"path": "/bin/sh"}]},)"},
+  };
+  for (const auto& [from, to] : beyond) {
+    resolver_ = testing::FakeResolver();
+    ExistingContainer c = WithSpec(kSandbox);
+    const size_t at = c.runtime_spec.find(from);
+    ASSERT_NE(at, std::string::npos) << from;
+    c.runtime_spec.replace(at, from.size(), to);
+    resolver_.AddContainer(c);
+    ExpectDeny(start, Code::PERMISSION_DENIED, "goes beyond its CRI config");
+    EXPECT_TRUE(state_.spec_digest.empty());
+  }
+}
+
 TEST_F(FactsStageTest, OtherCallsLookNothingUp) {
   GateRequest pull;
   pull.action = "PullImage";

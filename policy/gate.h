@@ -119,6 +119,8 @@ struct ContainerInfo {
   NamespaceModes host;
   bool privileged = false;
   std::vector<std::string> added_capabilities;
+  std::vector<std::string> command;  // ContainerConfig.command, args
+  std::vector<std::string> args;
   Resources resources;
   ContainerSecurity security;
 };
@@ -195,6 +197,11 @@ struct Decision {
   // An allowed CreateContainer's verified token, kept by crigate for the
   // container's StartContainer (policy/token_grants.h); never audited.
   std::string token;
+  // An allowed container-id call: the container and the digest of the
+  // runtime spec the facts stage judged (shim/runtime_spec.h), for the
+  // approval the shim wrapper checks.
+  std::string container_id;
+  std::string spec_digest;
 
   grpc::Status ToStatus() const { return allow ? grpc::Status::OK : grpc::Status(code, reason); }
 };
@@ -202,8 +209,9 @@ struct Decision {
 // A pod sandbox as containerd holds it (PodSandboxStatus, verbose): what a
 // CreateContainer naming it by pod_sandbox_id will really run in.
 struct ExistingSandbox {
-  std::string id;  // containerd's full id (a request may name a unique prefix)
-  PodInfo pod;     // metadata, labels, annotations, host namespaces, privileged
+  std::string id;   // containerd's full id (a request may name a unique prefix)
+  PodInfo pod;      // metadata, labels, annotations, host namespaces, privileged
+  int64_t pid = 0;  // the sandbox's pause process; 0 when not reported
 };
 
 // The container that a container-id call (StartContainer, StopContainer,
@@ -222,6 +230,13 @@ struct ExistingContainer {
   // nullopt when containerd did not report them (verbose info missing).
   std::optional<ContainerInfo> config;
   std::optional<PodInfo> pod;
+  // The OCI runtime spec containerd generated for it (compact JSON), which
+  // is what runc will run; empty when containerd did not report it.
+  std::string runtime_spec;
+  int64_t sandbox_pid = 0;  // its pod sandbox's pause process
+  // containerd CRI's root and state directories (Status verbose), where the
+  // container's own bind mounts (hosts, resolv.conf, shm, volumes) live.
+  std::vector<std::string> cri_dirs;
 };
 
 // Per-call state that stages fill in for the stages after them and for the
@@ -242,6 +257,9 @@ struct CallState {
   std::optional<ExistingContainer> existing_container;
   // The real sandbox behind a CreateContainer's pod_sandbox_id.
   std::optional<ExistingSandbox> sandbox;
+  // "sha256:..." of the runtime spec the facts stage judged for a
+  // StartContainer (shim/runtime_spec.h SpecDigest).
+  std::string spec_digest;
   // Reserved by stages; committed or released by the pipeline.
   std::vector<std::shared_ptr<PendingUse>> pending_uses;
 };

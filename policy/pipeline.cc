@@ -123,6 +123,10 @@ Decision StagedPipeline::Decide(const GateRequest& request) {
   } else {
     d.uses = std::move(committed);
     d.token = state.token;
+    if (state.existing_container) {
+      d.container_id = state.existing_container->id;
+      d.spec_digest = state.spec_digest;
+    }
   }
   return d;
 }

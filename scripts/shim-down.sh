@@ -35,7 +35,7 @@ for state in /run/containerd/runc/*/*/state.json; do
   rm -f "/run/containerd/s/$sock"
 done
 
-rm -rf --one-file-system "${CRIGATE_SHIM_BIN_DIR:?}" "${CRIGATE_SHIM_USED_DIR:?}" \
-  "$CRIGATE_SHIM_KEY_FILE" "$CRIGATE_SHIM_RUNTIME_TOML"
+rm -rf --one-file-system "${CRIGATE_SHIM_BIN_DIR:?}" "${CRIGATE_SHIM_REAL_DIR:?}" \
+  "${CRIGATE_SHIM_APPROVALS:?}" "${CRIGATE_SHIM_EXEC:?}" "$CRIGATE_SHIM_KEY_FILE"
 ((rc == 0)) && log "shim instance down; $CRIGATE_RUN_DIR keeps containerd.log"
 exit "$rc"

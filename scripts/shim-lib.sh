@@ -22,10 +22,16 @@ export CRIGATE_SHIM_RUN_DIR CRIGATE_IMAGE_DIR CRIGATE_RUN_DIR
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-# What containerd of this instance runs as the crigate runtime, and what the
-# shim reads (passed to it through containerd's environment).
+# The wrapper is this instance's containerd-shim-runc-v2: the first one on
+# its containerd's PATH. The real runc shim is copied next to it without
+# execute permission, so containerd cannot run it by path either; the
+# wrapper runs private copies of it. Everything reaches the shim through
+# containerd's environment.
 CRIGATE_SHIM_BIN_DIR=$CRIGATE_RUN_DIR/bin
+CRIGATE_SHIM_REAL_DIR=$CRIGATE_RUN_DIR/real-shim
+CRIGATE_SHIM_REAL=$CRIGATE_SHIM_REAL_DIR/containerd-shim-runc-v2
 CRIGATE_SHIM_KEY_FILE=$CRIGATE_RUN_DIR/approval.key
-CRIGATE_SHIM_USED_DIR=$CRIGATE_RUN_DIR/used-approvals
-CRIGATE_SHIM_RUNTIME_TOML=$CRIGATE_RUN_DIR/containerd-runtime.toml
-export CRIGATE_SHIM_BIN_DIR CRIGATE_SHIM_KEY_FILE CRIGATE_SHIM_USED_DIR CRIGATE_SHIM_RUNTIME_TOML
+CRIGATE_SHIM_APPROVALS=$CRIGATE_RUN_DIR/approvals
+CRIGATE_SHIM_EXEC=$CRIGATE_RUN_DIR/shim-exec
+export CRIGATE_SHIM_BIN_DIR CRIGATE_SHIM_REAL_DIR CRIGATE_SHIM_REAL CRIGATE_SHIM_KEY_FILE \
+  CRIGATE_SHIM_APPROVALS CRIGATE_SHIM_EXEC

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Starts a second private containerd whose CRI default runtime is crigate's
-# (containerd-shim-crigate-v2, from the build tree), so that no task starts
-# without the gate's approval: for the no-bypass end-to-end test, and to try
-# the shim by hand. Installs nothing system-wide: the shim, the approval key
-# and the shim's record of used approvals all live in $CRIGATE_SHIM_RUN_DIR,
-# and reach containerd (and through it the shims) by its environment.
-# No "runc" runtime handler is registered there, so a CRI client cannot pick
-# plain runc either.
+# Starts a second private containerd in which crigate's shim wrapper is
+# containerd-shim-runc-v2, so that no task starts without the gate's
+# approval, whoever asks containerd: CRI, `ctr run` with the default runtime
+# io.containerd.runc.v2, or `--runtime <path of the real runc shim>`. For the
+# no-bypass end-to-end test, and to try the shim by hand. This is the
+# install mode for a node (README, "No bypass"), laid out under
+# $CRIGATE_SHIM_RUN_DIR instead of /usr/bin: nothing is installed
+# system-wide, and the machine's own containerd-shim-runc-v2 stays as it is.
 #
 # Usage: scripts/shim-up.sh             start it, import the test images
 #        scripts/shim-up.sh --restart   stop this containerd only (shims and
@@ -16,6 +16,8 @@
 #   CRIGATE_SHIM_CONTAINERD_SOCK  its CRI socket
 #   CRIGATE_SHIM_KEY_FILE         the approval key (root, 0600): crigate's
 #                                 [approval] key_file
+#   CRIGATE_SHIM_APPROVALS        crigate's [approval] dir
+#   CRIGATE_SHIM_REAL             the real runc shim, mode 0600
 #   CRIGATE_SHIM_RUN_DIR          its run dir
 #   CRIGATE_BUILD_DIR             the build tree the shim came from
 # Environment:
@@ -37,7 +39,7 @@ build_dir=${CRIGATE_BUILD_DIR:-$CRIGATE_REPO_ROOT/build}
 mkdir -p "$CRIGATE_RUN_DIR"
 
 if ((restart)); then
-  [[ -x $CRIGATE_SHIM_BIN_DIR/containerd-shim-crigate-v2 && -s $CRIGATE_SHIM_KEY_FILE ]] \
+  [[ -x $CRIGATE_SHIM_BIN_DIR/containerd-shim-runc-v2 && -s $CRIGATE_SHIM_KEY_FILE ]] \
     || die "no shim instance in $CRIGATE_RUN_DIR to restart (run $0 first)"
   if pidfile_alive "$CRIGATE_CONTAINERD_PID" "$CRIGATE_CONTAINERD_CONFIG"; then
     pid=$(<"$CRIGATE_CONTAINERD_PID")
@@ -55,17 +57,24 @@ if ((restart)); then
 else
   shim=$build_dir/shim/containerd-shim-crigate-v2
   tool=$build_dir/shim/crigate-approval
-  toml=$build_dir/shim/containerd-runtime.toml
-  for f in "$shim" "$tool" "$toml"; do
+  real=${CRIGATE_SHIM_RUNTIME:-/usr/bin/containerd-shim-runc-v2}
+  for f in "$shim" "$tool" "$real"; do
     [[ -r $f ]] || die "$f missing: build first (cmake --build $build_dir)"
   done
-  # A copy, not the build tree on PATH: a rebuild cannot change (or half
+  # Copies, not the build tree on PATH: a rebuild cannot change (or half
   # write) what a running containerd execs; run this script again instead.
+  # The wrapper takes the runc shim's name; the real one keeps no execute
+  # bit, in a directory only root can enter.
   mkdir -p "$CRIGATE_SHIM_BIN_DIR"
-  install -m 0755 "$shim" "$CRIGATE_SHIM_BIN_DIR/.containerd-shim-crigate-v2.new"
-  mv -f "$CRIGATE_SHIM_BIN_DIR/.containerd-shim-crigate-v2.new" \
-    "$CRIGATE_SHIM_BIN_DIR/containerd-shim-crigate-v2"
-  cp "$toml" "$CRIGATE_SHIM_RUNTIME_TOML"
+  install -d -m 0700 "$CRIGATE_SHIM_REAL_DIR"
+  install -m 0600 "$real" "$CRIGATE_SHIM_REAL.new"
+  mv -f "$CRIGATE_SHIM_REAL.new" "$CRIGATE_SHIM_REAL"
+  # Under the runc v1 shim's name too: io.containerd.runc.v1 would find the
+  # distribution's containerd-shim-runc-v1 on PATH otherwise.
+  for name in containerd-shim-runc-v2 containerd-shim-runc-v1; do
+    install -m 0755 "$shim" "$CRIGATE_SHIM_BIN_DIR/.$name.new"
+    mv -f "$CRIGATE_SHIM_BIN_DIR/.$name.new" "$CRIGATE_SHIM_BIN_DIR/$name"
+  done
   # Kept across runs (approvals minted with it stay valid); the daemon and
   # the shim both refuse it unless it is root's, mode 0600.
   if [[ ! -e $CRIGATE_SHIM_KEY_FILE ]]; then
@@ -77,11 +86,21 @@ else
 fi
 
 # containerd passes its environment to the shims it starts: this is how the
-# shim finds its key and its record of used approvals, and how containerd
-# finds the shim (the first containerd-shim-crigate-v2 on its PATH).
-export CRIGATE_DEFAULT_RUNTIME=crigate CRIGATE_RUNC_HANDLER=0
-export CRIGATE_CONTAINERD_EXTRA_CONFIG=$CRIGATE_SHIM_RUNTIME_TOML
-export CRIGATE_SHIM_KEY=$CRIGATE_SHIM_KEY_FILE CRIGATE_SHIM_STATE_DIR=$CRIGATE_SHIM_USED_DIR
+# wrapper finds its key, the approvals and the real shim, and how containerd
+# finds the wrapper (the first containerd-shim-runc-v2 on its PATH). The CRI
+# runtime is containerd's usual "runc" (io.containerd.runc.v2), options and all.
+# The v1 linux runtime (io.containerd.runtime.v1.linux) runs containerd-shim
+# and runc with no v2 shim in between. containerd 1.6's task service cannot
+# start with that plugin disabled, so it gets a shim binary that does not
+# exist (on a node, shim-install.sh diverts containerd-shim instead).
+v1_config=$CRIGATE_RUN_DIR/v1-runtime.toml
+cat >"$v1_config" <<'TOML'
+[plugins."io.containerd.runtime.v1.linux"]
+  shim = "/crigate/refuses/the-v1-linux-runtime"
+TOML
+export CRIGATE_DEFAULT_RUNTIME=runc CRIGATE_RUNC_HANDLER=1 CRIGATE_CONTAINERD_EXTRA_CONFIG=$v1_config
+export CRIGATE_SHIM_KEY=$CRIGATE_SHIM_KEY_FILE CRIGATE_SHIM_APPROVAL_DIR=$CRIGATE_SHIM_APPROVALS
+export CRIGATE_SHIM_EXEC_DIR=$CRIGATE_SHIM_EXEC CRIGATE_SHIM_RUNTIME=$CRIGATE_SHIM_REAL
 export PATH=$CRIGATE_SHIM_BIN_DIR:$PATH
 
 bash "$CRIGATE_SCRIPTS_DIR/containerd-up.sh" >/dev/null
@@ -91,9 +110,11 @@ if ((!restart)); then
   fi
   bash "$CRIGATE_SCRIPTS_DIR/import-images.sh" >/dev/null
 fi
-log "containerd with the crigate runtime as CRI default on $CRIGATE_CONTAINERD_SOCK"
+log "containerd with crigate's wrapper as containerd-shim-runc-v2 on $CRIGATE_CONTAINERD_SOCK"
 
 printf 'export CRIGATE_SHIM_CONTAINERD_SOCK=%q\n' "$CRIGATE_CONTAINERD_SOCK"
 printf 'export CRIGATE_SHIM_KEY_FILE=%q\n' "$CRIGATE_SHIM_KEY_FILE"
+printf 'export CRIGATE_SHIM_APPROVALS=%q\n' "$CRIGATE_SHIM_APPROVALS"
+printf 'export CRIGATE_SHIM_REAL=%q\n' "$CRIGATE_SHIM_REAL"
 printf 'export CRIGATE_SHIM_RUN_DIR=%q\n' "$CRIGATE_RUN_DIR"
 printf 'export CRIGATE_BUILD_DIR=%q\n' "$build_dir"

@@ -4,8 +4,9 @@
 # containerd and runc started here (private root, state and socket under $CRIGATE_RUN_DIR), with test
 # images built from Debian's packages and served by a loopback registry.
 #
-# A second private containerd, whose only CRI runtime is crigate's shim
-# (scripts/shim-up.sh), serves the no-bypass tests (test/e2e/shim_e2e_test.cc).
+# A second private containerd, whose containerd-shim-runc-v2 is crigate's
+# shim wrapper (scripts/shim-up.sh), serves the no-bypass tests
+# (test/e2e/shim_e2e_test.cc).
 #
 # Usage: scripts/test.sh [extra ctest args, e.g. -L e2e or -R FrontEnd]
 #   CRIGATE_BUILD_DIR   build tree (default: <repo>/build; <dir>-asan for the
@@ -37,7 +38,7 @@ bash "$CRIGATE_SCRIPTS_DIR/containerd-up.sh" >/dev/null
 bash "$CRIGATE_SCRIPTS_DIR/build-images.sh" >/dev/null
 bash "$CRIGATE_SCRIPTS_DIR/import-images.sh" >/dev/null
 bash "$CRIGATE_SCRIPTS_DIR/registry-up.sh" >/dev/null
-# Exports CRIGATE_SHIM_CONTAINERD_SOCK, CRIGATE_SHIM_KEY_FILE, CRIGATE_SHIM_RUN_DIR.
+# Exports CRIGATE_SHIM_CONTAINERD_SOCK, _KEY_FILE, _APPROVALS, _REAL, _RUN_DIR.
 shim_env=$(CRIGATE_BUILD_DIR=$build_dir bash "$CRIGATE_SCRIPTS_DIR/shim-up.sh")
 eval "$shim_env"
 

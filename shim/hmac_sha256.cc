@@ -20,6 +20,10 @@ bool Sha256(std::string_view a, std::string_view b, unsigned char out[SHA256_DIG
 
 }  // namespace
 
+bool Sha256(std::string_view data, unsigned char out[kHmacSha256Bytes]) {
+  return Sha256(data, {}, out);
+}
+
 bool HmacSha256(std::string_view key, std::string_view data, unsigned char out[kHmacSha256Bytes]) {
   constexpr size_t kBlock = SHA256_CBLOCK;  // 64
   unsigned char k0[kBlock] = {};

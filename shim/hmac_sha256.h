@@ -16,6 +16,7 @@ namespace crigate::shim {
 inline constexpr size_t kHmacSha256Bytes = 32;
 
 // False only if OpenSSL's digest fails.
+bool Sha256(std::string_view data, unsigned char out[kHmacSha256Bytes]);
 bool HmacSha256(std::string_view key, std::string_view data, unsigned char out[kHmacSha256Bytes]);
 
 }  // namespace crigate::shim

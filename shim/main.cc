@@ -1,22 +1,38 @@
-// containerd-shim-crigate-v2: containerd's runtime shim for the crigate
-// runtime (runtime_type "io.containerd.crigate.v2"). containerd runs
+// The crigate shim wrapper: installed as containerd-shim-runc-v2 on
+// containerd's PATH (or as containerd-shim-crigate-v2 for a runtime of its
+// own), so that containerd runs it for every runc task. containerd runs
 // `<shim> ... start` once for every task, sandbox or container, with the
 // bundle as working directory (runtime/v2/manager.go startShim,
-// runtime/v2/binary.go Start). On `start` this wrapper checks the gate's
-// approval in ./config.json and either refuses (one line on stderr, exit 1:
-// containerd fails the task with that line) or execs containerd-shim-runc-v2
+// runtime/v2/binary.go Start). On `start` this wrapper takes the gate's
+// approval for the task out of the approval directory (approval_store.h)
+// and checks it against ./config.json: a container's spec digest, a
+// sandbox's shape. It then either refuses (one line on stderr, exit 1:
+// containerd fails the task with that line) or execs the real runc shim
 // with the same arguments, environment, working directory and stdin (the
 // runtime options). Every other call (delete, serve) is exec'ed at once.
 //
-// After the exec this process *is* the runc shim: the runc shim's `start`
-// re-executes /proc/self/exe, the real runc shim, to serve, and joins a pod's
-// existing shim when there is one. Nothing of crigate stays running.
+// The real shim may be installed without execute permission (mode 0600), so
+// that containerd cannot run it by its absolute path (`ctr run --runtime
+// /path/to/it`). The wrapper then execs a private copy, made for this one
+// call in a root-only directory and unlinked as soon as the call's process
+// has exited (the runc shim's own serve process keeps running from it).
+//
+// After the exec this process *is* the runc shim. Nothing of crigate stays
+// running but the copy's cleaner, which lives as long as the start call.
 //
 // Settings, from the environment containerd passes on (root's), else built in:
-//   CRIGATE_SHIM_RUNTIME    the real shim     (CRIGATE_SHIM_DEFAULT_RUNTIME)
-//   CRIGATE_SHIM_KEY        the approval key  (/etc/crigate/approval.key)
-//   CRIGATE_SHIM_STATE_DIR  used approvals    (/run/crigate/shim)
+//   CRIGATE_SHIM_RUNTIME       the real shim      (CRIGATE_SHIM_DEFAULT_RUNTIME)
+//   CRIGATE_SHIM_KEY           the approval key   (/etc/crigate/approval.key)
+//   CRIGATE_SHIM_APPROVAL_DIR  the approvals      (/run/crigate/approvals)
+//   CRIGATE_SHIM_EXEC_DIR      private copies     (/var/lib/crigate/shim-exec)
+#include <dirent.h>
+#include <fcntl.h>
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <poll.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -25,47 +41,82 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <map>
+#include <ctime>
 #include <string>
 #include <vector>
 
-#include "shim/approval.h"
+#include "shim/approval_store.h"
+#include "shim/runtime_spec.h"
 #include "shim/shim_args.h"
-#include "shim/spec_annotations.h"
-#include "shim/used_approvals.h"
 
 #ifndef CRIGATE_SHIM_DEFAULT_RUNTIME
-#define CRIGATE_SHIM_DEFAULT_RUNTIME "/usr/bin/containerd-shim-runc-v2"
+#define CRIGATE_SHIM_DEFAULT_RUNTIME "/usr/lib/crigate/shim/containerd-shim-runc-v2"
 #endif
 
 namespace crigate::shim {
 namespace {
 
-constexpr char kDefaultStateDir[] = "/run/crigate/shim";
+constexpr char kDefaultExecDir[] = "/var/lib/crigate/shim-exec";
 
 std::string Setting(const char* env, const char* fallback) {
   const char* v = std::getenv(env);
   return v != nullptr && *v != '\0' ? v : fallback;
 }
 
-// The start is allowed only when the spec carries a valid approval that was
-// never used before.
-ApprovalStatus CheckStart(const std::string& key_path, const std::string& state_dir) {
-  std::map<std::string, std::string> annotations;
-  if (ApprovalStatus s = ReadSpecAnnotations("config.json", &annotations); !s.ok()) return s;
-  ApprovalFields fields;
-  std::string token;
-  if (ApprovalStatus s = ApprovalFromSpecAnnotations(annotations, &fields, &token); !s.ok()) {
-    return s;
+// The start is allowed only when the approval directory holds an approval
+// for exactly this task, which this call then uses up.
+ApprovalStatus CheckStart(const ShimCall& call, const std::string& key_path,
+                          const std::string& approval_dir) {
+  if (call.id.empty()) return ApprovalStatus::Refused("the start names no task id (-id)");
+  nlohmann::json spec;
+  if (ApprovalStatus s = ReadRuntimeSpec("config.json", &spec); !s.ok()) return s;
+  const std::string type = CriContainerType(spec);
+  std::string name;
+  if (type == "container") {
+    name = ContainerApprovalName(call.id);
+  } else if (type == "sandbox") {
+    name = SandboxApprovalName(SpecAnnotation(spec, "io.kubernetes.cri.sandbox-namespace"),
+                               SpecAnnotation(spec, "io.kubernetes.cri.sandbox-name"),
+                               SpecAnnotation(spec, "io.kubernetes.cri.sandbox-uid"));
+  } else {
+    return ApprovalStatus::Refused(
+        "task " + call.id +
+        " is not a pod or container that containerd's CRI created through crigate (no "
+        "io.kubernetes.cri.container-type annotation): only starts crigate allowed run here");
   }
   ApprovalKey key;
   if (ApprovalStatus s = LoadApprovalKey(key_path, &key); !s.ok()) return s;
-  const auto now = std::chrono::system_clock::now();
-  VerifiedApproval verified;
-  if (ApprovalStatus s = VerifyApproval(key, fields, token, now, &verified); !s.ok()) return s;
-  const int64_t now_unix =
-      std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
-  return RecordFirstUse(state_dir, verified, now_unix);
+  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  ApprovalRecord record;
+  if (ApprovalStatus s = TakeApproval(approval_dir, name, key, now, &record); !s.ok()) {
+    return s.refused() ? ApprovalStatus::Refused(type + " " + call.id + ": " + s.reason()) : s;
+  }
+  if (type == "container") {
+    if (record.kind != ApprovalKind::kContainer || record.container_id != call.id) {
+      return ApprovalStatus::Refused("container " + call.id +
+                                     ": the approval was issued for another task");
+    }
+    const std::string digest = SpecDigest(spec, call.id);
+    if (digest.empty() || digest != record.spec_digest) {
+      return ApprovalStatus::Refused(
+          "container " + call.id + ": its runtime spec (" + digest +
+          ") is not the one crigate approved (" + record.spec_digest +
+          "): changed after crigate judged it, or another container in its place");
+    }
+    return ApprovalStatus::Ok();
+  }
+  if (record.kind != ApprovalKind::kSandbox) {
+    return ApprovalStatus::Refused("sandbox " + call.id + ": the approval is not for a sandbox");
+  }
+  const std::string mismatch = CheckSpecShape(spec, record.sandbox.Rules(call.id));
+  if (!mismatch.empty()) {
+    return ApprovalStatus::Refused("sandbox " + call.id + " of pod " +
+                                   record.sandbox.pod_namespace + "/" + record.sandbox.pod_name +
+                                   ": " + mismatch);
+  }
+  return ApprovalStatus::Ok();
 }
 
 // The same file as this executable: exec'ing it would loop.
@@ -77,6 +128,112 @@ bool IsSelf(const std::string& path) {
   return std::strcmp(target, self) == 0;
 }
 
+// Waits, in a child cut off from containerd's pipes, until `parent` (this
+// process, about to become the runc shim) has exited, then unlinks `path`.
+void UnlinkWhenGone(pid_t parent, const std::string& path) {
+  const pid_t child = fork();
+  if (child != 0) return;  // parent (or fork failed: the copy stays until the next sweep)
+  const int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (null_fd >= 0) dup2(null_fd, fd);
+  }
+  syscall(SYS_close_range, 3U, ~0U, 0U);
+  setsid();
+  const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, parent, 0));
+  if (pidfd >= 0 && getppid() == parent) {
+    pollfd p{pidfd, POLLIN, 0};
+    while (poll(&p, 1, -1) < 0 && errno == EINTR) {
+    }
+  }
+  unlink(path.c_str());
+  _exit(0);
+}
+
+// Removes copies left by cleaners that never ran (a reboot keeps
+// /var/lib): every file older than an hour. A running shim keeps its copy's
+// inode, so unlinking never stops one.
+void SweepCopies(int dir_fd) {
+  const int fd = dup(dir_fd);
+  if (fd < 0) return;
+  DIR* d = fdopendir(fd);
+  if (d == nullptr) {
+    close(fd);
+    return;
+  }
+  const time_t cutoff = time(nullptr) - 3600;
+  while (const dirent* e = readdir(d)) {
+    struct stat st {};
+    if (e->d_name[0] == '.') continue;
+    if (fstatat(dir_fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_mtime < cutoff) {
+      unlinkat(dir_fd, e->d_name, 0);
+    }
+  }
+  closedir(d);
+}
+
+// A private executable copy of `runtime` in `dir` (created 0700), for a real
+// shim installed without execute permission.
+bool PrivateCopy(const std::string& runtime, const std::string& dir, std::string* path,
+                 std::string* error) {
+  if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    *error = "cannot create " + dir + ": " + std::strerror(errno);
+    return false;
+  }
+  const int dir_fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+  struct stat dst {};
+  if (dir_fd < 0 || fstat(dir_fd, &dst) != 0 || dst.st_uid != geteuid() ||
+      (dst.st_mode & 077) != 0) {
+    if (dir_fd >= 0) close(dir_fd);
+    *error =
+        dir + " must be a directory owned by uid " + std::to_string(geteuid()) + " with mode 0700";
+    return false;
+  }
+  SweepCopies(dir_fd);
+  unsigned char rnd[16];
+  if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+    close(dir_fd);
+    *error = "no random bytes from OpenSSL";
+    return false;
+  }
+  std::string name;
+  for (unsigned char b : rnd) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    name += kHex[b >> 4];
+    name += kHex[b & 15];
+  }
+  const int src = open(runtime.c_str(), O_RDONLY | O_CLOEXEC);
+  struct stat sst {};
+  if (src < 0 || fstat(src, &sst) != 0) {
+    if (src >= 0) close(src);
+    close(dir_fd);
+    *error = "cannot read " + runtime + ": " + std::strerror(errno);
+    return false;
+  }
+  const int out = openat(dir_fd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0700);
+  close(dir_fd);
+  if (out < 0) {
+    close(src);
+    *error = "cannot create a copy in " + dir + ": " + std::strerror(errno);
+    return false;
+  }
+  *path = dir + "/" + name;
+  off_t offset = 0;
+  while (offset < sst.st_size) {
+    const ssize_t n = sendfile(out, src, &offset, static_cast<size_t>(sst.st_size - offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+  }
+  const int copy_err = offset == sst.st_size ? 0 : (errno != 0 ? errno : EIO);
+  close(src);
+  close(out);
+  if (copy_err != 0) {
+    unlink(path->c_str());
+    *error = "cannot copy " + runtime + ": " + std::strerror(copy_err);
+    return false;
+  }
+  return true;
+}
+
 int Main(int argc, char** argv) {
   const std::string runtime = Setting("CRIGATE_SHIM_RUNTIME", CRIGATE_SHIM_DEFAULT_RUNTIME);
   const ShimCall call = ParseShimArgs(argc, argv);
@@ -85,8 +242,8 @@ int Main(int argc, char** argv) {
     // anything initialise OpenSSL, it must not read openssl.cnf, which costs
     // time on every start and can load modules.
     OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, nullptr);
-    const ApprovalStatus s = CheckStart(Setting("CRIGATE_SHIM_KEY", kDefaultApprovalKeyPath),
-                                        Setting("CRIGATE_SHIM_STATE_DIR", kDefaultStateDir));
+    const ApprovalStatus s = CheckStart(call, Setting("CRIGATE_SHIM_KEY", kDefaultApprovalKeyPath),
+                                        Setting("CRIGATE_SHIM_APPROVAL_DIR", kDefaultApprovalDir));
     if (!s.ok()) {
       // containerd reports the combined output followed by ": exit status 1";
       // no newline, as Go shims print their errors.
@@ -99,12 +256,23 @@ int Main(int argc, char** argv) {
                  runtime.c_str());
     return 1;
   }
+  std::string exec_path = runtime;
+  struct stat st {};
+  if (stat(runtime.c_str(), &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111) == 0) {
+    std::string error;
+    if (!PrivateCopy(runtime, Setting("CRIGATE_SHIM_EXEC_DIR", kDefaultExecDir), &exec_path,
+                     &error)) {
+      std::fprintf(stderr, "crigate shim: %s", error.c_str());
+      return 1;
+    }
+    UnlinkWhenGone(getpid(), exec_path);
+  }
   std::vector<char*> args(argv, argv + argc);
-  args[0] = const_cast<char*>(runtime.c_str());
+  // argv[0] names the shim as containerd knows it, not the private copy.
   args.push_back(nullptr);
-  execv(runtime.c_str(), args.data());
+  execv(exec_path.c_str(), args.data());
   const int err = errno;
-  std::fprintf(stderr, "crigate shim: cannot exec %s: %s", runtime.c_str(), std::strerror(err));
+  std::fprintf(stderr, "crigate shim: cannot exec %s: %s", exec_path.c_str(), std::strerror(err));
   return 1;
 }
 

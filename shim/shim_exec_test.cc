@@ -15,15 +15,13 @@
 #include <string>
 #include <vector>
 
-#include "shim/approval.h"
+#include "shim/approval_store.h"
+#include "shim/runtime_spec.h"
 
 namespace crigate::shim {
 namespace {
 
-using std::chrono::seconds;
-using std::chrono::system_clock;
-
-const std::string kSandboxId(64, 'f');
+constexpr char kTaskId[] = "t1";
 // What containerd puts on stdin: the marshalled runtime options (binary).
 const std::string kStdin("\x0a\x1frunc\x00options\xff\x01", 17);
 
@@ -63,6 +61,8 @@ class ShimExecTest : public ::testing::Test {
     key_path_ = dir_ + "/approval.key";
     ASSERT_TRUE(CreateApprovalKey(key_path_).ok());
     ASSERT_TRUE(LoadApprovalKey(key_path_, &key_).ok());
+    approvals_ = dir_ + "/approvals";
+    exec_dir_ = dir_ + "/exec";
     record_ = dir_ + "/record";
     fake_ = dir_ + "/fake-runc-shim";
     std::ofstream(fake_) << "#!/bin/sh\n"
@@ -77,48 +77,46 @@ class ShimExecTest : public ::testing::Test {
     if (!dir_.empty()) std::system(("rm -rf '" + dir_ + "'").c_str());
   }
 
-  void WriteSpec(const std::map<std::string, std::string>& annotations) {
-    std::string json = R"({"ociVersion":"1.0.2","process":{"args":["/pause"]},"annotations":{)";
-    bool first = true;
-    for (const auto& [k, v] : annotations) {
-      if (!first) json += ",";
-      first = false;
-      json += "\"" + k + "\":\"" + v + "\"";
-    }
-    json += "}}";
-    std::ofstream(bundle_ + "/config.json", std::ios::trunc) << json;
+  // A spec as containerd's CRI writes it, for a sandbox or a container.
+  nlohmann::json Spec(const std::string& type) {
+    nlohmann::json spec = nlohmann::json::parse(R"({
+      "ociVersion": "1.0.2-dev",
+      "process": {"args": ["/pause"], "cwd": "/",
+                  "capabilities": {"bounding": ["CAP_CHOWN", "CAP_KILL"]}},
+      "root": {"path": "rootfs", "readonly": true},
+      "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}],
+      "linux": {"namespaces": [{"type": "pid"}, {"type": "ipc"}, {"type": "uts"},
+                               {"type": "mount"}, {"type": "network"}]},
+      "annotations": {"io.kubernetes.cri.sandbox-namespace": "default",
+                      "io.kubernetes.cri.sandbox-name": "web",
+                      "io.kubernetes.cri.sandbox-uid": "uid-1"}})");
+    spec["annotations"]["io.kubernetes.cri.container-type"] = type;
+    return spec;
   }
-
-  static std::map<std::string, std::string> SandboxAnnotations(const std::string& approval) {
-    std::map<std::string, std::string> a = {
-        {"io.kubernetes.cri.container-type", "sandbox"},
-        {"io.kubernetes.cri.sandbox-id", kSandboxId},
-        {"io.kubernetes.cri.sandbox-namespace", "default"},
-        {"io.kubernetes.cri.sandbox-name", "web"},
-        {"io.kubernetes.cri.sandbox-uid", "uid-1"},
-        {"io.kubernetes.cri.sandbox-log-directory", "/var/log/pods/x"}};
-    if (!approval.empty()) a["crigate.io/approval"] = approval;
-    return a;
+  void WriteSpec(const nlohmann::json& spec) {
+    std::ofstream(bundle_ + "/config.json", std::ios::trunc) << spec.dump(2);
   }
-  static std::map<std::string, std::string> ContainerAnnotations(const std::string& approval,
-                                                                 const std::string& name) {
-    std::map<std::string, std::string> a = SandboxAnnotations(approval);
-    a["io.kubernetes.cri.container-type"] = "container";
-    a["io.kubernetes.cri.container-name"] = name;
-    a["io.kubernetes.cri.image-name"] = "docker.io/library/busybox:1.35";
-    return a;
+  void ApproveContainer(const nlohmann::json& spec, const std::string& id = kTaskId,
+                        int64_t ttl = 60) {
+    ApprovalRecord r;
+    r.kind = ApprovalKind::kContainer;
+    r.container_id = id;
+    r.spec_digest = SpecDigest(spec, id);
+    r.expires_unix = time(nullptr) + ttl;
+    const ApprovalStatus s = WriteApproval(approvals_, key_, r);
+    ASSERT_TRUE(s.ok()) << s.reason();
   }
-
-  std::string Mint(const ApprovalFields& f, system_clock::time_point now = system_clock::now(),
-                   seconds ttl = seconds(60)) {
-    std::string token;
-    EXPECT_TRUE(MintApproval(key_, f, ttl, &token, now).ok());
-    return token;
-  }
-  static ApprovalFields PodFields() { return SandboxApprovalFields("default", "web", "uid-1"); }
-  static ApprovalFields ContainerFields(const std::string& name) {
-    return ContainerApprovalFields("default", "web", "uid-1", kSandboxId, name,
-                                   "docker.io/library/busybox:1.35");
+  void ApproveSandbox(std::vector<std::string> args = {"/pause"}) {
+    ApprovalRecord r;
+    r.kind = ApprovalKind::kSandbox;
+    r.sandbox.pod_namespace = "default";
+    r.sandbox.pod_name = "web";
+    r.sandbox.pod_uid = "uid-1";
+    r.sandbox.args = std::move(args);
+    r.sandbox.containerd_dirs = {"/var/lib/containerd/cri"};
+    r.expires_unix = time(nullptr) + 60;
+    const ApprovalStatus s = WriteApproval(approvals_, key_, r);
+    ASSERT_TRUE(s.ok()) << s.reason();
   }
 
   static std::vector<std::string> StartArgs() {
@@ -129,7 +127,7 @@ class ShimExecTest : public ::testing::Test {
             "-publish-binary",
             "/usr/bin/containerd",
             "-id",
-            "task 1",
+            kTaskId,
             "start"};
   }
 
@@ -151,7 +149,8 @@ class ShimExecTest : public ::testing::Test {
       if (chdir(bundle_.c_str()) != 0) _exit(126);
       setenv("CRIGATE_SHIM_RUNTIME", rt.c_str(), 1);
       setenv("CRIGATE_SHIM_KEY", key.c_str(), 1);
-      setenv("CRIGATE_SHIM_STATE_DIR", (dir_ + "/state").c_str(), 1);
+      setenv("CRIGATE_SHIM_APPROVAL_DIR", approvals_.c_str(), 1);
+      setenv("CRIGATE_SHIM_EXEC_DIR", exec_dir_.c_str(), 1);
       setenv("FAKE_RECORD", record_.c_str(), 1);
       setenv("GOMAXPROCS", "2", 1);
       setenv("TTRPC_ADDRESS", "/run/containerd/containerd.sock.ttrpc", 1);
@@ -193,11 +192,14 @@ class ShimExecTest : public ::testing::Test {
   std::string key_path_;
   std::string record_;
   std::string fake_;
+  std::string approvals_;
+  std::string exec_dir_;
   ApprovalKey key_;
 };
 
-TEST_F(ShimExecTest, ApprovedStartBecomesTheRuncShimWithEverythingPreserved) {
-  WriteSpec(SandboxAnnotations(Mint(PodFields())));
+TEST_F(ShimExecTest, ApprovedSandboxBecomesTheRuncShimWithEverythingPreserved) {
+  WriteSpec(Spec("sandbox"));
+  ApproveSandbox();
   const ShimRun run = RunShim(StartArgs());
   ASSERT_EQ(run.exit_code, 0) << run.output;
   EXPECT_EQ(run.output, "unix:///run/containerd/s/fake");
@@ -213,54 +215,74 @@ TEST_F(ShimExecTest, ApprovedStartBecomesTheRuncShimWithEverythingPreserved) {
 }
 
 TEST_F(ShimExecTest, ApprovedContainerStarts) {
-  WriteSpec(ContainerAnnotations(Mint(ContainerFields("app")), "app"));
+  const nlohmann::json spec = Spec("container");
+  WriteSpec(spec);
+  ApproveContainer(spec);
   const ShimRun run = RunShim(StartArgs());
   EXPECT_EQ(run.exit_code, 0) << run.output;
   EXPECT_TRUE(FakeRan());
 }
 
 TEST_F(ShimExecTest, StartWithoutApprovalIsRefused) {
-  WriteSpec(SandboxAnnotations(""));
-  ExpectRefused(RunShim(StartArgs()),
-                "no crigate.io/approval annotation: not started through crigate");
+  WriteSpec(Spec("container"));
+  ExpectRefused(RunShim(StartArgs()), "container t1: no approval: crigate did not allow");
 }
 
-TEST_F(ShimExecTest, ExpiredApprovalIsRefused) {
-  WriteSpec(SandboxAnnotations(Mint(PodFields(), system_clock::now() - seconds(120))));
-  ExpectRefused(RunShim(StartArgs()), "approval expired at ");
+TEST_F(ShimExecTest, ContainerWithAnotherSpecIsRefused) {
+  // B3: the approval of a container crigate judged, on a spec that runs
+  // something else.
+  nlohmann::json spec = Spec("container");
+  ApproveContainer(spec);
+  spec["process"]["args"] = {"sh", "-c", "cat /host/etc/shadow"};
+  spec["mounts"].push_back({{"destination", "/host"}, {"type", "bind"}, {"source", "/"}});
+  WriteSpec(spec);
+  ExpectRefused(RunShim(StartArgs()), "container t1: its runtime spec (sha256:");
 }
 
-TEST_F(ShimExecTest, ApprovalCopiedFromAnotherContainerIsRefused) {
-  WriteSpec(ContainerAnnotations(Mint(ContainerFields("app")), "evil"));
-  ExpectRefused(RunShim(StartArgs()),
-                "approval signature does not match container default/web/evil");
+TEST_F(ShimExecTest, ApprovalOfAnotherContainerIsRefused) {
+  const nlohmann::json spec = Spec("container");
+  WriteSpec(spec);
+  ApproveContainer(spec, "t2");
+  ExpectRefused(RunShim(StartArgs()), "container t1: no approval");
 }
 
-TEST_F(ShimExecTest, PodApprovalOnAContainerIsRefused) {
-  // The pod's approval passes into a container spec when the container's
-  // own request carried none.
-  WriteSpec(ContainerAnnotations(Mint(PodFields()), "app"));
-  ExpectRefused(RunShim(StartArgs()), "approval was issued for a sandbox");
+TEST_F(ShimExecTest, TaskNotCreatedByCriIsRefused) {
+  nlohmann::json spec = Spec("container");
+  spec["annotations"].erase("io.kubernetes.cri.container-type");
+  WriteSpec(spec);
+  ExpectRefused(RunShim(StartArgs()), "task t1 is not a pod or container");
 }
 
-TEST_F(ShimExecTest, BadSignatureIsRefused) {
-  ApprovalKey other(std::string(32, 'x'));
-  std::string token;
-  ASSERT_TRUE(MintApproval(other, PodFields(), seconds(60), &token).ok());
-  WriteSpec(SandboxAnnotations(token));
-  ExpectRefused(RunShim(StartArgs()), "approval signature does not match sandbox default/web");
+TEST_F(ShimExecTest, SandboxOutsideItsApprovedShapeIsRefused) {
+  nlohmann::json spec = Spec("sandbox");
+  spec["process"]["args"] = {"/bin/sh"};
+  WriteSpec(spec);
+  ApproveSandbox();
+  ExpectRefused(RunShim(StartArgs()), "sandbox t1 of pod default/web: process.args");
 }
 
 TEST_F(ShimExecTest, AnApprovalStartsOneTask) {
-  WriteSpec(SandboxAnnotations(Mint(PodFields())));
+  const nlohmann::json spec = Spec("container");
+  WriteSpec(spec);
+  ApproveContainer(spec);
   ASSERT_EQ(RunShim(StartArgs()).exit_code, 0);
   unlink((record_ + ".argv").c_str());
-  ExpectRefused(RunShim(StartArgs()), "approval was already used to start a task");
+  ExpectRefused(RunShim(StartArgs()), "container t1: no approval");
+}
+
+TEST_F(ShimExecTest, ExpiredApprovalIsRefused) {
+  const nlohmann::json spec = Spec("container");
+  WriteSpec(spec);
+  ApproveContainer(spec, kTaskId, -1);
+  ExpectRefused(RunShim(StartArgs()), "container t1: approval c-t1 expired");
 }
 
 TEST_F(ShimExecTest, FailsClosedWithoutAUsableKey) {
-  WriteSpec(SandboxAnnotations(Mint(PodFields())));
+  const nlohmann::json spec = Spec("container");
+  WriteSpec(spec);
+  ApproveContainer(spec);
   ExpectRefused(RunShim(StartArgs(), dir_ + "/missing.key"), "cannot open approval key");
+  ApproveContainer(spec);
   chmod(key_path_.c_str(), 0644);
   ExpectRefused(RunShim(StartArgs()), "approval key " + key_path_ + " has mode 0644");
 }
@@ -290,9 +312,32 @@ TEST_F(ShimExecTest, ServePassesThrough) {
 }
 
 TEST_F(ShimExecTest, UnparsableArgumentsAreCheckedLikeAStart) {
-  WriteSpec(SandboxAnnotations(""));
-  ExpectRefused(RunShim({"-namespace", "k8s.io", "-newflag", "x", "delete"}),
-                "no crigate.io/approval annotation");
+  WriteSpec(Spec("container"));
+  ExpectRefused(RunShim({"-namespace", "k8s.io", "-id", "t1", "-newflag", "x", "delete"}),
+                "container t1: no approval");
+}
+
+TEST_F(ShimExecTest, ANonExecutableRuncShimRunsFromAPrivateCopyThatIsThenRemoved) {
+  // The real shim installed 0600: containerd cannot exec it by its path, the
+  // wrapper runs a copy of it.
+  ASSERT_EQ(chmod(fake_.c_str(), 0600), 0);
+  const ShimRun run = RunShim({"-id", "t1", "delete"});
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  const std::vector<std::string> argv = SplitNul(ReadFile(record_ + ".argv"));
+  ASSERT_FALSE(argv.empty());
+  EXPECT_EQ(argv[0].rfind(exec_dir_ + "/", 0), 0u) << argv[0];
+  struct stat st {};
+  ASSERT_EQ(stat(exec_dir_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  // The cleaner unlinks the copy once the call's process has exited; give
+  // it up to 10 s on a loaded machine (this checks that it happens, not how
+  // fast).
+  bool gone = false;
+  for (int i = 0; i < 1000 && !gone; ++i) {
+    gone = access(argv[0].c_str(), F_OK) != 0;
+    if (!gone) usleep(10000);
+  }
+  EXPECT_TRUE(gone) << argv[0] << " was not removed";
 }
 
 TEST_F(ShimExecTest, MissingRuncShimFails) {

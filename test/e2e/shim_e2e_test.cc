@@ -1,12 +1,16 @@
-// No bypass, end to end: a real containerd whose CRI default (and only)
-// runtime is crigate's shim (scripts/shim-up.sh, which scripts/test.sh runs),
-// behind a real crigate with [approval] enabled. What crigate allows runs;
-// what goes straight to containerd's socket never starts a task.
+// No bypass, end to end: a real containerd whose containerd-shim-runc-v2 is
+// crigate's wrapper, with the real runc shim moved aside without execute
+// permission (scripts/shim-up.sh, which scripts/test.sh runs), behind a real
+// crigate with [approval] enabled. What crigate allows runs; what goes
+// straight to containerd (CRI, ctr, any runtime name or the real shim's
+// path) never starts a task. Outcomes are read from containerd directly.
 //
 // Environment (scripts/test.sh sets it from shim-up.sh's output):
 //   CRIGATE_SHIM_RUN_DIR          its run dir (default ${CRIGATE_RUN_DIR}-shim)
 //   CRIGATE_SHIM_CONTAINERD_SOCK  its socket (default <run dir>/containerd.sock)
 //   CRIGATE_SHIM_KEY_FILE         its approval key (default <run dir>/approval.key)
+//   CRIGATE_SHIM_APPROVALS        where the wrapper looks for approvals
+//   CRIGATE_SHIM_REAL             the real runc shim (mode 0600)
 //   CRIGATE_SCRIPTS_DIR           where shim-up.sh is, for the restart test
 // Without that containerd every test fails: none is skipped.
 //
@@ -23,20 +27,19 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "shim/approval.h"
+#include "shim/approval_store.h"
+#include "shim/runtime_spec.h"
 #include "test/cri_client.h"
 #include "test/e2e/harness.h"
 
 namespace crigate::test {
 namespace {
-
-using shim::kApprovalAnnotation;
-using std::chrono::seconds;
-using std::chrono::system_clock;
 
 std::string Env(const char* name, const std::string& fallback) {
   const char* v = std::getenv(name);
@@ -50,6 +53,10 @@ std::string ShimSocket() {
   return Env("CRIGATE_SHIM_CONTAINERD_SOCK", ShimRunDir() + "/containerd.sock");
 }
 std::string ShimKeyFile() { return Env("CRIGATE_SHIM_KEY_FILE", ShimRunDir() + "/approval.key"); }
+std::string ApprovalDir() { return Env("CRIGATE_SHIM_APPROVALS", ShimRunDir() + "/approvals"); }
+std::string RealShim() {
+  return Env("CRIGATE_SHIM_REAL", ShimRunDir() + "/real-shim/containerd-shim-runc-v2");
+}
 std::string ScriptsDir() {
   // __FILE__ is <repo>/test/e2e/shim_e2e_test.cc.
   std::string here = __FILE__;
@@ -57,12 +64,32 @@ std::string ScriptsDir() {
 }
 
 // crigate in front of the shim instance, approving what it allows.
-CrigateProcess::Options GateOptions(int ttl_seconds = 300) {
+CrigateProcess::Options GateOptions(const std::string& privilege = "") {
   CrigateProcess::Options options;
   options.backend_socket = ShimSocket();
-  options.body = "[approval]\nenabled = true\nkey_file = \"" + ShimKeyFile() +
-                 "\"\nttl_seconds = " + std::to_string(ttl_seconds) + "\n";
+  options.policy += privilege;
+  options.body = "[approval]\nenabled = true\nkey_file = \"" + ShimKeyFile() + "\"\ndir = \"" +
+                 ApprovalDir() + "\"\n";
   return options;
+}
+
+// `ctr` against the shim instance, in CRI's namespace.
+Ran Ctr(std::vector<std::string> args) {
+  // containerd's own client, from Debian's containerd package.
+  args.insert(args.begin(), {Env("CRIGATE_CTR", "/usr/bin/ctr"), "--address", ShimSocket(),
+                             "--namespace", "k8s.io"});
+  return RunProgram(args, std::chrono::seconds(60));
+}
+
+// Files in the approval directory: approvals live for one call at most.
+std::vector<std::string> ApprovalsLeft() {
+  std::vector<std::string> names;
+  const Ran ls = RunProgram({"/bin/ls", "-A", ApprovalDir()}, std::chrono::seconds(10));
+  size_t start = 0;
+  for (size_t nl; (nl = ls.out.find('\n', start)) != std::string::npos; start = nl + 1) {
+    if (nl > start) names.push_back(ls.out.substr(start, nl - start));
+  }
+  return names;
 }
 
 void ExpectShimRefused(const grpc::Status& s, const std::string& reason) {
@@ -80,7 +107,7 @@ class NoBypass : public ::testing::Test {
   void SetUp() override {
     struct stat st;
     ASSERT_EQ(stat(ShimSocket().c_str(), &st), 0)
-        << "containerd with the crigate runtime is not running at " << ShimSocket()
+        << "containerd with crigate's shim wrapper is not running at " << ShimSocket()
         << ": start it with scripts/shim-up.sh (scripts/test.sh does)";
     const shim::ApprovalStatus s = shim::LoadApprovalKey(ShimKeyFile(), &key_);
     ASSERT_TRUE(s.ok()) << s.reason();
@@ -128,24 +155,33 @@ class NoBypass : public ::testing::Test {
     return cri.StartContainer(*id);
   }
 
-  // What anyone who can list containers reads back: the annotations.
-  std::string PodApproval(const std::string& pod_id) {
-    v1::PodSandboxStatusRequest req;
-    req.set_pod_sandbox_id(pod_id);
+  // The runtime spec containerd holds for a container (ContainerStatus,
+  // verbose), parsed.
+  nlohmann::json RuntimeSpec(const std::string& id) {
+    v1::ContainerStatusRequest req;
+    req.set_container_id(id);
+    req.set_verbose(true);
     std::string raw;
-    grpc::Status s = direct_->RawCall("/runtime.v1.RuntimeService/PodSandboxStatus",
+    grpc::Status s = direct_->RawCall("/runtime.v1.RuntimeService/ContainerStatus",
                                       req.SerializeAsString(), &raw);
     EXPECT_TRUE(s.ok()) << s.error_message();
-    v1::PodSandboxStatusResponse resp;
+    v1::ContainerStatusResponse resp;
     EXPECT_TRUE(resp.ParseFromString(raw));
-    auto it = resp.status().annotations().find(kApprovalAnnotation);
-    return it == resp.status().annotations().end() ? "" : it->second;
+    const auto it = resp.info().find("info");
+    if (it == resp.info().end()) return nlohmann::json();
+    return nlohmann::json::parse(it->second, nullptr, false).value("runtimeSpec", nlohmann::json());
   }
-  std::string ContainerApproval(const std::string& id) {
-    v1::ContainerStatusResponse st;
-    EXPECT_TRUE(direct_->ContainerStatus(id, &st).ok());
-    auto it = st.status().annotations().find(kApprovalAnnotation);
-    return it == st.status().annotations().end() ? "" : it->second;
+
+  // An approval as crigate writes it, for `id`, binding `spec_digest`: what a
+  // thief who got hold of another container's approval would hold.
+  void PlantApproval(const std::string& id, const std::string& spec_digest) {
+    shim::ApprovalRecord r;
+    r.kind = shim::ApprovalKind::kContainer;
+    r.container_id = id;
+    r.spec_digest = spec_digest;
+    r.expires_unix = time(nullptr) + 60;
+    const shim::ApprovalStatus s = shim::WriteApproval(ApprovalDir(), key_, r);
+    ASSERT_TRUE(s.ok()) << s.reason();
   }
 
   v1::ContainerState State(const std::string& id) {
@@ -153,18 +189,6 @@ class NoBypass : public ::testing::Test {
     grpc::Status s = direct_->ContainerStatus(id, &st);
     EXPECT_TRUE(s.ok()) << s.error_message();
     return st.status().state();
-  }
-
-  std::string Mint(const shim::ApprovalFields& fields, system_clock::time_point now, seconds ttl,
-                   const shim::ApprovalKey& key) {
-    std::string token;
-    const shim::ApprovalStatus s = shim::MintApproval(key, fields, ttl, &token, now);
-    EXPECT_TRUE(s.ok()) << s.reason();
-    return token;
-  }
-  static shim::ApprovalFields PodFields(const v1::PodSandboxConfig& pod) {
-    return shim::SandboxApprovalFields(pod.metadata().namespace_(), pod.metadata().name(),
-                                       pod.metadata().uid());
   }
 
   shim::ApprovalKey key_;
@@ -175,21 +199,21 @@ class NoBypass : public ::testing::Test {
 };
 
 TEST_F(NoBypass, PodAndContainerThroughCrigateRunAndStopAndRemove) {
-  // Whatever approval a client sends is replaced by the gate's own.
-  v1::PodSandboxConfig pod = Pod("gated");
-  (*pod.mutable_annotations())[kApprovalAnnotation] = "v1.s.0.forged.forged";
+  const v1::PodSandboxConfig pod = Pod("gated");
   const std::string pod_id = GatedPod(pod);
   ASSERT_FALSE(pod_id.empty()) << gate_->Log();
-  EXPECT_NE(PodApproval(pod_id), "v1.s.0.forged.forged");
-
-  v1::ContainerConfig app = Sleeper("app");
-  (*app.mutable_annotations())[kApprovalAnnotation] = "v1.c.0.forged.forged";
   std::string id;
-  // A prefix of the pod id, as crictl allows: the approval names the full id.
-  grpc::Status s = CreateAndStart(*through_, pod_id.substr(0, 13), pod, app, &id);
+  // A prefix of the pod id, as crictl allows.
+  grpc::Status s = CreateAndStart(*through_, pod_id.substr(0, 13), pod, Sleeper("app"), &id);
   ASSERT_TRUE(s.ok()) << s.error_message() << "\n" << gate_->Log();
   EXPECT_EQ(State(id), v1::CONTAINER_RUNNING);
-  EXPECT_NE(ContainerApproval(id), "v1.c.0.forged.forged");
+  // Nothing to steal: no approval in containerd's records, none left over.
+  v1::ContainerStatusResponse st;
+  ASSERT_TRUE(direct_->ContainerStatus(id, &st).ok());
+  for (const auto& [key, value] : st.status().annotations()) {
+    EXPECT_EQ(key.find("crigate"), std::string::npos) << key;
+  }
+  EXPECT_EQ(ApprovalsLeft(), std::vector<std::string>{});
 
   v1::ExecSyncResponse exec;
   s = through_->ExecSync(id, {"/bin/sh", "-c", "echo inside $((6 * 7))"}, &exec);
@@ -212,16 +236,14 @@ TEST_F(NoBypass, PodAndContainerThroughCrigateRunAndStopAndRemove) {
 TEST_F(NoBypass, PodSentStraightToContainerdFailsAtSandboxStart) {
   const v1::PodSandboxConfig pod = Pod("straight");
   std::string id;
-  ExpectShimRefused(RunPod(*direct_, pod, &id),
-                    "no crigate.io/approval annotation: not started through crigate");
-  // Nor with plain runc: that handler is not registered.
+  ExpectShimRefused(RunPod(*direct_, pod, &id), "sandbox ");
+  // Nor with containerd's runc handler named explicitly: it is the wrapper.
   v1::RunPodSandboxRequest req;
   *req.mutable_config() = pod;
   req.set_runtime_handler("runc");
   grpc::Status s = direct_->RawCall("/runtime.v1.RuntimeService/RunPodSandbox",
                                     req.SerializeAsString(), nullptr);
-  EXPECT_FALSE(s.ok());
-  EXPECT_NE(s.error_message().find("runc"), std::string::npos) << s.error_message();
+  ExpectShimRefused(s, "sandbox ");
   // The very same config through the gate runs.
   EXPECT_FALSE(GatedPod(pod).empty()) << gate_->Log();
 }
@@ -231,84 +253,165 @@ TEST_F(NoBypass, ContainerCreatedStraightInAnApprovedPodFails) {
   const std::string pod_id = GatedPod(pod);
   ASSERT_FALSE(pod_id.empty());
   std::string id;
-  ExpectShimRefused(CreateAndStart(*direct_, pod_id, pod, Sleeper("sneaky"), &id),
-                    "no crigate.io/approval annotation");
+  const grpc::Status straight = CreateAndStart(*direct_, pod_id, pod, Sleeper("sneaky"), &id);
+  ExpectShimRefused(straight,
+                    "container " + id + ": no approval: crigate did not allow this start");
   EXPECT_NE(State(id), v1::CONTAINER_RUNNING);
   EXPECT_TRUE(direct_->RemoveContainer(id).ok());
-  // With the pod's approval, read back from containerd, in the sandbox config:
-  // it reaches the container's spec through pod_annotations.
-  v1::PodSandboxConfig with_pod_approval = pod;
-  (*with_pod_approval.mutable_annotations())[kApprovalAnnotation] = PodApproval(pod_id);
-  ExpectShimRefused(CreateAndStart(*direct_, pod_id, with_pod_approval, Sleeper("sneaky2"), &id),
-                    "approval was issued for a sandbox");
   // A gated container in the same pod still runs.
   std::string ok;
   grpc::Status s = CreateAndStart(*through_, pod_id, pod, Sleeper("app"), &ok);
   EXPECT_TRUE(s.ok()) << s.error_message();
 }
 
-TEST_F(NoBypass, ApprovalCopiedFromOneContainerOntoAnotherFails) {
-  const v1::PodSandboxConfig pod = Pod("copy");
+// B3: an approval of one container's judged spec, moved onto another
+// container created straight through containerd, starts nothing: not with
+// another command, not with the host's /etc mounted, not even with the very
+// same spec (the id is bound).
+TEST_F(NoBypass, AnApprovalBindsTheSpecAndTheIdOfWhatRuns) {
+  const v1::PodSandboxConfig pod = Pod("stolen");
   const std::string pod_id = GatedPod(pod);
   ASSERT_FALSE(pod_id.empty());
-  std::string app;
-  ASSERT_TRUE(through_->CreateContainer(pod_id, Sleeper("app"), pod, &app).ok());
-  const std::string approval = ContainerApproval(app);
-  ASSERT_FALSE(approval.empty());
+  std::string approved;
+  ASSERT_TRUE(through_->CreateContainer(pod_id, Sleeper("app"), pod, &approved).ok());
+  const std::string approved_digest = shim::SpecDigest(RuntimeSpec(approved), approved);
+  ASSERT_FALSE(approved_digest.empty());
 
-  v1::ContainerConfig evil = Sleeper("evil");
-  (*evil.mutable_annotations())[kApprovalAnnotation] = approval;
-  std::string id;
-  ExpectShimRefused(CreateAndStart(*direct_, pod_id, pod, evil, &id),
-                    "approval signature does not match container default/copy/evil");
-
-  // Same name, pod and image (the next attempt): every bound field matches,
-  // but the approval started "app" already.
-  ASSERT_TRUE(through_->StartContainer(app).ok());
-  v1::ContainerConfig replay = Sleeper("app");
-  replay.mutable_metadata()->set_attempt(1);
-  replay.clear_command();
-  replay.add_command("/bin/sh");
-  (*replay.mutable_annotations())[kApprovalAnnotation] = approval;
-  ExpectShimRefused(CreateAndStart(*direct_, pod_id, pod, replay, &id),
-                    "approval was already used to start a task");
+  v1::ContainerConfig other_command = Sleeper("other-command");
+  other_command.clear_command();
+  for (const char* arg : {"/bin/sh", "-c", "cat /etc/shadow; sleep 3600"}) {
+    other_command.add_command(arg);
+  }
+  v1::ContainerConfig host_etc = Sleeper("host-etc");
+  v1::Mount* mount = host_etc.add_mounts();
+  mount->set_container_path("/host");
+  mount->set_host_path("/etc");
+  const v1::ContainerConfig same_spec = Sleeper("same-spec");
+  for (const v1::ContainerConfig& config : {other_command, host_etc, same_spec}) {
+    std::string id;
+    ASSERT_TRUE(direct_->CreateContainer(pod_id, config, pod, &id).ok());
+    PlantApproval(id, approved_digest);
+    ExpectShimRefused(direct_->StartContainer(id), "container " + id + ": its runtime spec");
+    EXPECT_NE(State(id), v1::CONTAINER_RUNNING) << config.metadata().name();
+    // The approval for `id` was used up by the refused attempt (CRI now
+    // calls the container exited; ctr asks containerd for a task anyway).
+    const Ran again = Ctr({"task", "start", "--detach", id});
+    EXPECT_NE(again.err.find("crigate refused the start: container " + id + ": no approval"),
+              std::string::npos)
+        << again.err;
+  }
+  // The approved container itself is untouched and starts through the gate.
+  grpc::Status s = through_->StartContainer(approved);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(State(approved), v1::CONTAINER_RUNNING);
 }
 
-TEST_F(NoBypass, ExpiredApprovalFails) {
-  // Through a gate whose approvals live one second: created in time, started late.
-  StartGate(GateOptions(/*ttl_seconds=*/1));
-  const v1::PodSandboxConfig pod = Pod("expired");
+// B6, and "by any route": a start crigate denies leaves nothing that would
+// let containerd start the container, through CRI or through `ctr`.
+TEST_F(NoBypass, AStartCrigateDeniesCannotHappenByAnyRoute) {
+  const v1::PodSandboxConfig pod = Pod("denied-start");
   const std::string pod_id = GatedPod(pod);
   ASSERT_FALSE(pod_id.empty());
   std::string id;
-  ASSERT_TRUE(through_->CreateContainer(pod_id, Sleeper("late"), pod, &id).ok());
-  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
-  ExpectShimRefused(through_->StartContainer(id), "approval expired at ");
+  ASSERT_TRUE(through_->CreateContainer(pod_id, Sleeper("app"), pod, &id).ok());
+  // The same node, now with a gate that lets no caller start anything.
+  StartGate(GateOptions("[privilege]\nsuper_uids = [4242]\n"));
+  grpc::Status s = through_->StartContainer(id);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+  EXPECT_EQ(ApprovalsLeft(), std::vector<std::string>{});
 
-  // A correctly signed sandbox approval that expired ten minutes ago.
-  v1::PodSandboxConfig old = Pod("expired-pod");
-  (*old.mutable_annotations())[kApprovalAnnotation] =
-      Mint(PodFields(old), system_clock::now() - seconds(660), seconds(60), key_);
-  std::string old_id;
-  ExpectShimRefused(RunPod(*direct_, old, &old_id), "approval expired at ");
+  ExpectShimRefused(direct_->StartContainer(id), "container " + id + ": no approval");
+  const Ran ctr = Ctr({"task", "start", "--detach", id});
+  EXPECT_NE(ctr.code, 0);
+  EXPECT_NE(ctr.err.find("crigate refused the start: container " + id), std::string::npos)
+      << ctr.err;
+  EXPECT_NE(State(id), v1::CONTAINER_RUNNING);
+  const Ran tasks = Ctr({"task", "ls", "--quiet"});
+  EXPECT_EQ(tasks.out.find(id), std::string::npos) << tasks.out;
 }
 
-TEST_F(NoBypass, BadSignatureFails) {
-  const shim::ApprovalKey other(std::string(32, 'x'));
-  v1::PodSandboxConfig pod = Pod("badsig");
-  (*pod.mutable_annotations())[kApprovalAnnotation] =
-      Mint(PodFields(pod), system_clock::now(), seconds(60), other);
-  std::string id;
-  ExpectShimRefused(RunPod(*direct_, pod, &id),
-                    "approval signature does not match sandbox default/badsig");
+// B2: `ctr run` picks containerd's runc runtime by name (v2 or v1), the v1
+// linux runtime, or the real runc shim by its path; none starts a task.
+TEST_F(NoBypass, CtrRunIsRefusedByRuntimeNameAndByTheRealShimsPath) {
+  const Ran by_default = Ctr({"run", "--rm", kBusybox, "b2-default", "/bin/true"});
+  EXPECT_NE(by_default.code, 0);
+  EXPECT_NE(by_default.err.find("crigate refused the start: task b2-default is not a pod or "
+                                "container that containerd's CRI created"),
+            std::string::npos)
+      << by_default.err;
+  const Ran by_name =
+      Ctr({"run", "--rm", "--runtime", "io.containerd.runc.v2", kBusybox, "b2-name", "/bin/true"});
+  EXPECT_NE(by_name.code, 0);
+  EXPECT_NE(by_name.err.find("crigate refused the start: task b2-name"), std::string::npos)
+      << by_name.err;
+  const Ran by_v1_name =
+      Ctr({"run", "--rm", "--runtime", "io.containerd.runc.v1", kBusybox, "b2-v1", "/bin/true"});
+  EXPECT_NE(by_v1_name.code, 0);
+  EXPECT_NE(by_v1_name.err.find("crigate refused the start: task b2-v1"), std::string::npos)
+      << by_v1_name.err;
+  // The v1 linux runtime runs containerd-shim and runc with no v2 shim.
+  const Ran v1_linux = Ctr({"run", "--rm", "--runtime", "io.containerd.runtime.v1.linux", kBusybox,
+                            "b2-v1-linux", "/bin/true"});
+  EXPECT_NE(v1_linux.code, 0);
+  EXPECT_NE(v1_linux.err.find("failed to start shim"), std::string::npos) << v1_linux.err;
+  const Ran by_path =
+      Ctr({"run", "--rm", "--runtime", RealShim(), kBusybox, "b2-path", "/bin/true"});
+  EXPECT_NE(by_path.code, 0);
+  EXPECT_NE(by_path.err.find("permission denied"), std::string::npos) << by_path.err;
+  const Ran tasks = Ctr({"task", "ls", "--quiet"});
+  for (const char* id : {"b2-default", "b2-name", "b2-v1", "b2-v1-linux", "b2-path"}) {
+    EXPECT_EQ(tasks.out.find(id), std::string::npos) << id;
+    (void)Ctr({"container", "rm", id});
+  }
+}
 
-  // The right key, one character of the mac changed.
-  v1::PodSandboxConfig altered = Pod("altered");
-  std::string token = Mint(PodFields(altered), system_clock::now(), seconds(60), key_);
-  token.back() = token.back() == 'A' ? 'B' : 'A';
-  (*altered.mutable_annotations())[kApprovalAnnotation] = token;
-  ExpectShimRefused(RunPod(*direct_, altered, &id),
-                    "approval signature does not match sandbox default/altered");
+// A started container's approval is gone: starting it again straight
+// through containerd fails, also after crigate and containerd restart, while
+// the container stays manageable through crigate.
+TEST_F(NoBypass, NothingIsLeftToReplayAfterAStartOrARestart) {
+  const v1::PodSandboxConfig pod = Pod("replay");
+  const std::string pod_id = GatedPod(pod);
+  ASSERT_FALSE(pod_id.empty());
+  std::string id;
+  ASSERT_TRUE(CreateAndStart(*through_, pod_id, pod, Sleeper("app"), &id).ok());
+  ASSERT_TRUE(through_->StopContainer(id, 0).ok());
+  EXPECT_EQ(ApprovalsLeft(), std::vector<std::string>{});
+  // A new task for the exited container, straight through containerd.
+  auto restart_straight = [&](const char* when) {
+    const Ran ctr = Ctr({"task", "start", "--detach", id});
+    EXPECT_NE(ctr.code, 0) << when;
+    EXPECT_NE(ctr.err.find("crigate refused the start: container " + id + ": no approval"),
+              std::string::npos)
+        << when << ": " << ctr.err;
+    EXPECT_NE(State(id), v1::CONTAINER_RUNNING) << when;
+  };
+  restart_straight("after the start");
+
+  gate_->Kill();
+  gate_->Restart();
+  ASSERT_TRUE(gate_->WaitReady()) << gate_->Log();
+  through_ = std::make_unique<CriClient>(gate_->socket());
+  restart_straight("after crigate restarted");
+
+  const std::string restart = "bash '" + ScriptsDir() + "/shim-up.sh' --restart >/dev/null";
+  ASSERT_EQ(std::system(restart.c_str()), 0) << restart;
+  v1::VersionResponse version;
+  for (int i = 0; i < 200 && !through_->Version(&version).ok(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  restart_straight("after containerd restarted");
+
+  // Still manageable through crigate.
+  std::string next;
+  grpc::Status s = CreateAndStart(*through_, pod_id, pod, Sleeper("next"), &next);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  v1::ExecSyncResponse exec;
+  s = through_->ExecSync(next, {"/bin/echo", "ok"}, &exec);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(exec.stdout(), "ok\n");
+  EXPECT_TRUE(through_->RemoveContainer(id).ok());
+  EXPECT_TRUE(through_->StopContainer(next, 0).ok());
+  EXPECT_TRUE(through_->RemoveContainer(next).ok());
 }
 
 TEST_F(NoBypass, ContainerdRestartKeepsGatedTasksManageable) {
@@ -334,8 +437,8 @@ TEST_F(NoBypass, ContainerdRestartKeepsGatedTasksManageable) {
   EXPECT_EQ(exec.stdout(), "still here\n");
   // The restarted containerd still runs every start through the shim...
   std::string bypass;
-  ExpectShimRefused(CreateAndStart(*direct_, pod_id, pod, Sleeper("sneaky"), &bypass),
-                    "no crigate.io/approval annotation");
+  const grpc::Status straight = CreateAndStart(*direct_, pod_id, pod, Sleeper("sneaky"), &bypass);
+  ExpectShimRefused(straight, "container " + bypass + ": no approval");
   // ...and what the gate allows still starts.
   std::string after;
   s = CreateAndStart(*through_, pod_id, pod, Sleeper("after"), &after);

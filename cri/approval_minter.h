@@ -1,0 +1,131 @@
+// The daemon's half of "no bypass": while crigate forwards an allowed
+// StartContainer or RunPodSandbox, it writes the approval the shim wrapper
+// (shim/main.cc) needs to let containerd start that one task, and removes it
+// when the call returns. A start crigate denied, or one sent straight to
+// containerd, finds no approval and is refused by the shim.
+//
+//   StartContainer   approval "c-<id>": the container id and the digest of
+//                    the runtime spec the facts stage judged (Decision).
+//   RunPodSandbox    approval "s-<pod>": the pod's namespace/name/uid and the
+//                    shape its sandbox spec must have: the sandbox image's
+//                    command, the host namespaces and privilege crigate
+//                    judged, containerd's own directories for bind mounts.
+//
+// Approvals live in a root-only directory (approval.dir), never in the
+// request, so nothing readable through containerd carries one.
+//
+// [approval] in crigate's TOML file:
+//   enabled = false                          true: write approvals (needs the shim)
+//   key_file = "/etc/crigate/approval.key"   the key the shim verifies with
+//   dir = "/run/crigate/approvals"           where the shim looks for them
+//   ttl_seconds = 120                        bounds one a crash left behind
+#pragma once
+
+#include <toml++/toml.h>
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "cri/backend_resolver.h"
+#include "cri/proxy.h"
+#include "shim/approval.h"
+#include "shim/approval_store.h"
+
+namespace crigate::cri {
+
+struct ApprovalConfig {
+  bool enabled = false;  // off: existing setups without a key keep working
+  std::string key_file = shim::kDefaultApprovalKeyPath;
+  std::string dir = shim::kDefaultApprovalDir;
+  std::chrono::seconds ttl = shim::kDefaultApprovalTtl;
+};
+
+// Reads root's [approval]; one message per bad key in errors, each naming
+// the key ("approval.ttl_seconds: ..."); unknown keys are errors.
+ApprovalConfig ParseApprovalConfig(const toml::table& root, std::vector<std::string>& errors);
+
+// Signs and writes approvals with the key from key_file, which must be owned
+// by the user the daemon runs as (root) with no group/other access.
+// Thread-safe; Reload swaps the key atomically.
+class ApprovalIssuer {
+ public:
+  // Null with the reason in *error when the key cannot be loaded.
+  static std::unique_ptr<ApprovalIssuer> Create(const ApprovalConfig& config, std::string* error);
+
+  // Re-reads key_file; on failure the previous key stays in use.
+  grpc::Status Reload();
+
+  // Writes `record` with expiry now + ttl. INTERNAL when it cannot be
+  // written (the call must then not be forwarded).
+  grpc::Status Write(shim::ApprovalRecord record) const;
+  bool Remove(const std::string& name) const { return shim::RemoveApproval(dir_, name); }
+  // Approvals left by a previous crigate process; returns how many.
+  int Clear() const { return shim::ClearApprovals(dir_); }
+
+  const std::string& key_file() const { return key_file_; }
+  const std::string& dir() const { return dir_; }
+  std::chrono::seconds ttl() const { return ttl_; }
+
+ private:
+  ApprovalIssuer(const ApprovalConfig& config, std::shared_ptr<const shim::ApprovalKey> key);
+
+  // Constant after construction.
+  const std::string key_file_;
+  const std::string dir_;
+  const std::chrono::seconds ttl_;
+
+  mutable std::mutex mu_;
+  std::shared_ptr<const shim::ApprovalKey> key_;  // guarded by mu_
+};
+
+// What containerd will run for a pod sandbox. Thread-safe; bounded time.
+class SandboxFacts {
+ public:
+  virtual ~SandboxFacts() = default;
+  virtual policy::Result<CriRuntimeConfig> RuntimeConfig() = 0;
+  virtual policy::Result<std::vector<std::string>> ImageCommand(const std::string& image) = 0;
+};
+
+// BackendResolver's answers (containerd's Status and ImageStatus, verbose).
+class BackendSandboxFacts final : public SandboxFacts {
+ public:
+  explicit BackendSandboxFacts(BackendResolver* resolver) : resolver_(resolver) {}
+  policy::Result<CriRuntimeConfig> RuntimeConfig() override { return resolver_->RuntimeConfig(); }
+  policy::Result<std::vector<std::string>> ImageCommand(const std::string& image) override {
+    return resolver_->ImageCommand(image);
+  }
+
+ private:
+  BackendResolver* const resolver_;
+};
+
+class ApprovalMinter final : public RequestRewriter {
+ public:
+  // Both must outlive the minter.
+  ApprovalMinter(const ApprovalIssuer* issuer, SandboxFacts* facts);
+
+  // Writes the approval for an allowed StartContainer or RunPodSandbox; the
+  // request itself is forwarded unchanged. Any failure is returned as the
+  // call's status: the call is refused rather than forwarded unapproved.
+  grpc::Status Rewrite(const policy::GateRequest& request, const policy::Decision& decision,
+                       const grpc::ByteBuffer& in, grpc::ByteBuffer* out, bool* rewritten) override;
+  // Removes the approval the shim did not take (the start failed before it,
+  // or containerd never got the call).
+  void Done(const policy::GateRequest& request, const policy::Decision& decision) override;
+
+  // The approval's file name for an allowed call; empty for other actions.
+  static std::string NameFor(const policy::GateRequest& request, const policy::Decision& decision);
+
+ private:
+  grpc::Status ApproveSandbox(const policy::GateRequest& request);
+  grpc::Status ApproveContainer(const policy::GateRequest& request,
+                                const policy::Decision& decision);
+
+  const ApprovalIssuer* const issuer_;
+  SandboxFacts* const facts_;
+};
+
+}  // namespace crigate::cri

@@ -1,0 +1,307 @@
+#include "shim/runtime_spec.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "shim/hmac_sha256.h"
+
+namespace crigate::shim {
+namespace {
+
+using nlohmann::json;
+
+constexpr char kContainerTypeAnnotation[] = "io.kubernetes.cri.container-type";
+
+// Copies spec[path...] into out[path...] when present and not null.
+void Copy(const json& from, json& to, std::initializer_list<const char*> keys) {
+  for (const char* key : keys) {
+    const auto it = from.find(key);
+    if (it != from.end() && !it->is_null()) to[key] = *it;
+  }
+}
+
+const json& Member(const json& object, const char* key) {
+  static const json kNull;
+  if (!object.is_object()) return kNull;
+  const auto it = object.find(key);
+  return it == object.end() ? kNull : *it;
+}
+
+std::string Hex(const unsigned char* data, size_t size) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(size * 2);
+  for (size_t i = 0; i < size; ++i) {
+    out += kDigits[data[i] >> 4];
+    out += kDigits[data[i] & 15];
+  }
+  return out;
+}
+
+bool IsBind(const json& mount) {
+  if (Member(mount, "type") == "bind") return true;
+  const json& options = Member(mount, "options");
+  if (!options.is_array()) return false;
+  for (const json& o : options) {
+    if (o == "bind" || o == "rbind") return true;
+  }
+  return false;
+}
+
+// An absolute path without ".", ".." or empty components, so that a prefix
+// check on it means what it says.
+bool IsCleanAbsolute(const std::string& path) {
+  if (path.empty() || path[0] != '/') return false;
+  size_t start = 1;
+  while (start <= path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string::npos) end = path.size();
+    const std::string_view part(path.data() + start, end - start);
+    if (part == "." || part == ".." || (part.empty() && end != path.size())) return false;
+    start = end + 1;
+  }
+  return true;
+}
+
+std::string Strings(const json& array) {
+  std::string out;
+  if (!array.is_array()) return out;
+  for (const json& v : array) {
+    if (!out.empty()) out += ' ';
+    out += v.is_string() ? v.get<std::string>() : v.dump();
+  }
+  return out;
+}
+
+std::string CheckHooks(const json& spec) {
+  const json& hooks = Member(spec, "hooks");
+  if (hooks.is_null()) return {};
+  if (!hooks.is_object()) return "hooks is not an object";
+  for (const auto& [kind, list] : hooks.items()) {
+    if (list.is_null() || (list.is_array() && list.empty())) continue;
+    return "the spec carries OCI " + kind +
+           " hooks, which run on the host (containerd's CRI never adds any)";
+  }
+  return {};
+}
+
+std::string CheckNamespaces(const json& spec, const ShapeRules& rules) {
+  const json& namespaces = Member(Member(spec, "linux"), "namespaces");
+  if (!namespaces.is_array()) return "linux.namespaces is missing";
+  std::set<std::string> present;
+  for (const json& ns : namespaces) {
+    const json& type = Member(ns, "type");
+    if (!type.is_string()) return "a linux.namespaces entry has no type";
+    present.insert(type.get<std::string>());
+    const json& path = Member(ns, "path");
+    if (path.is_null() || path == "") continue;
+    if (!path.is_string()) return "linux.namespaces " + type.get<std::string>() + " path";
+    const std::string p = path.get<std::string>();
+    if (rules.namespace_path_prefix.empty() || p.rfind(rules.namespace_path_prefix, 0) != 0 ||
+        !IsCleanAbsolute(p)) {
+      return "the " + type.get<std::string>() + " namespace joins " + p +
+             (rules.namespace_path_prefix.empty()
+                  ? ", but this task must create its own"
+                  : ", not one of the pod sandbox's (" + rules.namespace_path_prefix + "*)");
+    }
+  }
+  for (const char* type : {"mount", "uts", "network", "pid", "ipc"}) {
+    if (present.count(type) != 0) continue;
+    // containerd leaves out "uts" together with a host network; "mount"
+    // is never the host's.
+    const std::string_view t(type);
+    const char* decides = t == "uts" ? "network" : type;
+    if (t != "mount" && rules.host_namespaces.count(decides) != 0) continue;
+    return std::string("the spec shares the host's ") + type +
+           " namespace (no linux.namespaces entry), which was not approved";
+  }
+  return {};
+}
+
+std::string CheckCapabilities(const json& spec, const ShapeRules& rules) {
+  if (rules.privileged || rules.extra_capabilities.count("ALL") != 0) return {};
+  const json& caps = Member(Member(spec, "process"), "capabilities");
+  if (caps.is_null()) return {};
+  for (const char* set : {"bounding", "effective", "permitted", "inheritable", "ambient"}) {
+    const json& list = Member(caps, set);
+    if (!list.is_array()) continue;
+    for (const json& cap : list) {
+      const std::string name = cap.is_string() ? cap.get<std::string>() : cap.dump();
+      if (DefaultCapabilities().count(name) != 0 || rules.extra_capabilities.count(name) != 0) {
+        continue;
+      }
+      return "process.capabilities." + std::string(set) + " holds " + name +
+             ", which was not approved";
+    }
+  }
+  return {};
+}
+
+std::string CheckMounts(const json& spec, const ShapeRules& rules) {
+  static const std::set<std::string> kPseudo = {"proc",  "tmpfs",  "devpts", "mqueue",
+                                                "sysfs", "cgroup", "cgroup2"};
+  const json& mounts = Member(spec, "mounts");
+  if (mounts.is_null()) return {};
+  if (!mounts.is_array()) return "mounts is not a list";
+  for (const json& m : mounts) {
+    const std::string destination =
+        Member(m, "destination").is_string() ? Member(m, "destination").get<std::string>() : "?";
+    const json& source = Member(m, "source");
+    if (IsBind(m)) {
+      const std::string src = source.is_string() ? source.get<std::string>() : std::string();
+      bool ok = IsCleanAbsolute(src) && rules.bind_sources.count(src) != 0;
+      for (const std::string& prefix : rules.bind_prefixes) {
+        ok = ok || (IsCleanAbsolute(src) && src.rfind(prefix, 0) == 0);
+      }
+      if (!ok) {
+        return "mount " + destination + " binds host path \"" + src + "\", which was not approved";
+      }
+      continue;
+    }
+    const json& type = Member(m, "type");
+    if (!type.is_string() || kPseudo.count(type.get<std::string>()) == 0) {
+      return "mount " + destination + " has type " +
+             (type.is_string() ? type.get<std::string>() : std::string("(none)")) +
+             ", not a kernel pseudo filesystem containerd mounts";
+    }
+  }
+  return {};
+}
+
+std::string CheckDevices(const json& spec, const ShapeRules& rules) {
+  if (rules.privileged) return {};
+  const json& devices = Member(Member(spec, "linux"), "devices");
+  if (!devices.is_array()) return {};
+  for (const json& d : devices) {
+    const json& path = Member(d, "path");
+    const std::string p = path.is_string() ? path.get<std::string>() : std::string("?");
+    if (rules.device_paths.count(p) == 0) {
+      return "linux.devices holds " + p + ", which was not approved";
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+const std::set<std::string>& DefaultCapabilities() {
+  static const std::set<std::string> kDefault = {
+      "CAP_CHOWN",   "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER",
+      "CAP_MKNOD",   "CAP_NET_RAW",      "CAP_SETGID",           "CAP_SETUID",
+      "CAP_SETFCAP", "CAP_SETPCAP",      "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
+      "CAP_KILL",    "CAP_AUDIT_WRITE"};
+  return kDefault;
+}
+
+ApprovalStatus ParseRuntimeSpec(std::string_view text, json* spec) {
+  if (text.size() > kMaxSpecBytes) {
+    return ApprovalStatus::Error("runtime spec is over " + std::to_string(kMaxSpecBytes) +
+                                 " bytes");
+  }
+  json parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded() || !parsed.is_object()) {
+    return ApprovalStatus::Error("runtime spec is not a JSON object");
+  }
+  *spec = std::move(parsed);
+  return ApprovalStatus::Ok();
+}
+
+ApprovalStatus ReadRuntimeSpec(const std::string& path, json* spec) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+  if (fd < 0) {
+    const int err = errno;
+    return ApprovalStatus::Error("cannot open " + path + ": " + std::strerror(err));
+  }
+  std::string text;
+  char buf[65536];
+  for (;;) {
+    const ssize_t n = read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      close(fd);
+      return ApprovalStatus::Error("cannot read " + path + ": " + std::strerror(err));
+    }
+    if (n == 0) break;
+    text.append(buf, static_cast<size_t>(n));
+    if (text.size() > kMaxSpecBytes) break;
+  }
+  close(fd);
+  ApprovalStatus s = ParseRuntimeSpec(text, spec);
+  if (!s.ok()) return ApprovalStatus::Error(path + ": " + s.reason());
+  return s;
+}
+
+std::string BoundSpec(const json& spec, std::string_view container_id) {
+  json bound = json::object();
+  bound["id"] = std::string(container_id);
+  const json& process = Member(spec, "process");
+  if (process.is_object()) {
+    json p = json::object();
+    Copy(process, p,
+         {"args", "commandLine", "env", "cwd", "user", "capabilities", "noNewPrivileges",
+          "apparmorProfile", "selinuxLabel", "rlimits", "oomScoreAdj"});
+    bound["process"] = std::move(p);
+  }
+  Copy(spec, bound, {"mounts", "hooks"});
+  const json& root = Member(spec, "root");
+  if (root.is_object()) {
+    json r = json::object();
+    Copy(root, r, {"path", "readonly"});
+    bound["root"] = std::move(r);
+  }
+  const json& linux = Member(spec, "linux");
+  if (linux.is_object()) {
+    json l = json::object();
+    Copy(linux, l,
+         {"namespaces", "uidMappings", "gidMappings", "devices", "seccomp", "sysctl", "maskedPaths",
+          "readonlyPaths", "mountLabel", "rootfsPropagation"});
+    const json& devices = Member(Member(linux, "resources"), "devices");
+    if (!devices.is_null()) l["resources"] = json{{"devices", devices}};
+    bound["linux"] = std::move(l);
+  }
+  return bound.dump();  // std::map keys: sorted; no whitespace
+}
+
+std::string SpecDigest(const json& spec, std::string_view container_id) {
+  unsigned char digest[kHmacSha256Bytes];
+  if (!Sha256(BoundSpec(spec, container_id), digest)) return {};
+  return "sha256:" + Hex(digest, sizeof(digest));
+}
+
+std::string SpecAnnotation(const json& spec, const char* name) {
+  const json& value = Member(Member(spec, "annotations"), name);
+  return value.is_string() ? value.get<std::string>() : std::string();
+}
+
+std::string CriContainerType(const json& spec) {
+  return SpecAnnotation(spec, kContainerTypeAnnotation);
+}
+
+std::string CheckSpecShape(const json& spec, const ShapeRules& rules) {
+  if (std::string r = CheckHooks(spec); !r.empty()) return r;
+  const json& root_path = Member(Member(spec, "root"), "path");
+  if (root_path != "rootfs") {
+    return "root.path is " + root_path.dump() + ", not the bundle's rootfs containerd always names";
+  }
+  if (rules.check_args) {
+    const json& args = Member(Member(spec, "process"), "args");
+    if (args != json(rules.args)) {
+      return "process.args is \"" + Strings(args) + "\", not the approved \"" +
+             Strings(json(rules.args)) + "\"";
+    }
+  }
+  if (!Member(Member(spec, "process"), "commandLine").is_null()) {
+    return "process.commandLine is set (Windows only)";
+  }
+  if (std::string r = CheckNamespaces(spec, rules); !r.empty()) return r;
+  if (std::string r = CheckCapabilities(spec, rules); !r.empty()) return r;
+  if (std::string r = CheckMounts(spec, rules); !r.empty()) return r;
+  return CheckDevices(spec, rules);
+}
+
+}  // namespace crigate::shim
