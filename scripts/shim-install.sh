@@ -69,7 +69,7 @@ for f in "$shim" "$tool"; do [[ -x $f ]] || die "$f missing: build first"; done
 install -d -m 0700 "$real_dir"
 for name in "${diverted[@]}"; do divert "$name"; done
 for name in "${wrapped[@]}"; do
-  install -m 0755 "$shim" "$prefix/usr/bin/.$name.crigate-new"
+  install -s -m 0755 "$shim" "$prefix/usr/bin/.$name.crigate-new"
   mv -f "$prefix/usr/bin/.$name.crigate-new" "$prefix/usr/bin/$name"
 done
 install -d -m 0700 "$prefix/etc/crigate"

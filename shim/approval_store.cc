@@ -95,9 +95,8 @@ bool Mac(const ApprovalKey& key, const json& body, std::string* mac) {
 
 // Opens (creating it 0700) a directory owned by us and writable by no one else.
 ApprovalStatus OpenDir(const std::string& dir, bool create, int* fd_out) {
-  if (create && mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    const int err = errno;
-    return ApprovalStatus::Error("cannot create approval directory " + dir + ": " + Errno(err));
+  if (create) {
+    if (ApprovalStatus s = MakePrivateDir(dir); !s.ok()) return s;
   }
   const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) {
@@ -126,6 +125,21 @@ bool WriteAll(int fd, const std::string& data) {
 }
 
 }  // namespace
+
+ApprovalStatus MakePrivateDir(const std::string& dir) {
+  if (dir.empty() || dir[0] != '/') {
+    return ApprovalStatus::Error("directory " + dir + " is not an absolute path");
+  }
+  for (size_t pos = 1; pos <= dir.size(); ++pos) {
+    if (pos != dir.size() && dir[pos] != '/') continue;
+    const std::string part = dir.substr(0, pos);
+    if (mkdir(part.c_str(), pos == dir.size() ? 0700 : 0755) != 0 && errno != EEXIST) {
+      const int err = errno;
+      return ApprovalStatus::Error("cannot create directory " + part + ": " + Errno(err));
+    }
+  }
+  return ApprovalStatus::Ok();
+}
 
 ShapeRules SandboxShape::Rules(const std::string& sandbox_id) const {
   ShapeRules rules;

@@ -79,6 +79,10 @@ ApprovalStatus WriteApproval(const std::string& dir, const ApprovalKey& key,
 ApprovalStatus TakeApproval(const std::string& dir, const std::string& name, const ApprovalKey& key,
                             int64_t now_unix, ApprovalRecord* record);
 
+// Creates `dir` (mode 0700) and any missing parents (0755), like a
+// `mkdir -p` whose last directory is private. Ok when it already exists.
+ApprovalStatus MakePrivateDir(const std::string& dir);
+
 // Removes an approval that was not taken (the call failed before the start).
 // True when there was one.
 bool RemoveApproval(const std::string& dir, const std::string& name);

@@ -120,6 +120,17 @@ TEST_F(ApprovalStoreTest, RefusesAnExpiredRecord) {
   EXPECT_NE(s.reason().find("expired"), std::string::npos);
 }
 
+TEST_F(ApprovalStoreTest, CreatesMissingParents) {
+  // /run/crigate/approvals on a fresh boot: /run/crigate is not there yet.
+  const std::string deep = base_ + "/run/crigate/approvals";
+  ASSERT_TRUE(WriteApproval(deep, key_, Container("c1", "d")).ok());
+  struct stat st {};
+  ASSERT_EQ(stat((base_ + "/run/crigate").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0755u);
+  ASSERT_EQ(stat(deep.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+}
+
 TEST_F(ApprovalStoreTest, NoDirectoryMeansNoApproval) {
   ApprovalRecord got;
   EXPECT_TRUE(TakeApproval(dir_ + "/missing", "c-c1", key_, kNow, &got).refused());

@@ -175,8 +175,8 @@ void SweepCopies(int dir_fd) {
 // shim installed without execute permission.
 bool PrivateCopy(const std::string& runtime, const std::string& dir, std::string* path,
                  std::string* error) {
-  if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    *error = "cannot create " + dir + ": " + std::strerror(errno);
+  if (ApprovalStatus s = MakePrivateDir(dir); !s.ok()) {
+    *error = s.reason();
     return false;
   }
   const int dir_fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);

@@ -62,7 +62,7 @@ class ShimExecTest : public ::testing::Test {
     ASSERT_TRUE(CreateApprovalKey(key_path_).ok());
     ASSERT_TRUE(LoadApprovalKey(key_path_, &key_).ok());
     approvals_ = dir_ + "/approvals";
-    exec_dir_ = dir_ + "/exec";
+    exec_dir_ = dir_ + "/var/lib/crigate/shim-exec";  // parents missing, as on a fresh node
     record_ = dir_ + "/record";
     fake_ = dir_ + "/fake-runc-shim";
     std::ofstream(fake_) << "#!/bin/sh\n"
