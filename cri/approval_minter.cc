@@ -139,6 +139,13 @@ grpc::Status ApprovalMinter::ApproveSandbox(const policy::GateRequest& request) 
   policy::Result<CriRuntimeConfig> cri = facts_->RuntimeConfig();
   if (!cri.ok()) return LookupFailed("pod sandbox", cri.status());
   policy::Result<std::vector<std::string>> command = facts_->ImageCommand(cri->sandbox_image);
+  if (!command.ok() && command.status().error_code() == grpc::StatusCode::NOT_FOUND) {
+    // A fresh node: containerd would pull it inside this very call.
+    if (grpc::Status pulled = facts_->PullImage(cri->sandbox_image); !pulled.ok()) {
+      return LookupFailed("pod sandbox (pulling sandbox image " + cri->sandbox_image + ")", pulled);
+    }
+    command = facts_->ImageCommand(cri->sandbox_image);
+  }
   if (!command.ok()) {
     return LookupFailed("pod sandbox (sandbox image " + cri->sandbox_image + ")", command.status());
   }

@@ -87,6 +87,9 @@ class SandboxFacts {
   virtual ~SandboxFacts() = default;
   virtual policy::Result<CriRuntimeConfig> RuntimeConfig() = 0;
   virtual policy::Result<std::vector<std::string>> ImageCommand(const std::string& image) = 0;
+  // The sandbox image is pulled by containerd inside the first RunPodSandbox
+  // on a fresh node; its command is needed before that.
+  virtual grpc::Status PullImage(const std::string& image) = 0;
 };
 
 // BackendResolver's answers (containerd's Status and ImageStatus, verbose).
@@ -96,6 +99,9 @@ class BackendSandboxFacts final : public SandboxFacts {
   policy::Result<CriRuntimeConfig> RuntimeConfig() override { return resolver_->RuntimeConfig(); }
   policy::Result<std::vector<std::string>> ImageCommand(const std::string& image) override {
     return resolver_->ImageCommand(image);
+  }
+  grpc::Status PullImage(const std::string& image) override {
+    return resolver_->PullImage(image, std::chrono::minutes(2));
   }
 
  private:

@@ -25,10 +25,20 @@ class FakeSandboxFacts final : public SandboxFacts {
   }
   policy::Result<std::vector<std::string>> ImageCommand(const std::string& image) override {
     asked_image = image;
+    if (!have_image) return grpc::Status(grpc::StatusCode::NOT_FOUND, "no such image");
     return std::vector<std::string>{"/pause"};
   }
+  grpc::Status PullImage(const std::string& image) override {
+    pulled.push_back(image);
+    if (!pull_failure.ok()) return pull_failure;
+    have_image = true;
+    return grpc::Status::OK;
+  }
   grpc::Status failure;
+  grpc::Status pull_failure;
+  bool have_image = true;
   std::string asked_image;
+  std::vector<std::string> pulled;
 };
 
 policy::GateRequest StartContainer() {
@@ -135,6 +145,21 @@ TEST_F(ApprovalMinterTest, AllowedPodGetsAnApprovalOfItsShape) {
   EXPECT_FALSE(record.sandbox.privileged);
   EXPECT_EQ(record.sandbox.containerd_dirs,
             (std::vector<std::string>{"/var/lib/containerd/cri", "/run/containerd/cri"}));
+}
+
+TEST_F(ApprovalMinterTest, OnAFreshNodeTheSandboxImageIsPulledFirst) {
+  facts_.have_image = false;
+  ASSERT_TRUE(Mint(RunPodSandbox(), policy::Decision{}).ok());
+  EXPECT_EQ(facts_.pulled, std::vector<std::string>{"registry.k8s.io/pause:3.6"});
+  shim::ApprovalRecord record;
+  ASSERT_TRUE(Take(shim::SandboxApprovalName("default", "web", "uid-1"), &record).ok());
+  EXPECT_EQ(record.sandbox.args, std::vector<std::string>{"/pause"});
+
+  facts_.have_image = false;
+  facts_.pull_failure = grpc::Status(grpc::StatusCode::UNAVAILABLE, "registry unreachable");
+  const grpc::Status s = Mint(RunPodSandbox(), policy::Decision{});
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_NE(s.error_message().find("registry unreachable"), std::string::npos) << s.error_message();
 }
 
 TEST_F(ApprovalMinterTest, APodIsRefusedWhenContainerdCannotSayWhatItWillRun) {

@@ -219,6 +219,17 @@ policy::Result<std::vector<std::string>> BackendResolver::ImageCommand(const std
   return command;
 }
 
+grpc::Status BackendResolver::PullImage(const std::string& image,
+                                        std::chrono::milliseconds timeout) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + timeout);
+  v1::PullImageRequest req;
+  req.mutable_image()->set_image(image);
+  v1::PullImageResponse resp;
+  grpc::Status s = images_->PullImage(&ctx, req, &resp);
+  return s.ok() ? s : BackendFailed("PullImage", s);
+}
+
 policy::Result<policy::ExistingSandbox> BackendResolver::Sandbox(const std::string& sandbox_id) {
   grpc::ClientContext ctx;
   Prepare(&ctx);

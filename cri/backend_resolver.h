@@ -37,6 +37,10 @@ class BackendResolver final : public policy::ImageResolver {
   // What containerd runs for an image with no command of its own:
   // Entrypoint followed by Cmd from its config (ImageStatus, verbose).
   policy::Result<std::vector<std::string>> ImageCommand(const std::string& image);
+  // Has containerd pull `image` (its registry config and credentials apply),
+  // within `timeout`. For the sandbox image, which containerd would pull
+  // inside RunPodSandbox anyway.
+  grpc::Status PullImage(const std::string& image, std::chrono::milliseconds timeout);
 
  private:
   void Prepare(grpc::ClientContext* ctx) const;
