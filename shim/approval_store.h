@@ -83,6 +83,18 @@ ApprovalStatus TakeApproval(const std::string& dir, const std::string& name, con
 // `mkdir -p` whose last directory is private. Ok when it already exists.
 ApprovalStatus MakePrivateDir(const std::string& dir);
 
+// Checks one approval record's text (what TakeApproval read from the file
+// `name`): Refused when it is not a record, its MAC does not verify with
+// `key`, or it expired at now_unix.
+ApprovalStatus ParseApprovalRecord(std::string_view text, const std::string& name,
+                                   const ApprovalKey& key, int64_t now_unix,
+                                   ApprovalRecord* record);
+
+// Signs a record's JSON text as WriteApproval does (adds its "mac"), for
+// tests and the fuzzer. Error when the text is not a JSON object.
+ApprovalStatus SignApprovalRecordText(std::string_view json_text, const ApprovalKey& key,
+                                      std::string* signed_text);
+
 // Removes an approval that was not taken (the call failed before the start).
 // True when there was one.
 bool RemoveApproval(const std::string& dir, const std::string& name);

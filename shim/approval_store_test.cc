@@ -112,6 +112,26 @@ TEST_F(ApprovalStoreTest, RefusesAnAlteredRecord) {
   EXPECT_TRUE(TakeApproval(dir_, "c-c1", key_, kNow, &got).refused());
 }
 
+TEST_F(ApprovalStoreTest, RefusesASignedRecordWithAFloatExpiry) {
+  // Found by fuzz_approval: a float expiry out of int64's range was
+  // converted to an integer (undefined behaviour) behind a valid MAC.
+  std::string text;
+  ASSERT_TRUE(
+      SignApprovalRecordText(
+          R"({"v":2,"kind":"container","id":"c1","digest":"d","expires":1.6e60})", key_, &text)
+          .ok());
+  ApprovalRecord got;
+  const ApprovalStatus s = ParseApprovalRecord(text, "c-c1", key_, kNow, &got);
+  EXPECT_TRUE(s.refused());
+  EXPECT_NE(s.reason().find("malformed"), std::string::npos) << s.reason();
+  // The same record with an integer expiry is accepted.
+  ASSERT_TRUE(
+      SignApprovalRecordText(
+          R"({"v":2,"kind":"container","id":"c1","digest":"d","expires":1800000000})", key_, &text)
+          .ok());
+  EXPECT_TRUE(ParseApprovalRecord(text, "c-c1", key_, kNow, &got).ok());
+}
+
 TEST_F(ApprovalStoreTest, RefusesAnExpiredRecord) {
   ASSERT_TRUE(WriteApproval(dir_, key_, Container("c1", "d")).ok());
   ApprovalRecord got;

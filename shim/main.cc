@@ -140,10 +140,15 @@ void UnlinkWhenGone(pid_t parent, const std::string& path) {
   syscall(SYS_close_range, 3U, ~0U, 0U);
   setsid();
   const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, parent, 0));
-  if (pidfd >= 0 && getppid() == parent) {
-    pollfd p{pidfd, POLLIN, 0};
-    while (poll(&p, 1, -1) < 0 && errno == EINTR) {
+  if (pidfd >= 0) {
+    if (getppid() == parent) {
+      pollfd p{pidfd, POLLIN, 0};
+      while (poll(&p, 1, -1) < 0 && errno == EINTR) {
+      }
     }
+  } else {
+    // A kernel without pidfd_open (before 5.3): poll the parent.
+    while (getppid() == parent) usleep(20000);
   }
   unlink(path.c_str());
   _exit(0);
