@@ -12,6 +12,7 @@
 #   CRIGATE_BUILD_DIR   build tree (default: <repo>/build; <dir>-asan for the
 #                       sanitizer run of the unit tests)
 #   CRIGATE_SANITIZE_TESTS=0  skip the sanitizer run
+#   CRIGATE_FUZZ_TESTS=0      skip the fuzz targets (CRIGATE_FUZZ_SECONDS each, 20)
 #   CRIGATE_KEEP_UP=1   leave containerd and the registry running afterwards
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -58,4 +59,12 @@ if [[ $# -eq 0 && ${CRIGATE_SANITIZE_TESTS:-1} != 0 ]]; then
   cmake --build "$sanitize_dir" -j "$(nproc)"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir "$sanitize_dir" --output-on-failure -j 2 -LE e2e
+fi
+
+# Every libFuzzer target for a short bounded time from its seed corpus
+# (scripts/fuzz.sh; clang-14 build tree of its own). Only for a whole run;
+# CRIGATE_FUZZ_SECONDS sets the time per target, CRIGATE_FUZZ_TESTS=0 skips.
+if [[ $# -eq 0 && ${CRIGATE_FUZZ_TESTS:-1} != 0 ]]; then
+  log "fuzz targets, ${CRIGATE_FUZZ_SECONDS:-20} s each"
+  bash "$CRIGATE_SCRIPTS_DIR/fuzz.sh" "${CRIGATE_FUZZ_SECONDS:-20}"
 fi

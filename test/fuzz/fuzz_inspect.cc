@@ -1,0 +1,31 @@
+// CRI request inspection: arbitrary bytes as the request of every gated
+// method (and of the read-only ones), as crigate receives them from a
+// caller. Input: "<method name>\n<message bytes>"; an unknown name is one
+// more case. What inspection accepts is stripped of token annotations and
+// re-encoded, as an allowed call would be.
+#include <grpcpp/support/byte_buffer.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "cri/inspect.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string_view input(reinterpret_cast<const char*>(data), size);
+  const size_t nl = input.find('\n');
+  if (nl == std::string_view::npos || nl > 64) return 0;
+  const std::string action(input.substr(0, nl));
+  grpc::Slice slice(data + nl + 1, size - nl - 1);
+  grpc::ByteBuffer request(&slice, 1);
+  crigate::policy::GateRequest out;
+  out.action = action;
+  if (!crigate::cri::InspectRequest(action, request, &out).ok()) return 0;
+  if (crigate::cri::CarriesTokenAnnotation(out)) {
+    grpc::ByteBuffer stripped;
+    bool changed = false;
+    (void)crigate::cri::StripTokenAnnotations(action, request, &stripped, &changed);
+  }
+  return 0;
+}
