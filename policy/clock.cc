@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <ctime>
 
 namespace crigate::policy {
@@ -33,6 +34,13 @@ int64_t ToUnixSeconds(TimePoint t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }
 
-TimePoint FromUnixSeconds(int64_t seconds) { return TimePoint(std::chrono::seconds(seconds)); }
+TimePoint FromUnixSeconds(int64_t seconds) {
+  // Clamped to what system_clock's nanoseconds can hold (years 1678-2262):
+  // converting a larger count overflows, which is undefined behaviour.
+  constexpr int64_t kLimit =
+      std::chrono::duration_cast<std::chrono::seconds>(TimePoint::duration::max()).count() - 1;
+  seconds = std::max(-kLimit, std::min(kLimit, seconds));
+  return TimePoint(std::chrono::seconds(seconds));
+}
 
 }  // namespace crigate::policy

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "policy/base64url.h"
+#include "policy/clock.h"
 #include "policy/testing.h"
 
 namespace crigate::policy {
@@ -153,6 +154,23 @@ TEST_F(TokenTest, DerEncodedEcdsaSignatureIsRefused) {
   std::string der = "\x30\x44\x02\x20" + raw.substr(0, 32) + "\x02\x20" + raw.substr(32);
   std::string forged = token.substr(0, token.rfind('.') + 1) + Base64UrlEncode(der);
   EXPECT_NE(Reason(forged).find("does not verify"), std::string::npos);
+}
+
+TEST_F(TokenTest, TimesBeyondTheClocksRangeAreRefusedNotOverflowed) {
+  // Found by fuzz_token: an iat of 9999197990 s passed the range check
+  // (2^40) and overflowed system_clock's nanoseconds when it was printed.
+  for (const char* claim : {"iat", "nbf", "exp"}) {
+    json payload = {{"sub", "a"},
+                    {"act", {"StartContainer"}},
+                    {"node", "gw-1"},
+                    {"exp", kNow + 60},
+                    {"jti", "j"}};
+    payload[claim] = 9999197990;
+    const std::string reason =
+        Reason(Forge({{"alg", "EdDSA"}, {"kid", "edge-ed"}}, payload.dump(), *ed_));
+    EXPECT_NE(reason.find("out of range"), std::string::npos) << claim << ": " << reason;
+  }
+  EXPECT_EQ(FormatUtc(FromUnixSeconds(int64_t{1} << 40)).substr(0, 4), "2262");
 }
 
 TEST_F(TokenTest, ExpiredTokenNamesBothTimes) {
