@@ -13,6 +13,7 @@
 #                       sanitizer run of the unit tests)
 #   CRIGATE_SANITIZE_TESTS=0  skip the sanitizer run
 #   CRIGATE_FUZZ_TESTS=0      skip the fuzz targets (CRIGATE_FUZZ_SECONDS each, 20)
+#   CRIGATE_TSAN_TESTS=0      skip the ThreadSanitizer run of the threaded units
 #   CRIGATE_KEEP_UP=1   leave containerd and the registry running afterwards
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -67,4 +68,11 @@ fi
 if [[ $# -eq 0 && ${CRIGATE_FUZZ_TESTS:-1} != 0 ]]; then
   log "fuzz targets, ${CRIGATE_FUZZ_SECONDS:-20} s each"
   bash "$CRIGATE_SCRIPTS_DIR/fuzz.sh" "${CRIGATE_FUZZ_SECONDS:-20}"
+fi
+
+# The threaded units once more under ThreadSanitizer (scripts/tsan.sh,
+# build-tsan/). Only for a whole run; CRIGATE_TSAN_TESTS=0 skips it.
+if [[ $# -eq 0 && ${CRIGATE_TSAN_TESTS:-1} != 0 ]]; then
+  log "threaded units under ThreadSanitizer"
+  bash "$CRIGATE_SCRIPTS_DIR/tsan.sh"
 fi
