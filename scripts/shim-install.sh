@@ -39,6 +39,12 @@ divert() { # divert NAME: move /usr/bin/NAME aside, keep it non-executable
     dpkg-divert --local --rename --divert "$to" --add "$from" >/dev/null
     log "diverted $from to $to"
   fi
+  # A statoverride, not a chmod: a containerd upgrade writes the new shim to
+  # the diverted path with the package's mode (0755), and dpkg applies the
+  # override to it, so the real shim never becomes executable again.
+  if [[ -z $prefix ]] && ! dpkg-statoverride --list "$to" >/dev/null; then
+    dpkg-statoverride --add root root 0600 "$to"
+  fi
   [[ -e $to ]] && chmod 0600 "$to"
   return 0
 }
@@ -46,6 +52,7 @@ divert() { # divert NAME: move /usr/bin/NAME aside, keep it non-executable
 undivert() {
   local name=$1 from=$prefix/usr/bin/$1 to=$real_dir/$1
   dpkg-divert --list "$from" | grep -q . || return 0
+  if dpkg-statoverride --list "$to" >/dev/null; then dpkg-statoverride --remove "$to"; fi
   rm -f "$from"
   [[ -e $to ]] && chmod 0755 "$to"
   dpkg-divert --local --rename --divert "$to" --remove "$from" >/dev/null

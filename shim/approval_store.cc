@@ -40,6 +40,7 @@ json ToJson(const ApprovalRecord& r) {
   json j = json::object();
   j["v"] = 2;
   j["expires"] = r.expires_unix;
+  j["ns"] = r.containerd_namespace;
   if (r.kind == ApprovalKind::kContainer) {
     j["kind"] = "container";
     j["id"] = r.container_id;
@@ -64,6 +65,7 @@ bool FromJson(const json& j, ApprovalRecord* r) {
     const json& expires = j.at("expires");
     if (!expires.is_number_integer()) return false;
     r->expires_unix = expires.get<int64_t>();
+    r->containerd_namespace = j.at("ns").get<std::string>();
     const std::string kind = j.at("kind").get<std::string>();
     if (kind == "container") {
       r->kind = ApprovalKind::kContainer;
@@ -149,7 +151,18 @@ ShapeRules SandboxShape::Rules(const std::string& sandbox_id) const {
   ShapeRules rules;
   rules.check_args = true;
   rules.args = args;
-  if (host_network) rules.host_namespaces.insert("network");
+  if (host_network) {
+    rules.host_namespaces.insert("network");
+  } else {
+    // The pod's network namespace, which CNI set up: containerd 1.6.20 pins
+    // it under its CRI state directory (<state>/netns/cni-...), older
+    // releases under /var/run/netns (a symlink to /run/netns on Debian).
+    for (const std::string& dir : containerd_dirs) {
+      rules.network_path_prefixes.push_back(dir + "/netns/");
+    }
+    rules.network_path_prefixes.push_back("/var/run/netns/");
+    rules.network_path_prefixes.push_back("/run/netns/");
+  }
   if (host_pid) rules.host_namespaces.insert("pid");
   if (host_ipc) {
     rules.host_namespaces.insert("ipc");
@@ -211,7 +224,9 @@ ApprovalStatus WriteApproval(const std::string& dir, const ApprovalKey& key,
 
   int dir_fd = -1;
   if (ApprovalStatus s = OpenDir(dir, /*create=*/true, &dir_fd); !s.ok()) return s;
-  const std::string tmp = ".new-" + name + "-" + std::to_string(getpid());
+  // One temporary name per write (the nonce), so two threads writing the
+  // same approval never share a file.
+  const std::string tmp = ".new-" + name + "-" + body["nonce"].get<std::string>();
   const int fd =
       openat(dir_fd, tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) {

@@ -51,8 +51,15 @@ struct SandboxShape {
   ShapeRules Rules(const std::string& sandbox_id) const;
 };
 
+// containerd's namespace for everything its CRI plugin creates.
+inline constexpr char kCriNamespace[] = "k8s.io";
+
 struct ApprovalRecord {
   ApprovalKind kind = ApprovalKind::kContainer;
+  // The containerd namespace the task must start in (the shim's -namespace):
+  // a task of the same id or pod in another namespace is not the one crigate
+  // judged.
+  std::string containerd_namespace = kCriNamespace;
   std::string container_id;  // containers
   std::string spec_digest;   // containers: SpecDigest()
   SandboxShape sandbox;      // sandboxes

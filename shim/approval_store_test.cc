@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -85,6 +86,14 @@ TEST_F(ApprovalStoreTest, ASandboxApprovalRoundTrips) {
   EXPECT_EQ(rules.host_namespaces.count("network"), 1u);
   ASSERT_EQ(rules.bind_prefixes.size(), 2u);
   EXPECT_EQ(rules.bind_prefixes[0], "/var/lib/containerd/cri/sandboxes/abc/");
+  // host_network: no network namespace to join; otherwise the one CNI set up.
+  EXPECT_TRUE(rules.network_path_prefixes.empty());
+  got.sandbox.host_network = false;
+  const ShapeRules pod_network = got.sandbox.Rules("abc");
+  EXPECT_EQ(pod_network.host_namespaces.count("network"), 0u);
+  EXPECT_NE(std::find(pod_network.network_path_prefixes.begin(),
+                      pod_network.network_path_prefixes.end(), "/run/containerd/cri/netns/"),
+            pod_network.network_path_prefixes.end());
 }
 
 TEST_F(ApprovalStoreTest, RefusesARecordSignedWithAnotherKey) {
@@ -127,7 +136,8 @@ TEST_F(ApprovalStoreTest, RefusesASignedRecordWithAFloatExpiry) {
   // The same record with an integer expiry is accepted.
   ASSERT_TRUE(
       SignApprovalRecordText(
-          R"({"v":2,"kind":"container","id":"c1","digest":"d","expires":1800000000})", key_, &text)
+          R"({"v":2,"ns":"k8s.io","kind":"container","id":"c1","digest":"d","expires":1800000000})",
+          key_, &text)
           .ok());
   EXPECT_TRUE(ParseApprovalRecord(text, "c-c1", key_, kNow, &got).ok());
 }

@@ -93,6 +93,11 @@ ApprovalStatus CheckStart(const ShimCall& call, const std::string& key_path,
   if (ApprovalStatus s = TakeApproval(approval_dir, name, key, now, &record); !s.ok()) {
     return s.refused() ? ApprovalStatus::Refused(type + " " + call.id + ": " + s.reason()) : s;
   }
+  if (record.containerd_namespace != call.namespace_) {
+    return ApprovalStatus::Refused(type + " " + call.id + " in containerd namespace \"" +
+                                   call.namespace_ + "\": the approval is for namespace \"" +
+                                   record.containerd_namespace + "\"");
+  }
   if (type == "container") {
     if (record.kind != ApprovalKind::kContainer || record.container_id != call.id) {
       return ApprovalStatus::Refused("container " + call.id +
@@ -137,7 +142,9 @@ void UnlinkWhenGone(pid_t parent, const std::string& path) {
   for (int fd = 0; fd <= 2; ++fd) {
     if (null_fd >= 0) dup2(null_fd, fd);
   }
-  syscall(SYS_close_range, 3U, ~0U, 0U);
+  if (syscall(SYS_close_range, 3U, ~0U, 0U) != 0) {
+    for (int fd = 3; fd < 1024; ++fd) close(fd);  // kernels before 5.9
+  }
   setsid();
   const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, parent, 0));
   if (pidfd >= 0) {

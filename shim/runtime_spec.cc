@@ -16,19 +16,63 @@ using nlohmann::json;
 
 constexpr char kContainerTypeAnnotation[] = "io.kubernetes.cri.container-type";
 
-// Copies spec[path...] into out[path...] when present and not null.
-void Copy(const json& from, json& to, std::initializer_list<const char*> keys) {
-  for (const char* key : keys) {
-    const auto it = from.find(key);
-    if (it != from.end() && !it->is_null()) to[key] = *it;
+// runc reads config.json with Go's encoding/json, which matches object keys
+// to fields case-insensitively ("Hooks" fills hooks). Every lookup here does
+// the same, so the checks and the digest see what runc will use; a spec
+// whose keys are ambiguous under that folding, or not ASCII (Go also folds
+// the Kelvin sign and the long s), is refused by ParseRuntimeSpec first.
+bool SameKey(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const char x = a[i] >= 'A' && a[i] <= 'Z' ? static_cast<char>(a[i] - 'A' + 'a') : a[i];
+    const char y = b[i] >= 'A' && b[i] <= 'Z' ? static_cast<char>(b[i] - 'A' + 'a') : b[i];
+    if (x != y) return false;
   }
+  return true;
 }
 
 const json& Member(const json& object, const char* key) {
   static const json kNull;
   if (!object.is_object()) return kNull;
-  const auto it = object.find(key);
-  return it == object.end() ? kNull : *it;
+  const auto exact = object.find(key);
+  if (exact != object.end()) return *exact;
+  for (const auto& [name, value] : object.items()) {
+    if (SameKey(name, key)) return value;
+  }
+  return kNull;
+}
+
+// Copies from[key] into to[key] (the canonical name) when present and not null.
+void Copy(const json& from, json& to, std::initializer_list<const char*> keys) {
+  for (const char* key : keys) {
+    const json& value = Member(from, key);
+    if (!value.is_null()) to[key] = value;
+  }
+}
+
+// Empty when every object key in `v` is ASCII and no two keys of one object
+// fold to the same name; otherwise the offending key.
+std::string AmbiguousKey(const json& v, int depth = 0) {
+  if (depth > 64) return "(nested too deeply)";
+  if (v.is_array()) {
+    for (const json& item : v) {
+      if (std::string bad = AmbiguousKey(item, depth + 1); !bad.empty()) return bad;
+    }
+    return {};
+  }
+  if (!v.is_object()) return {};
+  std::vector<std::string_view> seen;
+  for (const auto& [name, value] : v.items()) {
+    for (unsigned char c : name) {
+      if (c >= 0x80) return name;
+    }
+    for (std::string_view other : seen) {
+      if (SameKey(other, name)) return name;
+    }
+    seen.push_back(name);
+    if (std::string bad = AmbiguousKey(value, depth + 1); !bad.empty()) return bad;
+  }
+  return {};
 }
 
 std::string Hex(const unsigned char* data, size_t size) {
@@ -101,8 +145,14 @@ std::string CheckNamespaces(const json& spec, const ShapeRules& rules) {
     if (path.is_null() || path == "") continue;
     if (!path.is_string()) return "linux.namespaces " + type.get<std::string>() + " path";
     const std::string p = path.get<std::string>();
-    if (rules.namespace_path_prefix.empty() || p.rfind(rules.namespace_path_prefix, 0) != 0 ||
-        !IsCleanAbsolute(p)) {
+    bool network_ok = false;
+    if (type == "network") {
+      for (const std::string& prefix : rules.network_path_prefixes) {
+        network_ok = network_ok || (p.rfind(prefix, 0) == 0 && IsCleanAbsolute(p));
+      }
+    }
+    if (!network_ok && (rules.namespace_path_prefix.empty() ||
+                        p.rfind(rules.namespace_path_prefix, 0) != 0 || !IsCleanAbsolute(p))) {
       return "the " + type.get<std::string>() + " namespace joins " + p +
              (rules.namespace_path_prefix.empty()
                   ? ", but this task must create its own"
@@ -206,6 +256,11 @@ ApprovalStatus ParseRuntimeSpec(std::string_view text, json* spec) {
   if (parsed.is_discarded() || !parsed.is_object()) {
     return ApprovalStatus::Error("runtime spec is not a JSON object");
   }
+  if (std::string bad = AmbiguousKey(parsed); !bad.empty()) {
+    return ApprovalStatus::Refused("runtime spec key \"" + bad +
+                                   "\" is not ASCII or repeats another key in another case, "
+                                   "which runc would read differently");
+  }
   *spec = std::move(parsed);
   return ApprovalStatus::Ok();
 }
@@ -259,7 +314,7 @@ std::string BoundSpec(const json& spec, std::string_view container_id) {
     json l = json::object();
     Copy(linux, l,
          {"namespaces", "uidMappings", "gidMappings", "devices", "seccomp", "sysctl", "maskedPaths",
-          "readonlyPaths", "mountLabel", "rootfsPropagation"});
+          "readonlyPaths", "mountLabel", "rootfsPropagation", "personality"});
     const json& devices = Member(Member(linux, "resources"), "devices");
     if (!devices.is_null()) l["resources"] = json{{"devices", devices}};
     bound["linux"] = std::move(l);

@@ -58,6 +58,9 @@ struct ShapeRules {
   // A namespace entry with a path must start with this (the pod sandbox's
   // "/proc/<pid>/ns/"); empty: no entry may name a path.
   std::string namespace_path_prefix;
+  // A "network" entry's path may also lie under one of these (a pod
+  // sandbox's network namespace, which CNI set up: /var/run/netns/cni-...).
+  std::vector<std::string> network_path_prefixes;
   // Privileged tasks may carry any capability and any device.
   bool privileged = false;
   // Capabilities beyond containerd's 14 defaults ("CAP_SYS_TIME"; "ALL").

@@ -186,6 +186,53 @@ TEST(SpecShapeTest, CapabilitiesAndDevicesNeedApprovalUnlessPrivileged) {
   EXPECT_EQ(CheckSpecShape(spec, privileged), "");
 }
 
+TEST(SpecShapeTest, KeysAreMatchedAsRuncMatchesThem) {
+  // runc's Go decoder fills `hooks` from "Hooks": so do the checks and the
+  // digest.
+  json spec = ContainerSpec();
+  const std::string plain = SpecDigest(spec, "c1");
+  spec["Hooks"] = {{"createRuntime", {{{"path", "/bin/sh"}}}}};
+  json parsed;
+  ASSERT_TRUE(ParseRuntimeSpec(spec.dump(), &parsed).ok());
+  EXPECT_NE(CheckSpecShape(parsed, ContainerRules()).find("createRuntime hooks"),
+            std::string::npos);
+  EXPECT_NE(SpecDigest(parsed, "c1"), plain);
+  json mounts = ContainerSpec();
+  mounts.erase("mounts");
+  mounts["Mounts"] = {{{"destination", "/host"}, {"Type", "bind"}, {"Source", "/"}}};
+  EXPECT_NE(CheckSpecShape(mounts, ContainerRules()).find("binds host path \"/\""),
+            std::string::npos);
+  // Two keys runc would fold together, or a key that is not ASCII (Go folds
+  // the Kelvin sign into k), are refused outright.
+  EXPECT_TRUE(
+      ParseRuntimeSpec(R"({"hooks":{},"Hooks":{"prestart":[{"path":"/x"}]}})", &parsed).refused());
+  EXPECT_TRUE(ParseRuntimeSpec("{\"process\":{\"\xe2\x84\xaaill\":1}}", &parsed).refused());
+  EXPECT_TRUE(ParseRuntimeSpec(R"({"annotations":{"a":"1","b":"2"}})", &parsed).ok());
+}
+
+TEST(SpecShapeTest, ASandboxMayJoinOnlyItsCniNetworkNamespace) {
+  ShapeRules rules;
+  rules.check_args = false;
+  rules.network_path_prefixes = {"/var/run/netns/"};
+  json spec = ContainerSpec();
+  spec["linux"]["namespaces"] = {{{"type", "pid"}},
+                                 {{"type", "ipc"}},
+                                 {{"type", "uts"}},
+                                 {{"type", "mount"}},
+                                 {{"type", "network"}, {"path", "/var/run/netns/cni-1234"}}};
+  rules.bind_sources = {"/srv/data"};
+  rules.bind_prefixes = {kSandboxDir};
+  EXPECT_EQ(CheckSpecShape(spec, rules), "");
+  spec["linux"]["namespaces"][4]["path"] = "/proc/1/ns/net";
+  EXPECT_NE(CheckSpecShape(spec, rules).find("joins /proc/1/ns/net"), std::string::npos);
+  spec["linux"]["namespaces"][4]["path"] = "/var/run/netns/../../proc/1/ns/net";
+  EXPECT_NE(CheckSpecShape(spec, rules), "");
+  // Only the network namespace: not a pid namespace under the same directory.
+  spec["linux"]["namespaces"][4]["path"] = "/var/run/netns/cni-1234";
+  spec["linux"]["namespaces"][0]["path"] = "/var/run/netns/cni-1234";
+  EXPECT_NE(CheckSpecShape(spec, rules).find("pid namespace joins"), std::string::npos);
+}
+
 TEST(SpecShapeTest, RefusesAnotherRoot) {
   json spec = ContainerSpec();
   spec["root"]["path"] = "/";

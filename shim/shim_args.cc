@@ -58,6 +58,7 @@ ShimCall ParseShimArgs(int argc, const char* const* argv) {
       value = argv[++i];
     }
     if (name == "id") call.id = std::string(value);
+    if (name == "namespace") call.namespace_ = std::string(value);
   }
   if (i < argc) call.action = argv[i];
   return call;

@@ -17,7 +17,8 @@ namespace crigate::shim {
 struct ShimCall {
   // The subcommand as the real shim will see it: "start", "delete", "" (serve).
   std::string action;
-  std::string id;  // -id, when given
+  std::string id;          // -id, when given
+  std::string namespace_;  // -namespace: containerd's namespace of the task
   // True when the arguments do not parse the way the real shim's Go flag
   // package would parse them for sure (an undefined flag, a flag without its
   // value, bad flag syntax). The wrapper then treats the call as a start:

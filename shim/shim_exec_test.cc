@@ -261,6 +261,17 @@ TEST_F(ShimExecTest, SandboxOutsideItsApprovedShapeIsRefused) {
   ExpectRefused(RunShim(StartArgs()), "sandbox t1 of pod default/web: process.args");
 }
 
+TEST_F(ShimExecTest, AnApprovalForAnotherContainerdNamespaceIsRefused) {
+  const nlohmann::json spec = Spec("container");
+  WriteSpec(spec);
+  ApproveContainer(spec);  // for k8s.io, CRI's namespace
+  std::vector<std::string> args = StartArgs();
+  args[1] = "default";  // -namespace default: a same-named task elsewhere
+  ExpectRefused(RunShim(args),
+                "container t1 in containerd namespace \"default\": the approval is for namespace "
+                "\"k8s.io\"");
+}
+
 TEST_F(ShimExecTest, AnApprovalStartsOneTask) {
   const nlohmann::json spec = Spec("container");
   WriteSpec(spec);
