@@ -21,16 +21,6 @@ constexpr size_t kMaxRecordBytes = 64 << 10;
 
 std::string Errno(int err) { return std::strerror(err); }
 
-std::string Hex(const unsigned char* data, size_t size) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (size_t i = 0; i < size; ++i) {
-    out += kDigits[data[i] >> 4];
-    out += kDigits[data[i] & 15];
-  }
-  return out;
-}
-
 bool IsIdChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
          c == '_' || c == '-';
@@ -94,13 +84,14 @@ bool FromJson(const json& j, ApprovalRecord* r) {
 bool Mac(const ApprovalKey& key, const json& body, std::string* mac) {
   unsigned char out[kHmacSha256Bytes];
   if (!HmacSha256(key.bytes(), "crigate approval v2\n" + body.dump(), out)) return false;
-  *mac = Hex(out, sizeof(out));
+  *mac = HexString(out, sizeof(out));
   OPENSSL_cleanse(out, sizeof(out));
   return true;
 }
 
-// Opens (creating it 0700) a directory owned by us and writable by no one else.
-ApprovalStatus OpenDir(const std::string& dir, bool create, int* fd_out) {
+}  // namespace
+
+ApprovalStatus OpenPrivateDir(const std::string& dir, bool create, int* fd_out) {
   if (create) {
     if (ApprovalStatus s = MakePrivateDir(dir); !s.ok()) return s;
   }
@@ -112,12 +103,14 @@ ApprovalStatus OpenDir(const std::string& dir, bool create, int* fd_out) {
   struct stat st {};
   if (fstat(fd, &st) != 0 || st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
     close(fd);
-    return ApprovalStatus::Error("approval directory " + dir + " must be owned by uid " +
+    return ApprovalStatus::Error("directory " + dir + " must be owned by uid " +
                                  std::to_string(geteuid()) + " with mode 0700");
   }
   *fd_out = fd;
   return ApprovalStatus::Ok();
 }
+
+namespace {
 
 bool WriteAll(int fd, const std::string& data) {
   size_t put = 0;
@@ -194,7 +187,7 @@ std::string SandboxApprovalName(const std::string& pod_namespace, const std::str
   }
   unsigned char digest[kHmacSha256Bytes];
   if (!Sha256(input, digest)) return {};
-  return "s-" + Hex(digest, sizeof(digest));
+  return "s-" + HexString(digest, sizeof(digest));
 }
 
 std::string ApprovalName(const ApprovalRecord& record) {
@@ -216,14 +209,14 @@ ApprovalStatus WriteApproval(const std::string& dir, const ApprovalKey& key,
   if (RAND_bytes(nonce, sizeof(nonce)) != 1) {
     return ApprovalStatus::Error("no random bytes from OpenSSL for the approval nonce");
   }
-  body["nonce"] = Hex(nonce, sizeof(nonce));
+  body["nonce"] = HexString(nonce, sizeof(nonce));
   std::string mac;
   if (!Mac(key, body, &mac)) return ApprovalStatus::Error("HMAC-SHA256 failed in OpenSSL");
   body["mac"] = mac;
   const std::string text = body.dump() + "\n";
 
   int dir_fd = -1;
-  if (ApprovalStatus s = OpenDir(dir, /*create=*/true, &dir_fd); !s.ok()) return s;
+  if (ApprovalStatus s = OpenPrivateDir(dir, /*create=*/true, &dir_fd); !s.ok()) return s;
   // One temporary name per write (the nonce), so two threads writing the
   // same approval never share a file.
   const std::string tmp = ".new-" + name + "-" + body["nonce"].get<std::string>();
@@ -259,7 +252,7 @@ ApprovalStatus TakeApproval(const std::string& dir, const std::string& name, con
     return ApprovalStatus::Refused("no approval: crigate did not allow this start");
   }
   int dir_fd = -1;
-  if (ApprovalStatus s = OpenDir(dir, /*create=*/false, &dir_fd); !s.ok()) return s;
+  if (ApprovalStatus s = OpenPrivateDir(dir, /*create=*/false, &dir_fd); !s.ok()) return s;
   // The rename is the single use: of two shims racing for one approval, one
   // gets ENOENT. What it took is gone from the directory from here on.
   const std::string taken = ".taken-" + name + "-" + std::to_string(getpid());

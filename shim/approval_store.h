@@ -102,6 +102,11 @@ ApprovalStatus ParseApprovalRecord(std::string_view text, const std::string& nam
 ApprovalStatus SignApprovalRecordText(std::string_view json_text, const ApprovalKey& key,
                                       std::string* signed_text);
 
+// Opens `dir` (creating it with MakePrivateDir when `create`), which must be
+// a directory owned by the caller with no group or other access. *fd_out is
+// O_RDONLY | O_DIRECTORY | O_CLOEXEC.
+ApprovalStatus OpenPrivateDir(const std::string& dir, bool create, int* fd_out);
+
 // Removes an approval that was not taken (the call failed before the start).
 // True when there was one.
 bool RemoveApproval(const std::string& dir, const std::string& name);

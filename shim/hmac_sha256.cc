@@ -20,6 +20,17 @@ bool Sha256(std::string_view a, std::string_view b, unsigned char out[SHA256_DIG
 
 }  // namespace
 
+std::string HexString(const unsigned char* data, size_t size) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(size * 2);
+  for (size_t i = 0; i < size; ++i) {
+    out += kDigits[data[i] >> 4];
+    out += kDigits[data[i] & 15];
+  }
+  return out;
+}
+
 bool Sha256(std::string_view data, unsigned char out[kHmacSha256Bytes]) {
   return Sha256(data, {}, out);
 }

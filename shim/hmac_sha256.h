@@ -9,11 +9,15 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace crigate::shim {
 
 inline constexpr size_t kHmacSha256Bytes = 32;
+
+// Lower-case hex of `size` bytes (digests, nonces, file names).
+std::string HexString(const unsigned char* data, size_t size);
 
 // False only if OpenSSL's digest fails.
 bool Sha256(std::string_view data, unsigned char out[kHmacSha256Bytes]);

@@ -9,20 +9,10 @@
 namespace crigate::shim {
 namespace {
 
-std::string Hex(const unsigned char* p, size_t n) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (size_t i = 0; i < n; ++i) {
-    out += kDigits[p[i] >> 4];
-    out += kDigits[p[i] & 15];
-  }
-  return out;
-}
-
 std::string Mac(const std::string& key, const std::string& data) {
   unsigned char out[kHmacSha256Bytes];
   EXPECT_TRUE(HmacSha256(key, data, out));
-  return Hex(out, sizeof(out));
+  return HexString(out, sizeof(out));
 }
 
 TEST(HmacSha256Test, Rfc4231Vectors) {
@@ -50,7 +40,7 @@ TEST(HmacSha256Test, AgreesWithOpenSslHmac) {
           HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
                reinterpret_cast<const unsigned char*>(data.data()), data.size(), want, &want_len),
           nullptr);
-      EXPECT_EQ(Mac(key, data), Hex(want, want_len)) << key_len << " " << data_len;
+      EXPECT_EQ(Mac(key, data), HexString(want, want_len)) << key_len << " " << data_len;
     }
   }
 }

@@ -46,6 +46,7 @@
 #include <vector>
 
 #include "shim/approval_store.h"
+#include "shim/hmac_sha256.h"
 #include "shim/runtime_spec.h"
 #include "shim/shim_args.h"
 
@@ -187,17 +188,9 @@ void SweepCopies(int dir_fd) {
 // shim installed without execute permission.
 bool PrivateCopy(const std::string& runtime, const std::string& dir, std::string* path,
                  std::string* error) {
-  if (ApprovalStatus s = MakePrivateDir(dir); !s.ok()) {
+  int dir_fd = -1;
+  if (ApprovalStatus s = OpenPrivateDir(dir, /*create=*/true, &dir_fd); !s.ok()) {
     *error = s.reason();
-    return false;
-  }
-  const int dir_fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-  struct stat dst {};
-  if (dir_fd < 0 || fstat(dir_fd, &dst) != 0 || dst.st_uid != geteuid() ||
-      (dst.st_mode & 077) != 0) {
-    if (dir_fd >= 0) close(dir_fd);
-    *error =
-        dir + " must be a directory owned by uid " + std::to_string(geteuid()) + " with mode 0700";
     return false;
   }
   SweepCopies(dir_fd);
@@ -207,12 +200,7 @@ bool PrivateCopy(const std::string& runtime, const std::string& dir, std::string
     *error = "no random bytes from OpenSSL";
     return false;
   }
-  std::string name;
-  for (unsigned char b : rnd) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    name += kHex[b >> 4];
-    name += kHex[b & 15];
-  }
+  const std::string name = HexString(rnd, sizeof(rnd));
   const int src = open(runtime.c_str(), O_RDONLY | O_CLOEXEC);
   struct stat sst {};
   if (src < 0 || fstat(src, &sst) != 0) {

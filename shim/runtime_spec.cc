@@ -75,17 +75,6 @@ std::string AmbiguousKey(const json& v, int depth = 0) {
   return {};
 }
 
-std::string Hex(const unsigned char* data, size_t size) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(size * 2);
-  for (size_t i = 0; i < size; ++i) {
-    out += kDigits[data[i] >> 4];
-    out += kDigits[data[i] & 15];
-  }
-  return out;
-}
-
 bool IsBind(const json& mount) {
   if (Member(mount, "type") == "bind") return true;
   const json& options = Member(mount, "options");
@@ -291,33 +280,31 @@ ApprovalStatus ReadRuntimeSpec(const std::string& path, json* spec) {
   return s;
 }
 
+// Copies the listed fields of spec[section], when it is an object, into
+// bound[section]; returns that object, or null when there is no section.
+static json* CopySection(const json& spec, json& bound, const char* section,
+                         std::initializer_list<const char*> keys) {
+  const json& from = Member(spec, section);
+  if (!from.is_object()) return nullptr;
+  json& to = bound[section] = json::object();
+  Copy(from, to, keys);
+  return &to;
+}
+
 std::string BoundSpec(const json& spec, std::string_view container_id) {
   json bound = json::object();
   bound["id"] = std::string(container_id);
-  const json& process = Member(spec, "process");
-  if (process.is_object()) {
-    json p = json::object();
-    Copy(process, p,
-         {"args", "commandLine", "env", "cwd", "user", "capabilities", "noNewPrivileges",
-          "apparmorProfile", "selinuxLabel", "rlimits", "oomScoreAdj"});
-    bound["process"] = std::move(p);
-  }
+  CopySection(spec, bound, "process",
+              {"args", "commandLine", "env", "cwd", "user", "capabilities", "noNewPrivileges",
+               "apparmorProfile", "selinuxLabel", "rlimits", "oomScoreAdj"});
   Copy(spec, bound, {"mounts", "hooks"});
-  const json& root = Member(spec, "root");
-  if (root.is_object()) {
-    json r = json::object();
-    Copy(root, r, {"path", "readonly"});
-    bound["root"] = std::move(r);
-  }
-  const json& linux = Member(spec, "linux");
-  if (linux.is_object()) {
-    json l = json::object();
-    Copy(linux, l,
-         {"namespaces", "uidMappings", "gidMappings", "devices", "seccomp", "sysctl", "maskedPaths",
-          "readonlyPaths", "mountLabel", "rootfsPropagation", "personality"});
-    const json& devices = Member(Member(linux, "resources"), "devices");
-    if (!devices.is_null()) l["resources"] = json{{"devices", devices}};
-    bound["linux"] = std::move(l);
+  CopySection(spec, bound, "root", {"path", "readonly"});
+  if (json* linux = CopySection(
+          spec, bound, "linux",
+          {"namespaces", "uidMappings", "gidMappings", "devices", "seccomp", "sysctl",
+           "maskedPaths", "readonlyPaths", "mountLabel", "rootfsPropagation", "personality"})) {
+    const json& devices = Member(Member(Member(spec, "linux"), "resources"), "devices");
+    if (!devices.is_null()) (*linux)["resources"] = json{{"devices", devices}};
   }
   return bound.dump();  // std::map keys: sorted; no whitespace
 }
@@ -325,7 +312,7 @@ std::string BoundSpec(const json& spec, std::string_view container_id) {
 std::string SpecDigest(const json& spec, std::string_view container_id) {
   unsigned char digest[kHmacSha256Bytes];
   if (!Sha256(BoundSpec(spec, container_id), digest)) return {};
-  return "sha256:" + Hex(digest, sizeof(digest));
+  return "sha256:" + HexString(digest, sizeof(digest));
 }
 
 std::string SpecAnnotation(const json& spec, const char* name) {
