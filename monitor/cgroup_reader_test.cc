@@ -13,11 +13,13 @@
 #include "cgroup_v1_reader.h"
 #include "cgroup_v2_reader.h"
 #include "stat_file.h"
+#include "testing.h"
 
 namespace crigate::monitor {
 namespace {
 
-const std::string kTestdata = CRIGATE_MONITOR_TESTDATA;
+using testing::FixtureV1Mounts;
+using testing::kTestdata;
 
 TEST(CgroupV2Reader, ReadsEveryFile) {
   CgroupV2Reader reader(kTestdata + "/v2/k8s.io/aaa");
@@ -89,17 +91,6 @@ TEST(CgroupV2Reader, MissingDirectoryIsNotFound) {
   EXPECT_FALSE(reader.found());
   Sample sample = reader.Read();
   EXPECT_FALSE(sample.cpu_ok || sample.memory_ok || sample.pids_ok);
-}
-
-CgroupMounts FixtureV1Mounts() {
-  std::string text;
-  int id = 100;
-  for (const char* controller : {"cpu", "cpuacct", "cpuset", "memory", "pids"}) {
-    text += std::to_string(id++) + " 1 0:1 / " + kTestdata + "/v1/" + controller +
-            " rw - cgroup cgroup rw," + controller + "\n";
-  }
-  text += "200 1 0:2 / " + kTestdata + "/v1/unified rw - cgroup2 cgroup2 rw\n";
-  return CgroupMounts::FromMountinfo(text);
 }
 
 TEST(CgroupV1Reader, ReadsPerControllerHierarchies) {

@@ -11,22 +11,13 @@
 #include "cgroup_v1_reader.h"
 #include "host_cgroup_opener.h"
 #include "node_reader.h"
+#include "testing.h"
 
 namespace crigate::monitor {
 namespace {
 
-const std::string kTestdata = CRIGATE_MONITOR_TESTDATA;
-
-CgroupMounts FixtureV1Mounts() {
-  std::string text;
-  int id = 100;
-  for (const char* controller : {"cpu", "cpuacct", "cpuset", "memory", "pids"}) {
-    text += std::to_string(id++) + " 1 0:1 / " + kTestdata + "/v1/" + controller +
-            " rw - cgroup cgroup rw," + controller + "\n";
-  }
-  text += "200 1 0:2 / " + kTestdata + "/v1/unified rw - cgroup2 cgroup2 rw\n";
-  return CgroupMounts::FromMountinfo(text);
-}
+using testing::FixtureV1Mounts;
+using testing::kTestdata;
 
 CgroupMounts FixtureV2Mounts() {
   return CgroupMounts::FromMountinfo("1 0 0:1 / " + kTestdata + "/v2 rw - cgroup2 cgroup2 rw\n");

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Builds the unit tests of crigate's threaded parts with ThreadSanitizer, in a
-# build tree of their own, and runs them: the decision pipeline and its
-# audit log, the token-use store, the cloud authorizer, stage and event
-# sink, the watchdog and its monitor, and the peer registry the accept
-# thread shares with grpc's threads.
+# build tree of their own, and runs them: every unit test of policy/ (the
+# decision pipeline, its audit log, the token-use store), policy/cloud (the
+# authorizer, stage and event sink), monitor/ (the watchdog) and cri/ (the
+# peer registry the accept thread shares with grpc's threads).
 #
 # Usage: scripts/tsan.sh
 #   CRIGATE_TSAN_BUILD_DIR   build tree (default <repo>/build-tsan)
@@ -15,11 +15,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 build_dir=${CRIGATE_TSAN_BUILD_DIR:-$CRIGATE_REPO_ROOT/build-tsan}
-tests=(
-  policy/policy_pipeline_test policy/policy_audit_log_test policy/policy_token_use_store_test
-  policy/cloud/cloud_authorizer_test policy/cloud/cloud_stage_test policy/cloud/cloud_event_sink_test
-  monitor/monitor_watchdog_test monitor/monitor_monitor_test cri/peer_registry_test
-)
+tests=(policy/policy_tests policy/cloud/cloud_tests monitor/monitor_tests cri/cri_tests)
 log "building the threaded units with ThreadSanitizer in $build_dir"
 cmake -S "$CRIGATE_REPO_ROOT" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCRIGATE_SANITIZE=thread >/dev/null

@@ -2,24 +2,15 @@
 
 #include <gtest/gtest.h>
 
+#include "policy/cloud/testing/loopback_server.h"
+
 namespace crigate::cloud {
 namespace {
 
 using namespace std::chrono_literals;
 
-class FakeNow {
- public:
-  AllowCache::NowFn fn() {
-    return [this] { return now_; };
-  }
-  void Advance(std::chrono::milliseconds d) { now_ += d; }
-
- private:
-  AllowCache::Clock::time_point now_{std::chrono::hours(1)};
-};
-
 TEST(AllowCache, HitUntilTtl) {
-  FakeNow now;
+  testing::FakeNow now;
   AllowCache cache(5000ms, 10, now.fn());
   EXPECT_FALSE(cache.Find("k"));
   cache.Insert("k", "d1");
@@ -32,7 +23,7 @@ TEST(AllowCache, HitUntilTtl) {
 }
 
 TEST(AllowCache, BoundedOldestFirst) {
-  FakeNow now;
+  testing::FakeNow now;
   AllowCache cache(5000ms, 3, now.fn());
   for (const char* k : {"a", "b", "c", "d"}) {
     cache.Insert(k, k);
@@ -45,7 +36,7 @@ TEST(AllowCache, BoundedOldestFirst) {
 }
 
 TEST(AllowCache, ReinsertRefreshes) {
-  FakeNow now;
+  testing::FakeNow now;
   AllowCache cache(100ms, 2, now.fn());
   cache.Insert("a", "1");
   now.Advance(60ms);
@@ -56,7 +47,7 @@ TEST(AllowCache, ReinsertRefreshes) {
 }
 
 TEST(AllowCache, ExpiredEntriesMakeRoom) {
-  FakeNow now;
+  testing::FakeNow now;
   AllowCache cache(100ms, 2, now.fn());
   cache.Insert("a", "a");
   cache.Insert("b", "b");

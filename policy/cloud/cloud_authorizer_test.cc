@@ -22,8 +22,6 @@ using ::testing::StartsWith;
 using testing::TempDir;
 using Outcome = AuthzAnswer::Outcome;
 
-const std::string kKey = "0123456789abcdef0123456789abcdef";
-
 HttpReply Reply(long status, std::string body) {
   HttpReply r;
   r.answered = true;
@@ -103,7 +101,7 @@ TEST(InterpretReply, NoAnswerOrNon200IsAnError) {
 TEST(HttpAuthorizer, ConnectionRefusedIsAnError) {
   const uint16_t port = LoopbackServer::UnusedPort();
   HttpAuthorizer authz(Endpoint(fmt::format("http://127.0.0.1:{}/v1/data/crigate/allow", port)),
-                       kKey);
+                       testing::kNodeKey);
   AuthzAnswer a = authz.Check(Input());
   EXPECT_EQ(a.outcome, Outcome::kError);
   EXPECT_THAT(a.reason, HasSubstr(fmt::format("POST http://127.0.0.1:{}", port)));
@@ -114,7 +112,7 @@ TEST(HttpAuthorizer, SlowerThanTheTimeoutIsAnErrorWithinTheTimeout) {
     return LoopbackServer::Response(200, R"({"result": {"allow": true}})");
   });
   server.set_delay(3000ms);
-  HttpAuthorizer authz(Endpoint(server.Url(), 300ms), kKey);
+  HttpAuthorizer authz(Endpoint(server.Url(), 300ms), testing::kNodeKey);
   const auto start = std::chrono::steady_clock::now();
   AuthzAnswer a = authz.Check(Input());
   const auto took = std::chrono::steady_clock::now() - start;
@@ -128,7 +126,7 @@ TEST(HttpAuthorizer, GarbageIsDenied) {
   LoopbackServer server([](const testing::HttpRequest&) {
     return LoopbackServer::Response(200, "\x01\x02 not json at all", "text/plain");
   });
-  HttpAuthorizer authz(Endpoint(server.Url()), kKey);
+  HttpAuthorizer authz(Endpoint(server.Url()), testing::kNodeKey);
   AuthzAnswer a = authz.Check(Input());
   EXPECT_EQ(a.outcome, Outcome::kDenied);
   EXPECT_THAT(a.reason, HasSubstr("malformed answer: not JSON"));
@@ -136,7 +134,7 @@ TEST(HttpAuthorizer, GarbageIsDenied) {
 
 TEST(HttpAuthorizer, ClosedWithoutAnswerIsAnError) {
   LoopbackServer server([](const testing::HttpRequest&) { return std::string(); });
-  HttpAuthorizer authz(Endpoint(server.Url()), kKey);
+  HttpAuthorizer authz(Endpoint(server.Url()), testing::kNodeKey);
   EXPECT_EQ(authz.Check(Input()).outcome, Outcome::kError);
 }
 
@@ -144,7 +142,7 @@ TEST(HttpAuthorizer, Non200IsAnError) {
   LoopbackServer server([](const testing::HttpRequest&) {
     return LoopbackServer::Response(503, R"({"result": {"allow": true}})");
   });
-  HttpAuthorizer authz(Endpoint(server.Url()), kKey);
+  HttpAuthorizer authz(Endpoint(server.Url()), testing::kNodeKey);
   AuthzAnswer a = authz.Check(Input());
   EXPECT_EQ(a.outcome, Outcome::kError);
   EXPECT_THAT(a.reason, HasSubstr("HTTP status 503"));
@@ -154,7 +152,7 @@ TEST(HttpAuthorizer, StringTrueIsDenied) {
   LoopbackServer server([](const testing::HttpRequest&) {
     return LoopbackServer::Response(200, R"({"result": {"allow": "true"}, "decision_id": "x"})");
   });
-  HttpAuthorizer authz(Endpoint(server.Url()), kKey);
+  HttpAuthorizer authz(Endpoint(server.Url()), testing::kNodeKey);
   AuthzAnswer a = authz.Check(Input());
   EXPECT_EQ(a.outcome, Outcome::kDenied);
   EXPECT_TRUE(a.malformed);
@@ -164,7 +162,7 @@ TEST(HttpAuthorizer, SendsTheSignedWireFormat) {
   LoopbackServer server([](const testing::HttpRequest&) {
     return LoopbackServer::Response(200, R"({"result": {"allow": true}, "decision_id": "d"})");
   });
-  HttpAuthorizer authz(Endpoint(server.Url()), kKey);
+  HttpAuthorizer authz(Endpoint(server.Url()), testing::kNodeKey);
   ASSERT_EQ(authz.Check(Input()).outcome, Outcome::kAllowed);
   ASSERT_EQ(server.requests().size(), 1u);
   const testing::HttpRequest r = server.requests()[0];
@@ -177,7 +175,7 @@ TEST(HttpAuthorizer, SendsTheSignedWireFormat) {
                        std::chrono::system_clock::now().time_since_epoch())
                        .count();
   EXPECT_NEAR(std::stoll(ts), now, 5);
-  EXPECT_EQ(r.headers.at("x-crigate-signature"), NodeSigner(kKey).Sign(ts, r.body));
+  EXPECT_EQ(r.headers.at("x-crigate-signature"), NodeSigner(testing::kNodeKey).Sign(ts, r.body));
   auto body = nlohmann::json::parse(r.body);
   EXPECT_EQ(body["input"]["action"], "CreateContainer");
   EXPECT_EQ(body["input"]["node"]["id"], "edge-1");
@@ -189,11 +187,11 @@ TEST(NodeSigner, IsHmacSha256OverTimestampNewlineBody) {
   unsigned char mac[32];
   unsigned int len = 0;
   const std::string msg = "123\n{}";
-  HMAC(EVP_sha256(), kKey.data(), static_cast<int>(kKey.size()),
+  HMAC(EVP_sha256(), testing::kNodeKey.data(), static_cast<int>(testing::kNodeKey.size()),
        reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), mac, &len);
   std::string hex;
   for (unsigned i = 0; i < len; ++i) hex += fmt::format("{:02x}", mac[i]);
-  EXPECT_EQ(NodeSigner(kKey).Sign("123", "{}"), "hmac-sha256=" + hex);
+  EXPECT_EQ(NodeSigner(testing::kNodeKey).Sign("123", "{}"), "hmac-sha256=" + hex);
 }
 
 // ---- against the reference authorizer ------------------------------------------
@@ -227,7 +225,7 @@ status = 500
 action = "StringAction"
 answer = { result = { allow = "true" } }
 )");
-    key_ = dir_.Write("node.key", kKey + "\n");
+    key_ = dir_.Write("node.key", testing::kNodeKey + "\n");
   }
 
   TempDir dir_;
@@ -238,7 +236,7 @@ answer = { result = { allow = "true" } }
 TEST_F(ReferenceAuthorizer, AllowsDeniesAndVerifiesTheSignature) {
   AuthzProcess authz({"--rules", rules_, "--node-key", key_});
   ASSERT_TRUE(authz.ok()) << authz.error();
-  HttpAuthorizer good(Endpoint(authz.Url()), kKey);
+  HttpAuthorizer good(Endpoint(authz.Url()), testing::kNodeKey);
 
   AuthzAnswer a = good.Check(Input());
   EXPECT_EQ(a.outcome, Outcome::kAllowed) << a.reason << authz.log();
@@ -269,7 +267,7 @@ TEST_F(ReferenceAuthorizer, AllowsDeniesAndVerifiesTheSignature) {
 TEST_F(ReferenceAuthorizer, SlowRuleTimesOut) {
   AuthzProcess authz({"--rules", rules_});
   ASSERT_TRUE(authz.ok()) << authz.error();
-  HttpAuthorizer slow(Endpoint(authz.Url(), 300ms), kKey);
+  HttpAuthorizer slow(Endpoint(authz.Url(), 300ms), testing::kNodeKey);
   const auto start = std::chrono::steady_clock::now();
   EXPECT_EQ(slow.Check(Input("SlowAction")).outcome, Outcome::kError);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 300ms + 1500ms);
@@ -283,10 +281,10 @@ TEST_F(ReferenceAuthorizer, ReloadReadsTheNewNodeKey) {
   const std::string rotating = dir_.Write("rotating.key", "an old key, long enough to use");
   HttpAuthorizer client(Endpoint(authz.Url()), testing::ReadAll(rotating), rotating);
   EXPECT_EQ(client.Check(Input()).outcome, Outcome::kError);
-  dir_.Write("rotating.key", kKey);
+  dir_.Write("rotating.key", testing::kNodeKey);
   EXPECT_TRUE(client.Reload().ok());
   EXPECT_EQ(client.Check(Input()).outcome, Outcome::kAllowed);
-  dir_.Write("rotating.key", kKey, 0644);
+  dir_.Write("rotating.key", testing::kNodeKey, 0644);
   grpc::Status s = client.Reload();
   EXPECT_FALSE(s.ok());
   EXPECT_THAT(s.error_message(), HasSubstr("cloud.node_key_file"));
@@ -296,7 +294,7 @@ TEST_F(ReferenceAuthorizer, ReloadReadsTheNewNodeKey) {
 TEST_F(ReferenceAuthorizer, ConcurrentCallsShareTheClient) {
   AuthzProcess authz({"--rules", rules_, "--node-key", key_});
   ASSERT_TRUE(authz.ok()) << authz.error();
-  HttpAuthorizer shared(Endpoint(authz.Url()), kKey);
+  HttpAuthorizer shared(Endpoint(authz.Url()), testing::kNodeKey);
   std::atomic<int> allowed{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < 8; ++t) {
@@ -339,7 +337,7 @@ TEST_F(ReferenceAuthorizerTls, MutualTls) {
   AuthzProcess authz(ServerArgs(), /*https=*/true);
   ASSERT_TRUE(authz.ok()) << authz.error();
 
-  HttpAuthorizer good(TlsEndpoint(authz.Url()), kKey);
+  HttpAuthorizer good(TlsEndpoint(authz.Url()), testing::kNodeKey);
   AuthzAnswer a = good.Check(Input());
   EXPECT_EQ(a.outcome, Outcome::kAllowed) << a.reason << authz.log();
   EXPECT_EQ(good.Check(Input()).outcome, Outcome::kAllowed);  // a reused connection
@@ -357,17 +355,19 @@ TEST_F(ReferenceAuthorizerTls, MutualTls) {
 
   // By IP address too: the server certificate names 127.0.0.1.
   HttpAuthorizer by_ip(
-      TlsEndpoint(fmt::format("https://127.0.0.1:{}/v1/data/crigate/allow", authz.port())), kKey);
+      TlsEndpoint(fmt::format("https://127.0.0.1:{}/v1/data/crigate/allow", authz.port())),
+      testing::kNodeKey);
   EXPECT_EQ(by_ip.Check(Input()).outcome, Outcome::kAllowed);
 
   HttpEndpoint no_client_cert = TlsEndpoint(authz.Url());
   no_client_cert.cert_file.clear();
   no_client_cert.key_file.clear();
-  EXPECT_EQ(HttpAuthorizer(no_client_cert, kKey).Check(Input()).outcome, Outcome::kError);
+  EXPECT_EQ(HttpAuthorizer(no_client_cert, testing::kNodeKey).Check(Input()).outcome,
+            Outcome::kError);
 
   HttpEndpoint wrong_ca = TlsEndpoint(authz.Url());
   wrong_ca.ca_file = Cert("other-ca.pem");
-  AuthzAnswer e = HttpAuthorizer(wrong_ca, kKey).Check(Input());
+  AuthzAnswer e = HttpAuthorizer(wrong_ca, testing::kNodeKey).Check(Input());
   EXPECT_EQ(e.outcome, Outcome::kError);
   EXPECT_THAT(e.reason, HasSubstr("SSL certificate problem"));
 
@@ -382,7 +382,7 @@ TEST_F(ReferenceAuthorizerTls, HostNameIsVerified) {
   ASSERT_TRUE(authz.ok()) << authz.error();
   HttpEndpoint e =
       TlsEndpoint(fmt::format("https://127.0.0.2:{}/v1/data/crigate/allow", authz.port()));
-  AuthzAnswer a = HttpAuthorizer(e, kKey).Check(Input());
+  AuthzAnswer a = HttpAuthorizer(e, testing::kNodeKey).Check(Input());
   EXPECT_EQ(a.outcome, Outcome::kError);
   EXPECT_THAT(a.reason, HasSubstr("no alternative certificate subject name matches"));
   EXPECT_EQ(authz.log().find("\"event\": \"decision\""), std::string::npos);

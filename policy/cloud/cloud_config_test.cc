@@ -15,8 +15,6 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using testing::TempDir;
 
-const std::string kKey = "0123456789abcdef0123456789abcdef";
-
 std::shared_ptr<const CloudConfig> Parse(const std::string& text,
                                          std::vector<std::string>& errors) {
   toml::table root = toml::parse(text);
@@ -46,7 +44,7 @@ TEST(CloudConfig, DisabledDoesNotReadFiles) {
 
 TEST(CloudConfig, EnabledReadsEverything) {
   TempDir dir;
-  const std::string key = dir.Write("node.key", kKey + "\n");
+  const std::string key = dir.Write("node.key", testing::kNodeKey + "\n");
   const std::string ca = dir.Write("ca.pem", "x", 0644);
   const std::string cert = dir.Write("client.pem", "x", 0644);
   const std::string pkey = dir.Write("client.key", "x");
@@ -75,7 +73,7 @@ event_retry_max = 0
   EXPECT_TRUE(config->enabled);
   EXPECT_EQ(config->timeout.count(), 500);
   EXPECT_EQ(config->connect_timeout.count(), 500);  // capped at the whole call's
-  EXPECT_EQ(config->node_key, kKey);                // trailing newline removed
+  EXPECT_EQ(config->node_key, testing::kNodeKey);   // trailing newline removed
   EXPECT_EQ(config->node_mac, "02:00:00:00:00:01");
   EXPECT_EQ(config->cache_ttl.count(), 0);
   EXPECT_EQ(config->cache_size, 5u);
@@ -118,7 +116,7 @@ TEST(CloudConfig, EnabledNeedsUrlAndKey) {
 
 TEST(CloudConfig, PlainHttpOnlyToLoopback) {
   TempDir dir;
-  const std::string key = dir.Write("node.key", kKey);
+  const std::string key = dir.Write("node.key", testing::kNodeKey);
   for (const char* url :
        {"http://127.0.0.1:8181/v1/data/crigate", "http://localhost:1/x", "http://[::1]:1/x"}) {
     std::vector<std::string> errors;
@@ -138,7 +136,7 @@ TEST(CloudConfig, PlainHttpOnlyToLoopback) {
 
 TEST(CloudConfig, TlsFilesNeedHttpsAndGoTogether) {
   TempDir dir;
-  const std::string key = dir.Write("node.key", kKey);
+  const std::string key = dir.Write("node.key", testing::kNodeKey);
   std::vector<std::string> errors;
   EXPECT_FALSE(Parse(fmt::format("[cloud]\nenabled = true\nurl = \"http://127.0.0.1/x\"\n"
                                  "cert_file = \"{}\"\nnode_key_file = \"{}\"\n",
@@ -157,11 +155,12 @@ TEST(CloudConfig, TlsFilesNeedHttpsAndGoTogether) {
 TEST(CloudConfig, NodeKeyMustBeOwnerOnlyAndLongEnough) {
   TempDir dir;
   std::string error;
-  EXPECT_EQ(ReadNodeKey(dir.Write("open.key", kKey, 0644), error), "");
+  EXPECT_EQ(ReadNodeKey(dir.Write("open.key", testing::kNodeKey, 0644), error), "");
   EXPECT_THAT(error, HasSubstr("readable or writable by group or others (mode 0644)"));
   EXPECT_EQ(ReadNodeKey(dir.Write("short.key", "short\n"), error), "");
   EXPECT_THAT(error, HasSubstr("holds 5 bytes"));
-  EXPECT_EQ(ReadNodeKey(dir.Write("good.key", kKey + " \n"), error), kKey);
+  EXPECT_EQ(ReadNodeKey(dir.Write("good.key", testing::kNodeKey + " \n"), error),
+            testing::kNodeKey);
   EXPECT_EQ(error, "");
 }
 

@@ -18,8 +18,6 @@ using policy::Verdict;
 using ::testing::HasSubstr;
 using Code = grpc::StatusCode;
 
-const std::string kKey = "0123456789abcdef0123456789abcdef";
-
 class FakeAuthorizer final : public Authorizer {
  public:
   explicit FakeAuthorizer(AuthzAnswer answer) : answer_(std::move(answer)) {}
@@ -46,18 +44,6 @@ class FakeAuthorizer final : public Authorizer {
   std::atomic<int> calls_{0};
 };
 
-class FakeNow {
- public:
-  AllowCache::NowFn fn() {
-    return
-        [this] { return AllowCache::Clock::time_point(std::chrono::milliseconds(now_ms_.load())); };
-  }
-  void Advance(std::chrono::milliseconds d) { now_ms_.fetch_add(d.count()); }
-
- private:
-  std::atomic<int64_t> now_ms_{3600000};
-};
-
 policy::GateRequest Request(uid_t uid = 0) {
   policy::GateRequest r;
   r.action = "CreateContainer";
@@ -70,7 +56,7 @@ policy::GateRequest Request(uid_t uid = 0) {
   return r;
 }
 
-CloudStageOptions Options() {
+CloudStageOptions StageOptions() {
   CloudStageOptions o;
   o.node = {"edge-1", "02:00:00:00:00:01"};
   return o;
@@ -78,8 +64,8 @@ CloudStageOptions Options() {
 
 TEST(CloudStage, AllowSetsTheDecisionIdAndIsCached) {
   auto authz = std::make_shared<FakeAuthorizer>(AuthzAnswer::Allowed("fine", "d1"));
-  FakeNow now;
-  CloudStage stage(Options(), authz, now.fn());
+  testing::FakeNow now;
+  CloudStage stage(StageOptions(), authz, now.fn());
   EXPECT_STREQ(stage.name(), "cloud");
 
   policy::CallState state;
@@ -109,7 +95,7 @@ TEST(CloudStage, AllowSetsTheDecisionIdAndIsCached) {
 
 TEST(CloudStage, DenyIsNeverCached) {
   auto authz = std::make_shared<FakeAuthorizer>(AuthzAnswer::Denied("not here", "d2"));
-  CloudStage stage(Options(), authz);
+  CloudStage stage(StageOptions(), authz);
   policy::CallState state;
   StageResult r = stage.Check(Request(), state);
   EXPECT_EQ(r.verdict, Verdict::kDeny);
@@ -124,7 +110,7 @@ TEST(CloudStage, DenyIsNeverCached) {
 TEST(CloudStage, MalformedIsADeny) {
   auto authz = std::make_shared<FakeAuthorizer>(
       AuthzAnswer::Malformed("malformed answer: result.allow is a string"));
-  CloudStageOptions options = Options();
+  CloudStageOptions options = StageOptions();
   options.failure_mode_allow = true;  // does not apply: the cloud answered
   CloudStage stage(options, authz);
   policy::CallState state;
@@ -135,7 +121,7 @@ TEST(CloudStage, MalformedIsADeny) {
 
 TEST(CloudStage, ErrorIsUnavailableAndNotCached) {
   auto authz = std::make_shared<FakeAuthorizer>(AuthzAnswer::Error("POST x: refused"));
-  CloudStage stage(Options(), authz);
+  CloudStage stage(StageOptions(), authz);
   EXPECT_FALSE(stage.failure_mode_allow());
   policy::CallState state;
   StageResult r = stage.Check(Request(), state);
@@ -149,7 +135,7 @@ TEST(CloudStage, ErrorIsUnavailableAndNotCached) {
 }
 
 TEST(CloudStage, FailureModeAllowIsExposed) {
-  CloudStageOptions options = Options();
+  CloudStageOptions options = StageOptions();
   options.failure_mode_allow = true;
   CloudStage stage(options, std::make_shared<FakeAuthorizer>(AuthzAnswer::Error("x")));
   EXPECT_TRUE(stage.failure_mode_allow());
@@ -157,7 +143,7 @@ TEST(CloudStage, FailureModeAllowIsExposed) {
 
 TEST(CloudStage, ReloadForgetsCachedAllows) {
   auto authz = std::make_shared<FakeAuthorizer>(AuthzAnswer::Allowed("", "d"));
-  CloudStage stage(Options(), authz);
+  CloudStage stage(StageOptions(), authz);
   policy::CallState state;
   stage.Check(Request(), state);
   EXPECT_TRUE(stage.Reload().ok());
@@ -167,7 +153,7 @@ TEST(CloudStage, ReloadForgetsCachedAllows) {
 
 TEST(CloudStage, InputCarriesStateAndNode) {
   auto authz = std::make_shared<FakeAuthorizer>(AuthzAnswer::Allowed("", ""));
-  CloudStage stage(Options(), authz);
+  CloudStage stage(StageOptions(), authz);
   policy::CallState state;
   state.image_ref = "docker.io/library/busybox:latest";
   state.image_digest = "sha256:abc";
@@ -182,7 +168,7 @@ TEST(CloudStage, InputCarriesStateAndNode) {
 
 TEST(CloudStage, ConcurrentChecks) {
   auto authz = std::make_shared<FakeAuthorizer>(AuthzAnswer::Allowed("", "d"));
-  CloudStage stage(Options(), authz);
+  CloudStage stage(StageOptions(), authz);
   std::vector<std::thread> threads;
   std::atomic<int> allowed{0};
   for (int t = 0; t < 8; ++t) {
@@ -212,7 +198,7 @@ class CloudStageWithAuthz : public ::testing::Test {
         {"action": "CreateContainer", "namespace": "default", "uid": [0],
          "allow": true, "reason": "root may create in default"}
       ]})");
-    key_ = dir_.Write("node.key", kKey);
+    key_ = dir_.Write("node.key", testing::kNodeKey);
   }
 
   std::shared_ptr<const CloudConfig> Config(const std::string& url, int cache_ttl_ms = 5000) {

@@ -16,18 +16,16 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 using testing::LoopbackServer;
 
-const std::string kKey = "0123456789abcdef0123456789abcdef";
-
 std::unique_ptr<SignedHttpClient> Client(const std::string& url) {
   HttpEndpoint e;
   e.url = url;
   e.timeout = 1000ms;
   e.connect_timeout = 1000ms;
   e.node_id = "edge-1";
-  return std::make_unique<SignedHttpClient>(e, std::make_shared<NodeSigner>(kKey));
+  return std::make_unique<SignedHttpClient>(e, std::make_shared<NodeSigner>(testing::kNodeKey));
 }
 
-EventSinkOptions Options() {
+EventSinkOptions SinkOptions() {
   EventSinkOptions o;
   o.node = {"edge-1", "02:00:00:00:00:01"};
   o.backoff_initial = 50ms;
@@ -65,7 +63,7 @@ std::string Url(uint16_t port) { return fmt::format("http://127.0.0.1:{}/v1/even
 
 TEST(EventSink, DeliversSignedBatchesWithNodeTimeAndSeq) {
   LoopbackServer server(Ok());
-  EventSink sink(Options(), Client(server.Url("/v1/events")));
+  EventSink sink(SinkOptions(), Client(server.Url("/v1/events")));
   for (int i = 0; i < 5; ++i) sink.Post({{"type", "monitor_stop"}, {"n", i}});
   sink.Shutdown(2000ms);
   const std::vector<json> events = Received(server);
@@ -79,14 +77,14 @@ TEST(EventSink, DeliversSignedBatchesWithNodeTimeAndSeq) {
   const testing::HttpRequest r = server.requests().at(0);
   EXPECT_EQ(r.path, "/v1/events");
   EXPECT_EQ(r.headers.at("x-crigate-signature"),
-            NodeSigner(kKey).Sign(r.headers.at("x-crigate-timestamp"), r.body));
+            NodeSigner(testing::kNodeKey).Sign(r.headers.at("x-crigate-timestamp"), r.body));
   EXPECT_EQ(sink.stats().delivered, 5u);
   EXPECT_EQ(sink.stats().queued, 0u);
 }
 
 TEST(EventSink, QueueIsBoundedDropsOldestAndPostNeverBlocks) {
   const uint16_t port = LoopbackServer::UnusedPort();
-  EventSinkOptions options = Options();
+  EventSinkOptions options = SinkOptions();
   options.queue_size = 3;
   options.batch_max = 1;
   options.retry_max = 100;
@@ -111,7 +109,7 @@ TEST(EventSink, QueueIsBoundedDropsOldestAndPostNeverBlocks) {
 
 TEST(EventSink, RetriesUntilTheCloudComesBack) {
   const uint16_t port = LoopbackServer::UnusedPort();
-  EventSinkOptions options = Options();
+  EventSinkOptions options = SinkOptions();
   options.retry_max = 100;
   EventSink sink(options, Client(Url(port)));
   for (int i = 0; i < 3; ++i) sink.Post({{"n", i}});
@@ -127,7 +125,7 @@ TEST(EventSink, RetriesUntilTheCloudComesBack) {
 TEST(EventSink, RetriesNon2xxAndDropsAfterRetryMax) {
   LoopbackServer server(
       [](const testing::HttpRequest&) { return LoopbackServer::Response(500, "{}"); });
-  EventSinkOptions options = Options();
+  EventSinkOptions options = SinkOptions();
   options.retry_max = 2;
   EventSink sink(options, Client(server.Url("/v1/events")));
   sink.Post({{"n", 1}});
@@ -142,7 +140,7 @@ TEST(EventSink, RetriesNon2xxAndDropsAfterRetryMax) {
 // ctest's timeout fails it.
 TEST(EventSink, ShutdownKeepsItsDeadline) {
   const uint16_t port = LoopbackServer::UnusedPort();
-  EventSinkOptions options = Options();
+  EventSinkOptions options = SinkOptions();
   options.retry_max = 100;
   options.backoff_initial = std::chrono::hours(1);
   options.backoff_max = std::chrono::hours(1);
@@ -160,7 +158,7 @@ TEST(EventSink, ShutdownKeepsItsDeadline) {
 
 TEST(EventSink, ShutdownFlushesWhatIsQueued) {
   LoopbackServer server(Ok());
-  EventSink sink(Options(), Client(server.Url("/v1/events")));
+  EventSink sink(SinkOptions(), Client(server.Url("/v1/events")));
   for (int i = 0; i < 200; ++i) sink.Post({{"n", i}});
   sink.Shutdown(3000ms);
   EXPECT_EQ(sink.stats().delivered, 200u);
@@ -170,11 +168,11 @@ TEST(EventSink, ShutdownFlushesWhatIsQueued) {
 
 TEST(EventSink, ToTheReferenceAuthorizer) {
   testing::TempDir dir;
-  const std::string key = dir.Write("node.key", kKey);
+  const std::string key = dir.Write("node.key", testing::kNodeKey);
   const std::string events = dir.File("events.jsonl");
   testing::AuthzProcess authz({"--node-key", key, "--events", events});
   ASSERT_TRUE(authz.ok()) << authz.error();
-  EventSink sink(Options(), Client(authz.Url("/v1/events")));
+  EventSink sink(SinkOptions(), Client(authz.Url("/v1/events")));
   sink.Post({{"type", "denial"}, {"reason", "cloud denied: no"}});
   sink.Post({{"type", "monitor_stop"}, {"container_id", "c1"}});
   sink.Shutdown(2000ms);
@@ -187,7 +185,7 @@ TEST(EventSink, ToTheReferenceAuthorizer) {
 
 TEST(EventSink, ReloadReadsTheNewNodeKey) {
   testing::TempDir dir;
-  const std::string server_key = dir.Write("server.key", kKey);
+  const std::string server_key = dir.Write("server.key", testing::kNodeKey);
   const std::string node_key = dir.Write("node.key", "an old key, long enough to use");
   testing::AuthzProcess authz({"--node-key", server_key});
   ASSERT_TRUE(authz.ok()) << authz.error();
@@ -205,7 +203,7 @@ TEST(EventSink, ReloadReadsTheNewNodeKey) {
   ASSERT_TRUE(WaitFor([&] { return s.stats().dropped_failed == 1; }));
   EXPECT_EQ(s.stats().last_error, "HTTP status 401");
 
-  dir.Write("node.key", kKey);
+  dir.Write("node.key", testing::kNodeKey);
   EXPECT_TRUE(s.Reload().ok());
   s.Post({{"n", 2}});
   s.Shutdown(2000ms);

@@ -18,6 +18,12 @@ std::string ContainerdSocket();
 std::string ScratchDir();
 // The image the tests run containers from (imported by scripts/build-images.sh).
 inline constexpr char kBusybox[] = "docker.io/library/busybox:1.35";
+// The same image under the name a bare "busybox" normalises to.
+inline constexpr char kBusyboxLatest[] = "docker.io/library/busybox:latest";
+// containerd's sandbox image (scripts/build-images.sh builds it).
+inline constexpr char kPause[] = "registry.k8s.io/pause:3.6";
+// The annotation that carries a call token.
+inline constexpr char kToken[] = "crigate.io/token";
 // The local registry (scripts/registry-up.sh): "localhost:<port>", the port
 // from $CRIGATE_REGISTRY_PORT as the scripts take it (default 5000).
 std::string RegistryHost();

@@ -36,15 +36,11 @@ using json = nlohmann::json;
 using namespace std::chrono_literals;
 using Code = grpc::StatusCode;
 
-constexpr char kNode[] = "pe-node";
-constexpr char kPause[] = "registry.k8s.io/pause:3.6";
-// Imported by scripts/import-images.sh: the same content as kBusybox.
-constexpr char kBusyboxLatest[] = "docker.io/library/busybox:latest";
+constexpr char kPolicyNode[] = "pe-node";
 // A well-formed digest that no image on the node has.
 constexpr char kWrongDigest[] =
     "sha256:1111111111111111111111111111111111111111111111111111111111111111";
 constexpr int kCloudTimeoutMs = 500;
-constexpr char kToken[] = "crigate.io/token";
 
 std::string Base64Url(const std::string& bytes) {
   static constexpr char kAlphabet[] =
@@ -249,7 +245,7 @@ class PolicyE2E : public ::testing::Test {
     const std::string& d = *dir_;
     CrigateProcess::Options o;
     o.server_extra = "socket_mode = \"0666\"";
-    o.policy = "[node]\nid = \"" + std::string(kNode) + "\"\n";
+    o.policy = "[node]\nid = \"" + std::string(kPolicyNode) + "\"\n";
     o.policy += "[privilege]\nsuper_uids = [0]\n";
     o.policy += "[trust]\nstore = \"" + d + "/trust.toml\"\n";
     o.policy += "sandbox_image = \"" + std::string(kPause) + "\"\n";
@@ -265,7 +261,7 @@ class PolicyE2E : public ::testing::Test {
                            const std::string& key = "ops", const std::string& kid = "") {
     std::vector<std::string> args = {CrigateBinary(), "token", "issue", "--key",
                                      *dir_ + "/" + key + ".key"};
-    args.insert(args.end(), {"--sub", "e2e", "--act", act, "--node", kNode, "--ttl", "300s"});
+    args.insert(args.end(), {"--sub", "e2e", "--act", act, "--node", kPolicyNode, "--ttl", "300s"});
     if (!img.empty()) args.insert(args.end(), {"--img", img});
     if (!kid.empty()) args.insert(args.end(), {"--kid", kid});
     Ran issued = RunProgram(args);
@@ -462,7 +458,7 @@ TEST_F(PolicyE2E, ExpiredTokenIsDenied) {
   const int64_t now = std::time(nullptr);
   json claims = {
       {"sub", "e2e"},      {"act", {"RunPodSandbox", "CreateContainer", "StartContainer"}},
-      {"img", kBusybox},   {"node", kNode},
+      {"img", kBusybox},   {"node", kPolicyNode},
       {"iat", now - 7200}, {"nbf", now - 7200},
       {"exp", now - 3600}, {"jti", "expired-" + std::to_string(now)}};
   std::string expired = SignEd25519Token(*dir_ + "/ops.key", "ops", claims);

@@ -36,10 +36,7 @@ using json = nlohmann::json;
 using Code = grpc::StatusCode;
 using namespace std::chrono_literals;
 
-constexpr char kNode[] = "walk-node";
-constexpr char kPause[] = "registry.k8s.io/pause:3.6";
-constexpr char kBusyboxLatest[] = "docker.io/library/busybox:latest";
-constexpr char kToken[] = "crigate.io/token";
+constexpr char kWalkNode[] = "walk-node";
 constexpr uid_t kNobody = 65534;
 constexpr gid_t kNogroup = 65534;
 
@@ -142,7 +139,7 @@ class WalkaroundE2E : public ::testing::Test {
   static CrigateProcess::Options GateOptions() {
     CrigateProcess::Options o;
     o.server_extra = "socket_mode = \"0666\"";
-    o.policy = "[node]\nid = \"" + std::string(kNode) + "\"\n";
+    o.policy = "[node]\nid = \"" + std::string(kWalkNode) + "\"\n";
     o.policy += "[privilege]\nsuper_uids = [0]\n";
     o.policy += "[trust]\nstore = \"" + *dir_ + "/trust.toml\"\n";
     o.policy += "sandbox_image = \"" + std::string(kPause) + "\"\n";
@@ -153,7 +150,7 @@ class WalkaroundE2E : public ::testing::Test {
   static std::string Issue(const std::string& act, const std::string& img) {
     Ran issued =
         RunProgram({CrigateBinary(), "token", "issue", "--key", *dir_ + "/ops.key", "--sub", "walk",
-                    "--act", act, "--node", kNode, "--ttl", "300s", "--img", img});
+                    "--act", act, "--node", kWalkNode, "--ttl", "300s", "--img", img});
     EXPECT_EQ(issued.code, 0) << issued.err;
     return Trim(issued.out);
   }

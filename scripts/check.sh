@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# What CI runs (.ci/run): every test (scripts/test.sh) and the checks that
+# keep the code clean, each of which fails the run:
+#   1. clang-format: the tree is formatted (scripts/check-format.sh);
+#   2. scripts/test.sh: the build (-Werror) and every unit and end-to-end test;
+#   3. the unit tests again under AddressSanitizer and UndefinedBehaviorSanitizer,
+#      leaks included (build tree <build>-asan, -DCRIGATE_SANITIZE=address,undefined);
+#   4. every libFuzzer target for a short bounded time from its seed corpus
+#      (scripts/fuzz.sh, clang-14, build-fuzz/);
+#   5. the threaded units under ThreadSanitizer (scripts/tsan.sh, build-tsan/).
+#
+# Usage: scripts/check.sh
+#   CRIGATE_BUILD_DIR          build tree of step 2 (default <repo>/build)
+#   CRIGATE_SANITIZE_TESTS=0   skip step 3
+#   CRIGATE_FUZZ_TESTS=0       skip step 4; CRIGATE_FUZZ_SECONDS per target (20)
+#   CRIGATE_TSAN_TESTS=0       skip step 5
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+build_dir=${CRIGATE_BUILD_DIR:-$CRIGATE_REPO_ROOT/build}
+
+bash "$CRIGATE_SCRIPTS_DIR/install-deps.sh" --if-missing
+bash "$CRIGATE_SCRIPTS_DIR/check-format.sh"
+
+bash "$CRIGATE_SCRIPTS_DIR/test.sh"
+
+if [[ ${CRIGATE_SANITIZE_TESTS:-1} != 0 ]]; then
+  sanitize_dir=${build_dir}-asan
+  log "unit tests under address,undefined sanitizers (build in $sanitize_dir)"
+  cmake -S "$CRIGATE_REPO_ROOT" -B "$sanitize_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCRIGATE_SANITIZE=address,undefined >/dev/null
+  cmake --build "$sanitize_dir" -j "$(nproc)"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --test-dir "$sanitize_dir" --output-on-failure -j 2 -LE e2e
+fi
+
+if [[ ${CRIGATE_FUZZ_TESTS:-1} != 0 ]]; then
+  log "fuzz targets, ${CRIGATE_FUZZ_SECONDS:-20} s each"
+  bash "$CRIGATE_SCRIPTS_DIR/fuzz.sh" "${CRIGATE_FUZZ_SECONDS:-20}"
+fi
+
+if [[ ${CRIGATE_TSAN_TESTS:-1} != 0 ]]; then
+  log "threaded units under ThreadSanitizer"
+  bash "$CRIGATE_SCRIPTS_DIR/tsan.sh"
+fi
+log "every check passed"
