@@ -5,7 +5,7 @@
 
 #include <utility>
 
-#include "policy/toml_fields.h"
+#include "policy/base/toml_fields.h"
 
 namespace crigate::cri {
 namespace {
@@ -29,9 +29,9 @@ grpc::Status LookupFailed(std::string_view what, const grpc::Status& s) {
 
 ApprovalConfig ParseApprovalConfig(const toml::table& root, std::vector<std::string>& errors) {
   ApprovalConfig config;
-  const toml::table* table = policy::SectionOf(root, "approval", errors);
+  const toml::table* table = base::SectionOf(root, "approval", errors);
   if (table == nullptr) return config;
-  policy::TomlFields fields(table, "approval", errors);
+  base::TomlFields fields(table, "approval", errors);
   fields.RejectUnknown({"enabled", "key_file", "dir", "ttl_seconds"});
   fields.Bool("enabled", config.enabled);
   fields.String("key_file", config.key_file);

@@ -203,7 +203,7 @@ TEST(ApprovalIssuer, RefusesAKeyOthersCanRead) {
   EXPECT_NE(error.find("chmod 600"), std::string::npos) << error;
   config.key_file = dir.path() + "/missing";
   EXPECT_FALSE(ApprovalIssuer::Create(config, &error));
-  EXPECT_NE(error.find("cannot open"), std::string::npos) << error;
+  EXPECT_NE(error.find("cannot read"), std::string::npos) << error;
 }
 
 std::vector<std::string> ParseErrors(std::string_view text, ApprovalConfig* config) {

@@ -7,10 +7,13 @@
 #include <cerrno>
 #include <sstream>
 
-#include "policy/toml_fields.h"
+#include "policy/base/toml_fields.h"
 
 namespace crigate::cri {
 namespace {
+
+// A config file is a few KiB; anything near this is the wrong file.
+constexpr size_t kMaxConfigBytes = 1 << 20;
 
 // A user or group given by name or number.
 template <typename Id>
@@ -76,27 +79,14 @@ bool ParseMode(const toml::node& node, mode_t* out, std::string* error) {
 }  // namespace
 
 std::optional<toml::table> LoadToml(const std::string& path, std::vector<std::string>* errors) {
-  try {
-    return toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
-    const auto& where = e.source().begin;
-    if (where.line == 0) {
-      errors->push_back(fmt::format("{}: {}", path, e.description()));
-    } else {
-      errors->push_back(
-          fmt::format("{}:{}:{}: {}", path, where.line, where.column, e.description()));
-    }
-  } catch (const std::exception& e) {
-    errors->push_back(fmt::format("{}: {}", path, e.what()));
-  }
-  return std::nullopt;
+  return base::LoadTomlFile(path, kMaxConfigBytes, *errors);
 }
 
 bool ParseDaemonConfig(const toml::table& root, DaemonConfig* out,
                        std::vector<std::string>* errors) {
   const size_t before = errors->size();
 
-  policy::TomlFields server(policy::SectionOf(root, "server", *errors), "server", *errors);
+  base::TomlFields server(base::SectionOf(root, "server", *errors), "server", *errors);
   server.RejectUnknown({"socket", "socket_mode", "socket_owner", "socket_group", "drain_timeout_ms",
                         "decision_threads", "max_message_bytes"});
   server.String("socket", out->socket.path);
@@ -125,7 +115,7 @@ bool ParseDaemonConfig(const toml::table& root, DaemonConfig* out,
   read_int("decision_threads", 1, 256, &out->decision_threads);
   read_int("max_message_bytes", 4096, 256 << 20, &out->max_message_bytes);
 
-  policy::TomlFields backend(policy::SectionOf(root, "backend", *errors), "backend", *errors);
+  base::TomlFields backend(base::SectionOf(root, "backend", *errors), "backend", *errors);
   backend.RejectUnknown({"endpoint"});
   backend.String("endpoint", out->backend_endpoint);
   if (out->backend_endpoint.rfind("unix:", 0) != 0) {
@@ -134,7 +124,7 @@ bool ParseDaemonConfig(const toml::table& root, DaemonConfig* out,
         "must be a unix socket address such as \"unix:///run/containerd/containerd.sock\"");
   }
 
-  policy::TomlFields logs(policy::SectionOf(root, "log", *errors), "log", *errors);
+  base::TomlFields logs(base::SectionOf(root, "log", *errors), "log", *errors);
   logs.RejectUnknown({"level"});
   std::string level;
   logs.String("level", level);

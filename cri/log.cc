@@ -1,10 +1,11 @@
 #include "log.h"
 
-#include <sys/time.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+
+#include "policy/base/time.h"
 
 namespace crigate::log {
 namespace {
@@ -46,13 +47,9 @@ bool ParseLevel(std::string_view text, Level* level) {
 }
 
 void Write(Level level, std::string_view message) {
-  timeval tv{};
-  gettimeofday(&tv, nullptr);
-  tm utc{};
-  gmtime_r(&tv.tv_sec, &utc);
-  std::string line = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z {} {}\n",
-                                 utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour,
-                                 utc.tm_min, utc.tm_sec, tv.tv_usec / 1000, Name(level), message);
+  std::string line = fmt::format("{} {} {}\n",
+                                 base::FormatUtc(std::chrono::system_clock::now(), true),
+                                 Name(level), message);
   // One write per line keeps lines whole when threads log at once.
   ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());
   (void)ignored;

@@ -156,7 +156,7 @@ int Run(const Args& args) {
   // Token uses and kept tokens live on disk only when tokens are checked.
   std::unique_ptr<policy::TokenGrants> token_grants;
   if (policy_config->token.enabled) {
-    auto token_uses = policy::OpenTokenUses(*policy_config, policy::SystemClock::Instance());
+    auto token_uses = policy::OpenTokenUses(*policy_config, base::SystemClock::Instance());
     if (!token_uses.ok()) {
       log::Error("cannot open the token-use store: {}", token_uses.error());
       return 1;

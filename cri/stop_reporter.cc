@@ -3,7 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cri/log.h"
-#include "policy/clock.h"
+#include "policy/base/time.h"
 #include "policy/cloud/event_sink.h"
 
 namespace crigate::cri {
@@ -13,7 +13,7 @@ void StopReporter::Report(const monitor::StopAction& a) {
   // The shape of a decision record: ISO time, the node object (the audit log
   // stamps it; the event sink adds the node's MAC too).
   nlohmann::ordered_json record = {
-      {"time", policy::FormatUtc(a.decided_at, true)},
+      {"time", base::FormatUtc(a.decided_at, true)},
       {"type", "monitor_stop"},
       {"container_id", a.container_id},
       {"container_name", a.container_name},

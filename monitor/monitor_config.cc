@@ -4,119 +4,57 @@
 
 #include <algorithm>
 #include <functional>
+#include <utility>
+
+#include "policy/base/toml_fields.h"
 
 namespace crigate::monitor {
 namespace {
 
-using Errors = std::vector<std::string>;
-
-std::string Describe(const toml::node& node) {
-  switch (node.type()) {
-    case toml::node_type::string:
-      return fmt::format("\"{}\"", node.as_string()->get());
-    case toml::node_type::integer:
-      return std::to_string(node.as_integer()->get());
-    case toml::node_type::floating_point:
-      return fmt::format("{}", node.as_floating_point()->get());
-    case toml::node_type::boolean:
-      return node.as_boolean()->get() ? "true" : "false";
-    case toml::node_type::table:
-      return "a table";
-    case toml::node_type::array:
-      return "an array";
-    default:
-      return "a date/time";
-  }
-}
-
-std::optional<int64_t> ReadInteger(const toml::node& node, std::string_view key, int64_t min,
-                                   int64_t max, Errors& errors) {
-  const toml::value<int64_t>* value = node.as_integer();
-  if (value == nullptr || value->get() < min || value->get() > max) {
-    errors.push_back(fmt::format("{}: expected an integer from {} to {}, got {}", key, min, max,
-                                 Describe(node)));
-    return std::nullopt;
-  }
-  return value->get();
-}
-
-// A ratio threshold in [0, 1]; integers 0 and 1 are accepted too.
-std::optional<double> ReadRatio(const toml::node& node, std::string_view key, Errors& errors) {
-  std::optional<double> ratio;
-  if (const auto* real = node.as_floating_point()) ratio = real->get();
-  if (const auto* integer = node.as_integer()) ratio = static_cast<double>(integer->get());
-  if (!ratio || !(*ratio >= 0 && *ratio <= 1)) {
-    errors.push_back(fmt::format("{}: expected a ratio from 0 to 1 (0 turns the check off), got {}",
-                                 key, Describe(node)));
-    return std::nullopt;
-  }
-  return ratio;
-}
-
-std::optional<std::vector<std::string>> ReadStrings(const toml::node& node, std::string_view key,
-                                                    Errors& errors) {
-  const toml::array* array = node.as_array();
-  std::vector<std::string> strings;
-  bool ok = array != nullptr;
-  if (ok) {
-    for (const toml::node& item : *array) {
-      const auto* text = item.as_string();
-      if (text == nullptr || text->get().empty()) {
-        ok = false;
-        break;
-      }
-      strings.push_back(text->get());
+// "key=value" or "key" items of fields.key into *out.
+void LabelMatches(base::TomlFields& fields, std::string_view key, std::vector<LabelMatch>& out) {
+  std::vector<std::string> texts;
+  fields.StringList(key, texts);
+  if (!fields.Has(key)) return;
+  std::vector<LabelMatch> matches;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    if (std::optional<LabelMatch> match = LabelMatch::Parse(texts[i])) {
+      matches.push_back(*match);
+    } else {
+      fields.Error(fmt::format("{}[{}]", key, i), "must be \"key=value\" or \"key\"");
     }
   }
-  if (!ok) {
-    errors.push_back(fmt::format("{}: expected an array of non-empty strings", key));
-    return std::nullopt;
-  }
-  return strings;
+  out = std::move(matches);
 }
 
-std::optional<LabelMatch> ReadLabelMatch(const toml::node& node, std::string_view key,
-                                         Errors& errors) {
-  const auto* text = node.as_string();
-  std::optional<LabelMatch> match = text ? LabelMatch::Parse(text->get()) : std::nullopt;
-  if (!match) {
-    errors.push_back(
-        fmt::format("{}: expected \"key=value\" or \"key\", got {}", key, Describe(node)));
-  }
-  return match;
-}
-
-void ParseOverride(const toml::node& node, size_t index, MonitorConfig& config, Errors& errors) {
-  std::string prefix = fmt::format("monitor.container[{}]", index);
+void ParseOverride(const toml::node& node, size_t index, MonitorConfig& config,
+                   std::vector<std::string>& errors) {
+  const std::string prefix = fmt::format("monitor.container[{}]", index);
   const toml::table* table = node.as_table();
   if (table == nullptr) {
-    errors.push_back(prefix + ": expected a table ([[monitor.container]])");
+    errors.push_back(prefix + ": must be a table ([[monitor.container]])");
     return;
   }
+  base::TomlFields f(table, prefix, errors);
+  f.RejectUnknown({"match_label", "cpu", "memory", "pids"});
   ContainerOverride entry;
-  bool has_match = false;
-  for (const auto& [key_node, value] : *table) {
-    std::string_view key = key_node.str();
-    std::string name = fmt::format("{}.{}", prefix, key);
-    if (key == "match_label") {
-      if (auto match = ReadLabelMatch(value, name, errors)) {
-        entry.match = *match;
-        has_match = true;
-      }
-    } else if (key == "cpu") {
-      entry.cpu = ReadRatio(value, name, errors);
-    } else if (key == "memory") {
-      entry.memory = ReadRatio(value, name, errors);
-    } else if (key == "pids") {
-      entry.pids = ReadRatio(value, name, errors);
-    } else {
-      errors.push_back(name + ": unknown key (known: match_label, cpu, memory, pids)");
-    }
+  std::string label;
+  f.String("match_label", label);
+  std::optional<LabelMatch> match = LabelMatch::Parse(label);
+  if (!f.Has("match_label")) {
+    f.Error("match_label", "required");
+  } else if (!label.empty() && !match) {
+    f.Error("match_label", "must be \"key=value\" or \"key\"");
   }
-  if (!has_match) {
-    errors.push_back(prefix + ".match_label: required");
-    return;
+  for (auto [key, out] : {std::pair{"cpu", &entry.cpu}, std::pair{"memory", &entry.memory},
+                          std::pair{"pids", &entry.pids}}) {
+    if (!f.Has(key)) continue;
+    double ratio = -1;
+    f.Ratio(key, ratio);
+    if (ratio >= 0) *out = ratio;
   }
+  if (!match) return;
+  entry.match = *match;
   config.overrides.push_back(std::move(entry));
 }
 
@@ -164,85 +102,42 @@ bool MonitorConfig::IsProtected(const std::string& pod_namespace,
 
 MonitorConfig ParseMonitorConfig(const toml::table& root, std::vector<std::string>& errors) {
   MonitorConfig config;
-  const toml::node* section = root.get("monitor");
-  if (section == nullptr) return config;
-  const toml::table* table = section->as_table();
-  if (table == nullptr) {
-    errors.push_back("monitor: expected a table ([monitor])");
-    return config;
+  const toml::table* table = base::SectionOf(root, "monitor", errors);
+  if (table == nullptr) return config;
+  base::TomlFields f(table, "monitor", errors);
+  f.RejectUnknown({"enabled", "interval_ms", "samples", "grace_seconds", "cooldown_ms",
+                   "resync_interval_ms", "cpu", "memory", "pids", "node_cpu", "node_memory",
+                   "node_cpu_pressure", "node_memory_pressure", "victim_min_share",
+                   "protected_namespaces", "protected_labels", "container"});
+  f.Bool("enabled", config.enabled);
+  f.Millis("interval_ms", 50, 60000, config.interval);
+  f.Int("samples", 1, 1000, config.samples);
+  f.Int("grace_seconds", int64_t{0}, int64_t{3600}, config.grace_seconds);
+  f.Millis("cooldown_ms", 0, 3600000, config.cooldown);
+  const size_t before_resync = errors.size();
+  std::chrono::milliseconds resync = config.resync_interval;
+  f.Millis("resync_interval_ms", 0, 86400000, resync);
+  if (errors.size() == before_resync && resync.count() != 0 && resync.count() < 1000) {
+    f.Error("resync_interval_ms", "must be 0 (only at start) or at least 1000");
+  } else {
+    config.resync_interval = resync;
   }
-  using std::chrono::milliseconds;
-  for (const auto& [key_node, value] : *table) {
-    std::string_view key = key_node.str();
-    std::string name = fmt::format("monitor.{}", key);
-    if (key == "enabled") {
-      if (const auto* flag = value.as_boolean()) {
-        config.enabled = flag->get();
-      } else {
-        errors.push_back(fmt::format("{}: expected true or false, got {}", name, Describe(value)));
-      }
-    } else if (key == "interval_ms") {
-      if (auto ms = ReadInteger(value, name, 50, 60000, errors))
-        config.interval = milliseconds(*ms);
-    } else if (key == "samples") {
-      if (auto n = ReadInteger(value, name, 1, 1000, errors)) config.samples = static_cast<int>(*n);
-    } else if (key == "grace_seconds") {
-      if (auto s = ReadInteger(value, name, 0, 3600, errors)) config.grace_seconds = *s;
-    } else if (key == "cooldown_ms") {
-      if (auto ms = ReadInteger(value, name, 0, 3600000, errors))
-        config.cooldown = milliseconds(*ms);
-    } else if (key == "resync_interval_ms") {
-      auto ms = ReadInteger(value, name, 0, 86400000, errors);
-      if (ms && *ms != 0 && *ms < 1000) {
-        errors.push_back(name + ": expected 0 (only at start) or at least 1000");
-      } else if (ms) {
-        config.resync_interval = milliseconds(*ms);
-      }
-    } else if (key == "cpu") {
-      if (auto ratio = ReadRatio(value, name, errors)) config.container.cpu = *ratio;
-    } else if (key == "memory") {
-      if (auto ratio = ReadRatio(value, name, errors)) config.container.memory = *ratio;
-    } else if (key == "pids") {
-      if (auto ratio = ReadRatio(value, name, errors)) config.container.pids = *ratio;
-    } else if (key == "node_cpu") {
-      if (auto ratio = ReadRatio(value, name, errors)) config.node_cpu = *ratio;
-    } else if (key == "node_memory") {
-      if (auto ratio = ReadRatio(value, name, errors)) config.node_memory = *ratio;
-    } else if (key == "node_cpu_pressure") {
-      if (auto ratio = ReadRatio(value, name, errors)) config.node_cpu_pressure = *ratio;
-    } else if (key == "node_memory_pressure") {
-      if (auto ratio = ReadRatio(value, name, errors)) config.node_memory_pressure = *ratio;
-    } else if (key == "victim_min_share") {
-      if (auto ratio = ReadRatio(value, name, errors)) config.victim_min_share = *ratio;
-    } else if (key == "protected_namespaces") {
-      if (auto names = ReadStrings(value, name, errors)) config.protected_namespaces = *names;
-    } else if (key == "protected_labels") {
-      if (auto texts = ReadStrings(value, name, errors)) {
-        config.protected_labels.clear();
-        for (size_t i = 0; i < texts->size(); ++i) {
-          std::optional<LabelMatch> match = LabelMatch::Parse((*texts)[i]);
-          if (match) {
-            config.protected_labels.push_back(*match);
-          } else {
-            errors.push_back(fmt::format("{}[{}]: expected \"key=value\" or \"key\"", name, i));
-          }
-        }
-      }
-    } else if (key == "container") {
-      const toml::array* entries = value.as_array();
-      if (entries == nullptr) {
-        errors.push_back(name + ": expected an array of tables ([[monitor.container]])");
-        continue;
-      }
-      for (size_t i = 0; i < entries->size(); ++i)
-        ParseOverride(*entries->get(i), i, config, errors);
+  f.Ratio("cpu", config.container.cpu);
+  f.Ratio("memory", config.container.memory);
+  f.Ratio("pids", config.container.pids);
+  f.Ratio("node_cpu", config.node_cpu);
+  f.Ratio("node_memory", config.node_memory);
+  f.Ratio("node_cpu_pressure", config.node_cpu_pressure);
+  f.Ratio("node_memory_pressure", config.node_memory_pressure);
+  f.Ratio("victim_min_share", config.victim_min_share);
+  f.StringList("protected_namespaces", config.protected_namespaces);
+  LabelMatches(f, "protected_labels", config.protected_labels);
+  if (const toml::node* node = f.Get("container")) {
+    const toml::array* entries = node->as_array();
+    if (entries == nullptr) {
+      f.Error("container", "must be an array of tables ([[monitor.container]])");
     } else {
-      errors.push_back(fmt::format(
-          "{}: unknown key (known: enabled, interval_ms, samples, grace_seconds, cooldown_ms, "
-          "resync_interval_ms, cpu, memory, pids, node_cpu, node_memory, node_cpu_pressure, "
-          "node_memory_pressure, victim_min_share, protected_namespaces, protected_labels, "
-          "container)",
-          name));
+      for (size_t i = 0; i < entries->size(); ++i) ParseOverride(*entries->get(i), i, config, errors);
     }
   }
   return config;

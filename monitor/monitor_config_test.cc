@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace crigate::monitor {
 namespace {
 
@@ -127,6 +129,10 @@ shape = 1
     EXPECT_TRUE(AnyErrorMentions(errors, key)) << key;
   }
   EXPECT_EQ(errors.size(), 14u);
+  // Worded as every other section's errors (policy/base/toml_fields.h).
+  EXPECT_TRUE(std::count(errors.begin(), errors.end(),
+                         "monitor.interval_ms: must be an integer from 50 to 60000") == 1);
+  EXPECT_TRUE(std::count(errors.begin(), errors.end(), "monitor.colour: unknown key") == 1);
 }
 
 TEST(ParseMonitorConfig, SectionOfTheWrongType) {

@@ -59,7 +59,7 @@ Watchdog::Watchdog(MonitorConfig config, Dependencies dependencies)
       runtime_(std::move(dependencies.runtime)),
       cgroups_(std::move(dependencies.cgroups)),
       reporter_(std::move(dependencies.reporter)),
-      clock_(dependencies.clock ? std::move(dependencies.clock) : std::make_shared<SteadyClock>()),
+      clock_(dependencies.clock ? std::move(dependencies.clock) : std::make_shared<base::SystemClock>()),
       warn_(dependencies.warn ? std::move(dependencies.warn) : WriteToStderr),
       node_capacity_(dependencies.node->capacity()),
       node_(std::move(dependencies.node)),
@@ -74,7 +74,7 @@ bool Watchdog::Start() {
   if (thread_.joinable()) return true;
   if (stop_requested_) return false;
   Resync();
-  last_resync_at_ = clock_->Now();
+  last_resync_at_ = clock_->Steady();
   try {
     thread_ = std::thread([this] { Run(); });
   } catch (const std::system_error& error) {
@@ -208,7 +208,7 @@ void Watchdog::ResyncNow() {
 
 void Watchdog::Tick() {
   std::chrono::nanoseconds cpu_before = ThreadCpuTime();
-  steady_clock::time_point now = clock_->Now();
+  steady_clock::time_point now = clock_->Steady();
   DrainInbox(now);
   bool retry_resync;
   {
@@ -461,7 +461,7 @@ void Watchdog::StartStop(Watched& victim, const char* resource, const BreachCoun
   action.share = share;
   action.started_at_ns = victim.facts.started_at_ns;
   action.grace_seconds = config_.grace_seconds;
-  action.decided_at = std::chrono::system_clock::now();
+  action.decided_at = clock_->Now();
   bool posted = stops_.Post([this, action]() mutable {
     action.result = runtime_->Stop(action.container_id, action.grace_seconds);
     reporter_->Report(action);

@@ -38,7 +38,7 @@
 #include "action_reporter.h"
 #include "breach_counter.h"
 #include "cgroup_reader.h"
-#include "clock.h"
+#include "policy/base/time.h"
 #include "monitor_config.h"
 #include "node_reader.h"
 #include "ratios.h"
@@ -66,7 +66,7 @@ class Watchdog final {
     std::shared_ptr<CgroupOpener> cgroups;      // required
     std::unique_ptr<NodeReader> node;           // required
     std::shared_ptr<ActionReporter> reporter;   // required
-    std::shared_ptr<Clock> clock;               // SteadyClock when null
+    std::shared_ptr<const base::Clock> clock;  // base::SystemClock when null
     // Operator-facing warnings (a registration that failed, a breach with
     // nothing to stop). stderr when empty. Called from the watchdog's threads.
     std::function<void(std::string_view)> warn;
@@ -134,7 +134,7 @@ class Watchdog final {
   const std::shared_ptr<ContainerRuntime> runtime_;
   const std::shared_ptr<CgroupOpener> cgroups_;
   const std::shared_ptr<ActionReporter> reporter_;
-  const std::shared_ptr<Clock> clock_;
+  const std::shared_ptr<const base::Clock> clock_;
   const std::function<void(std::string_view)> warn_;
   const NodeCapacity node_capacity_;
 

@@ -9,6 +9,8 @@
 #include <map>
 #include <mutex>
 
+#include "policy/base/fake_clock.h"
+
 namespace crigate::monitor {
 namespace {
 
@@ -177,12 +179,6 @@ class FakeNode final : public NodeReader {
   uint64_t total_ = 0;
 };
 
-class FakeClock final : public Clock {
- public:
-  std::chrono::steady_clock::time_point Now() override { return now; }
-  std::chrono::steady_clock::time_point now{seconds(1000)};
-};
-
 class RecordingReporter final : public ActionReporter {
  public:
   void Report(const StopAction& action) override {
@@ -223,7 +219,7 @@ class WatchdogTest : public ::testing::Test {
   // One interval passes, one tick runs, and every runtime call it started ends.
   void Tick(int count = 1) {
     for (int i = 0; i < count; ++i) {
-      clock_->now += seconds(1);
+      clock_->Advance(seconds(1));
       watchdog_->Tick();
       watchdog_->WaitIdle();
     }
@@ -237,7 +233,7 @@ class WatchdogTest : public ::testing::Test {
   MonitorConfig config_;
   std::shared_ptr<FakeRuntime> runtime_ = std::make_shared<FakeRuntime>();
   std::shared_ptr<RecordingReporter> reporter_ = std::make_shared<RecordingReporter>();
-  std::shared_ptr<FakeClock> clock_ = std::make_shared<FakeClock>();
+  std::shared_ptr<base::FakeClock> clock_ = std::make_shared<base::FakeClock>(1000);
   std::shared_ptr<double> node_busy_ = std::make_shared<double>(0.1);
   std::mutex warnings_mu_;
   std::vector<std::string> warnings_;
@@ -460,13 +456,13 @@ TEST_F(WatchdogTest, OneStopAtATimeAndTheCooldownCountsFromItsEnd) {
   RegisterAndSettle("b");
   runtime_->HoldStops(true);  // StopContainer waits out its grace period
   for (int i = 0; i < 4; ++i) {
-    clock_->now += seconds(1);
+    clock_->Advance(seconds(1));
     watchdog_->Tick();
   }
   // b's stop is in flight; a breaches too but must wait.
   ASSERT_TRUE(runtime_->WaitForStopCalls(1));
   for (int i = 0; i < 10; ++i) {
-    clock_->now += seconds(1);
+    clock_->Advance(seconds(1));
     watchdog_->Tick();
   }
   EXPECT_EQ(runtime_->Stops(), std::vector<std::string>{"b"});

@@ -19,7 +19,7 @@ int OpenAppend(const std::string& path) {
 
 }  // namespace
 
-Result<std::unique_ptr<AuditLog>> AuditLog::Open(AuditOptions options, const Clock& clock) {
+Result<std::unique_ptr<AuditLog>> AuditLog::Open(AuditOptions options, const base::Clock& clock) {
   if (options.path.empty()) return Fail(Code::INVALID_ARGUMENT, "audit log path is empty");
   int fd = OpenAppend(options.path);
   if (fd < 0) {
@@ -118,7 +118,7 @@ grpc::Status AuditLog::Record(const nlohmann::ordered_json& record) {
       nlohmann::ordered_json stamped = {
           {"time", record.contains("time")
                        ? record["time"]
-                       : nlohmann::ordered_json(FormatUtc(clock_.Now(), true))}};
+                       : nlohmann::ordered_json(base::FormatUtc(clock_.Now(), true))}};
       if (add_node) stamped["node"] = {{"id", options_.node_id}};
       for (const auto& [key, value] : record.items()) stamped[key] = value;
       line = stamped.dump(-1, ' ', false, kReplace);

@@ -20,7 +20,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "policy/clock.h"
+#include "policy/base/time.h"
 #include "policy/result.h"
 
 namespace crigate::policy {
@@ -40,7 +40,7 @@ class AuditLog final {
   // Opens (creating with mode 0640) options.path; UNAVAILABLE naming the
   // path when it cannot.
   static Result<std::unique_ptr<AuditLog>> Open(AuditOptions options,
-                                                const Clock& clock = SystemClock::Instance());
+                                                const base::Clock& clock = base::SystemClock::Instance());
   ~AuditLog();
   AuditLog(const AuditLog&) = delete;
   AuditLog& operator=(const AuditLog&) = delete;
@@ -56,7 +56,7 @@ class AuditLog final {
   uint64_t failures() const;
 
  private:
-  AuditLog(AuditOptions options, const Clock& clock, int fd)
+  AuditLog(AuditOptions options, const base::Clock& clock, int fd)
       : options_(std::move(options)), clock_(clock), fd_(fd) {}
 
   grpc::Status OpenFile();  // requires mu_
@@ -67,7 +67,7 @@ class AuditLog final {
   grpc::Status Append(const std::string& line);  // requires mu_
 
   const AuditOptions options_;
-  const Clock& clock_;
+  const base::Clock& clock_;
 
   mutable std::mutex mu_;
   int fd_ = -1;             // guarded by mu_; -1 after a failure, reopened on next record

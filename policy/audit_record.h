@@ -3,8 +3,10 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <string>
 #include <string_view>
 
+#include "policy/base/status.h"
 #include "policy/gate.h"
 
 namespace crigate::policy {
@@ -15,7 +17,9 @@ nlohmann::ordered_json DecisionRecord(const GateRequest& request, const Decision
                                       const CallState& state, std::string_view phase);
 
 // "PERMISSION_DENIED", "OK"...
-const char* StatusCodeName(grpc::StatusCode code);
+inline std::string StatusCodeName(grpc::StatusCode code) {
+  return base::CodeName(static_cast<int>(code));
+}
 const char* VerdictName(Verdict verdict);
 
 }  // namespace crigate::policy

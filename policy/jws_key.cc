@@ -17,6 +17,8 @@
 #include <cstring>
 #include <map>
 
+#include "policy/base/files.h"
+
 namespace crigate::policy {
 namespace {
 
@@ -67,32 +69,6 @@ Result<JwsAlg> AlgOf(EVP_PKEY* pkey) {
   const char* type = EVP_PKEY_get0_type_name(pkey);
   return Fail(Code::INVALID_ARGUMENT,
               fmt::format("key type {} is not Ed25519 or ECDSA P-256", type ? type : "unknown"));
-}
-
-Result<std::string> ReadSmallFile(const std::string& path) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return Fail(Code::NOT_FOUND, fmt::format("cannot read {}: {}", path, strerror(errno)));
-  std::string data;
-  char buffer[8192];
-  for (;;) {
-    ssize_t n = read(fd, buffer, sizeof(buffer));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      close(fd);
-      return Fail(Code::NOT_FOUND, fmt::format("cannot read {}: {}", path, strerror(err)));
-    }
-    if (n == 0) break;
-    data.append(buffer, static_cast<size_t>(n));
-    if (data.size() > kMaxPemBytes) {
-      close(fd);
-      return Fail(Code::INVALID_ARGUMENT,
-                  fmt::format("{} is larger than {} bytes; not a key file", path, kMaxPemBytes));
-    }
-  }
-  close(fd);
-  return data;
 }
 
 Result<std::string> BioText(BIO* bio) {
@@ -152,7 +128,7 @@ Result<std::shared_ptr<const JwsKey>> JwsKey::FromPem(std::string_view pem, std:
 
 Result<std::shared_ptr<const JwsKey>> JwsKey::LoadPem(const std::string& path, std::string kid,
                                                       bool want_private) {
-  Result<std::string> pem = ReadSmallFile(path);
+  Result<std::string> pem = base::ReadBoundedFile(path, {kMaxPemBytes});
   if (!pem.ok()) return pem.status();
   auto key = FromPem(*pem, std::move(kid), want_private);
   if (!key.ok()) return Fail(key.code(), fmt::format("{}: {}", path, key.error()));

@@ -12,7 +12,7 @@ namespace crigate::policy {
 Result<std::unique_ptr<StagedPipeline>> BuildPipeline(const PolicyConfig& config,
                                                       const PipelineDeps& deps) {
   using Code = grpc::StatusCode;
-  const Clock& clock = deps.clock ? *deps.clock : SystemClock::Instance();
+  const base::Clock& clock = deps.clock ? *deps.clock : base::SystemClock::Instance();
   std::vector<std::unique_ptr<Stage>> stages;
   TrustStage* trust = nullptr;
 
@@ -66,7 +66,7 @@ Result<std::unique_ptr<StagedPipeline>> BuildPipeline(const PolicyConfig& config
 }
 
 Result<std::shared_ptr<TokenUseStore>> OpenTokenUses(const PolicyConfig& config,
-                                                     const Clock& clock) {
+                                                     const base::Clock& clock) {
   auto store =
       TokenUseStore::Open(config.token.use_store, config.token.replay_cache_size, clock.Now());
   if (!store.ok()) return Fail(store.code(), fmt::format("token.use_store: {}", store.error()));

@@ -15,7 +15,7 @@
 #include <memory>
 #include <vector>
 
-#include "policy/clock.h"
+#include "policy/base/time.h"
 #include "policy/image_resolver.h"
 #include "policy/pipeline.h"
 #include "policy/policy_config.h"
@@ -28,7 +28,7 @@ struct PipelineDeps {
   // Required when trust is enabled; used by token for container-id calls.
   // Must outlive the pipeline.
   ImageResolver* resolver = nullptr;
-  const Clock* clock = nullptr;  // null: the system clock
+  const base::Clock* clock = nullptr;  // null: the system clock
   // The token stage's record of used tokens (OpenTokenUses); null: a new
   // memory-only one of token.replay_cache_size. A daemon opens it once at
   // start and passes it to every build, so that a rebuild makes no used
@@ -46,7 +46,7 @@ Result<std::unique_ptr<StagedPipeline>> BuildPipeline(const PolicyConfig& config
 
 // Opens token.use_store (memory only when it is ""), naming the key on error.
 Result<std::shared_ptr<TokenUseStore>> OpenTokenUses(const PolicyConfig& config,
-                                                     const Clock& clock);
+                                                     const base::Clock& clock);
 
 // Opens token.grant_dir (memory only when it is ""), naming the key on error.
 Result<std::unique_ptr<TokenGrants>> OpenTokenGrants(const PolicyConfig& config);

@@ -374,7 +374,7 @@ class BuiltPipelineTest : public ::testing::Test {
     c.act = {act};
     c.img = img;
     c.node = "gw-1";
-    c.iat = ToUnixSeconds(clock_.Now());
+    c.iat = base::ToUnixSeconds(clock_.Now());
     c.exp = *c.iat + 60;
     c.jti = "j" + std::to_string(++jti_);
     return *IssueToken(c, *key_);

@@ -7,7 +7,7 @@
 
 #include "policy/actions.h"
 #include "policy/image_ref.h"
-#include "policy/toml_fields.h"
+#include "policy/base/toml_fields.h"
 
 namespace crigate::policy {
 namespace {
@@ -16,7 +16,7 @@ constexpr int64_t kMaxId = 0x7fffffff;
 
 // A list of ids given as numbers or names, names resolved now.
 template <typename Id>
-void ReadIds(TomlFields& f, std::string_view key, bool groups, std::set<Id>& out,
+void ReadIds(base::TomlFields& f, std::string_view key, bool groups, std::set<Id>& out,
              std::vector<std::string>& errors) {
   const toml::node* node = f.Get(key);
   if (!node) return;
@@ -99,27 +99,27 @@ std::shared_ptr<const PolicyConfig> ParsePolicyConfig(const toml::table& root,
   config->node_id = HostName();
 
   {
-    TomlFields f(SectionOf(root, "gate", errors), "gate", errors);
+    base::TomlFields f(base::SectionOf(root, "gate", errors), "gate", errors);
     f.RejectUnknown({"methods", "read_only_open"});
     f.NameSet("methods", GatableActions(), config->gate.methods);
     config->gate.methods = ExpandFamilies(std::move(config->gate.methods));
     f.Bool("read_only_open", config->gate.read_only_open);
   }
   {
-    TomlFields f(SectionOf(root, "privilege", errors), "privilege", errors);
+    base::TomlFields f(base::SectionOf(root, "privilege", errors), "privilege", errors);
     f.RejectUnknown({"enabled", "super_uids", "super_groups"});
     f.Bool("enabled", config->privilege.enabled);
     ReadIds(f, "super_uids", false, config->privilege.super_uids, errors);
     ReadIds(f, "super_groups", true, config->privilege.super_gids, errors);
   }
   {
-    TomlFields f(SectionOf(root, "node", errors), "node", errors);
+    base::TomlFields f(base::SectionOf(root, "node", errors), "node", errors);
     f.RejectUnknown({"id"});
     f.String("id", config->node_id);
     if (config->node_id.empty()) f.Error("id", "not set, and the host name cannot be read");
   }
   {
-    TomlFields f(SectionOf(root, "trust", errors), "trust", errors);
+    base::TomlFields f(base::SectionOf(root, "trust", errors), "trust", errors);
     f.RejectUnknown({"enabled", "store", "sandbox_image", "kubelet_root"});
     PolicyConfig::Trust& t = config->trust;
     f.Bool("enabled", t.enabled);
@@ -145,7 +145,7 @@ std::shared_ptr<const PolicyConfig> ParsePolicyConfig(const toml::table& root,
     }
   }
   {
-    TomlFields f(SectionOf(root, "token", errors), "token", errors);
+    base::TomlFields f(base::SectionOf(root, "token", errors), "token", errors);
     f.RejectUnknown({"enabled", "keys", "required_for", "max_ttl", "replay_cache_size",
                      "clock_skew", "use_store", "grant_dir"});
     PolicyConfig::Token& t = config->token;
@@ -179,7 +179,7 @@ std::shared_ptr<const PolicyConfig> ParsePolicyConfig(const toml::table& root,
     }
   }
   {
-    TomlFields f(SectionOf(root, "audit", errors), "audit", errors);
+    base::TomlFields f(base::SectionOf(root, "audit", errors), "audit", errors);
     f.RejectUnknown({"path", "max_bytes", "keep", "fsync"});
     AuditOptions& a = config->audit;
     f.String("path", a.path);

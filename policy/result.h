@@ -10,7 +10,15 @@
 #include <string>
 #include <utility>
 
+#include "policy/base/status.h"
+
 namespace crigate::policy {
+
+// base::Status at the gRPC edge: the same codes with the same numbers.
+inline grpc::Status ToGrpcStatus(const base::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), status.message());
+}
 
 template <typename T>
 class [[nodiscard]] Result {
@@ -21,6 +29,11 @@ class [[nodiscard]] Result {
   Result(grpc::Status status) : status_(std::move(status)) {  // NOLINT: implicit on purpose
     if (status_.ok()) status_ = grpc::Status(grpc::StatusCode::INTERNAL, "result without a value");
   }
+
+  // From the bottom floor's types (policy/base/status.h).
+  Result(const base::Status& status) : Result(ToGrpcStatus(status)) {}  // NOLINT: implicit
+  Result(base::Result<T> other)  // NOLINT: implicit on purpose
+      : Result(other.ok() ? Result(std::move(other).value()) : Result(other.status())) {}
 
   bool ok() const { return value_.has_value(); }
   const grpc::Status& status() const { return status_; }

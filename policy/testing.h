@@ -8,22 +8,14 @@
 #include <mutex>
 #include <string>
 
-#include "policy/clock.h"
+#include "policy/base/fake_clock.h"
 #include "policy/image_resolver.h"
 #include "policy/jws_key.h"
 
 namespace crigate::policy::testing {
 
-class FakeClock final : public Clock {
- public:
-  explicit FakeClock(int64_t unix_seconds = 1'790'000'000) : now_(FromUnixSeconds(unix_seconds)) {}
-  TimePoint Now() const override { return now_; }
-  void Advance(std::chrono::seconds by) { now_ += by; }
-  void Set(int64_t unix_seconds) { now_ = FromUnixSeconds(unix_seconds); }
-
- private:
-  TimePoint now_;
-};
+// The shared settable clock (policy/base/fake_clock.h).
+using base::FakeClock;
 
 class FakeResolver final : public ImageResolver {
  public:

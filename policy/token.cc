@@ -6,7 +6,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
-#include "policy/base64url.h"
+#include "policy/base/base64url.h"
 #include "policy/image_ref.h"
 
 namespace crigate::policy {
@@ -32,7 +32,7 @@ std::string Quote(std::string_view text) {
   return "'" + out + "'";
 }
 
-std::string When(int64_t seconds) { return FormatUtc(FromUnixSeconds(seconds)); }
+std::string When(int64_t seconds) { return base::FormatUtc(base::FromUnixSeconds(seconds)); }
 
 // A NumericDate: a JSON number, floored to whole seconds.
 bool ReadTime(const json& claims, const char* name, std::optional<int64_t>* out,
@@ -100,7 +100,7 @@ Result<TokenClaims> ParseClaims(const json& claims) {
 }
 
 grpc::Status CheckTimes(const TokenClaims& c, const TokenCheck& check) {
-  const int64_t now = ToUnixSeconds(check.now);
+  const int64_t now = base::ToUnixSeconds(check.now);
   const int64_t skew = check.clock_skew.count();
   if (now > c.exp + skew) {
     return Unauthenticated(fmt::format("token expired at {} (now {})", When(c.exp), When(now)));
@@ -139,7 +139,7 @@ Result<VerifiedToken> Verify(std::string_view compact, const KeySet& keys,
   const std::string_view payload_b64 = compact.substr(dot1 + 1, dot2 - dot1 - 1);
   const std::string_view signature_b64 = compact.substr(dot2 + 1);
 
-  std::optional<std::string> header_text = Base64UrlDecode(header_b64);
+  std::optional<std::string> header_text = base::Base64UrlDecode(header_b64);
   if (!header_text || header_text->empty()) return Unauthenticated("token header is not base64url");
   json header = json::parse(*header_text, nullptr, /*allow_exceptions=*/false);
   if (header.is_discarded() || !header.is_object()) {
@@ -182,7 +182,7 @@ Result<VerifiedToken> Verify(std::string_view compact, const KeySet& keys,
     }
   }
 
-  std::optional<std::string> signature = Base64UrlDecode(signature_b64);
+  std::optional<std::string> signature = base::Base64UrlDecode(signature_b64);
   if (!signature) return Unauthenticated("token signature is not base64url");
   const std::string_view signed_part = compact.substr(0, dot2);
   const JwsKey* verified_by = nullptr;
@@ -202,7 +202,7 @@ Result<VerifiedToken> Verify(std::string_view compact, const KeySet& keys,
         fmt::format("token signature does not verify with any {} key ({})", alg, names));
   }
 
-  std::optional<std::string> payload = Base64UrlDecode(payload_b64);
+  std::optional<std::string> payload = base::Base64UrlDecode(payload_b64);
   if (!payload) return Unauthenticated("token payload is not base64url");
   json claims_json = json::parse(*payload, nullptr, /*allow_exceptions=*/false);
   if (claims_json.is_discarded()) return Unauthenticated("token payload is not JSON");
@@ -268,10 +268,10 @@ Result<std::string> IssueToken(const TokenClaims& claims, const JwsKey& key) {
   try {
     json header = {{"alg", AlgName(key.alg())}, {"kid", key.kid()}, {"typ", "JWT"}};
     std::string signing_input =
-        Base64UrlEncode(header.dump()) + "." + Base64UrlEncode(ClaimsJson(claims));
+        base::Base64UrlEncode(header.dump()) + "." + base::Base64UrlEncode(ClaimsJson(claims));
     Result<std::string> signature = key.Sign(signing_input);
     if (!signature.ok()) return signature.status();
-    std::string token = signing_input + "." + Base64UrlEncode(*signature);
+    std::string token = signing_input + "." + base::Base64UrlEncode(*signature);
     if (token.size() > kMaxTokenBytes) {
       return Fail(Code::INVALID_ARGUMENT,
                   fmt::format("token would be {} bytes, more than the {} a verifier accepts",

@@ -21,7 +21,7 @@
 #include <string_view>
 #include <vector>
 
-#include "policy/clock.h"
+#include "policy/base/time.h"
 #include "policy/jws_key.h"
 #include "policy/result.h"
 
@@ -48,7 +48,7 @@ struct VerifiedToken {
 };
 
 struct TokenCheck {
-  TimePoint now;
+  base::WallTime now;
   std::chrono::seconds clock_skew{30};  // tolerated on exp, nbf and iat
   std::chrono::seconds max_ttl{3600};   // longest accepted lifetime; 0: no limit
   std::string node;                     // the node id the token must name; empty: not checked

@@ -17,8 +17,8 @@
 #include <set>
 
 #include "policy/actions.h"
-#include "policy/base64url.h"
-#include "policy/duration.h"
+#include "policy/base/base64url.h"
+#include "policy/base/duration.h"
 #include "policy/image_ref.h"
 #include "policy/jws_key.h"
 #include "policy/token.h"
@@ -101,7 +101,7 @@ std::optional<std::string> ImageClaim(const std::string& text, std::ostream& err
 }
 
 int Issue(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
-          const Clock& clock) {
+          const base::Clock& clock) {
   auto p = ParseFlags(args, {"key", "sub", "act", "img", "node", "ttl", "jti", "kid"}, err);
   if (!p) return 2;
   for (const char* required : {"key", "sub", "act"}) {
@@ -138,13 +138,13 @@ int Issue(const std::vector<std::string>& args, std::ostream& out, std::ostream&
     err << "crigate token issue: --node not given and the host name cannot be read\n";
     return 2;
   }
-  Result<std::chrono::seconds> ttl = ParseDuration(Flag(*p, "ttl", "300s"));
+  Result<std::chrono::seconds> ttl = base::ParseDuration(Flag(*p, "ttl", "300s"));
   if (!ttl.ok() || ttl->count() == 0) {
     err << "crigate token issue: --ttl: " << (ttl.ok() ? "must be more than 0s" : ttl.error())
         << "\n";
     return 2;
   }
-  const int64_t now = ToUnixSeconds(clock.Now());
+  const int64_t now = base::ToUnixSeconds(clock.Now());
   claims.iat = now;
   claims.nbf = now;
   claims.exp = now + ttl->count();
@@ -155,7 +155,7 @@ int Issue(const std::vector<std::string>& args, std::ostream& out, std::ostream&
       err << "crigate token issue: no randomness for the jti\n";
       return 1;
     }
-    claims.jti = Base64UrlEncode(std::string(reinterpret_cast<char*>(random), sizeof(random)));
+    claims.jti = base::Base64UrlEncode(std::string(reinterpret_cast<char*>(random), sizeof(random)));
   }
   const std::string key_path = Flag(*p, "key");
   auto key = JwsKey::LoadPem(key_path, Flag(*p, "kid", KidFromPath(key_path)), true);
@@ -173,7 +173,7 @@ int Issue(const std::vector<std::string>& args, std::ostream& out, std::ostream&
 }
 
 int Verify(const std::vector<std::string>& args, std::istream& in, std::ostream& out,
-           std::ostream& err, const Clock& clock) {
+           std::ostream& err, const base::Clock& clock) {
   auto p = ParseFlags(args, {"pub", "kid", "node", "act", "img", "max-ttl"}, err);
   if (!p) return 2;
   if (Flag(*p, "pub").empty() || p->positional.size() != 1) {
@@ -203,7 +203,7 @@ int Verify(const std::vector<std::string>& args, std::istream& in, std::ostream&
   check.node = Flag(*p, "node");
   check.max_ttl = std::chrono::seconds(0);
   if (std::string max_ttl = Flag(*p, "max-ttl"); !max_ttl.empty()) {
-    Result<std::chrono::seconds> parsed = ParseDuration(max_ttl);
+    Result<std::chrono::seconds> parsed = base::ParseDuration(max_ttl);
     if (!parsed.ok()) {
       err << "crigate token verify: --max-ttl: " << parsed.error() << "\n";
       return 2;
@@ -233,7 +233,7 @@ int Verify(const std::vector<std::string>& args, std::istream& in, std::ostream&
       {"kid", verified->kid},
       {"alg", AlgName((*key)->alg())},
       {"claims", nlohmann::ordered_json::parse(verified->claims_json, nullptr, false)},
-      {"expires", FormatUtc(FromUnixSeconds(verified->claims.exp))}};
+      {"expires", base::FormatUtc(base::FromUnixSeconds(verified->claims.exp))}};
   out << report.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
   return 0;
 }
@@ -289,7 +289,7 @@ int Keygen(const std::vector<std::string>& args, std::ostream& out, std::ostream
 }  // namespace
 
 int RunTokenCli(const std::vector<std::string>& args, std::istream& in, std::ostream& out,
-                std::ostream& err, const Clock& clock) {
+                std::ostream& err, const base::Clock& clock) {
   try {
     if (args.empty()) {
       err << kUsage;
@@ -313,7 +313,7 @@ int RunTokenCli(const std::vector<std::string>& args, std::istream& in, std::ost
 int RunTokenCli(int argc, char** argv) {
   std::vector<std::string> args;
   for (int i = 1; i < argc; ++i) args.emplace_back(argv[i]);
-  return RunTokenCli(args, std::cin, std::cout, std::cerr, SystemClock::Instance());
+  return RunTokenCli(args, std::cin, std::cout, std::cerr, base::SystemClock::Instance());
 }
 
 }  // namespace crigate::policy

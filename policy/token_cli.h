@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "policy/clock.h"
+#include "policy/base/time.h"
 
 namespace crigate::policy {
 
@@ -29,6 +29,6 @@ int RunTokenCli(int argc, char** argv);
 
 // The same with explicit streams and clock; args[0] is the verb.
 int RunTokenCli(const std::vector<std::string>& args, std::istream& in, std::ostream& out,
-                std::ostream& err, const Clock& clock);
+                std::ostream& err, const base::Clock& clock);
 
 }  // namespace crigate::policy

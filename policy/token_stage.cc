@@ -68,7 +68,7 @@ StageResult Deny(std::string reason) {
 }  // namespace
 
 TokenStage::TokenStage(std::shared_ptr<const KeySet> keys, TokenStageOptions options,
-                       std::shared_ptr<TokenUseStore> uses, const Clock& clock,
+                       std::shared_ptr<TokenUseStore> uses, const base::Clock& clock,
                        ImageResolver* resolver, const TokenGrants* grants)
     : options_(std::move(options)),
       uses_(std::move(uses)),
@@ -179,7 +179,7 @@ StageResult TokenStage::Check(const GateRequest& request, CallState& state) {
   }
   const std::string target = ReplayTarget(request, state);
   const std::string key = claims.jti + "\n" + action + "\n" + target;
-  const TimePoint expires = FromUnixSeconds(claims.exp) + options_.clock_skew;
+  const base::WallTime expires = base::FromUnixSeconds(claims.exp) + options_.clock_skew;
   switch (uses_->Reserve(key, expires, check.now)) {
     case TokenUseStore::Outcome::kReserved:
       break;

@@ -39,7 +39,7 @@
 #include <string>
 #include <vector>
 
-#include "policy/clock.h"
+#include "policy/base/time.h"
 #include "policy/gate.h"
 #include "policy/image_resolver.h"
 #include "policy/jws_key.h"
@@ -65,7 +65,7 @@ class TokenStage final : public Stage {
   // grants may be null (then container-id calls carry their token only in
   // metadata); it must outlive the stage.
   TokenStage(std::shared_ptr<const KeySet> keys, TokenStageOptions options,
-             std::shared_ptr<TokenUseStore> uses, const Clock& clock, ImageResolver* resolver,
+             std::shared_ptr<TokenUseStore> uses, const base::Clock& clock, ImageResolver* resolver,
              const TokenGrants* grants = nullptr);
 
   const char* name() const override { return "token"; }
@@ -78,7 +78,7 @@ class TokenStage final : public Stage {
  private:
   const TokenStageOptions options_;
   const std::shared_ptr<TokenUseStore> uses_;
-  const Clock& clock_;
+  const base::Clock& clock_;
   ImageResolver* const resolver_;
   const TokenGrants* const grants_;
 

@@ -30,7 +30,7 @@ class TokenStageTest : public ::testing::Test {
   }
 
   static std::shared_ptr<TokenUseStore> MemoryStore(size_t capacity) {
-    auto store = TokenUseStore::Open("", capacity, FromUnixSeconds(1'790'000'000));
+    auto store = TokenUseStore::Open("", capacity, base::FromUnixSeconds(1'790'000'000));
     EXPECT_TRUE(store.ok()) << store.error();
     return std::move(store).value();
   }
@@ -57,7 +57,7 @@ class TokenStageTest : public ::testing::Test {
     c.act = std::move(act);
     c.img = std::move(img);
     c.node = "gw-1";
-    c.iat = ToUnixSeconds(clock_.Now());
+    c.iat = base::ToUnixSeconds(clock_.Now());
     c.exp = *c.iat + 300;
     c.jti = "jti-" + std::to_string(++jti_);
     return c;

@@ -5,8 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "policy/base64url.h"
-#include "policy/clock.h"
+#include "policy/base/base64url.h"
+#include "policy/base/time.h"
 #include "policy/testing.h"
 
 namespace crigate::policy {
@@ -24,7 +24,7 @@ class TokenTest : public ::testing::Test {
     ed_ = NewKey(JwsAlg::kEdDSA, "edge-ed");
     ec_ = NewKey(JwsAlg::kES256, "edge-ec");
     keys_ = KeySet::Of({PublicOf(*ed_), PublicOf(*ec_)});
-    check_.now = FromUnixSeconds(kNow);
+    check_.now = base::FromUnixSeconds(kNow);
     check_.node = "gw-1";
   }
 
@@ -49,10 +49,10 @@ class TokenTest : public ::testing::Test {
 
   // A token with any header and payload, signed by key over the usual input.
   static std::string Forge(const json& header, const std::string& payload, const JwsKey& key) {
-    std::string input = Base64UrlEncode(header.dump()) + "." + Base64UrlEncode(payload);
+    std::string input = base::Base64UrlEncode(header.dump()) + "." + base::Base64UrlEncode(payload);
     Result<std::string> signature = key.Sign(input);
     EXPECT_TRUE(signature.ok());
-    return input + "." + Base64UrlEncode(signature.ok() ? *signature : "");
+    return input + "." + base::Base64UrlEncode(signature.ok() ? *signature : "");
   }
 
   std::string Reason(const std::string& token) {
@@ -82,7 +82,7 @@ TEST_F(TokenTest, Ed25519TokenVerifiesWithItsClaims) {
 
 TEST_F(TokenTest, Es256TokenUsesRawSixtyFourByteSignature) {
   std::string token = Issue(Claims(), *ec_);
-  std::string signature = *Base64UrlDecode(token.substr(token.rfind('.') + 1));
+  std::string signature = *base::Base64UrlDecode(token.substr(token.rfind('.') + 1));
   EXPECT_EQ(signature.size(), 64u);  // JOSE r||s, not DER
   Result<VerifiedToken> v = VerifyToken(token, *keys_, check_);
   ASSERT_TRUE(v.ok()) << v.error();
@@ -107,26 +107,26 @@ TEST_F(TokenTest, TamperedPayloadBreaksTheSignature) {
   more.act.push_back("RunPodSandbox");
   size_t dot1 = token.find('.'), dot2 = token.rfind('.');
   std::string tampered =
-      token.substr(0, dot1 + 1) + Base64UrlEncode(ClaimsJson(more)) + token.substr(dot2);
+      token.substr(0, dot1 + 1) + base::Base64UrlEncode(ClaimsJson(more)) + token.substr(dot2);
   EXPECT_NE(Reason(tampered).find("does not verify"), std::string::npos);
 }
 
 TEST_F(TokenTest, AlgNoneIsRefused) {
-  std::string token = Base64UrlEncode(R"({"alg":"none","kid":"edge-ed"})") + "." +
-                      Base64UrlEncode(ClaimsJson(Claims())) + ".";
+  std::string token = base::Base64UrlEncode(R"({"alg":"none","kid":"edge-ed"})") + "." +
+                      base::Base64UrlEncode(ClaimsJson(Claims())) + ".";
   EXPECT_NE(Reason(token).find("alg 'none' is not accepted"), std::string::npos);
 }
 
 TEST_F(TokenTest, Hs256WithThePublicKeyAsSecretIsRefused) {
   std::string secret = *PublicOf(*ed_)->PublicPem();
-  std::string input = Base64UrlEncode(R"({"alg":"HS256","kid":"edge-ed"})") + "." +
-                      Base64UrlEncode(ClaimsJson(Claims()));
+  std::string input = base::Base64UrlEncode(R"({"alg":"HS256","kid":"edge-ed"})") + "." +
+                      base::Base64UrlEncode(ClaimsJson(Claims()));
   unsigned char mac[32];
   unsigned int length = 0;
   HMAC(EVP_sha256(), secret.data(), int(secret.size()),
        reinterpret_cast<const unsigned char*>(input.data()), input.size(), mac, &length);
   std::string token =
-      input + "." + Base64UrlEncode(std::string(reinterpret_cast<char*>(mac), length));
+      input + "." + base::Base64UrlEncode(std::string(reinterpret_cast<char*>(mac), length));
   EXPECT_NE(Reason(token).find("alg 'HS256' is not accepted"), std::string::npos);
 }
 
@@ -150,9 +150,9 @@ TEST_F(TokenTest, AlgorithmSwappedAgainstTheKeyIsRefused) {
 TEST_F(TokenTest, DerEncodedEcdsaSignatureIsRefused) {
   // Sign the DER way (what OpenSSL produces natively); JOSE wants r||s.
   std::string token = Issue(Claims(), *ec_);
-  std::string raw = *Base64UrlDecode(token.substr(token.rfind('.') + 1));
+  std::string raw = *base::Base64UrlDecode(token.substr(token.rfind('.') + 1));
   std::string der = "\x30\x44\x02\x20" + raw.substr(0, 32) + "\x02\x20" + raw.substr(32);
-  std::string forged = token.substr(0, token.rfind('.') + 1) + Base64UrlEncode(der);
+  std::string forged = token.substr(0, token.rfind('.') + 1) + base::Base64UrlEncode(der);
   EXPECT_NE(Reason(forged).find("does not verify"), std::string::npos);
 }
 
@@ -170,15 +170,15 @@ TEST_F(TokenTest, TimesBeyondTheClocksRangeAreRefusedNotOverflowed) {
         Reason(Forge({{"alg", "EdDSA"}, {"kid", "edge-ed"}}, payload.dump(), *ed_));
     EXPECT_NE(reason.find("out of range"), std::string::npos) << claim << ": " << reason;
   }
-  EXPECT_EQ(FormatUtc(FromUnixSeconds(int64_t{1} << 40)).substr(0, 4), "2262");
+  EXPECT_EQ(base::FormatUtc(base::FromUnixSeconds(int64_t{1} << 40)).substr(0, 4), "2262");
 }
 
 TEST_F(TokenTest, ExpiredTokenNamesBothTimes) {
-  check_.now = FromUnixSeconds(kNow + 290 + 31);  // past exp and the 30s skew
+  check_.now = base::FromUnixSeconds(kNow + 290 + 31);  // past exp and the 30s skew
   EXPECT_EQ(Reason(Issue(Claims(), *ed_)), "token expired at " +
-                                               FormatUtc(FromUnixSeconds(kNow + 290)) + " (now " +
-                                               FormatUtc(check_.now) + ")");
-  check_.now = FromUnixSeconds(kNow + 290 + 30);  // within skew: still fine
+                                               base::FormatUtc(base::FromUnixSeconds(kNow + 290)) + " (now " +
+                                               base::FormatUtc(check_.now) + ")");
+  check_.now = base::FromUnixSeconds(kNow + 290 + 30);  // within skew: still fine
   EXPECT_TRUE(VerifyToken(Issue(Claims(), *ed_), *keys_, check_).ok());
 }
 
@@ -264,10 +264,10 @@ TEST_F(TokenTest, OversizedAndGarbageInputIsRefusedBeforeParsing) {
             std::string::npos);
   EXPECT_EQ(Reason(""), "token is empty");
   EXPECT_NE(Reason("a.b.c").find("header"), std::string::npos);
-  EXPECT_NE(Reason(Base64UrlEncode("not json") + ".e30.").find("not a JSON object"),
+  EXPECT_NE(Reason(base::Base64UrlEncode("not json") + ".e30.").find("not a JSON object"),
             std::string::npos);
   std::string deep(4000, '[');
-  EXPECT_FALSE(VerifyToken(Base64UrlEncode(deep) + ".e30.", *keys_, check_).ok());
+  EXPECT_FALSE(VerifyToken(base::Base64UrlEncode(deep) + ".e30.", *keys_, check_).ok());
 }
 
 TEST_F(TokenTest, ActionAndImageBindings) {

@@ -23,9 +23,9 @@ using Millis = std::chrono::milliseconds;
 constexpr size_t kDigestHexSize = 64;
 // Compaction in Commit once the file holds more than 2 x live + this many records.
 constexpr uint64_t kCompactionSlack = 1024;
-// The largest expiry a TimePoint can hold, in whole milliseconds.
+// The largest expiry a base::WallTime can hold, in whole milliseconds.
 constexpr int64_t kMaxMillis =
-    std::chrono::duration_cast<Millis>(TimePoint::max().time_since_epoch()).count();
+    std::chrono::duration_cast<Millis>(base::WallTime::max().time_since_epoch()).count();
 
 // strerror is not thread-safe; the GNU and the XSI strerror_r differ in
 // their return type, and these two overloads take either.
@@ -61,14 +61,14 @@ std::string Sha256Hex(const std::string& key) {
 }
 
 // Rounded up, so that a use read back never expires earlier than it was held.
-int64_t ToMillis(TimePoint t) {
+int64_t ToMillis(base::WallTime t) {
   int64_t ms = std::chrono::ceil<Millis>(t.time_since_epoch()).count();
   return ms < 0 ? 0 : ms > kMaxMillis ? kMaxMillis : ms;
 }
 
-TimePoint FromMillis(int64_t ms) { return TimePoint(Millis(ms)); }
+base::WallTime FromMillis(int64_t ms) { return base::WallTime(Millis(ms)); }
 
-std::string UseRecord(const std::string& digest, TimePoint expires) {
+std::string UseRecord(const std::string& digest, base::WallTime expires) {
   return fmt::format("U {} {}\n", ToMillis(expires), digest);
 }
 
@@ -84,7 +84,7 @@ bool IsDigest(std::string_view s) {
 
 struct Record {
   char kind = 0;  // 'U' or 'R'
-  TimePoint expires;
+  base::WallTime expires;
   std::string digest;
 };
 
@@ -152,7 +152,7 @@ int ReadAll(int fd, std::string* out) {
 }  // namespace
 
 Result<std::unique_ptr<TokenUseStore>> TokenUseStore::Open(const std::string& path, size_t capacity,
-                                                           TimePoint now) {
+                                                           base::WallTime now) {
   if (capacity == 0) return Fail(Code::INVALID_ARGUMENT, "token use store capacity is 0");
   std::unique_ptr<TokenUseStore> store(new TokenUseStore(path, capacity));
   if (!path.empty()) {
@@ -165,7 +165,7 @@ TokenUseStore::~TokenUseStore() {
   if (fd_ >= 0) close(fd_);
 }
 
-grpc::Status TokenUseStore::Load(TimePoint now) {
+grpc::Status TokenUseStore::Load(base::WallTime now) {
   std::lock_guard lock(mu_);
   const std::string parent = ParentOf(path_);
   struct stat st {};
@@ -234,14 +234,14 @@ void TokenUseStore::Erase(Entries::iterator it) {
   entries_.erase(it);
 }
 
-void TokenUseStore::DropExpired(TimePoint now) {
+void TokenUseStore::DropExpired(base::WallTime now) {
   while (!by_expiry_.empty() && by_expiry_.begin()->first < now) {
     Erase(entries_.find(by_expiry_.begin()->second));
   }
 }
 
-TokenUseStore::Outcome TokenUseStore::Reserve(const std::string& key, TimePoint expires,
-                                              TimePoint now) {
+TokenUseStore::Outcome TokenUseStore::Reserve(const std::string& key, base::WallTime expires,
+                                              base::WallTime now) {
   const std::string digest = Sha256Hex(key);
   std::lock_guard lock(mu_);
   DropExpired(now);

@@ -47,7 +47,7 @@
 #include <unordered_map>
 #include <utility>
 
-#include "policy/clock.h"
+#include "policy/base/time.h"
 #include "policy/result.h"
 
 namespace crigate::policy {
@@ -66,7 +66,7 @@ class TokenUseStore final {
   // symlink neither: compaction would replace it), UNAVAILABLE on I/O errors,
   // INVALID_ARGUMENT when capacity is 0.
   static Result<std::unique_ptr<TokenUseStore>> Open(const std::string& path, size_t capacity,
-                                                     TimePoint now);
+                                                     base::WallTime now);
   ~TokenUseStore();
   TokenUseStore(const TokenUseStore&) = delete;
   TokenUseStore& operator=(const TokenUseStore&) = delete;
@@ -75,7 +75,7 @@ class TokenUseStore final {
   // (by another call) and not expired; kFull when capacity unexpired entries
   // are held. Entries whose expires is before now are dropped first. Memory
   // only, no I/O.
-  Outcome Reserve(const std::string& key, TimePoint expires, TimePoint now);
+  Outcome Reserve(const std::string& key, base::WallTime expires, base::WallTime now);
 
   // Makes key's reservation durable: appends a use record and fdatasync()s
   // it before returning OK; after OK a restart (even kill -9) still knows
@@ -101,17 +101,17 @@ class TokenUseStore final {
 
  private:
   struct Entry {
-    TimePoint expires;
+    base::WallTime expires;
     bool committed = false;
   };
   using Entries = std::unordered_map<std::string, Entry>;
 
   TokenUseStore(std::string path, size_t capacity) : path_(std::move(path)), capacity_(capacity) {}
 
-  grpc::Status Load(TimePoint now);  // at Open, before anyone else sees the store
+  grpc::Status Load(base::WallTime now);  // at Open, before anyone else sees the store
   void Insert(const std::string& digest, Entry entry);  // requires mu_
   void Erase(Entries::iterator it);                     // requires mu_
-  void DropExpired(TimePoint now);                      // requires mu_
+  void DropExpired(base::WallTime now);                      // requires mu_
   // Appends one whole record and syncs it; on failure the file is cut back
   // to its last whole record (or that is retried before the next append).
   grpc::Status Append(const std::string& record);  // requires mu_
@@ -123,7 +123,7 @@ class TokenUseStore final {
 
   mutable std::mutex mu_;
   Entries entries_;  // guarded by mu_; by SHA-256 hex of the key
-  std::set<std::pair<TimePoint, std::string>> by_expiry_;  // guarded by mu_; same, oldest first
+  std::set<std::pair<base::WallTime, std::string>> by_expiry_;  // guarded by mu_; same, oldest first
   size_t committed_ = 0;                                   // guarded by mu_
   int fd_ = -1;                    // guarded by mu_; O_APPEND on path_, -1 in memory-only mode
   uint64_t records_ = 0;           // guarded by mu_; records in the file

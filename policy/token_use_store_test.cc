@@ -22,12 +22,12 @@ using std::chrono::seconds;
 using testing::TempDir;
 using Outcome = TokenUseStore::Outcome;
 
-const TimePoint kT0 = FromUnixSeconds(1'790'000'000);
+const base::WallTime kT0 = base::FromUnixSeconds(1'790'000'000);
 // SHA-256("abc"), FIPS 180-2 appendix B.1.
 const char kAbcDigest[] = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
 
 std::unique_ptr<TokenUseStore> OpenOrDie(const std::string& path, size_t capacity = 100,
-                                         TimePoint now = kT0) {
+                                         base::WallTime now = kT0) {
   auto store = TokenUseStore::Open(path, capacity, now);
   EXPECT_TRUE(store.ok()) << store.error();
   return store.ok() ? std::move(*store) : nullptr;

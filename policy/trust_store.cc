@@ -10,7 +10,7 @@
 #include <cstring>
 
 #include "policy/actions.h"
-#include "policy/toml_fields.h"
+#include "policy/base/toml_fields.h"
 
 namespace crigate::policy {
 namespace {
@@ -20,32 +20,6 @@ bool Glob(const std::string& pattern, std::string_view text) {
 }
 
 constexpr size_t kMaxStoreBytes = 4 << 20;
-
-grpc::Status ReadFile(const std::string& path, std::string* out) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return Fail(grpc::StatusCode::NOT_FOUND,
-                fmt::format("cannot read {}: {}", path, strerror(errno)));
-  }
-  char buffer[16384];
-  for (;;) {
-    ssize_t n = read(fd, buffer, sizeof(buffer));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      int err = errno;
-      close(fd);
-      if (n == 0) return grpc::Status::OK;
-      return Fail(grpc::StatusCode::NOT_FOUND,
-                  fmt::format("cannot read {}: {}", path, strerror(err)));
-    }
-    out->append(buffer, static_cast<size_t>(n));
-    if (out->size() > kMaxStoreBytes) {
-      close(fd);
-      return Fail(grpc::StatusCode::INVALID_ARGUMENT,
-                  fmt::format("{} is larger than {} bytes", path, kMaxStoreBytes));
-    }
-  }
-}
 
 // NAME[:TAG][@DIGEST], each part a glob; the split is after the last '/',
 // so a registry port is part of NAME. A reference with no tag (digest only)
@@ -75,7 +49,7 @@ bool MatchImageGlob(const std::string& pattern, const ImageRef& ref) {
 bool HasGlobChars(std::string_view s) { return s.find_first_of("*?[") != std::string_view::npos; }
 
 // The rule's Pod Security Standards level and its exceptions.
-void ParseWorkload(const toml::table& table, size_t index, TomlFields& f,
+void ParseWorkload(const toml::table& table, size_t index, base::TomlFields& f,
                    std::vector<std::string>& errors, WorkloadProfile& w) {
   std::string level = PssLevelName(w.level);
   f.String("profile", level);
@@ -117,7 +91,7 @@ void ParseWorkload(const toml::table& table, size_t index, TomlFields& f,
     for (size_t i = 0; i < paths->size(); ++i) {
       const toml::table* entry = (*paths)[i].as_table();
       std::vector<std::string> entry_errors;
-      TomlFields e(entry, fmt::format("rule[{}].host_paths[{}]", index, i), entry_errors);
+      base::TomlFields e(entry, fmt::format("rule[{}].host_paths[{}]", index, i), entry_errors);
       AllowedHostPath allowed;
       if (!entry) {
         entry_errors.push_back(
@@ -152,7 +126,7 @@ void ParseWorkload(const toml::table& table, size_t index, TomlFields& f,
 void ParseRule(const toml::table& table, size_t index, std::vector<std::string>& errors,
                std::vector<TrustRule>& rules) {
   const size_t before = errors.size();
-  TomlFields f(&table, fmt::format("rule[{}]", index), errors);
+  base::TomlFields f(&table, fmt::format("rule[{}]", index), errors);
   f.RejectUnknown({"name",
                    "image",
                    "registry",
@@ -263,35 +237,16 @@ bool TrustRule::AllowsNamespace(std::string_view pod_namespace) const {
 
 std::shared_ptr<const TrustStore> TrustStore::Load(const std::string& path,
                                                    std::vector<std::string>& errors) {
-  std::string text;
-  if (grpc::Status read = ReadFile(path, &text); !read.ok()) {
-    errors.push_back(read.error_message());
-    return nullptr;
-  }
-  toml::table root;
-  try {
-    root = toml::parse(text, path);
-  } catch (const toml::parse_error& e) {
-    const auto& where = e.source().begin;
-    if (where.line == 0) {
-      errors.push_back(fmt::format("{}: {}", path, e.description()));
-    } else {
-      errors.push_back(
-          fmt::format("{}:{}:{}: {}", path, where.line, where.column, e.description()));
-    }
-    return nullptr;
-  } catch (const std::exception& e) {
-    errors.push_back(fmt::format("{}: {}", path, e.what()));
-    return nullptr;
-  }
-  return Parse(root, path, errors);
+  std::optional<toml::table> root = base::LoadTomlFile(path, kMaxStoreBytes, errors);
+  if (!root) return nullptr;
+  return Parse(*root, path, errors);
 }
 
 std::shared_ptr<const TrustStore> TrustStore::Parse(const toml::table& root,
                                                     const std::string& source,
                                                     std::vector<std::string>& errors) {
   std::vector<std::string> problems;
-  TomlFields top(&root, "", problems);
+  base::TomlFields top(&root, "", problems);
   top.RejectUnknown({"rule"});
   std::vector<TrustRule> rules;
   if (const toml::node* node = root.get("rule")) {

@@ -66,7 +66,7 @@ TEST_F(KeyFileTest, RefusesAShortKeyAMissingOneAndADirectory) {
                 .reason()
                 .find("holds 31 bytes"),
             std::string::npos);
-  EXPECT_NE(LoadApprovalKey(dir_ + "/missing", &key, geteuid()).reason().find("cannot open"),
+  EXPECT_NE(LoadApprovalKey(dir_ + "/missing", &key, geteuid()).reason().find("cannot read"),
             std::string::npos);
   EXPECT_TRUE(LoadApprovalKey(dir_, &key, geteuid()).error());
 }

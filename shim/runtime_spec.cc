@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "policy/base/files.h"
 #include "shim/hmac_sha256.h"
 
 namespace crigate::shim {
@@ -255,27 +256,12 @@ ApprovalStatus ParseRuntimeSpec(std::string_view text, json* spec) {
 }
 
 ApprovalStatus ReadRuntimeSpec(const std::string& path, json* spec) {
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
-  if (fd < 0) {
-    const int err = errno;
-    return ApprovalStatus::Error("cannot open " + path + ": " + std::strerror(err));
-  }
-  std::string text;
-  char buf[65536];
-  for (;;) {
-    const ssize_t n = read(fd, buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int err = errno;
-      close(fd);
-      return ApprovalStatus::Error("cannot read " + path + ": " + std::strerror(err));
-    }
-    if (n == 0) break;
-    text.append(buf, static_cast<size_t>(n));
-    if (text.size() > kMaxSpecBytes) break;
-  }
-  close(fd);
-  ApprovalStatus s = ParseRuntimeSpec(text, spec);
+  base::ReadLimits limits;
+  limits.max_bytes = kMaxSpecBytes;
+  limits.follow_symlinks = false;
+  base::Result<std::string> text = base::ReadBoundedFile(path, limits);
+  if (!text.ok()) return ApprovalStatus::Error(text.error());
+  ApprovalStatus s = ParseRuntimeSpec(*text, spec);
   if (!s.ok()) return ApprovalStatus::Error(path + ": " + s.reason());
   return s;
 }

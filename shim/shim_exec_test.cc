@@ -292,14 +292,14 @@ TEST_F(ShimExecTest, FailsClosedWithoutAUsableKey) {
   const nlohmann::json spec = Spec("container");
   WriteSpec(spec);
   ApproveContainer(spec);
-  ExpectRefused(RunShim(StartArgs(), dir_ + "/missing.key"), "cannot open approval key");
+  ExpectRefused(RunShim(StartArgs(), dir_ + "/missing.key"), "approval key: cannot read");
   ApproveContainer(spec);
   chmod(key_path_.c_str(), 0644);
-  ExpectRefused(RunShim(StartArgs()), "approval key " + key_path_ + " has mode 0644");
+  ExpectRefused(RunShim(StartArgs()), "approval key: " + key_path_ + " has mode 0644");
 }
 
 TEST_F(ShimExecTest, UnreadableSpecIsRefused) {
-  ExpectRefused(RunShim(StartArgs()), "cannot open config.json");
+  ExpectRefused(RunShim(StartArgs()), "cannot read config.json");
 }
 
 TEST_F(ShimExecTest, DeletePassesThroughUnconditionally) {

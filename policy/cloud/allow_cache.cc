@@ -2,8 +2,8 @@
 
 namespace crigate::cloud {
 
-AllowCache::AllowCache(std::chrono::milliseconds ttl, size_t capacity, NowFn now)
-    : ttl_(ttl), capacity_(ttl.count() > 0 ? capacity : 0), now_(std::move(now)) {}
+AllowCache::AllowCache(std::chrono::milliseconds ttl, size_t capacity, const base::Clock& clock)
+    : ttl_(ttl), capacity_(ttl.count() > 0 ? capacity : 0), clock_(clock) {}
 
 void AllowCache::EraseLocked(std::unordered_map<std::string, Entry>::iterator it) {
   order_.erase(it->second.order);
@@ -15,7 +15,7 @@ std::optional<std::string> AllowCache::Find(const std::string& key) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = entries_.find(key);
   if (it == entries_.end()) return std::nullopt;
-  if (now_() >= it->second.expires) {
+  if (clock_.Steady() >= it->second.expires) {
     EraseLocked(it);
     return std::nullopt;
   }
@@ -24,7 +24,7 @@ std::optional<std::string> AllowCache::Find(const std::string& key) {
 
 void AllowCache::Insert(const std::string& key, std::string decision_id) {
   if (capacity_ == 0) return;
-  const Clock::time_point now = now_();
+  const base::SteadyTime now = clock_.Steady();
   std::lock_guard<std::mutex> lock(mu_);
   if (auto it = entries_.find(key); it != entries_.end()) EraseLocked(it);
   // Expired entries are at the front; drop them, then the oldest live ones

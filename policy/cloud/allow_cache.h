@@ -11,22 +11,21 @@
 
 #include <chrono>
 #include <cstddef>
-#include <functional>
 #include <list>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
 
+#include "policy/base/time.h"
+
 namespace crigate::cloud {
 
 class AllowCache final {
  public:
-  using Clock = std::chrono::steady_clock;
-  using NowFn = std::function<Clock::time_point()>;
-
-  // ttl or capacity 0: a cache that keeps nothing. now: for tests.
-  AllowCache(std::chrono::milliseconds ttl, size_t capacity, NowFn now = &Clock::now);
+  // ttl or capacity 0: a cache that keeps nothing. clock must outlive the cache.
+  AllowCache(std::chrono::milliseconds ttl, size_t capacity,
+             const base::Clock& clock = base::SystemClock::Instance());
 
   // The decision id of a live allow under key.
   std::optional<std::string> Find(const std::string& key);
@@ -36,7 +35,7 @@ class AllowCache final {
 
  private:
   struct Entry {
-    Clock::time_point expires;
+    base::SteadyTime expires;
     std::string decision_id;
     std::list<std::string>::iterator order;
   };
@@ -46,7 +45,7 @@ class AllowCache final {
   // Constant after construction.
   const std::chrono::milliseconds ttl_;
   const size_t capacity_;
-  const NowFn now_;
+  const base::Clock& clock_;
 
   mutable std::mutex mu_;
   std::unordered_map<std::string, Entry> entries_;  // protected by mu_

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "policy/base/fake_clock.h"
 #include "policy/cloud/testing/loopback_server.h"
 
 namespace crigate::cloud {
@@ -10,8 +11,8 @@ namespace {
 using namespace std::chrono_literals;
 
 TEST(AllowCache, HitUntilTtl) {
-  testing::FakeNow now;
-  AllowCache cache(5000ms, 10, now.fn());
+  base::FakeClock now;
+  AllowCache cache(5000ms, 10, now);
   EXPECT_FALSE(cache.Find("k"));
   cache.Insert("k", "d1");
   EXPECT_EQ(cache.Find("k"), "d1");
@@ -23,8 +24,8 @@ TEST(AllowCache, HitUntilTtl) {
 }
 
 TEST(AllowCache, BoundedOldestFirst) {
-  testing::FakeNow now;
-  AllowCache cache(5000ms, 3, now.fn());
+  base::FakeClock now;
+  AllowCache cache(5000ms, 3, now);
   for (const char* k : {"a", "b", "c", "d"}) {
     cache.Insert(k, k);
     now.Advance(1ms);
@@ -36,8 +37,8 @@ TEST(AllowCache, BoundedOldestFirst) {
 }
 
 TEST(AllowCache, ReinsertRefreshes) {
-  testing::FakeNow now;
-  AllowCache cache(100ms, 2, now.fn());
+  base::FakeClock now;
+  AllowCache cache(100ms, 2, now);
   cache.Insert("a", "1");
   now.Advance(60ms);
   cache.Insert("a", "2");
@@ -47,8 +48,8 @@ TEST(AllowCache, ReinsertRefreshes) {
 }
 
 TEST(AllowCache, ExpiredEntriesMakeRoom) {
-  testing::FakeNow now;
-  AllowCache cache(100ms, 2, now.fn());
+  base::FakeClock now;
+  AllowCache cache(100ms, 2, now);
   cache.Insert("a", "a");
   cache.Insert("b", "b");
   now.Advance(200ms);

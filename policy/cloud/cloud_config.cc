@@ -14,80 +14,15 @@
 #include <string_view>
 #include <system_error>
 
+#include "policy/base/files.h"
+#include "policy/base/toml_fields.h"
+
 namespace crigate::cloud {
 namespace {
 
 constexpr size_t kMinNodeKeyBytes = 16;
 
-// strerror is not thread-safe; a reload may run beside the daemon's threads.
-std::string ErrnoText() { return std::error_code(errno, std::generic_category()).message(); }
 constexpr size_t kMaxNodeKeyBytes = 4096;
-
-// Reads [cloud] key by key; an error per bad key, named in full.
-class Fields {
- public:
-  Fields(const toml::table* table, std::vector<std::string>& errors)
-      : table_(table), errors_(errors) {}
-
-  void Error(std::string_view key, std::string_view message) {
-    errors_.push_back(fmt::format("{}.{}: {}", kCloudSection, key, message));
-  }
-  const toml::node* Get(std::string_view key) const { return table_ ? table_->get(key) : nullptr; }
-
-  void Bool(std::string_view key, bool& out) {
-    const toml::node* node = Get(key);
-    if (!node) return;
-    if (auto v = node->value_exact<bool>()) {
-      out = *v;
-    } else {
-      Error(key, "must be true or false");
-    }
-  }
-
-  void Int(std::string_view key, int64_t lo, int64_t hi, int64_t& out) {
-    const toml::node* node = Get(key);
-    if (!node) return;
-    auto v = node->value_exact<int64_t>();
-    if (!v || *v < lo || *v > hi) {
-      Error(key, fmt::format("must be between {} and {}", lo, hi));
-      return;
-    }
-    out = *v;
-  }
-
-  void Millis(std::string_view key, int64_t lo, int64_t hi, std::chrono::milliseconds& out) {
-    int64_t v = out.count();
-    Int(key, lo, hi, v);
-    out = std::chrono::milliseconds(v);
-  }
-
-  void Size(std::string_view key, int64_t lo, int64_t hi, size_t& out) {
-    int64_t v = static_cast<int64_t>(out);
-    Int(key, lo, hi, v);
-    out = static_cast<size_t>(v);
-  }
-
-  void String(std::string_view key, std::string& out) {
-    const toml::node* node = Get(key);
-    if (!node) return;
-    if (auto v = node->value_exact<std::string>()) {
-      out = *v;
-    } else {
-      Error(key, "must be a string");
-    }
-  }
-
-  void RejectUnknown(const std::set<std::string_view>& known) {
-    if (!table_) return;
-    for (const auto& [key, value] : *table_) {
-      if (!known.count(key.str())) Error(key.str(), "unknown key");
-    }
-  }
-
- private:
-  const toml::table* const table_;
-  std::vector<std::string>& errors_;
-};
 
 struct ParsedUrl {
   std::string scheme;
@@ -119,7 +54,7 @@ bool IsLoopbackHost(const std::string& host) {
 }
 
 // Checks one endpoint URL; true when it is https.
-bool CheckUrl(Fields& f, std::string_view key, const std::string& url) {
+bool CheckUrl(base::TomlFields& f, std::string_view key, const std::string& url) {
   ParsedUrl parsed = ParseUrl(url);
   if (parsed.scheme.empty() || parsed.host.empty()) {
     f.Error(key, fmt::format("\"{}\" is not a URL", url));
@@ -136,14 +71,14 @@ bool CheckUrl(Fields& f, std::string_view key, const std::string& url) {
   return false;
 }
 
-void CheckReadableFile(Fields& f, std::string_view key, const std::string& path) {
+void CheckReadableFile(base::TomlFields& f, std::string_view key, const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
-    f.Error(key, fmt::format("cannot read {}: {}", path, ErrnoText()));
+    f.Error(key, fmt::format("cannot read {}: {}", path, base::ErrnoText(errno)));
   } else if (!S_ISREG(st.st_mode)) {
     f.Error(key, fmt::format("{} is not a regular file", path));
   } else if (::access(path.c_str(), R_OK) != 0) {
-    f.Error(key, fmt::format("cannot read {}: {}", path, ErrnoText()));
+    f.Error(key, fmt::format("cannot read {}: {}", path, base::ErrnoText(errno)));
   }
 }
 
@@ -158,39 +93,22 @@ std::string TrimRight(std::string s) {
 }  // namespace
 
 std::string ReadNodeKey(const std::string& path, std::string& error) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
-    error = fmt::format("cannot read {}: {}", path, ErrnoText());
-    return {};
+  base::SecretRules rules;
+  rules.min_bytes = kMinNodeKeyBytes;
+  rules.max_bytes = kMaxNodeKeyBytes;
+  base::Result<base::Secret> key = base::ReadSecretFile(path, rules);
+  if (key.ok()) key->TrimRight();
+  if (key.ok() && key->bytes().size() < kMinNodeKeyBytes) {
+    key = base::Status::InvalidArgument(path + " holds " + std::to_string(key->bytes().size()) +
+                                        " bytes; a node key needs at least " +
+                                        std::to_string(kMinNodeKeyBytes) + " (openssl rand -hex 32)");
   }
-  if (!S_ISREG(st.st_mode)) {
-    error = fmt::format("{} is not a regular file", path);
-    return {};
-  }
-  if ((st.st_mode & 077) != 0) {
-    error = fmt::format("{} is readable or writable by group or others (mode {:04o}); chmod 600 it",
-                        path, st.st_mode & 07777);
-    return {};
-  }
-  if (st.st_size > static_cast<off_t>(kMaxNodeKeyBytes)) {
-    error = fmt::format("{} is larger than {} bytes; not a node key", path, kMaxNodeKeyBytes);
-    return {};
-  }
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream content;
-  content << in.rdbuf();
-  if (!in.good() && !in.eof()) {
-    error = fmt::format("cannot read {}", path);
-    return {};
-  }
-  std::string key = TrimRight(content.str());
-  if (key.size() < kMinNodeKeyBytes) {
-    error = fmt::format("{} holds {} bytes; a node key needs at least {} (openssl rand -hex 32)",
-                        path, key.size(), kMinNodeKeyBytes);
+  if (!key.ok()) {
+    error = key.error();
     return {};
   }
   error.clear();
-  return key;
+  return key->bytes();
 }
 
 std::string FirstInterfaceMac(const std::string& sys_class_net) {
@@ -221,36 +139,28 @@ std::shared_ptr<const CloudConfig> Parse(const toml::table& root,
   const size_t errors_before = errors.size();
   auto config = std::make_shared<CloudConfig>();
 
-  const toml::table* table = nullptr;
-  if (const toml::node* node = root.get(kCloudSection)) {
-    table = node->as_table();
-    if (!table) {
-      errors.push_back(fmt::format("{}: must be a table", kCloudSection));
-      return nullptr;
-    }
-  }
+  const toml::table* table = base::SectionOf(root, kCloudSection, errors);
+  if (errors.size() != errors_before) return nullptr;
 
-  Fields f(table, errors);
+  base::TomlFields f(table, kCloudSection, errors);
   f.RejectUnknown({"enabled", "url", "events_url", "timeout_ms", "connect_timeout_ms", "ca_file",
                    "cert_file", "key_file", "node_key_file", "node_mac", "cache_ttl_ms",
                    "cache_size", "failure_mode_allow", "event_queue_size", "event_retry_max"});
   f.Bool("enabled", config->enabled);
-  f.String("url", config->url);
-  f.String("events_url", config->events_url);
+  f.String("url", config->url, /*empty_ok=*/true);
+  f.String("events_url", config->events_url, /*empty_ok=*/true);
   f.Millis("timeout_ms", 1, 60000, config->timeout);
   f.Millis("connect_timeout_ms", 1, 60000, config->connect_timeout);
-  f.String("ca_file", config->ca_file);
-  f.String("cert_file", config->cert_file);
-  f.String("key_file", config->key_file);
-  f.String("node_key_file", config->node_key_file);
-  f.String("node_mac", config->node_mac);
+  f.String("ca_file", config->ca_file, /*empty_ok=*/true);
+  f.String("cert_file", config->cert_file, /*empty_ok=*/true);
+  f.String("key_file", config->key_file, /*empty_ok=*/true);
+  f.String("node_key_file", config->node_key_file, /*empty_ok=*/true);
+  f.String("node_mac", config->node_mac, /*empty_ok=*/true);
   f.Millis("cache_ttl_ms", 0, 300000, config->cache_ttl);
   f.Size("cache_size", 0, 10000000, config->cache_size);
   f.Bool("failure_mode_allow", config->failure_mode_allow);
   f.Size("event_queue_size", 1, 1000000, config->event_queue_size);
-  int64_t retry_max = config->event_retry_max;
-  f.Int("event_retry_max", 0, 100, retry_max);
-  config->event_retry_max = static_cast<int>(retry_max);
+  f.Int("event_retry_max", 0, 100, config->event_retry_max);
   config->connect_timeout = std::min(config->connect_timeout, config->timeout);
 
   if (config->enabled) {

@@ -8,10 +8,10 @@ using Code = grpc::StatusCode;
 using policy::StageResult;
 
 CloudStage::CloudStage(CloudStageOptions options, std::shared_ptr<Authorizer> authorizer,
-                       AllowCache::NowFn now)
+                       const base::Clock& clock)
     : options_(std::move(options)),
       authorizer_(std::move(authorizer)),
-      cache_(options_.cache_ttl, options_.cache_size, std::move(now)) {}
+      cache_(options_.cache_ttl, options_.cache_size, clock) {}
 
 StageResult CloudStage::Check(const policy::GateRequest& request, policy::CallState& state) {
   try {

@@ -44,9 +44,9 @@ struct CloudStageCounts {
 
 class CloudStage final : public policy::Stage {
  public:
-  // authorizer must not be null. now: the cache's clock, for tests.
+  // authorizer must not be null; clock (the cache's) must outlive the stage.
   CloudStage(CloudStageOptions options, std::shared_ptr<Authorizer> authorizer,
-             AllowCache::NowFn now = &AllowCache::Clock::now);
+             const base::Clock& clock = base::SystemClock::Instance());
 
   const char* name() const override { return "cloud"; }
   policy::StageResult Check(const policy::GateRequest& request, policy::CallState& state) override;

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <thread>
 
+#include "policy/base/fake_clock.h"
 #include "policy/cloud/testing/loopback_server.h"
 
 namespace crigate::cloud {
@@ -64,8 +65,8 @@ CloudStageOptions StageOptions() {
 
 TEST(CloudStage, AllowSetsTheDecisionIdAndIsCached) {
   auto authz = std::make_shared<FakeAuthorizer>(AuthzAnswer::Allowed("fine", "d1"));
-  testing::FakeNow now;
-  CloudStage stage(StageOptions(), authz, now.fn());
+  base::FakeClock now;
+  CloudStage stage(StageOptions(), authz, now);
   EXPECT_STREQ(stage.name(), "cloud");
 
   policy::CallState state;

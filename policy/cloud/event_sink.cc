@@ -2,25 +2,13 @@
 
 #include <fmt/format.h>
 
-#include <ctime>
-
+#include "policy/base/time.h"
 #include "policy/cloud/cloud_authorizer.h"
 
 namespace crigate::cloud {
 namespace {
 
 using nlohmann::json;
-
-std::string UtcNowMillis() {
-  const auto now = std::chrono::system_clock::now();
-  const auto ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-  const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
-                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
-}
 
 }  // namespace
 
@@ -48,7 +36,7 @@ EventSink::~EventSink() { Shutdown(std::chrono::seconds(1)); }
 void EventSink::Post(json event) {
   try {
     if (!event.is_object()) event = json{{"value", std::move(event)}};
-    if (!event.contains("time")) event["time"] = UtcNowMillis();
+    if (!event.contains("time")) event["time"] = base::FormatUtc(std::chrono::system_clock::now(), true);
     if (!event.contains("node")) {
       event["node"] = {{"id", options_.node.id}, {"mac", options_.node.mac}};
     }

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "test/cri_client.h"
+#include "policy/base/base64url.h"
 #include "test/e2e/harness.h"
 
 namespace crigate::test {
@@ -42,25 +43,6 @@ constexpr char kWrongDigest[] =
     "sha256:1111111111111111111111111111111111111111111111111111111111111111";
 constexpr int kCloudTimeoutMs = 500;
 
-std::string Base64Url(const std::string& bytes) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < bytes.size(); i += 3) {
-    uint32_t n = (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8) | uint8_t(bytes[i + 2]);
-    for (int shift : {18, 12, 6, 0}) out.push_back(kAlphabet[(n >> shift) & 63]);
-  }
-  if (i + 1 == bytes.size()) {
-    uint32_t n = uint8_t(bytes[i]) << 16;
-    out += {kAlphabet[(n >> 18) & 63], kAlphabet[(n >> 12) & 63]};
-  } else if (i + 2 == bytes.size()) {
-    uint32_t n = (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8);
-    out += {kAlphabet[(n >> 18) & 63], kAlphabet[(n >> 12) & 63], kAlphabet[(n >> 6) & 63]};
-  }
-  return out;
-}
-
 // A token signed by the real Ed25519 key but built here, with OpenSSL
 // directly: the CLI cannot mint a token that is already expired.
 std::string SignEd25519Token(const std::string& private_key_pem_path, const std::string& kid,
@@ -71,7 +53,7 @@ std::string SignEd25519Token(const std::string& private_key_pem_path, const std:
   fclose(f);
   if (!key) return "";
   const json header = {{"alg", "EdDSA"}, {"kid", kid}, {"typ", "JWT"}};
-  const std::string input = Base64Url(header.dump()) + "." + Base64Url(claims.dump());
+  const std::string input = base::Base64UrlEncode(header.dump()) + "." + base::Base64UrlEncode(claims.dump());
   std::string signature(64, '\0');
   size_t length = signature.size();
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
@@ -82,7 +64,7 @@ std::string SignEd25519Token(const std::string& private_key_pem_path, const std:
   EVP_PKEY_free(key);
   if (!ok) return "";
   signature.resize(length);
-  return input + "." + Base64Url(signature);
+  return input + "." + base::Base64UrlEncode(signature);
 }
 
 // The last decision about action that matches about; null when none.
@@ -306,7 +288,7 @@ class PolicyE2E : public ::testing::Test {
     EXPECT_NE(s.error_message().find(reason), std::string::npos) << s.error_message();
     EXPECT_FALSE(ContainerdHasPod(pod.metadata().uid())) << "the denied pod reached containerd";
     ExpectAuditedDenial(FindAudit(*gate, "RunPodSandbox", PodUid(pod.metadata().uid())), stage,
-                        StatusCodeName(code), reason);
+                        StatusCodeName(code).c_str(), reason);
     return took;
   }
 

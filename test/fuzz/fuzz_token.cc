@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "policy/base64url.h"
+#include "policy/base/base64url.h"
 #include "policy/jws_key.h"
 #include "policy/token.h"
 

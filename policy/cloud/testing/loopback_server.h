@@ -21,21 +21,6 @@ namespace crigate::cloud::testing {
 // A node key (32 bytes) the tests sign and verify with.
 inline const std::string kNodeKey = "0123456789abcdef0123456789abcdef";
 
-// A settable "now" for AllowCache and CloudStage; safe to advance while
-// another thread reads it.
-class FakeNow final {
- public:
-  std::function<std::chrono::steady_clock::time_point()> fn() {
-    return [this] {
-      return std::chrono::steady_clock::time_point(std::chrono::milliseconds(now_ms_.load()));
-    };
-  }
-  void Advance(std::chrono::milliseconds d) { now_ms_.fetch_add(d.count()); }
-
- private:
-  std::atomic<int64_t> now_ms_{3600000};
-};
-
 struct HttpRequest {
   std::string method;
   std::string path;

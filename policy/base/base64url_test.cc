@@ -1,8 +1,8 @@
-#include "policy/base64url.h"
+#include "policy/base/base64url.h"
 
 #include <gtest/gtest.h>
 
-namespace crigate::policy {
+namespace crigate::base {
 namespace {
 
 TEST(Base64UrlTest, RoundTripsEveryLength) {
@@ -39,4 +39,4 @@ TEST(Base64UrlTest, RefusesNonCanonicalTrailingBits) {
 }
 
 }  // namespace
-}  // namespace crigate::policy
+}  // namespace crigate::base

@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-namespace crigate::policy {
+namespace crigate::base {
 
 std::string Base64UrlEncode(std::string_view bytes);
 
@@ -14,4 +14,4 @@ std::string Base64UrlEncode(std::string_view bytes);
 // 1 mod 4, and on non-zero unused bits in the last character.
 std::optional<std::string> Base64UrlDecode(std::string_view text);
 
-}  // namespace crigate::policy
+}  // namespace crigate::base

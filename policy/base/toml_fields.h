@@ -7,13 +7,15 @@
 #include <toml++/toml.h>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
-namespace crigate::policy {
+namespace crigate::base {
 
 class TomlFields final {
  public:
@@ -23,6 +25,11 @@ class TomlFields final {
   bool Has(std::string_view key) const;
   void Bool(std::string_view key, bool& out);
   void Int(std::string_view key, int64_t lo, int64_t hi, int64_t& out);
+  void Int(std::string_view key, int lo, int hi, int& out);
+  void Millis(std::string_view key, int64_t lo, int64_t hi, std::chrono::milliseconds& out);
+  void Size(std::string_view key, int64_t lo, int64_t hi, size_t& out);
+  // A number from 0 to 1 (an integer 0 or 1 too).
+  void Ratio(std::string_view key, double& out);
   // empty_ok: whether "" is an acceptable value.
   void String(std::string_view key, std::string& out, bool empty_ok = false);
   void StringList(std::string_view key, std::vector<std::string>& out);
@@ -46,9 +53,14 @@ class TomlFields final {
   std::vector<std::string>& errors_;
 };
 
+// Reads (at most max_bytes) and parses a TOML file; nullopt with one error
+// "path:line:col: what" (or "path: what") otherwise.
+std::optional<toml::table> LoadTomlFile(const std::string& path, size_t max_bytes,
+                                        std::vector<std::string>& errors);
+
 // root[name] as a table; null (no error) when absent, null with an error
 // when it is not a table.
 const toml::table* SectionOf(const toml::table& root, std::string_view name,
                              std::vector<std::string>& errors);
 
-}  // namespace crigate::policy
+}  // namespace crigate::base

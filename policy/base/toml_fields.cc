@@ -1,11 +1,21 @@
-#include "policy/toml_fields.h"
+#include "policy/base/toml_fields.h"
 
 #include <fmt/format.h>
 
-#include "policy/actions.h"
-#include "policy/duration.h"
+#include "policy/base/duration.h"
+#include "policy/base/files.h"
 
-namespace crigate::policy {
+namespace crigate::base {
+namespace {
+
+std::string JoinNames(const std::set<std::string>& names) {
+  std::string out;
+  for (const auto& name : names) out += (out.empty() ? "" : ", ") + name;
+  return out;
+}
+
+}  // namespace
+
 
 TomlFields::TomlFields(const toml::table* table, std::string prefix,
                        std::vector<std::string>& errors)
@@ -97,14 +107,47 @@ void TomlFields::NameSet(std::string_view key, const std::set<std::string>& allo
   if (errors_.size() == before) out = std::move(names);
 }
 
+void TomlFields::Int(std::string_view key, int lo, int hi, int& out) {
+  int64_t v = out;
+  Int(key, int64_t{lo}, int64_t{hi}, v);
+  out = static_cast<int>(v);
+}
+
+void TomlFields::Millis(std::string_view key, int64_t lo, int64_t hi,
+                        std::chrono::milliseconds& out) {
+  int64_t v = out.count();
+  Int(key, lo, hi, v);
+  out = std::chrono::milliseconds(v);
+}
+
+void TomlFields::Size(std::string_view key, int64_t lo, int64_t hi, size_t& out) {
+  int64_t v = static_cast<int64_t>(out);
+  Int(key, lo, hi, v);
+  out = static_cast<size_t>(v);
+}
+
+void TomlFields::Ratio(std::string_view key, double& out) {
+  const toml::node* node = Get(key);
+  if (!node) return;
+  std::optional<double> v = node->value_exact<double>();
+  if (!v) {
+    if (auto i = node->value_exact<int64_t>()) v = static_cast<double>(*i);
+  }
+  if (!v || !(*v >= 0.0 && *v <= 1.0)) {
+    Error(key, "must be a ratio from 0 to 1");
+    return;
+  }
+  out = *v;
+}
+
 void TomlFields::Duration(std::string_view key, std::chrono::seconds lo, std::chrono::seconds hi,
                           std::chrono::seconds& out) {
   const toml::node* node = Get(key);
   if (!node) return;
-  Result<std::chrono::seconds> parsed = Fail(grpc::StatusCode::INVALID_ARGUMENT, "");
+  Result<std::chrono::seconds> parsed = Status::InvalidArgument("");
   if (auto n = node->value_exact<int64_t>()) {
     parsed = *n >= 0 ? Result<std::chrono::seconds>(std::chrono::seconds(*n))
-                     : Fail(grpc::StatusCode::INVALID_ARGUMENT, "");
+                     : Status::InvalidArgument("");
   } else if (auto s = node->value_exact<std::string>()) {
     parsed = ParseDuration(*s);
   }
@@ -123,6 +166,31 @@ void TomlFields::RejectUnknown(const std::set<std::string_view>& known) {
   }
 }
 
+std::optional<toml::table> LoadTomlFile(const std::string& path, size_t max_bytes,
+                                        std::vector<std::string>& errors) {
+  ReadLimits limits;
+  limits.max_bytes = max_bytes;
+  Result<std::string> text = ReadBoundedFile(path, limits);
+  if (!text.ok()) {
+    errors.push_back(text.error());
+    return std::nullopt;
+  }
+  try {
+    return toml::parse(*text, path);
+  } catch (const toml::parse_error& e) {
+    const auto& where = e.source().begin;
+    if (where.line == 0) {
+      errors.push_back(fmt::format("{}: {}", path, e.description()));
+    } else {
+      errors.push_back(
+          fmt::format("{}:{}:{}: {}", path, where.line, where.column, e.description()));
+    }
+  } catch (const std::exception& e) {
+    errors.push_back(fmt::format("{}: {}", path, e.what()));
+  }
+  return std::nullopt;
+}
+
 const toml::table* SectionOf(const toml::table& root, std::string_view name,
                              std::vector<std::string>& errors) {
   const toml::node* node = root.get(name);
@@ -134,4 +202,4 @@ const toml::table* SectionOf(const toml::table& root, std::string_view name,
   return node->as_table();
 }
 
-}  // namespace crigate::policy
+}  // namespace crigate::base

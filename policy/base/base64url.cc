@@ -1,8 +1,8 @@
-#include "policy/base64url.h"
+#include "policy/base/base64url.h"
 
 #include <cstdint>
 
-namespace crigate::policy {
+namespace crigate::base {
 namespace {
 
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -64,4 +64,4 @@ std::optional<std::string> Base64UrlDecode(std::string_view text) {
   return out;
 }
 
-}  // namespace crigate::policy
+}  // namespace crigate::base

@@ -1,16 +1,14 @@
-#include "policy/duration.h"
-
-#include <fmt/format.h>
+#include "policy/base/duration.h"
 
 #include <cstdint>
+#include <string>
 
-namespace crigate::policy {
+namespace crigate::base {
 
 Result<std::chrono::seconds> ParseDuration(std::string_view text) {
   auto invalid = [&] {
-    return Fail(grpc::StatusCode::INVALID_ARGUMENT,
-                fmt::format("'{}' is not a duration such as \"300s\", \"5m\", \"1h\" or \"2d\"",
-                            text.substr(0, 64)));
+    return Status::InvalidArgument("'" + std::string(text.substr(0, 64)) +
+                                   "' is not a duration such as \"300s\", \"5m\", \"1h\" or \"2d\"");
   };
   constexpr int64_t kMax = int64_t{10} * 365 * 24 * 3600;
   if (text.empty()) return invalid();
@@ -46,4 +44,4 @@ Result<std::chrono::seconds> ParseDuration(std::string_view text) {
   return std::chrono::seconds(n * unit);
 }
 
-}  // namespace crigate::policy
+}  // namespace crigate::base

@@ -5,12 +5,12 @@
 #include <chrono>
 #include <string_view>
 
-#include "policy/result.h"
+#include "policy/base/status.h"
 
-namespace crigate::policy {
+namespace crigate::base {
 
 // INVALID_ARGUMENT unless text is a non-negative whole number with an
 // optional unit s, m, h or d, at most ten years.
 Result<std::chrono::seconds> ParseDuration(std::string_view text);
 
-}  // namespace crigate::policy
+}  // namespace crigate::base

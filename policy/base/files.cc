@@ -1,0 +1,147 @@
+#include "policy/base/files.h"
+
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+
+namespace crigate::base {
+namespace {
+
+// Closes the descriptor when the read is over, however it ended.
+class Fd final {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() {
+    if (fd_ >= 0) close(fd_);
+  }
+  int get() const { return fd_; }
+
+ private:
+  const int fd_;
+};
+
+std::string OctalMode(mode_t mode) {
+  char text[8];
+  std::snprintf(text, sizeof(text), "%04o", static_cast<unsigned>(mode & 07777));
+  return text;
+}
+
+// Reads up to max_bytes + 1 bytes of fd into *out; errno on failure.
+int ReadAll(int fd, size_t max_bytes, std::string* out) {
+  char buffer[16384];
+  for (;;) {
+    const ssize_t n = read(fd, buffer, sizeof(buffer));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno;
+    if (n == 0) return 0;
+    out->append(buffer, static_cast<size_t>(n));
+    if (out->size() > max_bytes) return 0;
+  }
+}
+
+}  // namespace
+
+std::string ErrnoText(int err) {
+  char buffer[256];
+  // GNU strerror_r: returns the text, which may or may not be in buffer.
+  return strerror_r(err, buffer, sizeof(buffer));
+}
+
+Result<std::string> ReadBoundedFile(const std::string& path, ReadLimits limits) {
+  const int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | (limits.follow_symlinks ? 0 : O_NOFOLLOW);
+  Fd fd(open(path.c_str(), flags));
+  if (fd.get() < 0) return Status::NotFound("cannot read " + path + ": " + ErrnoText(errno));
+  struct stat st {};
+  if (fstat(fd.get(), &st) != 0) {
+    return Status::NotFound("cannot read " + path + ": " + ErrnoText(errno));
+  }
+  if (!S_ISREG(st.st_mode)) return Status::InvalidArgument(path + " is not a regular file");
+  std::string data;
+  if (int err = ReadAll(fd.get(), limits.max_bytes, &data); err != 0) {
+    return Status::NotFound("cannot read " + path + ": " + ErrnoText(err));
+  }
+  if (data.size() > limits.max_bytes) {
+    return Status::InvalidArgument(path + " is larger than " + std::to_string(limits.max_bytes) +
+                                   " bytes");
+  }
+  return data;
+}
+
+Secret::Secret(Secret&& other) noexcept : bytes_(std::move(other.bytes_)) { other.Wipe(); }
+
+Secret& Secret::operator=(Secret&& other) noexcept {
+  if (this != &other) {
+    Wipe();
+    bytes_ = std::move(other.bytes_);
+    other.Wipe();
+  }
+  return *this;
+}
+
+Secret::~Secret() { Wipe(); }
+
+void Secret::Wipe() {
+  // The whole capacity: a moved-from or shrunk string may keep old bytes.
+  bytes_.resize(bytes_.capacity());
+  explicit_bzero(bytes_.data(), bytes_.size());
+  bytes_.clear();
+}
+
+void Secret::TrimRight() {
+  size_t end = bytes_.size();
+  while (end > 0 && (bytes_[end - 1] == '\n' || bytes_[end - 1] == '\r' ||
+                     bytes_[end - 1] == ' ' || bytes_[end - 1] == '\t')) {
+    --end;
+  }
+  explicit_bzero(bytes_.data() + end, bytes_.size() - end);
+  bytes_.resize(end);
+}
+
+Result<Secret> ReadSecretFile(const std::string& path, SecretRules rules) {
+  Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+  if (fd.get() < 0) return Status::NotFound("cannot read " + path + ": " + ErrnoText(errno));
+  struct stat st {};
+  if (fstat(fd.get(), &st) != 0) {
+    return Status::NotFound("cannot read " + path + ": " + ErrnoText(errno));
+  }
+  if (!S_ISREG(st.st_mode)) return Status::InvalidArgument(path + " is not a regular file");
+  if (st.st_uid != rules.owner) {
+    return Status::PermissionDenied(path + " is owned by uid " + std::to_string(st.st_uid) +
+                                    ", must be owned by uid " + std::to_string(rules.owner) +
+                                    " (chown it)");
+  }
+  if ((st.st_mode & 077) != 0) {
+    return Status::PermissionDenied(path + " has mode " + OctalMode(st.st_mode) +
+                                    ": group and others must have no access (chmod 600)");
+  }
+  const auto size = static_cast<size_t>(st.st_size);
+  if (size > rules.max_bytes) {
+    return Status::InvalidArgument(path + " is larger than " + std::to_string(rules.max_bytes) +
+                                   " bytes; not a key file");
+  }
+  if (size < rules.min_bytes) {
+    return Status::InvalidArgument(path + " holds " + std::to_string(size) +
+                                   " bytes; a key needs at least " +
+                                   std::to_string(rules.min_bytes));
+  }
+  // Read straight into the key's own buffer, sized once: no copy and no
+  // reallocation leaves key bytes behind in freed memory.
+  Secret secret(std::string(size, '\0'));
+  size_t got = 0;
+  while (got < size) {
+    const ssize_t n = read(fd.get(), secret.mutable_data() + got, size - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::NotFound("cannot read " + path + ": " + ErrnoText(errno));
+    if (n == 0) return Status::NotFound("cannot read " + path + ": it shrank while being read");
+    got += static_cast<size_t>(n);
+  }
+  return secret;
+}
+
+}  // namespace crigate::base

@@ -1,0 +1,69 @@
+// Reading files crigate is handed by path: configs, trust stores, keys,
+// runtime specs. Every read is bounded, so a wrong path (a log, a device)
+// fails with a message instead of filling memory, and errno is worded with
+// a thread-safe call (strerror is not: reloads run beside the call threads).
+#pragma once
+
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <cstddef>
+#include <string>
+
+#include "policy/base/status.h"
+
+namespace crigate::base {
+
+// errno as words ("No such file or directory"); safe from any thread.
+std::string ErrnoText(int err);
+
+struct ReadLimits {
+  size_t max_bytes = 1 << 20;
+  bool follow_symlinks = true;  // false: a symlink at path is refused (O_NOFOLLOW)
+};
+
+// The whole of a regular file. NOT_FOUND when it cannot be opened or read,
+// INVALID_ARGUMENT when it is not a regular file or is larger than
+// max_bytes. Messages start with the path.
+Result<std::string> ReadBoundedFile(const std::string& path, ReadLimits limits = {});
+
+// Key material, wiped from memory when destroyed. Move-only, so no stray
+// copy outlives it.
+class Secret final {
+ public:
+  Secret() = default;
+  explicit Secret(std::string bytes) : bytes_(std::move(bytes)) {}
+  Secret(Secret&& other) noexcept;
+  Secret& operator=(Secret&& other) noexcept;
+  Secret(const Secret&) = delete;
+  Secret& operator=(const Secret&) = delete;
+  ~Secret();
+
+  const std::string& bytes() const { return bytes_; }
+  // For filling a Secret made with a size: Secret(std::string(n, '\0')).
+  char* mutable_data() { return bytes_.data(); }
+  bool empty() const { return bytes_.empty(); }
+  // Drops trailing whitespace (a key written as hex text with a newline).
+  void TrimRight();
+
+ private:
+  void Wipe();
+  std::string bytes_;
+};
+
+struct SecretRules {
+  size_t min_bytes = 16;
+  size_t max_bytes = 4096;
+  // Who must own the file: by default the user this process runs as (root
+  // for crigate and the shim), so nobody else can have written the key.
+  uid_t owner = geteuid();
+};
+
+// A key file: a regular file (a symlink is followed, as for any path an
+// operator writes in a config), owned by rules.owner, with no permission
+// bits for group or others, holding min..max bytes.
+// PERMISSION_DENIED for owner and mode, INVALID_ARGUMENT for type and size,
+// NOT_FOUND when it cannot be read; the message names the path and the fix.
+Result<Secret> ReadSecretFile(const std::string& path, SecretRules rules = {});
+
+}  // namespace crigate::base
