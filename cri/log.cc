@@ -47,9 +47,8 @@ bool ParseLevel(std::string_view text, Level* level) {
 }
 
 void Write(Level level, std::string_view message) {
-  std::string line = fmt::format("{} {} {}\n",
-                                 base::FormatUtc(std::chrono::system_clock::now(), true),
-                                 Name(level), message);
+  std::string line = fmt::format(
+      "{} {} {}\n", base::FormatUtc(std::chrono::system_clock::now(), true), Name(level), message);
   // One write per line keeps lines whole when threads log at once.
   ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());
   (void)ignored;

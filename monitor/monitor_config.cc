@@ -137,7 +137,8 @@ MonitorConfig ParseMonitorConfig(const toml::table& root, std::vector<std::strin
     if (entries == nullptr) {
       f.Error("container", "must be an array of tables ([[monitor.container]])");
     } else {
-      for (size_t i = 0; i < entries->size(); ++i) ParseOverride(*entries->get(i), i, config, errors);
+      for (size_t i = 0; i < entries->size(); ++i)
+        ParseOverride(*entries->get(i), i, config, errors);
     }
   }
   return config;

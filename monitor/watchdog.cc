@@ -59,7 +59,8 @@ Watchdog::Watchdog(MonitorConfig config, Dependencies dependencies)
       runtime_(std::move(dependencies.runtime)),
       cgroups_(std::move(dependencies.cgroups)),
       reporter_(std::move(dependencies.reporter)),
-      clock_(dependencies.clock ? std::move(dependencies.clock) : std::make_shared<base::SystemClock>()),
+      clock_(dependencies.clock ? std::move(dependencies.clock)
+                                : std::make_shared<base::SystemClock>()),
       warn_(dependencies.warn ? std::move(dependencies.warn) : WriteToStderr),
       node_capacity_(dependencies.node->capacity()),
       node_(std::move(dependencies.node)),

@@ -38,9 +38,9 @@
 #include "action_reporter.h"
 #include "breach_counter.h"
 #include "cgroup_reader.h"
-#include "policy/base/time.h"
 #include "monitor_config.h"
 #include "node_reader.h"
+#include "policy/base/time.h"
 #include "ratios.h"
 #include "runtime_backend.h"
 #include "serial_task_queue.h"
@@ -66,7 +66,7 @@ class Watchdog final {
     std::shared_ptr<CgroupOpener> cgroups;      // required
     std::unique_ptr<NodeReader> node;           // required
     std::shared_ptr<ActionReporter> reporter;   // required
-    std::shared_ptr<const base::Clock> clock;  // base::SystemClock when null
+    std::shared_ptr<const base::Clock> clock;   // base::SystemClock when null
     // Operator-facing warnings (a registration that failed, a breach with
     // nothing to stop). stderr when empty. Called from the watchdog's threads.
     std::function<void(std::string_view)> warn;

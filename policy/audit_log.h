@@ -39,8 +39,8 @@ class AuditLog final {
  public:
   // Opens (creating with mode 0640) options.path; UNAVAILABLE naming the
   // path when it cannot.
-  static Result<std::unique_ptr<AuditLog>> Open(AuditOptions options,
-                                                const base::Clock& clock = base::SystemClock::Instance());
+  static Result<std::unique_ptr<AuditLog>> Open(
+      AuditOptions options, const base::Clock& clock = base::SystemClock::Instance());
   ~AuditLog();
   AuditLog(const AuditLog&) = delete;
   AuditLog& operator=(const AuditLog&) = delete;

@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 #include "policy/actions.h"
-#include "policy/image_ref.h"
 #include "policy/base/toml_fields.h"
+#include "policy/image_ref.h"
 
 namespace crigate::policy {
 namespace {

@@ -155,7 +155,8 @@ int Issue(const std::vector<std::string>& args, std::ostream& out, std::ostream&
       err << "crigate token issue: no randomness for the jti\n";
       return 1;
     }
-    claims.jti = base::Base64UrlEncode(std::string(reinterpret_cast<char*>(random), sizeof(random)));
+    claims.jti =
+        base::Base64UrlEncode(std::string(reinterpret_cast<char*>(random), sizeof(random)));
   }
   const std::string key_path = Flag(*p, "key");
   auto key = JwsKey::LoadPem(key_path, Flag(*p, "kid", KidFromPath(key_path)), true);

@@ -176,8 +176,8 @@ TEST_F(TokenTest, TimesBeyondTheClocksRangeAreRefusedNotOverflowed) {
 TEST_F(TokenTest, ExpiredTokenNamesBothTimes) {
   check_.now = base::FromUnixSeconds(kNow + 290 + 31);  // past exp and the 30s skew
   EXPECT_EQ(Reason(Issue(Claims(), *ed_)), "token expired at " +
-                                               base::FormatUtc(base::FromUnixSeconds(kNow + 290)) + " (now " +
-                                               base::FormatUtc(check_.now) + ")");
+                                               base::FormatUtc(base::FromUnixSeconds(kNow + 290)) +
+                                               " (now " + base::FormatUtc(check_.now) + ")");
   check_.now = base::FromUnixSeconds(kNow + 290 + 30);  // within skew: still fine
   EXPECT_TRUE(VerifyToken(Issue(Claims(), *ed_), *keys_, check_).ok());
 }

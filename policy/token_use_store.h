@@ -111,7 +111,7 @@ class TokenUseStore final {
   grpc::Status Load(base::WallTime now);  // at Open, before anyone else sees the store
   void Insert(const std::string& digest, Entry entry);  // requires mu_
   void Erase(Entries::iterator it);                     // requires mu_
-  void DropExpired(base::WallTime now);                      // requires mu_
+  void DropExpired(base::WallTime now);                 // requires mu_
   // Appends one whole record and syncs it; on failure the file is cut back
   // to its last whole record (or that is retried before the next append).
   grpc::Status Append(const std::string& record);  // requires mu_
@@ -123,8 +123,9 @@ class TokenUseStore final {
 
   mutable std::mutex mu_;
   Entries entries_;  // guarded by mu_; by SHA-256 hex of the key
-  std::set<std::pair<base::WallTime, std::string>> by_expiry_;  // guarded by mu_; same, oldest first
-  size_t committed_ = 0;                                   // guarded by mu_
+  std::set<std::pair<base::WallTime, std::string>>
+      by_expiry_;                  // guarded by mu_; same, oldest first
+  size_t committed_ = 0;           // guarded by mu_
   int fd_ = -1;                    // guarded by mu_; O_APPEND on path_, -1 in memory-only mode
   uint64_t records_ = 0;           // guarded by mu_; records in the file
   off_t file_size_ = 0;            // guarded by mu_; bytes of whole records

@@ -46,7 +46,8 @@ ApprovalStatus CreateApprovalKey(const std::string& path) {
   if (fd < 0) {
     const int err = errno;
     OPENSSL_cleanse(bytes, sizeof(bytes));
-    return ApprovalStatus::Error("cannot create approval key " + path + ": " + base::ErrnoText(err));
+    return ApprovalStatus::Error("cannot create approval key " + path + ": " +
+                                 base::ErrnoText(err));
   }
   size_t put = 0;
   while (put < sizeof(bytes)) {

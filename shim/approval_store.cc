@@ -20,7 +20,6 @@ using nlohmann::json;
 
 constexpr size_t kMaxRecordBytes = 64 << 10;
 
-
 bool IsIdChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
          c == '_' || c == '-';
@@ -98,7 +97,8 @@ ApprovalStatus OpenPrivateDir(const std::string& dir, bool create, int* fd_out) 
   const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) {
     const int err = errno;
-    return ApprovalStatus::Error("cannot open approval directory " + dir + ": " + base::ErrnoText(err));
+    return ApprovalStatus::Error("cannot open approval directory " + dir + ": " +
+                                 base::ErrnoText(err));
   }
   struct stat st {};
   if (fstat(fd, &st) != 0 || st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
@@ -225,7 +225,8 @@ ApprovalStatus WriteApproval(const std::string& dir, const ApprovalKey& key,
   if (fd < 0) {
     const int err = errno;
     close(dir_fd);
-    return ApprovalStatus::Error("cannot write an approval in " + dir + ": " + base::ErrnoText(err));
+    return ApprovalStatus::Error("cannot write an approval in " + dir + ": " +
+                                 base::ErrnoText(err));
   }
   const bool written = WriteAll(fd, text);
   const int write_err = written ? 0 : errno;
@@ -235,7 +236,8 @@ ApprovalStatus WriteApproval(const std::string& dir, const ApprovalKey& key,
     const int err = written ? errno : write_err;
     unlinkat(dir_fd, tmp.c_str(), 0);
     close(dir_fd);
-    return ApprovalStatus::Error("cannot write approval " + dir + "/" + name + ": " + base::ErrnoText(err));
+    return ApprovalStatus::Error("cannot write approval " + dir + "/" + name + ": " +
+                                 base::ErrnoText(err));
   }
   close(dir_fd);
   return ApprovalStatus::Ok();
@@ -263,7 +265,8 @@ ApprovalStatus TakeApproval(const std::string& dir, const std::string& name, con
       return ApprovalStatus::Refused(
           "no approval: crigate did not allow this start (or its approval was used already)");
     }
-    return ApprovalStatus::Error("cannot take approval " + dir + "/" + name + ": " + base::ErrnoText(err));
+    return ApprovalStatus::Error("cannot take approval " + dir + "/" + name + ": " +
+                                 base::ErrnoText(err));
   }
   const int fd = openat(dir_fd, taken.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   std::string text;

@@ -7,8 +7,9 @@ namespace crigate::base {
 
 Result<std::chrono::seconds> ParseDuration(std::string_view text) {
   auto invalid = [&] {
-    return Status::InvalidArgument("'" + std::string(text.substr(0, 64)) +
-                                   "' is not a duration such as \"300s\", \"5m\", \"1h\" or \"2d\"");
+    return Status::InvalidArgument(
+        "'" + std::string(text.substr(0, 64)) +
+        "' is not a duration such as \"300s\", \"5m\", \"1h\" or \"2d\"");
   };
   constexpr int64_t kMax = int64_t{10} * 365 * 24 * 3600;
   if (text.empty()) return invalid();

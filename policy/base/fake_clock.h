@@ -17,12 +17,12 @@ class FakeClock final : public Clock {
       : ns_(std::chrono::nanoseconds(std::chrono::seconds(unix_seconds)).count()) {}
 
   WallTime Now() const override {
-    return WallTime(std::chrono::duration_cast<WallTime::duration>(
-        std::chrono::nanoseconds(ns_.load())));
+    return WallTime(
+        std::chrono::duration_cast<WallTime::duration>(std::chrono::nanoseconds(ns_.load())));
   }
   SteadyTime Steady() const override {
-    return SteadyTime(std::chrono::duration_cast<SteadyTime::duration>(
-        std::chrono::nanoseconds(ns_.load())));
+    return SteadyTime(
+        std::chrono::duration_cast<SteadyTime::duration>(std::chrono::nanoseconds(ns_.load())));
   }
   template <typename Rep, typename Period>
   void Advance(std::chrono::duration<Rep, Period> by) {

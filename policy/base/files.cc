@@ -95,8 +95,8 @@ void Secret::Wipe() {
 
 void Secret::TrimRight() {
   size_t end = bytes_.size();
-  while (end > 0 && (bytes_[end - 1] == '\n' || bytes_[end - 1] == '\r' ||
-                     bytes_[end - 1] == ' ' || bytes_[end - 1] == '\t')) {
+  while (end > 0 && (bytes_[end - 1] == '\n' || bytes_[end - 1] == '\r' || bytes_[end - 1] == ' ' ||
+                     bytes_[end - 1] == '\t')) {
     --end;
   }
   explicit_bzero(bytes_.data() + end, bytes_.size() - end);

@@ -16,7 +16,6 @@ std::string JoinNames(const std::set<std::string>& names) {
 
 }  // namespace
 
-
 TomlFields::TomlFields(const toml::table* table, std::string prefix,
                        std::vector<std::string>& errors)
     : table_(table), prefix_(std::move(prefix)), errors_(errors) {}

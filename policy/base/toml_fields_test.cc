@@ -42,9 +42,9 @@ TEST(TomlFields, EveryErrorNamesTheKeyInFull) {
   f.Int("n", 1, 10, n);
   f.String("name", name);
   f.RejectUnknown({"on", "n", "name"});
-  EXPECT_EQ(errors, (std::vector<std::string>{"s.on: must be true or false",
-                                              "s.n: must be an integer from 1 to 10",
-                                              "s.name: must be a non-empty string", "s.typo: unknown key"}));
+  EXPECT_EQ(errors, (std::vector<std::string>{
+                        "s.on: must be true or false", "s.n: must be an integer from 1 to 10",
+                        "s.name: must be a non-empty string", "s.typo: unknown key"}));
   EXPECT_EQ(n, 0) << "a bad value leaves the default";
 }
 

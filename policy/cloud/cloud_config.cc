@@ -99,9 +99,10 @@ std::string ReadNodeKey(const std::string& path, std::string& error) {
   base::Result<base::Secret> key = base::ReadSecretFile(path, rules);
   if (key.ok()) key->TrimRight();
   if (key.ok() && key->bytes().size() < kMinNodeKeyBytes) {
-    key = base::Status::InvalidArgument(path + " holds " + std::to_string(key->bytes().size()) +
-                                        " bytes; a node key needs at least " +
-                                        std::to_string(kMinNodeKeyBytes) + " (openssl rand -hex 32)");
+    key =
+        base::Status::InvalidArgument(path + " holds " + std::to_string(key->bytes().size()) +
+                                      " bytes; a node key needs at least " +
+                                      std::to_string(kMinNodeKeyBytes) + " (openssl rand -hex 32)");
   }
   if (!key.ok()) {
     error = key.error();

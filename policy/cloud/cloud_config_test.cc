@@ -94,11 +94,11 @@ colour = "blue"
 )",
                       errors);
   EXPECT_FALSE(config);
-  EXPECT_THAT(errors,
-              ::testing::UnorderedElementsAre(
-                  "cloud.colour: unknown key", "cloud.enabled: must be true or false",
-                  "cloud.url: must be a string", "cloud.timeout_ms: must be an integer from 1 to 60000",
-                  "cloud.cache_size: must be an integer from 0 to 10000000"));
+  EXPECT_THAT(errors, ::testing::UnorderedElementsAre(
+                          "cloud.colour: unknown key", "cloud.enabled: must be true or false",
+                          "cloud.url: must be a string",
+                          "cloud.timeout_ms: must be an integer from 1 to 60000",
+                          "cloud.cache_size: must be an integer from 0 to 10000000"));
 }
 
 TEST(CloudConfig, SectionMustBeATable) {

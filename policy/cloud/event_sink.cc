@@ -36,7 +36,8 @@ EventSink::~EventSink() { Shutdown(std::chrono::seconds(1)); }
 void EventSink::Post(json event) {
   try {
     if (!event.is_object()) event = json{{"value", std::move(event)}};
-    if (!event.contains("time")) event["time"] = base::FormatUtc(std::chrono::system_clock::now(), true);
+    if (!event.contains("time"))
+      event["time"] = base::FormatUtc(std::chrono::system_clock::now(), true);
     if (!event.contains("node")) {
       event["node"] = {{"id", options_.node.id}, {"mac", options_.node.mac}};
     }

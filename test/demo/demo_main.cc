@@ -52,7 +52,8 @@ void Show(const char* call, const grpc::Status& s, bool expect_ok) {
   if (s.ok()) {
     std::printf("   %-16s -> OK%s\n", call, mark);
   } else {
-    std::printf("   %-16s -> %s%s\n", call, crigate::test::StatusCodeName(s.error_code()).c_str(), mark);
+    std::printf("   %-16s -> %s%s\n", call, crigate::test::StatusCodeName(s.error_code()).c_str(),
+                mark);
     std::printf("   %-16s    reason: %s\n", "", s.error_message().c_str());
   }
   std::fflush(stdout);

@@ -26,8 +26,8 @@
 #include <thread>
 #include <vector>
 
-#include "test/cri_client.h"
 #include "policy/base/base64url.h"
+#include "test/cri_client.h"
 #include "test/e2e/harness.h"
 
 namespace crigate::test {
@@ -53,7 +53,8 @@ std::string SignEd25519Token(const std::string& private_key_pem_path, const std:
   fclose(f);
   if (!key) return "";
   const json header = {{"alg", "EdDSA"}, {"kid", kid}, {"typ", "JWT"}};
-  const std::string input = base::Base64UrlEncode(header.dump()) + "." + base::Base64UrlEncode(claims.dump());
+  const std::string input =
+      base::Base64UrlEncode(header.dump()) + "." + base::Base64UrlEncode(claims.dump());
   std::string signature(64, '\0');
   size_t length = signature.size();
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();

@@ -9,8 +9,8 @@
 #include <string_view>
 #include <vector>
 
-#include "cri/approval_minter.h"
-#include "cri/daemon_config.h"
+#include "cri/daemon/approval_minter.h"
+#include "cri/daemon/config.h"
 #include "monitor/monitor_config.h"
 #include "policy/policy_config.h"
 #include "policy/trust_store.h"

@@ -1,4 +1,4 @@
-#include "cri/backend_resolver.h"
+#include "cri/daemon/backend_resolver.h"
 
 #include <fmt/format.h>
 

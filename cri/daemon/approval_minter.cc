@@ -1,4 +1,4 @@
-#include "cri/approval_minter.h"
+#include "cri/daemon/approval_minter.h"
 
 #include <fmt/format.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include "cri/approval_minter.h"
+#include "cri/daemon/approval_minter.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>

@@ -1,4 +1,4 @@
-#include "cri/daemon_config.h"
+#include "cri/daemon/config.h"
 
 #include <grp.h>
 #include <pwd.h>

@@ -29,7 +29,7 @@
 #include <string>
 #include <vector>
 
-#include "cri/backend_resolver.h"
+#include "cri/daemon/backend_resolver.h"
 #include "cri/proxy.h"
 #include "shim/approval.h"
 #include "shim/approval_store.h"

@@ -1,4 +1,4 @@
-#include "cri/stop_reporter.h"
+#include "cri/daemon/stop_reporter.h"
 
 #include <nlohmann/json.hpp>
 

@@ -1,4 +1,4 @@
-#include "cri/follow_up.h"
+#include "cri/daemon/follow_up.h"
 
 #include "cri/inspect.h"
 #include "cri/log.h"

@@ -1,0 +1,228 @@
+#include "cri/daemon/daemon.h"
+
+#include <grpcpp/server_posix.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <set>
+
+#include "cri/log.h"
+#include "policy/actions.h"
+#include "policy/base/time.h"
+#include "policy/pipeline_builder.h"
+
+namespace crigate::cri {
+namespace {
+
+// The gated methods, for the start-up line.
+std::set<std::string> GatedActions(const policy::PolicyConfig& config) {
+  std::set<std::string> gated;
+  for (const auto& a : policy::GatableActions()) {
+    if (config.Gates(a)) gated.insert(a);
+  }
+  return gated;
+}
+
+// The monitor keeps a few cgroup files open per container.
+void RaiseOpenFileLimit() {
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
+}
+
+}  // namespace
+
+Daemon::Daemon(Settings settings) : settings_(std::move(settings)) {}
+
+Daemon::~Daemon() {
+  if (acceptor_.joinable()) Drain();
+}
+
+std::unique_ptr<Daemon> Daemon::Build(Settings settings, std::string* error) {
+  std::unique_ptr<Daemon> daemon(new Daemon(std::move(settings)));
+  if (!daemon->BuildParts(error)) return nullptr;
+  return daemon;
+}
+
+bool Daemon::BuildParts(std::string* error) {
+  const DaemonConfig& config = settings_.daemon;
+  const policy::PolicyConfig& policy_config = *settings_.policy;
+  RaiseOpenFileLimit();
+  backend_ = grpc::CreateCustomChannel(config.backend_endpoint, grpc::InsecureChannelCredentials(),
+                                       BackendChannelArguments());
+
+  // The pipeline: what the node holds is asked of containerd. Token uses and
+  // kept tokens live on disk only when tokens are checked.
+  resolver_ = std::make_unique<BackendResolver>(backend_, std::chrono::seconds(5));
+  policy::PipelineDeps pipeline_deps;
+  pipeline_deps.resolver = resolver_.get();
+  if (policy_config.token.enabled) {
+    auto token_uses = policy::OpenTokenUses(policy_config, base::SystemClock::Instance());
+    if (!token_uses.ok()) {
+      *error = "cannot open the token-use store: " + token_uses.error();
+      return false;
+    }
+    pipeline_deps.token_uses = *token_uses;
+    auto grants = policy::OpenTokenGrants(policy_config);
+    if (!grants.ok()) {
+      *error = "cannot open the kept-token directory: " + grants.error();
+      return false;
+    }
+    token_grants_ = std::move(grants).value();
+    pipeline_deps.token_grants = token_grants_.get();
+  }
+  auto built = policy::BuildPipeline(policy_config, pipeline_deps);
+  if (!built.ok()) {
+    *error = "cannot build the policy pipeline: " + built.error();
+    return false;
+  }
+  pipeline_ = std::move(built).value();
+
+  if (policy_config.cloud && policy_config.cloud->enabled) {
+    auto sink = cloud::MakeEventSink(*policy_config.cloud, policy_config.node_id);
+    if (!sink.ok()) {
+      *error = "cannot start the cloud event sink: " + sink.error();
+      return false;
+    }
+    events_ = std::move(sink).value();
+  }
+
+  if (settings_.monitor.enabled) {
+    watchdog_ = monitor::CreateHostWatchdog(
+        settings_.monitor, backend_,
+        std::make_shared<StopReporter>(&pipeline_->audit(), events_.get()),
+        [](std::string_view message) { log::Warn("monitor: {}", message); }, error);
+    if (!watchdog_) {
+      *error = "cannot start the monitor: " + *error;
+      return false;
+    }
+  }
+  follow_up_ =
+      std::make_unique<FollowUp>(watchdog_.get(), pipeline_.get(), backend_, token_grants_.get());
+  work_ = std::make_unique<WorkQueue>(config.decision_threads);
+
+  ProxyDeps deps;
+  deps.backend = backend_;
+  deps.peers = &peers_;
+  deps.pipeline = pipeline_.get();
+  deps.work = work_.get();
+  deps.observer = follow_up_.get();
+  // No bypass: an allowed pod or container start leaves an approval for the
+  // shim wrapper while it is forwarded.
+  if (settings_.approval.enabled) {
+    approvals_ = ApprovalIssuer::Create(settings_.approval, error);
+    if (!approvals_) {
+      *error = "approval.key_file: " + *error;
+      return false;
+    }
+    if (int stale = approvals_->Clear(); stale > 0) {
+      log::Warn("removed {} approvals left in {} by a previous crigate process", stale,
+                approvals_->dir());
+    }
+    sandbox_facts_ = std::make_unique<BackendSandboxFacts>(resolver_.get());
+    minter_ = std::make_unique<ApprovalMinter>(approvals_.get(), sandbox_facts_.get());
+    deps.rewriter = minter_.get();
+  }
+  ProxyOptions proxy_options;
+  proxy_options.backend_target = config.backend_endpoint;
+  proxy_options.classify = [policy = settings_.policy](policy::CriService service,
+                                                       std::string_view method) {
+    return policy->ClassOf(service, method);
+  };
+  proxy_options.max_message_bytes = static_cast<size_t>(config.max_message_bytes);
+  service_ = std::make_unique<ProxyService>(proxy_options, deps);
+
+  grpc::ServerBuilder builder;
+  builder.RegisterCallbackGenericService(service_.get());
+  // The front end refuses (and audits) a held request over max_message_bytes
+  // itself; grpc's own limit sits above it so that such a request reaches
+  // the front end, and still bounds the memory one message can take.
+  builder.SetMaxReceiveMessageSize(std::min(2 * config.max_message_bytes, 512 << 20));
+  // Answers are containerd's and bounded by it (ListImages on a big node).
+  builder.SetMaxSendMessageSize(-1);
+  server_ = builder.BuildAndStart();
+  if (!server_) {
+    *error = "could not start the gRPC server";
+    return false;
+  }
+  return true;
+}
+
+bool Daemon::Serve(std::string* error) {
+  const DaemonConfig& config = settings_.daemon;
+  listener_ = UnixListener::Open(config.socket, error);
+  if (!listener_) {
+    *error = "cannot serve: " + *error;
+    return false;
+  }
+  acceptor_ = std::thread([this] {
+    listener_->Run([this](int fd) {
+      std::optional<policy::Caller> caller = ReadPeerCredentials(fd);
+      if (!caller) log::Warn("fd {}: cannot read peer credentials; caller treated as unknown", fd);
+      // Recorded before grpc sees the fd, so the connection's first call finds it.
+      peers_.Put(fd, caller.value_or(policy::Caller{}));
+      grpc::AddInsecureChannelFromFd(server_.get(), fd);
+    });
+  });
+
+  log::Info("crigate listening on {} (mode {:04o}), forwarding to {}, gating [{}], audit {}",
+            listener_->path(), config.socket.mode, config.backend_endpoint,
+            policy::JoinNames(GatedActions(*settings_.policy)), pipeline_->audit().path());
+  if (approvals_) {
+    log::Info("approving pod and container starts in {} with key {}", approvals_->dir(),
+              approvals_->key_file());
+  }
+  if (backend_->GetState(true) != GRPC_CHANNEL_READY &&
+      !backend_->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(2))) {
+    log::Warn("containerd at {} is not answering yet; calls get UNAVAILABLE until it does",
+              config.backend_endpoint);
+  }
+  if (watchdog_ && !watchdog_->Start()) log::Error("the monitor could not start its threads");
+  return true;
+}
+
+void Daemon::Reload() {
+  // Calls keep flowing: the stores are swapped atomically, and a broken
+  // file keeps the old one.
+  grpc::Status reloaded = pipeline_->Reload();
+  if (reloaded.ok()) {
+    log::Info("SIGHUP: trust store and keys reloaded");
+  } else {
+    log::Error("SIGHUP: reload failed, still using the previous files: {}",
+               reloaded.error_message());
+  }
+  if (approvals_) {
+    grpc::Status key = approvals_->Reload();
+    if (key.ok()) {
+      log::Info("SIGHUP: approval key {} reloaded", approvals_->key_file());
+    } else {
+      log::Error("SIGHUP: approval key reload failed, still using the previous key: {}",
+                 key.error_message());
+    }
+  }
+  if (events_) {
+    grpc::Status reloaded_events = events_->Reload();
+    if (!reloaded_events.ok()) {
+      log::Error("SIGHUP: event sink reload failed: {}", reloaded_events.error_message());
+    }
+  }
+  log::Info("decisions so far: {}", pipeline_->CountsText());
+}
+
+void Daemon::Drain() {
+  log::Info("no new connections; draining in-flight calls for up to {} ms",
+            settings_.daemon.drain_timeout_ms);
+  if (listener_) listener_->Stop();
+  if (acceptor_.joinable()) acceptor_.join();
+  listener_.reset();  // removes the socket file: new callers fail fast
+  server_->Shutdown(std::chrono::system_clock::now() +
+                    std::chrono::milliseconds(settings_.daemon.drain_timeout_ms));
+  server_->Wait();
+  if (watchdog_) watchdog_->Stop();
+  if (events_) events_->Shutdown(std::chrono::seconds(2));
+  log::Info("decisions: {}", pipeline_->CountsText());
+}
+
+}  // namespace crigate::cri

@@ -1,0 +1,78 @@
+// The daemon: the one place that knows every part. It builds them from
+// validated Settings in dependency order (containerd channel, pipeline,
+// cloud event sink, watchdog, approvals, the front end), serves the CRI
+// socket, reloads on SIGHUP and drains on SIGTERM/SIGINT.
+//
+//   auto daemon = Daemon::Build(settings, &error);   // nothing served yet
+//   daemon->Serve();                                  // accept thread + watchdog
+//   daemon->Reload(path);                             // on SIGHUP
+//   daemon->Drain();                                  // on SIGTERM; then destroy
+//
+// Parts are members in construction order, so they are destroyed in the
+// reverse: nothing outlives what it points to.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "cri/daemon/approval_minter.h"
+#include "cri/daemon/backend_resolver.h"
+#include "cri/daemon/follow_up.h"
+#include "cri/daemon/settings.h"
+#include "cri/daemon/stop_reporter.h"
+#include "cri/peer_registry.h"
+#include "cri/proxy.h"
+#include "cri/unix_listener.h"
+#include "cri/work_queue.h"
+#include "monitor/monitor.h"
+#include "policy/cloud/event_sink.h"
+#include "policy/pipeline.h"
+#include "policy/token_grants.h"
+
+namespace crigate::cri {
+
+class Daemon final {
+ public:
+  // Every part, or null with the reason in *error. Opens the stores the
+  // parts keep (token uses, audit log) but serves nothing.
+  static std::unique_ptr<Daemon> Build(Settings settings, std::string* error);
+  ~Daemon();
+
+  // Listens on the socket, starts the accept thread and the watchdog.
+  bool Serve(std::string* error);
+  // SIGHUP: re-reads what may change without a restart (README, "Reload").
+  void Reload();
+  // Stops accepting, removes the socket, lets in-flight calls finish for up
+  // to server.drain_timeout_ms, stops the watchdog and flushes the events.
+  void Drain();
+
+ private:
+  explicit Daemon(Settings settings);
+  bool BuildParts(std::string* error);
+
+  // Constant after Build.
+  const Settings settings_;
+  std::shared_ptr<grpc::Channel> backend_;
+  std::unique_ptr<BackendResolver> resolver_;
+  std::unique_ptr<policy::TokenGrants> token_grants_;
+  std::unique_ptr<policy::StagedPipeline> pipeline_;
+  std::unique_ptr<cloud::EventSink> events_;
+  std::unique_ptr<monitor::Watchdog> watchdog_;
+  std::unique_ptr<FollowUp> follow_up_;
+  PeerRegistry peers_;
+  std::unique_ptr<WorkQueue> work_;
+  std::unique_ptr<BackendSandboxFacts> sandbox_facts_;
+  std::unique_ptr<ApprovalIssuer> approvals_;
+  std::unique_ptr<ApprovalMinter> minter_;
+  std::unique_ptr<ProxyService> service_;
+  std::unique_ptr<grpc::Server> server_;
+
+  // Serving; last: stopped first.
+  std::unique_ptr<UnixListener> listener_;
+  std::thread acceptor_;
+};
+
+}  // namespace crigate::cri

@@ -1,0 +1,33 @@
+// Everything crigate's one TOML file holds, read and validated in one piece:
+// [server], [backend], [log] (config.h), [monitor] (monitor/), [approval]
+// (approval_minter.h) and the policy sections (policy/policy_config.h). A
+// file with any error yields no Settings at all, so nothing half-read is
+// ever started or swapped in.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cri/daemon/approval_minter.h"
+#include "cri/daemon/config.h"
+#include "monitor/monitor_config.h"
+#include "policy/policy_config.h"
+
+namespace crigate::cri {
+
+struct Settings {
+  DaemonConfig daemon;
+  monitor::MonitorConfig monitor;
+  std::shared_ptr<const policy::PolicyConfig> policy;  // never null in a loaded Settings
+  ApprovalConfig approval;
+};
+
+// Reads path. When must_exist is false a missing file means every default
+// (the default path on a fresh node). nullopt with one message per bad key,
+// each naming it ("server.socket_mode: ...").
+std::optional<Settings> LoadSettings(const std::string& path, bool must_exist,
+                                     std::vector<std::string>& errors);
+
+}  // namespace crigate::cri
