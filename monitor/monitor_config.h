@@ -1,5 +1,6 @@
 // The [monitor] section of crigate's configuration: one immutable, validated
-// value built at start-up (and on reload) and handed to the Watchdog.
+// value built at start-up and handed to the Watchdog. A change takes a
+// restart (a reload that changes it is refused and says so).
 //
 //   [monitor]
 //   enabled = true                 # false: no sampling, Register/Forget are no-ops

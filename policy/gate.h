@@ -277,9 +277,8 @@ class Stage {
   // denying it. Only the cloud stage may offer this (its failure_mode_allow);
   // privilege, trust and token keep the default.
   virtual bool failure_mode_allow() const { return false; }
-  // Re-reads whatever the stage loads from files (SIGHUP). On error the stage
-  // keeps what it had and says why; calls are never dropped meanwhile.
-  virtual grpc::Status Reload() { return grpc::Status::OK; }
+  // A stage never changes once built: a reload builds a new StageSet
+  // (pipeline.h) from the new files and swaps it in whole.
 };
 
 // Thread-safe: Decide is called concurrently from gRPC's callback threads.

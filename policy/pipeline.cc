@@ -34,13 +34,30 @@ StageResult RunStage(Stage& stage, const GateRequest& request, CallState& state)
 
 }  // namespace
 
+StagedPipeline::StagedPipeline(base::Source<StageSet> stages, std::unique_ptr<AuditLog> audit)
+    : stages_(std::move(stages)), audit_(std::move(audit)), id_prefix_(RandomPrefix()) {}
+
+namespace {
+
+std::shared_ptr<const StageSet> MakeSet(std::vector<std::unique_ptr<Stage>> stages,
+                                        TrustStage* trust) {
+  auto set = std::make_shared<StageSet>();
+  set->stages = std::move(stages);
+  set->trust = trust;
+  return set;
+}
+
+}  // namespace
+
 StagedPipeline::StagedPipeline(std::vector<std::unique_ptr<Stage>> stages,
                                std::unique_ptr<AuditLog> audit, TrustStage* trust)
-    : stages_(std::move(stages)),
-      audit_(std::move(audit)),
-      trust_(trust),
-      id_prefix_(RandomPrefix()) {
-  for (size_t i = 0; i < stages_.size(); ++i) counters_.push_back(std::make_unique<Counters>());
+    : StagedPipeline(base::FixedSource(MakeSet(std::move(stages), trust)), std::move(audit)) {}
+
+StagedPipeline::Counters& StagedPipeline::CountersFor(const char* stage) {
+  std::lock_guard lock(counters_mu_);
+  auto it = counters_.find(std::string_view(stage));
+  if (it == counters_.end()) it = counters_.emplace(stage, std::make_unique<Counters>()).first;
+  return *it->second;
 }
 
 std::string StagedPipeline::NewDecisionId() {
@@ -71,15 +88,17 @@ Decision StagedPipeline::Decide(const GateRequest& request) {
   const auto start = Steady::now();
   Decision d;
   CallState state;
+  // One stage set for the whole decision, whatever a reload does meanwhile.
+  const std::shared_ptr<const StageSet> set = stages_();
   try {
     d.allow = true;
     const bool gated = request.method_class == MethodClass::kGated;
-    for (size_t i = 0; i < stages_.size(); ++i) {
-      Stage& stage = *stages_[i];
+    for (const std::unique_ptr<Stage>& stage_ptr : set->stages) {
+      Stage& stage = *stage_ptr;
       if (!gated && !stage.checks_every_mutating_call()) continue;
       StageResult r = RunStage(stage, request, state);
       d.stages.push_back({stage.name(), r});
-      Counters& counts = *counters_[i];
+      Counters& counts = CountersFor(stage.name());
       if (r.verdict == Verdict::kAllow) {
         counts.allowed.fetch_add(1);
         continue;
@@ -182,17 +201,19 @@ Decision StagedPipeline::CheckPulledImage(const GateRequest& request,
   const auto start = Steady::now();
   Decision d;
   CallState state;
-  if (!trust_) {
+  const std::shared_ptr<const StageSet> set = stages_();
+  TrustStage* const trust = set->trust;
+  if (!trust) {
     d.allow = true;
     d.reason = "trust stage disabled; pulled image not checked";
   } else {
     StageResult r;
     try {
-      r = trust_->CheckPulled(request, pulled_image_ref, state);
+      r = trust->CheckPulled(request, pulled_image_ref, state);
     } catch (const std::exception& e) {
       r = StageResult::Error(Code::INTERNAL, fmt::format("stage failed: {}", e.what()));
     }
-    d.stages.push_back({trust_->name(), r});
+    d.stages.push_back({trust->name(), r});
     d.allow = r.verdict == Verdict::kAllow;
     if (d.allow) {
       d.reason = r.reason;
@@ -209,29 +230,18 @@ Decision StagedPipeline::CheckPulledImage(const GateRequest& request,
   return d;
 }
 
-grpc::Status StagedPipeline::Reload() {
-  std::string failures;
-  for (const auto& stage : stages_) {
-    grpc::Status s;
-    try {
-      s = stage->Reload();
-    } catch (const std::exception& e) {
-      s = Fail(Code::INTERNAL, e.what());
-    }
-    if (!s.ok()) {
-      failures +=
-          fmt::format("{}{}: {}", failures.empty() ? "" : "; ", stage->name(), s.error_message());
-    }
-  }
-  if (failures.empty()) return grpc::Status::OK;
-  return Fail(Code::INVALID_ARGUMENT, failures);
-}
-
 std::vector<StageCounts> StagedPipeline::Counts() const {
   std::vector<StageCounts> out;
-  for (size_t i = 0; i < stages_.size(); ++i) {
-    out.push_back({stages_[i]->name(), counters_[i]->allowed.load(), counters_[i]->denied.load(),
-                   counters_[i]->errors.load()});
+  const std::shared_ptr<const StageSet> set = stages_();
+  std::lock_guard lock(counters_mu_);
+  for (const std::unique_ptr<Stage>& stage : set->stages) {
+    auto it = counters_.find(std::string_view(stage->name()));
+    if (it == counters_.end()) {
+      out.push_back({stage->name()});
+    } else {
+      out.push_back({stage->name(), it->second->allowed.load(), it->second->denied.load(),
+                     it->second->errors.load()});
+    }
   }
   return out;
 }

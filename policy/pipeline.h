@@ -10,11 +10,14 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "policy/audit_log.h"
+#include "policy/base/latest.h"
 #include "policy/gate.h"
 #include "policy/trust_stage.h"
 
@@ -28,10 +31,19 @@ struct StageCounts {
   uint64_t errors = 0;  // counted whether or not the error was let through
 };
 
+// The stages one decision runs, in order, built whole from one PolicyConfig
+// (pipeline_builder.h) and never changed afterwards: a reload builds a new set.
+struct StageSet {
+  std::vector<std::unique_ptr<Stage>> stages;
+  TrustStage* trust = nullptr;  // one of stages, or null: CheckPulledImage uses it
+};
+
 class StagedPipeline final : public Pipeline {
  public:
-  // stages run in the given order; audit must not be null. trust, when
-  // given, must be one of stages: CheckPulledImage uses it.
+  // Each decision reads its stage set from stages once and keeps it to the
+  // end; audit must not be null.
+  StagedPipeline(base::Source<StageSet> stages, std::unique_ptr<AuditLog> audit);
+  // One fixed set (tests).
   StagedPipeline(std::vector<std::unique_ptr<Stage>> stages, std::unique_ptr<AuditLog> audit,
                  TrustStage* trust);
 
@@ -45,11 +57,6 @@ class StagedPipeline final : public Pipeline {
   // result. On a deny the front end must remove the pulled image and answer
   // the caller with the decision's status instead of containerd's.
   Decision CheckPulledImage(const GateRequest& request, const std::string& pulled_image_ref);
-
-  // SIGHUP: every stage re-reads its files (trust store, token keys). A stage
-  // that fails keeps what it had; the others still reload. OK only when all
-  // reloaded; otherwise the message names each failure.
-  grpc::Status Reload();
 
   // For non-call events (the monitor's stops).
   AuditLog& audit() { return *audit_; }
@@ -75,12 +82,17 @@ class StagedPipeline final : public Pipeline {
   // token is lost, never made replayable).
   void ReleaseUses(const std::vector<std::shared_ptr<PendingUse>>& uses);
 
-  const std::vector<std::unique_ptr<Stage>> stages_;
+  // The counters of the stage with this name, kept across stage sets.
+  Counters& CountersFor(const char* stage);
+
+  const base::Source<StageSet> stages_;
   const std::unique_ptr<AuditLog> audit_;
-  TrustStage* const trust_;
   const std::string id_prefix_;  // random per process, so ids stay unique across restarts
 
-  std::vector<std::unique_ptr<Counters>> counters_;  // one per stage; the vector is constant
+  mutable std::mutex counters_mu_;
+  // By stage name; entries are added, never removed. Guarded by counters_mu_
+  // (the Counters themselves are atomic).
+  std::map<std::string, std::unique_ptr<Counters>, std::less<>> counters_;
   std::atomic<uint64_t> next_id_{0};
   std::atomic<uint64_t> audit_failures_{0};
   std::atomic<uint64_t> release_failures_{0};

@@ -9,12 +9,13 @@
 
 namespace crigate::policy {
 
-Result<std::unique_ptr<StagedPipeline>> BuildPipeline(const PolicyConfig& config,
-                                                      const PipelineDeps& deps) {
+Result<std::shared_ptr<const StageSet>> BuildStages(const PolicyConfig& config,
+                                                    const PipelineDeps& deps) {
   using Code = grpc::StatusCode;
   const base::Clock& clock = deps.clock ? *deps.clock : base::SystemClock::Instance();
-  std::vector<std::unique_ptr<Stage>> stages;
-  TrustStage* trust = nullptr;
+  auto set = std::make_shared<StageSet>();
+  std::vector<std::unique_ptr<Stage>>& stages = set->stages;
+  TrustStage*& trust = set->trust;
 
   if (config.privilege.enabled) {
     PrivilegeOptions options;
@@ -32,16 +33,13 @@ Result<std::unique_ptr<StagedPipeline>> BuildPipeline(const PolicyConfig& config
     if (!config.trust.loaded) return Fail(Code::INVALID_ARGUMENT, "trust.store: not loaded");
     auto stage = std::make_unique<TrustStage>(
         config.trust.loaded,
-        TrustStageOptions{config.trust.store, config.trust.sandbox_image,
-                          config.trust.kubelet_root},
-        *deps.resolver);
+        TrustStageOptions{config.trust.sandbox_image, config.trust.kubelet_root}, *deps.resolver);
     trust = stage.get();
     stages.push_back(std::move(stage));
   }
   if (config.token.enabled) {
     if (!config.token.loaded) return Fail(Code::INVALID_ARGUMENT, "token.keys: not loaded");
     TokenStageOptions options;
-    options.key_paths = config.token.keys;
     options.required_for = config.token.required_for;
     options.node_id = config.node_id;
     options.max_ttl = config.token.max_ttl;
@@ -57,12 +55,26 @@ Result<std::unique_ptr<StagedPipeline>> BuildPipeline(const PolicyConfig& config
                                                   deps.token_grants));
   }
   if (grpc::Status cloud = AddCloudStage(config, deps, stages); !cloud.ok()) return cloud;
+  return std::shared_ptr<const StageSet>(std::move(set));
+}
 
+Result<std::unique_ptr<AuditLog>> OpenAudit(const PolicyConfig& config, const PipelineDeps& deps) {
   AuditOptions audit_options = config.audit;
   audit_options.node_id = config.node_id;
-  Result<std::unique_ptr<AuditLog>> audit = AuditLog::Open(audit_options, clock);
+  Result<std::unique_ptr<AuditLog>> audit =
+      AuditLog::Open(audit_options, deps.clock ? *deps.clock : base::SystemClock::Instance());
   if (!audit.ok()) return Fail(audit.code(), fmt::format("audit.path: {}", audit.error()));
-  return std::make_unique<StagedPipeline>(std::move(stages), std::move(audit).value(), trust);
+  return audit;
+}
+
+Result<std::unique_ptr<StagedPipeline>> BuildPipeline(const PolicyConfig& config,
+                                                      const PipelineDeps& deps) {
+  Result<std::shared_ptr<const StageSet>> stages = BuildStages(config, deps);
+  if (!stages.ok()) return stages.status();
+  Result<std::unique_ptr<AuditLog>> audit = OpenAudit(config, deps);
+  if (!audit.ok()) return audit.status();
+  return std::make_unique<StagedPipeline>(base::FixedSource(std::move(stages).value()),
+                                          std::move(audit).value());
 }
 
 Result<std::shared_ptr<TokenUseStore>> OpenTokenUses(const PolicyConfig& config,

@@ -2,14 +2,11 @@
 // cloud, each only when enabled (facts whenever there is a resolver), over
 // one audit log.
 //
-// Front end usage (cri/main.cc):
-//   auto config = ParsePolicyConfig(root, errors);   // at start (and for --check-config)
-//   PipelineDeps deps;  deps.resolver = &resolver;  deps.token_uses = *OpenTokenUses(*config,
-//   clock); auto pipeline = BuildPipeline(*config, deps); deps.pipeline = pipeline->get(); on
-//   SIGHUP:        (*pipeline)->Reload();          // trust store, token keys, cloud node key after
-//   PullImage:  (*pipeline)->CheckPulledImage(request, response.image_ref()); monitor events:
-//   (*pipeline)->audit().Record(event); cloud events:     cloud::MakeEventSink(*config->cloud,
-//   config->node_id)  (when config->cloud)
+// Daemon usage (cri/daemon/daemon.cc): at start OpenTokenUses and
+// OpenTokenGrants once, OpenAudit once, BuildStages from the config, and a
+// StagedPipeline reading its stage set from the daemon's current snapshot;
+// on SIGHUP BuildStages again from the new config with the same deps, and
+// swap the snapshot. Tests use BuildPipeline: one fixed set.
 #pragma once
 
 #include <memory>
@@ -39,8 +36,15 @@ struct PipelineDeps {
   const TokenGrants* token_grants = nullptr;
 };
 
-// INVALID_ARGUMENT / UNAVAILABLE naming the key when a dependency is
-// missing or the audit log cannot be opened ("audit.path: cannot open ...").
+// The stages config enables, in order. INVALID_ARGUMENT naming the key when
+// a dependency is missing.
+Result<std::shared_ptr<const StageSet>> BuildStages(const PolicyConfig& config,
+                                                    const PipelineDeps& deps);
+
+// Opens config.audit; the error names audit.path.
+Result<std::unique_ptr<AuditLog>> OpenAudit(const PolicyConfig& config, const PipelineDeps& deps);
+
+// BuildStages and OpenAudit, as a pipeline with that one stage set.
 Result<std::unique_ptr<StagedPipeline>> BuildPipeline(const PolicyConfig& config,
                                                       const PipelineDeps& deps);
 

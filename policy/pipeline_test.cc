@@ -42,12 +42,10 @@ class ScriptedStage final : public Stage {
   bool checks_every_mutating_call() const override {
     return std::string_view(name_) == "privilege";
   }
-  grpc::Status Reload() override { return reload; }
 
   std::atomic<int> calls{0};
   bool throws = false;
   std::string digest, decision_id;
-  grpc::Status reload;
   std::shared_ptr<PendingUse> use;  // reserved at each Check when set
 
  private:
@@ -299,10 +297,9 @@ TEST_F(PipelineTest, RejectIsRecorded) {
   EXPECT_TRUE(rec["stages"].empty());
 }
 
-TEST_F(PipelineTest, CountsAndReload) {
+TEST_F(PipelineTest, Counts) {
   auto* a = new ScriptedStage("privilege", StageResult::Allow());
   auto* b = new ScriptedStage("trust", StageResult::Deny(Code::PERMISSION_DENIED, "x"));
-  b->reload = Fail(Code::INVALID_ARGUMENT, "store broken");
   auto pipeline = Make({a, b});
   pipeline->Decide(Request());
   pipeline->Decide(Request());
@@ -312,9 +309,82 @@ TEST_F(PipelineTest, CountsAndReload) {
   EXPECT_EQ(pipeline->CountsText(),
             "privilege allow=2 deny=0 error=0; trust allow=0 deny=2 error=0; audit failures=0 use "
             "release failures=0");
-  grpc::Status s = pipeline->Reload();
-  EXPECT_FALSE(s.ok());
-  EXPECT_EQ(s.error_message(), "trust: store broken");
+}
+
+std::shared_ptr<const StageSet> SetOf(std::vector<ScriptedStage*> stages) {
+  auto set = std::make_shared<StageSet>();
+  for (ScriptedStage* s : stages) set->stages.emplace_back(s);
+  return set;
+}
+
+TEST_F(PipelineTest, ASwappedStageSetDecidesTheNextCallsAndCountsCarryOver) {
+  base::Latest<StageSet> live(SetOf({new ScriptedStage("trust", StageResult::Allow())}));
+  auto audit = AuditLog::Open({path_, 0, 1, false});
+  ASSERT_TRUE(audit.ok());
+  StagedPipeline pipeline([&] { return live.Get(); }, std::move(audit).value());
+  EXPECT_TRUE(pipeline.Decide(Request()).allow);
+  live.Set(SetOf({new ScriptedStage("trust", StageResult::Deny(Code::PERMISSION_DENIED, "new"))}));
+  Decision d = pipeline.Decide(Request());
+  EXPECT_FALSE(d.allow);
+  EXPECT_EQ(d.reason, "crigate trust: new");
+  std::vector<StageCounts> counts = pipeline.Counts();
+  ASSERT_EQ(counts.size(), 1u);
+  EXPECT_EQ(counts[0].allowed, 1u);
+  EXPECT_EQ(counts[0].denied, 1u);
+}
+
+// A stage that swaps in a new set while a decision runs, as a SIGHUP can.
+class SwappingStage final : public Stage {
+ public:
+  SwappingStage(base::Latest<StageSet>& live, std::shared_ptr<const StageSet> next)
+      : live_(live), next_(std::move(next)) {}
+  const char* name() const override { return "privilege"; }
+  StageResult Check(const GateRequest&, CallState&) override {
+    live_.Set(next_);
+    return StageResult::Allow();
+  }
+
+ private:
+  base::Latest<StageSet>& live_;
+  const std::shared_ptr<const StageSet> next_;
+};
+
+// Allows, and counts its calls where the test can read them after the stage
+// (and its set) are gone.
+class CountingStage final : public Stage {
+ public:
+  explicit CountingStage(std::shared_ptr<std::atomic<int>> calls) : calls_(std::move(calls)) {}
+  const char* name() const override { return "trust"; }
+  StageResult Check(const GateRequest&, CallState&) override {
+    ++*calls_;
+    return StageResult::Allow();
+  }
+
+ private:
+  const std::shared_ptr<std::atomic<int>> calls_;
+};
+
+TEST_F(PipelineTest, ADecisionKeepsTheStageSetItStartedWith) {
+  auto* newer = new ScriptedStage("trust", StageResult::Deny(Code::PERMISSION_DENIED, "newer"));
+  std::shared_ptr<const StageSet> next = SetOf({newer});
+  base::Latest<StageSet> live(nullptr);
+  auto older_calls = std::make_shared<std::atomic<int>>(0);
+  auto first = std::make_shared<StageSet>();
+  first->stages.push_back(std::make_unique<SwappingStage>(live, next));
+  first->stages.push_back(std::make_unique<CountingStage>(older_calls));
+  std::weak_ptr<const StageSet> first_alive = first;
+  live.Set(std::move(first));  // held by live alone: a swap would free it
+  auto audit = AuditLog::Open({path_, 0, 1, false});
+  ASSERT_TRUE(audit.ok());
+  StagedPipeline pipeline([&] { return live.Get(); }, std::move(audit).value());
+  // The swap happens inside the first stage: the rest of this decision still
+  // runs the set it started with, which stays alive until the decision ends.
+  EXPECT_TRUE(pipeline.Decide(Request()).allow);
+  EXPECT_EQ(older_calls->load(), 1);
+  EXPECT_EQ(newer->calls.load(), 0);
+  EXPECT_TRUE(first_alive.expired()) << "released once the decision that held it ended";
+  EXPECT_FALSE(pipeline.Decide(Request()).allow);
+  EXPECT_EQ(newer->calls.load(), 1);
 }
 
 TEST_F(PipelineTest, ConcurrentDecisionsAreEachAudited) {
@@ -452,19 +522,6 @@ TEST_F(BuiltPipelineTest, PulledImageIsCheckedAndRecorded) {
   EXPECT_EQ(rec["decision"], "deny");
   pull.image = "busybox:1.36";
   EXPECT_TRUE(pipeline->CheckPulledImage(pull, Digest('1')).allow);
-}
-
-TEST_F(BuiltPipelineTest, ReloadKeepsServingAndReportsBrokenFiles) {
-  auto pipeline = Build();
-  ASSERT_TRUE(pipeline);
-  dir_.Write("trust.toml", "[[rule]]\nimage = 42\n");
-  grpc::Status s = pipeline->Reload();
-  EXPECT_FALSE(s.ok());
-  EXPECT_NE(s.error_message().find("trust: trust store not reloaded"), std::string::npos)
-      << s.error_message();
-  GateRequest r = Request();
-  r.pod->annotations[kTokenAnnotation] = Token("busybox:1.36");
-  EXPECT_TRUE(pipeline->Decide(r).allow);
 }
 
 TEST_F(BuiltPipelineTest, BuildErrorsNameWhatIsMissing) {

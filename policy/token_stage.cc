@@ -77,25 +77,6 @@ TokenStage::TokenStage(std::shared_ptr<const KeySet> keys, TokenStageOptions opt
       grants_(grants),
       keys_(std::move(keys)) {}
 
-std::shared_ptr<const KeySet> TokenStage::keys() const {
-  std::lock_guard lock(mu_);
-  return keys_;
-}
-
-grpc::Status TokenStage::Reload() {
-  std::vector<std::string> errors;
-  std::shared_ptr<const KeySet> fresh = KeySet::Load(options_.key_paths, errors);
-  if (!fresh) {
-    std::string joined;
-    for (const auto& e : errors) joined += (joined.empty() ? "token." : "; token.") + e;
-    return Fail(Code::INVALID_ARGUMENT,
-                "token keys not reloaded, the previous ones stay in force: " + joined);
-  }
-  std::lock_guard lock(mu_);
-  keys_ = std::move(fresh);
-  return grpc::Status::OK;
-}
-
 StageResult TokenStage::Check(const GateRequest& request, CallState& state) {
   const std::string& action = request.action;
   const bool required = options_.required_for.count(action) > 0;
@@ -135,7 +116,7 @@ StageResult TokenStage::Check(const GateRequest& request, CallState& state) {
   check.clock_skew = options_.clock_skew;
   check.max_ttl = options_.max_ttl;
   check.node = options_.node_id;
-  Result<VerifiedToken> verified = VerifyToken(found.token, *keys(), check);
+  Result<VerifiedToken> verified = VerifyToken(found.token, *keys_, check);
   if (!verified.ok()) return Deny(fmt::format("{} (from {})", verified.error(), found.where));
   const TokenClaims& claims = verified->claims;
 

@@ -49,7 +49,6 @@
 namespace crigate::policy {
 
 struct TokenStageOptions {
-  std::vector<std::string> key_paths;  // re-read by Reload()
   std::set<std::string> required_for;
   std::string node_id;
   std::chrono::seconds max_ttl{3600};
@@ -58,7 +57,7 @@ struct TokenStageOptions {
 
 class TokenStage final : public Stage {
  public:
-  // keys: loaded from options.key_paths by the caller. clock and resolver
+  // keys: loaded by the caller (config load); never null. clock and resolver
   // must outlive the stage; resolver may be null (then container-id calls
   // can carry their token only in metadata). uses may be shared with
   // other stages or kept across a rebuild of the pipeline.
@@ -70,10 +69,7 @@ class TokenStage final : public Stage {
 
   const char* name() const override { return "token"; }
   StageResult Check(const GateRequest& request, CallState& state) override;
-  // Re-reads options.key_paths; keeps the current keys on error.
-  grpc::Status Reload() override;
-
-  std::shared_ptr<const KeySet> keys() const;
+  const std::shared_ptr<const KeySet>& keys() const { return keys_; }
 
  private:
   const TokenStageOptions options_;
@@ -81,9 +77,7 @@ class TokenStage final : public Stage {
   const base::Clock& clock_;
   ImageResolver* const resolver_;
   const TokenGrants* const grants_;
-
-  mutable std::mutex mu_;
-  std::shared_ptr<const KeySet> keys_;  // guarded by mu_; never null
+  const std::shared_ptr<const KeySet> keys_;  // never null
 };
 
 }  // namespace crigate::policy

@@ -21,27 +21,9 @@ TrustStage::TrustStage(std::shared_ptr<const TrustStore> store, TrustStageOption
                        ImageResolver& resolver)
     : options_(std::move(options)), resolver_(resolver), store_(std::move(store)) {}
 
-std::shared_ptr<const TrustStore> TrustStage::store() const {
-  std::lock_guard lock(mu_);
-  return store_;
-}
-
-grpc::Status TrustStage::Reload() {
-  std::vector<std::string> errors;
-  std::shared_ptr<const TrustStore> fresh = TrustStore::Load(options_.store_path, errors);
-  if (!fresh) {
-    return Fail(Code::INVALID_ARGUMENT,
-                fmt::format("trust store not reloaded, the previous one stays in force: {}",
-                            JoinList(errors)));
-  }
-  std::lock_guard lock(mu_);
-  store_ = std::move(fresh);
-  return grpc::Status::OK;
-}
-
 StageResult TrustStage::Check(const GateRequest& request, CallState& state) {
   const std::string& action = request.action;
-  std::shared_ptr<const TrustStore> store = this->store();  // one store for the whole call
+  const std::shared_ptr<const TrustStore>& store = store_;
   TrustSubject s;
   if (auto answer = DescribeCall(request, state, resolver_, options_.sandbox_image, &s)) {
     return *answer;
@@ -81,7 +63,7 @@ StageResult TrustStage::Check(const GateRequest& request, CallState& state) {
 
 StageResult TrustStage::CheckPulled(const GateRequest& request, const std::string& pulled_image_ref,
                                     CallState& state) {
-  std::shared_ptr<const TrustStore> store = this->store();
+  const std::shared_ptr<const TrustStore>& store = store_;
   Result<ImageRef> ref = ParseImageRef(request.image);
   if (!ref.ok()) return Deny(Code::INVALID_ARGUMENT, ref.error());
   if (pulled_image_ref.empty()) {

@@ -46,7 +46,6 @@
 namespace crigate::policy {
 
 struct TrustStageOptions {
-  std::string store_path;     // re-read by Reload()
   std::string sandbox_image;  // normalised; what RunPodSandbox is checked against
   // kubelet's root directory: a pod's volumes are host paths below
   // <kubelet_root>/pods/<pod uid>, and any other host path is a hostPath mount.
@@ -55,8 +54,8 @@ struct TrustStageOptions {
 
 class TrustStage final : public Stage {
  public:
-  // store: loaded from options.store_path by the caller (config load). The
-  // resolver must outlive the stage.
+  // store: loaded by the caller (config load); never null. The resolver
+  // must outlive the stage.
   TrustStage(std::shared_ptr<const TrustStore> store, TrustStageOptions options,
              ImageResolver& resolver);
 
@@ -72,18 +71,13 @@ class TrustStage final : public Stage {
   StageResult CheckPulled(const GateRequest& request, const std::string& pulled_image_ref,
                           CallState& state);
 
-  // Re-reads options.store_path; on error keeps the current store and says
-  // why. Calls in flight keep the store they started with.
-  grpc::Status Reload() override;
-
-  std::shared_ptr<const TrustStore> store() const;
+  const std::shared_ptr<const TrustStore>& store() const { return store_; }
 
  private:
   const TrustStageOptions options_;
   ImageResolver& resolver_;
 
-  mutable std::mutex mu_;
-  std::shared_ptr<const TrustStore> store_;  // guarded by mu_; never null
+  const std::shared_ptr<const TrustStore> store_;  // never null
 };
 
 }  // namespace crigate::policy

@@ -33,7 +33,7 @@ out_dir=${CRIGATE_BENCH_OUT:-$CRIGATE_RUN_DIR}
 bench_dir=$CRIGATE_RUN_DIR/bench
 bench_bin=$build_dir/test/bench/crigate-bench
 micro_bin=$build_dir/test/bench/crigate-microbench
-crigate_bin=$build_dir/cri/crigate
+crigate_bin=$build_dir/cri/daemon/crigate
 
 bash "$CRIGATE_SCRIPTS_DIR/install-deps.sh" --if-missing
 if [[ ${CRIGATE_SKIP_BUILD:-0} != 1 ]]; then

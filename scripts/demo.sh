@@ -31,7 +31,7 @@ build_type=()
 [[ -f $build_dir/CMakeCache.txt ]] || build_type=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
 cmake -S "$CRIGATE_REPO_ROOT" -B "$build_dir" -G Ninja "${build_type[@]}" >/dev/null
 cmake --build "$build_dir" -j "$(nproc)" --target crigate crigate-demo >/dev/null
-crigate=$build_dir/cri/crigate
+crigate=$build_dir/cri/daemon/crigate
 
 crigate_pid=
 authz_pid=

@@ -48,38 +48,31 @@ ApprovalConfig ParseApprovalConfig(const toml::table& root, std::vector<std::str
   return config;
 }
 
-ApprovalIssuer::ApprovalIssuer(const ApprovalConfig& config,
-                               std::shared_ptr<const shim::ApprovalKey> key)
-    : key_file_(config.key_file), dir_(config.dir), ttl_(config.ttl), key_(std::move(key)) {}
-
-std::unique_ptr<ApprovalIssuer> ApprovalIssuer::Create(const ApprovalConfig& config,
-                                                       std::string* error) {
+std::shared_ptr<const shim::ApprovalKey> LoadApprovalKey(const std::string& key_file,
+                                                         std::string* error) {
   auto key = std::make_shared<shim::ApprovalKey>();
   // Owned by the daemon's user (root in production, as for the shim), and
   // readable by nobody else.
-  const shim::ApprovalStatus s = shim::LoadApprovalKey(config.key_file, key.get(), geteuid());
+  const shim::ApprovalStatus s = shim::LoadApprovalKey(key_file, key.get(), geteuid());
   if (!s.ok()) {
     *error = s.reason();
     return nullptr;
   }
-  return std::unique_ptr<ApprovalIssuer>(new ApprovalIssuer(config, key));
+  return key;
 }
 
-grpc::Status ApprovalIssuer::Reload() {
-  auto key = std::make_shared<shim::ApprovalKey>();
-  const shim::ApprovalStatus s = shim::LoadApprovalKey(key_file_, key.get(), geteuid());
-  if (!s.ok()) return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, s.reason());
-  std::lock_guard lock(mu_);
-  key_ = std::move(key);
-  return grpc::Status::OK;
+ApprovalIssuer::ApprovalIssuer(const ApprovalConfig& config, base::Source<shim::ApprovalKey> key)
+    : key_file_(config.key_file), dir_(config.dir), ttl_(config.ttl), key_(std::move(key)) {}
+
+std::unique_ptr<ApprovalIssuer> ApprovalIssuer::Create(const ApprovalConfig& config,
+                                                       std::string* error) {
+  std::shared_ptr<const shim::ApprovalKey> key = LoadApprovalKey(config.key_file, error);
+  if (!key) return nullptr;
+  return std::make_unique<ApprovalIssuer>(config, base::FixedSource(std::move(key)));
 }
 
 grpc::Status ApprovalIssuer::Write(shim::ApprovalRecord record) const {
-  std::shared_ptr<const shim::ApprovalKey> key;
-  {
-    std::lock_guard lock(mu_);
-    key = key_;
-  }
+  const std::shared_ptr<const shim::ApprovalKey> key = key_();
   record.expires_unix = UnixNow() + ttl_.count();
   const shim::ApprovalStatus s = shim::WriteApproval(dir_, *key, record);
   if (!s.ok()) {

@@ -31,6 +31,7 @@
 
 #include "cri/daemon/backend_resolver.h"
 #include "cri/proxy.h"
+#include "policy/base/latest.h"
 #include "shim/approval.h"
 #include "shim/approval_store.h"
 
@@ -47,16 +48,20 @@ struct ApprovalConfig {
 // the key ("approval.ttl_seconds: ..."); unknown keys are errors.
 ApprovalConfig ParseApprovalConfig(const toml::table& root, std::vector<std::string>& errors);
 
-// Signs and writes approvals with the key from key_file, which must be owned
-// by the user the daemon runs as (root) with no group/other access.
-// Thread-safe; Reload swaps the key atomically.
+// The key in key_file, which must be owned by the user the daemon runs as
+// (root) with no group/other access; null with the reason in *error.
+std::shared_ptr<const shim::ApprovalKey> LoadApprovalKey(const std::string& key_file,
+                                                         std::string* error);
+
+// Signs and writes approvals. Thread-safe.
 class ApprovalIssuer {
  public:
-  // Null with the reason in *error when the key cannot be loaded.
+  // Each approval is signed with the key key gives at that moment (a reload
+  // swaps a new one in).
+  ApprovalIssuer(const ApprovalConfig& config, base::Source<shim::ApprovalKey> key);
+  // With the key of config.key_file for good; null with the reason in *error
+  // when it cannot be loaded.
   static std::unique_ptr<ApprovalIssuer> Create(const ApprovalConfig& config, std::string* error);
-
-  // Re-reads key_file; on failure the previous key stays in use.
-  grpc::Status Reload();
 
   // Writes `record` with expiry now + ttl. INTERNAL when it cannot be
   // written (the call must then not be forwarded).
@@ -70,15 +75,11 @@ class ApprovalIssuer {
   std::chrono::seconds ttl() const { return ttl_; }
 
  private:
-  ApprovalIssuer(const ApprovalConfig& config, std::shared_ptr<const shim::ApprovalKey> key);
-
   // Constant after construction.
   const std::string key_file_;
   const std::string dir_;
   const std::chrono::seconds ttl_;
-
-  mutable std::mutex mu_;
-  std::shared_ptr<const shim::ApprovalKey> key_;  // guarded by mu_
+  const base::Source<shim::ApprovalKey> key_;
 };
 
 // What containerd will run for a pod sandbox. Thread-safe; bounded time.

@@ -176,18 +176,33 @@ TEST_F(ApprovalMinterTest, OtherActionsGetNoApproval) {
   EXPECT_EQ(issuer_->Clear(), 0);
 }
 
-TEST_F(ApprovalMinterTest, ReloadSwapsTheKeyAndKeepsTheOldOneOnFailure) {
-  ASSERT_EQ(unlink(key_path_.c_str()), 0);
-  EXPECT_FALSE(issuer_->Reload().ok());
-  ASSERT_TRUE(Mint(StartContainer(), Allowed()).ok());
+TEST_F(ApprovalMinterTest, EachApprovalIsSignedWithTheKeyItsSourceGivesThen) {
+  // The daemon's snapshot holds the key; a reload swaps a new one in.
+  std::string error;
+  base::Latest<shim::ApprovalKey> live(LoadApprovalKey(key_path_, &error));
+  ApprovalConfig config;
+  config.enabled = true;
+  config.key_file = key_path_;
+  config.dir = issuer_->dir();
+  ApprovalIssuer issuer(config, [&] { return live.Get(); });
+  ApprovalMinter minter(&issuer, &facts_);
+  auto mint = [&] {
+    bool rewritten = true;
+    grpc::ByteBuffer out;
+    return minter.Rewrite(StartContainer(), Allowed(), grpc::ByteBuffer(), &out, &rewritten);
+  };
+  ASSERT_TRUE(mint().ok());
   shim::ApprovalRecord record;
-  EXPECT_TRUE(Take("c-" + kContainerId, &record).ok());  // still the old key
+  EXPECT_TRUE(Take("c-" + kContainerId, &record).ok());
 
-  ASSERT_TRUE(shim::CreateApprovalKey(key_path_).ok());
-  ASSERT_TRUE(issuer_->Reload().ok());
-  ASSERT_TRUE(Mint(StartContainer(), Allowed()).ok());
+  const std::string rotated_path = key_path_ + ".new";
+  ASSERT_TRUE(shim::CreateApprovalKey(rotated_path).ok());
+  live.Set(LoadApprovalKey(rotated_path, &error));
+  ASSERT_TRUE(mint().ok());
   shim::ApprovalKey rotated;
-  ASSERT_TRUE(shim::LoadApprovalKey(key_path_, &rotated, geteuid()).ok());
+  ASSERT_TRUE(shim::LoadApprovalKey(rotated_path, &rotated, geteuid()).ok());
+  EXPECT_FALSE(Take("c-" + kContainerId, &record).ok()) << "the old key no longer verifies";
+  ASSERT_TRUE(mint().ok());
   EXPECT_TRUE(Take("c-" + kContainerId, &record, &rotated).ok());
 }
 

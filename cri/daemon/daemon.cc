@@ -9,7 +9,6 @@
 #include "cri/log.h"
 #include "policy/actions.h"
 #include "policy/base/time.h"
-#include "policy/pipeline_builder.h"
 
 namespace crigate::cri {
 namespace {
@@ -56,32 +55,37 @@ bool Daemon::BuildParts(std::string* error) {
   // The pipeline: what the node holds is asked of containerd. Token uses and
   // kept tokens live on disk only when tokens are checked.
   resolver_ = std::make_unique<BackendResolver>(backend_, std::chrono::seconds(5));
-  policy::PipelineDeps pipeline_deps;
-  pipeline_deps.resolver = resolver_.get();
+  pipeline_deps_.resolver = resolver_.get();
   if (policy_config.token.enabled) {
     auto token_uses = policy::OpenTokenUses(policy_config, base::SystemClock::Instance());
     if (!token_uses.ok()) {
       *error = "cannot open the token-use store: " + token_uses.error();
       return false;
     }
-    pipeline_deps.token_uses = *token_uses;
+    pipeline_deps_.token_uses = *token_uses;
     auto grants = policy::OpenTokenGrants(policy_config);
     if (!grants.ok()) {
       *error = "cannot open the kept-token directory: " + grants.error();
       return false;
     }
     token_grants_ = std::move(grants).value();
-    pipeline_deps.token_grants = token_grants_.get();
+    pipeline_deps_.token_grants = token_grants_.get();
   }
-  auto built = policy::BuildPipeline(policy_config, pipeline_deps);
-  if (!built.ok()) {
-    *error = "cannot build the policy pipeline: " + built.error();
+  std::shared_ptr<const Snapshot> first =
+      BuildSnapshot(std::make_shared<const Settings>(settings_), error);
+  if (!first) return false;
+  live_.Set(std::move(first));
+  auto audit = policy::OpenAudit(policy_config, pipeline_deps_);
+  if (!audit.ok()) {
+    *error = "cannot open the audit log: " + audit.error();
     return false;
   }
-  pipeline_ = std::move(built).value();
+  pipeline_ = std::make_unique<policy::StagedPipeline>([this] { return live_.Get()->stages; },
+                                                       std::move(audit).value());
 
   if (policy_config.cloud && policy_config.cloud->enabled) {
-    auto sink = cloud::MakeEventSink(*policy_config.cloud, policy_config.node_id);
+    auto sink = cloud::MakeEventSink(*policy_config.cloud, policy_config.node_id,
+                                     [this] { return live_.Get()->node_signer; });
     if (!sink.ok()) {
       *error = "cannot start the cloud event sink: " + sink.error();
       return false;
@@ -112,11 +116,8 @@ bool Daemon::BuildParts(std::string* error) {
   // No bypass: an allowed pod or container start leaves an approval for the
   // shim wrapper while it is forwarded.
   if (settings_.approval.enabled) {
-    approvals_ = ApprovalIssuer::Create(settings_.approval, error);
-    if (!approvals_) {
-      *error = "approval.key_file: " + *error;
-      return false;
-    }
+    approvals_ = std::make_unique<ApprovalIssuer>(settings_.approval,
+                                                  [this] { return live_.Get()->approval_key; });
     if (int stale = approvals_->Clear(); stale > 0) {
       log::Warn("removed {} approvals left in {} by a previous crigate process", stale,
                 approvals_->dir());
@@ -183,32 +184,62 @@ bool Daemon::Serve(std::string* error) {
   return true;
 }
 
-void Daemon::Reload() {
-  // Calls keep flowing: the stores are swapped atomically, and a broken
-  // file keeps the old one.
-  grpc::Status reloaded = pipeline_->Reload();
-  if (reloaded.ok()) {
-    log::Info("SIGHUP: trust store and keys reloaded");
-  } else {
-    log::Error("SIGHUP: reload failed, still using the previous files: {}",
-               reloaded.error_message());
+std::shared_ptr<const Snapshot> Daemon::BuildSnapshot(std::shared_ptr<const Settings> settings,
+                                                      std::string* error) const {
+  auto snapshot = std::make_shared<Snapshot>();
+  auto stages = policy::BuildStages(*settings->policy, pipeline_deps_);
+  if (!stages.ok()) {
+    *error = "cannot build the policy pipeline: " + stages.error();
+    return nullptr;
   }
-  if (approvals_) {
-    grpc::Status key = approvals_->Reload();
-    if (key.ok()) {
-      log::Info("SIGHUP: approval key {} reloaded", approvals_->key_file());
-    } else {
-      log::Error("SIGHUP: approval key reload failed, still using the previous key: {}",
-                 key.error_message());
+  snapshot->stages = std::move(stages).value();
+  const auto& cloud = settings->policy->cloud;
+  if (cloud && cloud->enabled) {
+    snapshot->node_signer = std::make_shared<const cloud::NodeSigner>(cloud->node_key);
+  }
+  if (settings->approval.enabled) {
+    snapshot->approval_key = LoadApprovalKey(settings->approval.key_file, error);
+    if (!snapshot->approval_key) {
+      *error = "approval.key_file: " + *error;
+      return nullptr;
     }
   }
-  if (events_) {
-    grpc::Status reloaded_events = events_->Reload();
-    if (!reloaded_events.ok()) {
-      log::Error("SIGHUP: event sink reload failed: {}", reloaded_events.error_message());
-    }
+  snapshot->settings = std::move(settings);
+  return snapshot;
+}
+
+bool Daemon::Reload() {
+  const std::string& path = settings_.path;
+  std::vector<std::string> errors;
+  std::optional<Settings> settings = LoadSettings(path, settings_.must_exist, errors);
+  if (!settings) {
+    std::string joined;
+    for (const auto& e : errors) joined += (joined.empty() ? "" : "; ") + e;
+    log::Error("SIGHUP: {} not reloaded, everything stays as it was: {}", path, joined);
+    return false;
   }
+  if (std::vector<std::string> changed = RestartOnlyChanges(settings_, *settings);
+      !changed.empty()) {
+    std::string joined;
+    for (const auto& name : changed) joined += (joined.empty() ? "" : ", ") + name;
+    log::Error(
+        "SIGHUP: {} not reloaded, everything stays as it was: {} changed, which takes a "
+        "restart of crigate",
+        path, joined);
+    return false;
+  }
+  std::string error;
+  std::shared_ptr<const Snapshot> next =
+      BuildSnapshot(std::make_shared<const Settings>(std::move(*settings)), &error);
+  if (!next) {
+    log::Error("SIGHUP: {} not reloaded, everything stays as it was: {}", path, error);
+    return false;
+  }
+  live_.Set(std::move(next));
+  log::Info("SIGHUP: {} reloaded: trust store, token keys, cloud authorization and node key{}",
+            path, approvals_ ? ", approval key" : "");
   log::Info("decisions so far: {}", pipeline_->CountsText());
+  return true;
 }
 
 void Daemon::Drain() {

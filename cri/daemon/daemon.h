@@ -28,11 +28,25 @@
 #include "cri/unix_listener.h"
 #include "cri/work_queue.h"
 #include "monitor/monitor.h"
+#include "policy/base/latest.h"
 #include "policy/cloud/event_sink.h"
 #include "policy/pipeline.h"
+#include "policy/pipeline_builder.h"
 #include "policy/token_grants.h"
 
 namespace crigate::cri {
+
+// Everything a SIGHUP replaces, built whole from one Settings and swapped in
+// as one pointer: the stage set every decision runs (trust store, token keys,
+// cloud authorizer with its node key), the node key events are signed with,
+// and the approval key. A broken file builds no Snapshot and the previous
+// one stays, whole.
+struct Snapshot {
+  std::shared_ptr<const Settings> settings;
+  std::shared_ptr<const policy::StageSet> stages;
+  std::shared_ptr<const cloud::NodeSigner> node_signer;   // null without the cloud
+  std::shared_ptr<const shim::ApprovalKey> approval_key;  // null without approvals
+};
 
 class Daemon final {
  public:
@@ -43,8 +57,10 @@ class Daemon final {
 
   // Listens on the socket, starts the accept thread and the watchdog.
   bool Serve(std::string* error);
-  // SIGHUP: re-reads what may change without a restart (README, "Reload").
-  void Reload();
+  // SIGHUP: reads the config file again and, when it is valid and changes
+  // no restart-only key, swaps in a new Snapshot (README, "Reload"). Returns
+  // whether it did; the log says why not.
+  bool Reload();
   // Stops accepting, removes the socket, lets in-flight calls finish for up
   // to server.drain_timeout_ms, stops the watchdog and flushes the events.
   void Drain();
@@ -52,12 +68,16 @@ class Daemon final {
  private:
   explicit Daemon(Settings settings);
   bool BuildParts(std::string* error);
+  std::shared_ptr<const Snapshot> BuildSnapshot(std::shared_ptr<const Settings> settings,
+                                                std::string* error) const;
 
   // Constant after Build.
   const Settings settings_;
   std::shared_ptr<grpc::Channel> backend_;
   std::unique_ptr<BackendResolver> resolver_;
   std::unique_ptr<policy::TokenGrants> token_grants_;
+  policy::PipelineDeps pipeline_deps_;  // for every BuildStages: the same stores
+  base::Latest<Snapshot> live_{nullptr};
   std::unique_ptr<policy::StagedPipeline> pipeline_;
   std::unique_ptr<cloud::EventSink> events_;
   std::unique_ptr<monitor::Watchdog> watchdog_;

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <set>
+#include <sstream>
 #include <string_view>
 
 namespace crigate::cri {
@@ -17,7 +18,55 @@ bool KnownSection(std::string_view name) {
   return kOwn.count(name) > 0 || policy::PolicySections().count(name) > 0;
 }
 
+// The value at a dotted name as the file writes it; "" when absent.
+std::string WrittenValue(const toml::table& root, std::string_view name) {
+  const toml::node* node = nullptr;
+  const size_t dot = name.find('.');
+  if (dot == std::string_view::npos) {
+    node = root.get(name);
+  } else if (const toml::table* section = root.get_as<toml::table>(name.substr(0, dot))) {
+    node = section->get(name.substr(dot + 1));
+  }
+  if (!node) return "";
+  std::ostringstream out;
+  node->visit([&out](const auto& value) { out << value; });
+  return out.str();
+}
+
 }  // namespace
+
+const char* const kRestartOnly[] = {"server",
+                                    "backend",
+                                    "log",
+                                    "monitor",
+                                    "audit",
+                                    "gate",
+                                    "node",
+                                    "approval.enabled",
+                                    "approval.dir",
+                                    "approval.ttl_seconds",
+                                    "token.enabled",
+                                    "token.use_store",
+                                    "token.grant_dir",
+                                    "token.replay_cache_size",
+                                    "cloud.enabled",
+                                    "cloud.events_url",
+                                    "cloud.ca_file",
+                                    "cloud.cert_file",
+                                    "cloud.key_file",
+                                    "cloud.node_mac",
+                                    "cloud.event_queue_size",
+                                    "cloud.event_retry_max",
+                                    nullptr};
+
+std::vector<std::string> RestartOnlyChanges(const Settings& a, const Settings& b) {
+  std::vector<std::string> changed;
+  for (const auto& [name, value] : a.restart_only) {
+    auto it = b.restart_only.find(name);
+    if (it == b.restart_only.end() || it->second != value) changed.push_back(name);
+  }
+  return changed;
+}
 
 std::optional<Settings> LoadSettings(const std::string& path, bool must_exist,
                                      std::vector<std::string>& errors) {
@@ -34,6 +83,11 @@ std::optional<Settings> LoadSettings(const std::string& path, bool must_exist,
   if (errors.size() != before) return std::nullopt;
 
   Settings settings;
+  settings.path = path;
+  settings.must_exist = must_exist;
+  for (const char* const* name = kRestartOnly; *name != nullptr; ++name) {
+    settings.restart_only[*name] = WrittenValue(root, *name);
+  }
   ParseDaemonConfig(root, &settings.daemon, &errors);
   settings.monitor = monitor::ParseMonitorConfig(root, errors);
   settings.policy = policy::ParsePolicyConfig(root, errors);

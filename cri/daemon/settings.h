@@ -5,6 +5,7 @@
 // ever started or swapped in.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -18,11 +19,23 @@
 namespace crigate::cri {
 
 struct Settings {
+  std::string path;         // the file these came from
+  bool must_exist = false;  // as LoadSettings was called: a reload reads the same way
   DaemonConfig daemon;
   monitor::MonitorConfig monitor;
   std::shared_ptr<const policy::PolicyConfig> policy;  // never null in a loaded Settings
   ApprovalConfig approval;
+  // The keys a reload cannot apply (they shape what was built at start:
+  // sockets, threads, stores, the watchdog, the event sink), each as written
+  // in the file ("" when absent). kRestartOnly lists them.
+  std::map<std::string, std::string> restart_only;
 };
+
+// Whole sections ("server") and single keys ("token.use_store").
+extern const char* const kRestartOnly[];
+
+// The restart-only keys whose values differ between a and b, by name.
+std::vector<std::string> RestartOnlyChanges(const Settings& a, const Settings& b);
 
 // Reads path. When must_exist is false a missing file means every default
 // (the default path on a fresh node). nullopt with one message per bad key,

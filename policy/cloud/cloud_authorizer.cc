@@ -98,11 +98,8 @@ AuthzAnswer InterpretReply(const HttpReply& reply) {
   return AuthzAnswer::Denied(std::move(reason), std::move(decision_id));
 }
 
-HttpAuthorizer::HttpAuthorizer(HttpEndpoint endpoint, std::string node_key,
-                               std::string node_key_file)
-    : node_key_file_(std::move(node_key_file)),
-      signer_(std::make_shared<NodeSigner>(std::move(node_key))),
-      client_(std::move(endpoint), signer_) {}
+HttpAuthorizer::HttpAuthorizer(HttpEndpoint endpoint, std::string node_key)
+    : client_(std::move(endpoint), std::make_shared<const NodeSigner>(std::move(node_key))) {}
 
 AuthzAnswer HttpAuthorizer::Check(const AuthzInput& input) {
   try {
@@ -114,18 +111,6 @@ AuthzAnswer HttpAuthorizer::Check(const AuthzInput& input) {
   } catch (const std::exception& e) {
     return AuthzAnswer::Error(fmt::format("request failed: {}", e.what()));
   }
-}
-
-grpc::Status HttpAuthorizer::Reload() {
-  if (node_key_file_.empty()) return grpc::Status::OK;
-  std::string error;
-  std::string key = ReadNodeKey(node_key_file_, error);
-  if (!error.empty()) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        fmt::format("cloud.node_key_file: {}; keeping the old key", error));
-  }
-  signer_->Replace(std::move(key));
-  return grpc::Status::OK;
 }
 
 }  // namespace crigate::cloud

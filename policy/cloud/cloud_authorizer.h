@@ -52,8 +52,6 @@ class Authorizer {
  public:
   virtual ~Authorizer() = default;
   virtual AuthzAnswer Check(const AuthzInput& input) = 0;
-  // Re-reads what the authorizer loads from files (the node key).
-  virtual grpc::Status Reload() { return grpc::Status::OK; }
 };
 
 // Maps one HTTP reply to an answer; separate so that the mapping is tested
@@ -62,15 +60,12 @@ AuthzAnswer InterpretReply(const HttpReply& reply);
 
 class HttpAuthorizer final : public Authorizer {
  public:
-  // node_key_file is re-read on Reload; node_key is the key already read.
-  HttpAuthorizer(HttpEndpoint endpoint, std::string node_key, std::string node_key_file = {});
+  // node_key: the key already read (cloud.node_key_file).
+  HttpAuthorizer(HttpEndpoint endpoint, std::string node_key);
 
   AuthzAnswer Check(const AuthzInput& input) override;
-  grpc::Status Reload() override;
 
  private:
-  const std::string node_key_file_;
-  const std::shared_ptr<NodeSigner> signer_;
   SignedHttpClient client_;
 };
 

@@ -275,22 +275,6 @@ TEST_F(ReferenceAuthorizer, SlowRuleTimesOut) {
   EXPECT_EQ(slow.Check(Input()).outcome, Outcome::kAllowed);
 }
 
-TEST_F(ReferenceAuthorizer, ReloadReadsTheNewNodeKey) {
-  AuthzProcess authz({"--rules", rules_, "--node-key", key_});
-  ASSERT_TRUE(authz.ok()) << authz.error();
-  const std::string rotating = dir_.Write("rotating.key", "an old key, long enough to use");
-  HttpAuthorizer client(Endpoint(authz.Url()), testing::ReadAll(rotating), rotating);
-  EXPECT_EQ(client.Check(Input()).outcome, Outcome::kError);
-  dir_.Write("rotating.key", testing::kNodeKey);
-  EXPECT_TRUE(client.Reload().ok());
-  EXPECT_EQ(client.Check(Input()).outcome, Outcome::kAllowed);
-  dir_.Write("rotating.key", testing::kNodeKey, 0644);
-  grpc::Status s = client.Reload();
-  EXPECT_FALSE(s.ok());
-  EXPECT_THAT(s.error_message(), HasSubstr("cloud.node_key_file"));
-  EXPECT_EQ(client.Check(Input()).outcome, Outcome::kAllowed);  // kept the good key
-}
-
 TEST_F(ReferenceAuthorizer, ConcurrentCallsShareTheClient) {
   AuthzProcess authz({"--rules", rules_, "--node-key", key_});
   ASSERT_TRUE(authz.ok()) << authz.error();

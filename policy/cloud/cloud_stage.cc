@@ -45,15 +45,6 @@ StageResult CloudStage::Check(const policy::GateRequest& request, policy::CallSt
   }
 }
 
-grpc::Status CloudStage::Reload() {
-  cache_.Clear();
-  try {
-    return authorizer_->Reload();
-  } catch (const std::exception& e) {
-    return grpc::Status(Code::INTERNAL, fmt::format("cloud reload failed: {}", e.what()));
-  }
-}
-
 CloudStageCounts CloudStage::counts() const {
   return {allowed_.load(), cached_.load(), denied_.load(), errors_.load()};
 }
@@ -68,8 +59,8 @@ policy::Result<std::unique_ptr<CloudStage>> MakeCloudStage(const CloudConfig& co
     options.cache_ttl = config.cache_ttl;
     options.cache_size = config.cache_size;
     options.failure_mode_allow = config.failure_mode_allow;
-    auto authorizer = std::make_shared<HttpAuthorizer>(DecisionEndpoint(config, node_id),
-                                                       config.node_key, config.node_key_file);
+    auto authorizer =
+        std::make_shared<HttpAuthorizer>(DecisionEndpoint(config, node_id), config.node_key);
     return std::make_unique<CloudStage>(std::move(options), std::move(authorizer));
   } catch (const std::exception& e) {
     return policy::Fail(Code::INTERNAL, fmt::format("cloud: {}", e.what()));

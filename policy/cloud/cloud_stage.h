@@ -51,8 +51,6 @@ class CloudStage final : public policy::Stage {
   const char* name() const override { return "cloud"; }
   policy::StageResult Check(const policy::GateRequest& request, policy::CallState& state) override;
   bool failure_mode_allow() const override { return options_.failure_mode_allow; }
-  // Re-reads the node key and forgets every cached allow.
-  grpc::Status Reload() override;
 
   CloudStageCounts counts() const;
 

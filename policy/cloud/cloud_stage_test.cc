@@ -142,16 +142,6 @@ TEST(CloudStage, FailureModeAllowIsExposed) {
   EXPECT_TRUE(stage.failure_mode_allow());
 }
 
-TEST(CloudStage, ReloadForgetsCachedAllows) {
-  auto authz = std::make_shared<FakeAuthorizer>(AuthzAnswer::Allowed("", "d"));
-  CloudStage stage(StageOptions(), authz);
-  policy::CallState state;
-  stage.Check(Request(), state);
-  EXPECT_TRUE(stage.Reload().ok());
-  stage.Check(Request(), state);
-  EXPECT_EQ(authz->calls(), 2);
-}
-
 TEST(CloudStage, InputCarriesStateAndNode) {
   auto authz = std::make_shared<FakeAuthorizer>(AuthzAnswer::Allowed("", ""));
   CloudStage stage(StageOptions(), authz);

@@ -12,24 +12,8 @@ using nlohmann::json;
 
 }  // namespace
 
-EventSink::EventSink(EventSinkOptions options, std::unique_ptr<SignedHttpClient> client,
-                     std::shared_ptr<NodeSigner> signer)
-    : options_(std::move(options)),
-      client_(std::move(client)),
-      signer_(std::move(signer)),
-      thread_([this] { Run(); }) {}
-
-grpc::Status EventSink::Reload() {
-  if (!signer_ || options_.node_key_file.empty()) return grpc::Status::OK;
-  std::string error;
-  std::string key = ReadNodeKey(options_.node_key_file, error);
-  if (!error.empty()) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        fmt::format("cloud.node_key_file: {}; events keep the old key", error));
-  }
-  signer_->Replace(std::move(key));
-  return grpc::Status::OK;
-}
+EventSink::EventSink(EventSinkOptions options, std::unique_ptr<SignedHttpClient> client)
+    : options_(std::move(options)), client_(std::move(client)), thread_([this] { Run(); }) {}
 
 EventSink::~EventSink() { Shutdown(std::chrono::seconds(1)); }
 
@@ -146,17 +130,18 @@ EventSinkStats EventSink::stats() const {
 }
 
 policy::Result<std::unique_ptr<EventSink>> MakeEventSink(const CloudConfig& config,
-                                                         const std::string& node_id) {
+                                                         const std::string& node_id,
+                                                         base::Source<NodeSigner> signer) {
   if (!config.enabled || config.events_url.empty()) return std::unique_ptr<EventSink>();
   try {
     EventSinkOptions options;
     options.node = {node_id, config.node_mac};
     options.queue_size = config.event_queue_size;
     options.retry_max = config.event_retry_max;
-    options.node_key_file = config.node_key_file;
-    auto signer = std::make_shared<NodeSigner>(config.node_key);
-    auto client = std::make_unique<SignedHttpClient>(EventEndpoint(config, node_id), signer);
-    return std::make_unique<EventSink>(std::move(options), std::move(client), std::move(signer));
+    if (!signer) signer = base::FixedSource(std::make_shared<const NodeSigner>(config.node_key));
+    auto client =
+        std::make_unique<SignedHttpClient>(EventEndpoint(config, node_id), std::move(signer));
+    return std::make_unique<EventSink>(std::move(options), std::move(client));
   } catch (const std::exception& e) {
     return policy::Fail(grpc::StatusCode::INTERNAL, fmt::format("cloud events: {}", e.what()));
   }

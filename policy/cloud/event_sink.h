@@ -8,10 +8,9 @@
 // Each event is the caller's JSON object plus, unless it set them itself,
 // "time" (UTC, milliseconds), "node" ({"id", "mac"}) and "seq" (per process).
 //
-// Daemon usage (cri/main.cc):
+// Daemon usage (cri/daemon/daemon.cc):
 //   auto sink = cloud::MakeEventSink(*cloud_config, node_id);   // null: events_url not set
 //   monitor:   if (sink) sink->Post({{"type", "monitor_stop"}, {"container_id", id}, ...});
-//   on SIGHUP: sink->Reload();                                  // the node key
 //   on exit:   sink->Shutdown(std::chrono::seconds(2));
 #pragma once
 
@@ -42,7 +41,6 @@ struct EventSinkOptions {
   int retry_max = 5;         // retries of one batch before it is dropped
   std::chrono::milliseconds backoff_initial{250};  // doubled per retry
   std::chrono::milliseconds backoff_max{10000};
-  std::string node_key_file;  // re-read by Reload; "" : Reload does nothing
 };
 
 struct EventSinkStats {
@@ -58,10 +56,9 @@ struct EventSinkStats {
 
 class EventSink final {
  public:
-  // Starts the sending thread. signer, when given, is the one client signs
-  // with: Reload replaces its key.
-  EventSink(EventSinkOptions options, std::unique_ptr<SignedHttpClient> client,
-            std::shared_ptr<NodeSigner> signer = nullptr);
+  // Starts the sending thread. The client signs every batch with the signer
+  // its Source gives at that moment (a reload swaps the node key in).
+  EventSink(EventSinkOptions options, std::unique_ptr<SignedHttpClient> client);
   // Shutdown with a one-second flush, unless already shut down.
   ~EventSink();
   EventSink(const EventSink&) = delete;
@@ -77,10 +74,6 @@ class EventSink final {
   // called can run to its own timeout (cloud.timeout_ms). Idempotent.
   void Shutdown(std::chrono::milliseconds flush_deadline);
 
-  // SIGHUP: re-reads options.node_key_file into the signer. On error the old
-  // key stays and the message names cloud.node_key_file.
-  grpc::Status Reload();
-
   EventSinkStats stats() const;
 
  private:
@@ -92,7 +85,6 @@ class EventSink final {
   // Constant after construction.
   const EventSinkOptions options_;
   const std::unique_ptr<SignedHttpClient> client_;
-  const std::shared_ptr<NodeSigner> signer_;  // may be null
 
   mutable std::mutex mu_;
   std::condition_variable wake_;
@@ -109,9 +101,11 @@ class EventSink final {
   std::thread thread_;      // last: started when everything above exists
 };
 
-// The sink for config's events_url with the node key and TLS files of
-// config; null (OK) when the cloud is disabled or events_url is not set.
+// The sink for config's events_url with the TLS files of config; null (OK)
+// when the cloud is disabled or events_url is not set. Batches are signed by
+// signer's current NodeSigner; without one, by config.node_key for good.
 policy::Result<std::unique_ptr<EventSink>> MakeEventSink(const CloudConfig& config,
-                                                         const std::string& node_id);
+                                                         const std::string& node_id,
+                                                         base::Source<NodeSigner> signer = {});
 
 }  // namespace crigate::cloud

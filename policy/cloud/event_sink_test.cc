@@ -7,6 +7,7 @@
 #include <memory>
 #include <thread>
 
+#include "policy/base/latest.h"
 #include "policy/cloud/testing/loopback_server.h"
 
 namespace crigate::cloud {
@@ -183,28 +184,28 @@ TEST(EventSink, ToTheReferenceAuthorizer) {
   EXPECT_EQ(authz.Stats().events, 2);
 }
 
-TEST(EventSink, ReloadReadsTheNewNodeKey) {
+TEST(EventSink, SignsEachBatchWithTheCurrentNodeKey) {
   testing::TempDir dir;
   const std::string server_key = dir.Write("server.key", testing::kNodeKey);
-  const std::string node_key = dir.Write("node.key", "an old key, long enough to use");
   testing::AuthzProcess authz({"--node-key", server_key});
   ASSERT_TRUE(authz.ok()) << authz.error();
   toml::table root = toml::parse(fmt::format(
       "[cloud]\nenabled = true\nurl = \"{0}\"\nevents_url = \"{0}\"\nnode_key_file = \"{1}\"\n"
       "event_retry_max = 0\n",
-      authz.Url("/v1/events"), node_key));
+      authz.Url("/v1/events"), server_key));
   std::vector<std::string> errors;
   auto config = ParseCloudConfig(root, errors);
   ASSERT_TRUE(config) << ::testing::PrintToString(errors);
-  auto sink = MakeEventSink(*config, "edge-1");
+  // The daemon's snapshot holds the signer; a reload swaps a new one in.
+  base::Latest<NodeSigner> signer(std::make_shared<const NodeSigner>("an old key, long enough"));
+  auto sink = MakeEventSink(*config, "edge-1", [&] { return signer.Get(); });
   ASSERT_TRUE(sink.ok() && *sink);
   EventSink& s = **sink;
   s.Post({{"n", 1}});
   ASSERT_TRUE(WaitFor([&] { return s.stats().dropped_failed == 1; }));
   EXPECT_EQ(s.stats().last_error, "HTTP status 401");
 
-  dir.Write("node.key", testing::kNodeKey);
-  EXPECT_TRUE(s.Reload().ok());
+  signer.Set(std::make_shared<const NodeSigner>(testing::kNodeKey));
   s.Post({{"n", 2}});
   s.Shutdown(2000ms);
   EXPECT_EQ(s.stats().delivered, 1u);

@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 #include <fmt/format.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -51,10 +52,7 @@ size_t WriteAnswer(char* data, size_t size, size_t count, void* user) {
 
 NodeSigner::NodeSigner(std::string key) : key_(std::move(key)) {}
 
-void NodeSigner::Replace(std::string key) {
-  std::lock_guard<std::mutex> lock(mu_);
-  key_ = std::move(key);
-}
+NodeSigner::~NodeSigner() { OPENSSL_cleanse(key_.data(), key_.size()); }
 
 std::string NodeSigner::Sign(std::string_view timestamp, std::string_view body) const {
   std::string message;
@@ -62,13 +60,10 @@ std::string NodeSigner::Sign(std::string_view timestamp, std::string_view body) 
   message.append(timestamp).append("\n").append(body);
   std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
   unsigned int mac_len = 0;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
-              reinterpret_cast<const unsigned char*>(message.data()), message.size(), mac.data(),
-              &mac_len)) {
-      return "hmac-sha256=";  // the server refuses it; HMAC fails only without memory
-    }
+  if (!HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
+            reinterpret_cast<const unsigned char*>(message.data()), message.size(), mac.data(),
+            &mac_len)) {
+    return "hmac-sha256=";  // the server refuses it; HMAC fails only without memory
   }
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out = "hmac-sha256=";
@@ -91,7 +86,7 @@ struct SignedHttpClient::Share {
   }
 };
 
-SignedHttpClient::SignedHttpClient(HttpEndpoint endpoint, std::shared_ptr<const NodeSigner> signer)
+SignedHttpClient::SignedHttpClient(HttpEndpoint endpoint, base::Source<NodeSigner> signer)
     : endpoint_(std::move(endpoint)),
       signer_(std::move(signer)),
       share_(std::make_unique<Share>()) {
@@ -178,7 +173,7 @@ HttpReply SignedHttpClient::Post(const std::string& body, std::chrono::milliseco
         "Expect:",  // no 100-continue round trip
         "X-Crigate-Node: " + HeaderSafe(endpoint_.node_id),
         "X-Crigate-Timestamp: " + timestamp,
-        "X-Crigate-Signature: " + signer_->Sign(timestamp, body),
+        "X-Crigate-Signature: " + signer_()->Sign(timestamp, body),
     };
     curl_slist* headers = nullptr;
     for (const std::string& line : lines) {

@@ -16,20 +16,23 @@
 #include <string_view>
 #include <vector>
 
+#include "policy/base/latest.h"
+
 namespace crigate::cloud {
 
-// The node's HMAC key. Thread-safe; the key can be replaced (reload) while
-// requests are being signed.
+// The node's HMAC key, wiped when the signer goes. Immutable and so
+// thread-safe: a new node key is a new NodeSigner (a reload swaps it in).
 class NodeSigner final {
  public:
   explicit NodeSigner(std::string key);
+  ~NodeSigner();
+  NodeSigner(const NodeSigner&) = delete;
+  NodeSigner& operator=(const NodeSigner&) = delete;
   // "hmac-sha256=<hex>" over timestamp + "\n" + body.
   std::string Sign(std::string_view timestamp, std::string_view body) const;
-  void Replace(std::string key);
 
  private:
-  mutable std::mutex mu_;
-  std::string key_;  // protected by mu_
+  std::string key_;
 };
 
 struct HttpEndpoint {
@@ -56,7 +59,10 @@ inline constexpr size_t kMaxAnswerBytes = 256 * 1024;
 // TLS sessions) are reused between calls; a call never waits for another.
 class SignedHttpClient final {
  public:
-  SignedHttpClient(HttpEndpoint endpoint, std::shared_ptr<const NodeSigner> signer);
+  // Each request is signed with the signer current when it is sent.
+  SignedHttpClient(HttpEndpoint endpoint, base::Source<NodeSigner> signer);
+  SignedHttpClient(HttpEndpoint endpoint, std::shared_ptr<const NodeSigner> signer)
+      : SignedHttpClient(std::move(endpoint), base::FixedSource(std::move(signer))) {}
   ~SignedHttpClient();
   SignedHttpClient(const SignedHttpClient&) = delete;
   SignedHttpClient& operator=(const SignedHttpClient&) = delete;
@@ -74,7 +80,7 @@ class SignedHttpClient final {
 
   // Constant after construction.
   const HttpEndpoint endpoint_;
-  const std::shared_ptr<const NodeSigner> signer_;
+  const base::Source<NodeSigner> signer_;
   struct Share;  // DNS cache and TLS sessions shared by the handles, with their locks
   std::unique_ptr<Share> share_;
 

@@ -579,8 +579,8 @@ TEST_F(TrustReload, SighupSwapsTheTrustStoreWithoutDroppingCalls) {
   });
 
   // A broken store is refused on reload; the old one stays in force.
-  const std::string reloaded = "SIGHUP: trust store and keys reloaded";
-  const std::string failed = "SIGHUP: reload failed";
+  const std::string reloaded = "reloaded: trust store, token keys";
+  const std::string failed = "not reloaded, everything stays as it was";
   WriteFile(store, "[[rule]]\nimage = \"docker.io/library/busybox:1.35\"\ndigests = [\"nope\"]\n");
   size_t failures = CountInLog(gate, failed);
   ASSERT_EQ(kill(gate.pid(), SIGHUP), 0);
@@ -604,6 +604,17 @@ TEST_F(TrustReload, SighupSwapsTheTrustStoreWithoutDroppingCalls) {
   ExpectAuditedDenial(
       FindAudit(gate, "CreateContainer", ContainerIn(pod.metadata().uid(), "after")), "trust",
       "PERMISSION_DENIED", "matches no trust rule");
+
+  // A key the running daemon cannot take without a restart refuses the
+  // whole reload, and says which key; the store in force stays.
+  { std::ofstream(gate.dir() + "/config.toml", std::ios::app) << "\n[log]\nlevel = \"debug\"\n"; }
+  failures = CountInLog(gate, failed);
+  ASSERT_EQ(kill(gate.pid(), SIGHUP), 0);
+  EXPECT_TRUE(WaitForLog(gate, failed, failures)) << gate.Log();
+  EXPECT_NE(gate.Log().find("log changed, which takes a restart of crigate"), std::string::npos)
+      << gate.Log();
+  s = cri.CreateContainer(pod_id, Container("still", kBusybox, {"sleep", "3600"}), pod, &id);
+  EXPECT_EQ(s.error_code(), Code::PERMISSION_DENIED) << s.error_message();
 
   // Let the caller see the new store before it stops.
   for (auto until = std::chrono::steady_clock::now() + 10s;
