@@ -13,12 +13,13 @@
 #include <thread>
 
 #include "cri/log.h"
+#include "policy/base/files.h"
 
 namespace crigate::cri {
 namespace {
 
 std::string Errno(const char* what, const std::string& path) {
-  return fmt::format("{} {}: {}", what, path, strerror(errno));
+  return fmt::format("{} {}: {}", what, path, base::ErrnoText(errno));
 }
 
 bool FillAddress(const std::string& path, sockaddr_un* addr) {
@@ -124,7 +125,7 @@ void UnixListener::Run(const std::function<void(int fd)>& on_accept) {
     int ready = poll(fds, 2, -1);
     if (ready < 0) {
       if (errno == EINTR) continue;
-      log::Error("poll on {} failed: {}; accept loop stops", path_, strerror(errno));
+      log::Error("poll on {} failed: {}; accept loop stops", path_, base::ErrnoText(errno));
       return;
     }
     if (stopping_.load()) return;
@@ -138,11 +139,11 @@ void UnixListener::Run(const std::function<void(int fd)>& on_accept) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-        log::Warn("accept on {}: {}; backing off 100 ms", path_, strerror(errno));
+        log::Warn("accept on {}: {}; backing off 100 ms", path_, base::ErrnoText(errno));
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
         break;
       }
-      log::Error("accept on {} failed: {}", path_, strerror(errno));
+      log::Error("accept on {} failed: {}", path_, base::ErrnoText(errno));
       break;
     }
   }

@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "policy/base/files.h"
+
 namespace crigate::policy {
 namespace {
 
@@ -24,7 +26,7 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(AuditOptions options, const bas
   int fd = OpenAppend(options.path);
   if (fd < 0) {
     return Fail(Code::UNAVAILABLE,
-                fmt::format("cannot open audit log {}: {}", options.path, strerror(errno)));
+                fmt::format("cannot open audit log {}: {}", options.path, base::ErrnoText(errno)));
   }
   return std::unique_ptr<AuditLog>(new AuditLog(std::move(options), clock, fd));
 }
@@ -48,7 +50,7 @@ grpc::Status AuditLog::OpenFile() {
   fd_ = OpenAppend(options_.path);
   if (fd_ < 0) {
     return Fail(Code::UNAVAILABLE,
-                fmt::format("cannot open audit log {}: {}", options_.path, strerror(errno)));
+                fmt::format("cannot open audit log {}: {}", options_.path, base::ErrnoText(errno)));
   }
   return grpc::Status::OK;
 }
@@ -94,14 +96,14 @@ grpc::Status AuditLog::Append(const std::string& line) {
     if (n <= 0) {
       int err = n < 0 ? errno : EIO;
       if (done > 0) torn_line_ = true;
-      return Fail(Code::UNAVAILABLE,
-                  fmt::format("cannot write audit log {}: {}", options_.path, strerror(err)));
+      return Fail(Code::UNAVAILABLE, fmt::format("cannot write audit log {}: {}", options_.path,
+                                                 base::ErrnoText(err)));
     }
     done += static_cast<size_t>(n);
   }
   if (options_.fsync && fdatasync(fd_) != 0) {
     return Fail(Code::UNAVAILABLE,
-                fmt::format("cannot sync audit log {}: {}", options_.path, strerror(errno)));
+                fmt::format("cannot sync audit log {}: {}", options_.path, base::ErrnoText(errno)));
   }
   return grpc::Status::OK;
 }

@@ -252,14 +252,14 @@ std::shared_ptr<const KeySet> KeySet::Load(const std::vector<std::string>& paths
     };
     struct stat st {};
     if (stat(path.c_str(), &st) != 0) {
-      error(fmt::format("cannot read {}: {}", path, strerror(errno)));
+      error(fmt::format("cannot read {}: {}", path, base::ErrnoText(errno)));
       continue;
     }
     std::vector<std::string> files;
     if (S_ISDIR(st.st_mode)) {
       DIR* dir = opendir(path.c_str());
       if (!dir) {
-        error(fmt::format("cannot read directory {}: {}", path, strerror(errno)));
+        error(fmt::format("cannot read directory {}: {}", path, base::ErrnoText(errno)));
         continue;
       }
       while (dirent* entry = readdir(dir)) {

@@ -66,13 +66,13 @@ void ReadIds(base::TomlFields& f, std::string_view key, bool groups, std::set<Id
   if (errors.size() == before) out = std::move(ids);
 }
 
+}  // namespace
+
 std::string HostName() {
   char name[256] = {0};
   if (gethostname(name, sizeof(name) - 1) != 0) return "";
   return name;
 }
-
-}  // namespace
 
 const std::set<std::string_view>& PolicySections() {
   static const std::set<std::string_view> kSections = {"gate",  "privilege", "trust", "token",

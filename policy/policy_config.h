@@ -107,6 +107,9 @@ struct PolicyConfig {
 };
 
 // Null with one message per problem in errors.
+// This machine's host name ("" when it cannot be read): node.id's default.
+std::string HostName();
+
 std::shared_ptr<const PolicyConfig> ParsePolicyConfig(const toml::table& root,
                                                       std::vector<std::string>& errors);
 

@@ -19,8 +19,10 @@
 #include "policy/actions.h"
 #include "policy/base/base64url.h"
 #include "policy/base/duration.h"
+#include "policy/base/files.h"
 #include "policy/image_ref.h"
 #include "policy/jws_key.h"
+#include "policy/policy_config.h"
 #include "policy/token.h"
 
 namespace crigate::policy {
@@ -65,11 +67,6 @@ std::optional<Parsed> ParseFlags(const std::vector<std::string>& args,
     parsed.flags[name] = value;
   }
   return parsed;
-}
-
-std::string HostName() {
-  char name[256] = {0};
-  return gethostname(name, sizeof(name) - 1) == 0 ? std::string(name) : std::string();
 }
 
 std::vector<std::string> SplitComma(const std::string& text) {
@@ -243,7 +240,7 @@ int Verify(const std::vector<std::string>& args, std::istream& in, std::ostream&
 bool WriteNew(const std::string& path, const std::string& text, mode_t mode, std::ostream& err) {
   int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd < 0) {
-    err << "crigate token keygen: cannot create " << path << ": " << strerror(errno) << "\n";
+    err << "crigate token keygen: cannot create " << path << ": " << base::ErrnoText(errno) << "\n";
     return false;
   }
   bool ok = fchmod(fd, mode) == 0 && write(fd, text.data(), text.size()) == ssize_t(text.size()) &&
@@ -251,7 +248,7 @@ bool WriteNew(const std::string& path, const std::string& text, mode_t mode, std
   int saved = errno;
   close(fd);
   if (!ok) {
-    err << "crigate token keygen: cannot write " << path << ": " << strerror(saved) << "\n";
+    err << "crigate token keygen: cannot write " << path << ": " << base::ErrnoText(saved) << "\n";
     unlink(path.c_str());
   }
   return ok;

@@ -9,15 +9,16 @@
 #include <filesystem>
 #include <system_error>
 
+#include "policy/base/files.h"
+
 namespace crigate::policy {
 namespace {
 
 using Code = grpc::StatusCode;
 namespace fs = std::filesystem;
 
-std::string ErrnoText(int err) { return std::error_code(err, std::generic_category()).message(); }
-
-constexpr size_t kMaxTokenBytes = 64 * 1024;
+// A kept token file; far above any token (kMaxTokenBytes), far below memory trouble.
+constexpr size_t kMaxGrantFileBytes = 64 * 1024;
 
 }  // namespace
 
@@ -34,7 +35,8 @@ Result<std::unique_ptr<TokenGrants>> TokenGrants::Open(const std::string& dir,
   std::unique_ptr<TokenGrants> grants(new TokenGrants(dir));
   if (dir.empty()) return grants;
   if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return Fail(Code::UNAVAILABLE, fmt::format("cannot create {}: {}", dir, ErrnoText(errno)));
+    return Fail(Code::UNAVAILABLE,
+                fmt::format("cannot create {}: {}", dir, base::ErrnoText(errno)));
   }
   struct stat st {};
   if (lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
@@ -75,7 +77,7 @@ grpc::Status TokenGrants::Remember(const std::string& container_id, const std::s
   const std::string tmp = path + ".tmp";
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) {
-    return Fail(Code::UNAVAILABLE, fmt::format("cannot write {}: {}", tmp, ErrnoText(errno)));
+    return Fail(Code::UNAVAILABLE, fmt::format("cannot write {}: {}", tmp, base::ErrnoText(errno)));
   }
   size_t done = 0;
   while (done < token.size()) {
@@ -85,7 +87,7 @@ grpc::Status TokenGrants::Remember(const std::string& container_id, const std::s
       int err = errno;
       close(fd);
       unlink(tmp.c_str());
-      return Fail(Code::UNAVAILABLE, fmt::format("cannot write {}: {}", tmp, ErrnoText(err)));
+      return Fail(Code::UNAVAILABLE, fmt::format("cannot write {}: {}", tmp, base::ErrnoText(err)));
     }
     done += static_cast<size_t>(n);
   }
@@ -93,7 +95,7 @@ grpc::Status TokenGrants::Remember(const std::string& container_id, const std::s
   if (rename(tmp.c_str(), path.c_str()) != 0) {
     int err = errno;
     unlink(tmp.c_str());
-    return Fail(Code::UNAVAILABLE, fmt::format("cannot rename {}: {}", tmp, ErrnoText(err)));
+    return Fail(Code::UNAVAILABLE, fmt::format("cannot rename {}: {}", tmp, base::ErrnoText(err)));
   }
   return grpc::Status::OK;
 }
@@ -108,7 +110,7 @@ std::optional<std::string> TokenGrants::Find(const std::string& container_id) co
   }
   int fd = open(PathOf(container_id).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) return std::nullopt;
-  std::string token(kMaxTokenBytes + 1, '\0');
+  std::string token(kMaxGrantFileBytes + 1, '\0');
   size_t done = 0;
   for (;;) {
     ssize_t n = read(fd, token.data() + done, token.size() - done);
@@ -118,7 +120,7 @@ std::optional<std::string> TokenGrants::Find(const std::string& container_id) co
     if (done == token.size()) break;
   }
   close(fd);
-  if (done == 0 || done > kMaxTokenBytes) return std::nullopt;
+  if (done == 0 || done > kMaxGrantFileBytes) return std::nullopt;
   token.resize(done);
   return token;
 }

@@ -74,7 +74,7 @@ std::string UseRecord(const std::string& digest, base::WallTime expires) {
 
 std::string ReleaseRecord(const std::string& digest) { return fmt::format("R {}\n", digest); }
 
-bool IsDigest(std::string_view s) {
+bool IsHexSha256(std::string_view s) {
   if (s.size() != kDigestHexSize) return false;
   for (char c : s) {
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
@@ -106,7 +106,7 @@ std::string ParseRecord(std::string_view line, Record* record) {
   } else if (record->kind != 'R') {
     return "unknown record type";
   }
-  if (!IsDigest(rest)) return "bad digest";
+  if (!IsHexSha256(rest)) return "bad digest";
   record->digest = std::string(rest);
   return "";
 }

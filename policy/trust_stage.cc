@@ -11,10 +11,6 @@ namespace {
 
 using Code = grpc::StatusCode;
 
-StageResult Deny(Code code, std::string reason) {
-  return StageResult::Deny(code, std::move(reason));
-}
-
 }  // namespace
 
 TrustStage::TrustStage(std::shared_ptr<const TrustStore> store, TrustStageOptions options,
@@ -47,9 +43,9 @@ StageResult TrustStage::Check(const GateRequest& request, CallState& state) {
     state.image_digest = s.requested_digest;
   }
   if (!rule) {
-    return Deny(Code::PERMISSION_DENIED,
-                fmt::format("image {} matches no trust rule for {} (trust store {})", s.shown,
-                            action, store->source()));
+    return StageResult::Deny(Code::PERMISSION_DENIED,
+                             fmt::format("image {} matches no trust rule for {} (trust store {})",
+                                         s.shown, action, store->source()));
   }
   if (std::optional<StageResult> refused = ApplyRule(*rule, s, action)) return *refused;
   std::string pin_note;
@@ -65,15 +61,17 @@ StageResult TrustStage::CheckPulled(const GateRequest& request, const std::strin
                                     CallState& state) {
   const std::shared_ptr<const TrustStore>& store = store_;
   Result<ImageRef> ref = ParseImageRef(request.image);
-  if (!ref.ok()) return Deny(Code::INVALID_ARGUMENT, ref.error());
+  if (!ref.ok()) return StageResult::Deny(Code::INVALID_ARGUMENT, ref.error());
   if (pulled_image_ref.empty()) {
-    return Deny(Code::FAILED_PRECONDITION,
-                fmt::format("the pull of {} answered with no image reference", ref->String()));
+    return StageResult::Deny(
+        Code::FAILED_PRECONDITION,
+        fmt::format("the pull of {} answered with no image reference", ref->String()));
   }
   Result<ImageIdentity> identity = resolver_.Image(pulled_image_ref);
   if (identity.code() == Code::NOT_FOUND) {
-    return Deny(Code::FAILED_PRECONDITION, fmt::format("pulled image {} ({}) is not on the node",
-                                                       ref->String(), pulled_image_ref));
+    return StageResult::Deny(
+        Code::FAILED_PRECONDITION,
+        fmt::format("pulled image {} ({}) is not on the node", ref->String(), pulled_image_ref));
   }
   if (!identity.ok()) {
     return StageResult::Error(Code::UNAVAILABLE,
@@ -87,22 +85,24 @@ StageResult TrustStage::CheckPulled(const GateRequest& request, const std::strin
   state.image_digest = ReportedDigest(*identity, rule, &ref.value());
   state.image_names = NameStrings(*identity);
   if (!rule) {
-    return Deny(Code::PERMISSION_DENIED,
-                fmt::format("pulled image {} matches no trust rule for PullImage (trust store {})",
-                            ref->String(), store->source()));
+    return StageResult::Deny(
+        Code::PERMISSION_DENIED,
+        fmt::format("pulled image {} matches no trust rule for PullImage (trust store {})",
+                    ref->String(), store->source()));
   }
   std::vector<std::string> held = DigestsOf(*identity);
   if (!ref->digest.empty() && std::find(held.begin(), held.end(), ref->digest) == held.end()) {
-    return Deny(Code::PERMISSION_DENIED,
-                fmt::format("pulled image {} is {}, not the requested digest", ref->String(),
-                            JoinList(held)));
+    return StageResult::Deny(Code::PERMISSION_DENIED,
+                             fmt::format("pulled image {} is {}, not the requested digest",
+                                         ref->String(), JoinList(held)));
   }
   if (!rule->digests.empty() &&
       std::none_of(held.begin(), held.end(), [&](const auto& d) { return rule->Pins(d); })) {
-    return Deny(Code::PERMISSION_DENIED,
-                fmt::format("pulled image {} is {}, not a digest pinned by rule '{}' ({})",
-                            ref->String(), held.empty() ? "of unknown digest" : JoinList(held),
-                            rule->name, JoinList(rule->digests)));
+    return StageResult::Deny(
+        Code::PERMISSION_DENIED,
+        fmt::format("pulled image {} is {}, not a digest pinned by rule '{}' ({})", ref->String(),
+                    held.empty() ? "of unknown digest" : JoinList(held), rule->name,
+                    JoinList(rule->digests)));
   }
   return StageResult::Allow(
       fmt::format("rule '{}' allows pulled {} {}", rule->name, ref->String(), state.image_digest));

@@ -11,10 +11,6 @@ namespace {
 
 using Code = grpc::StatusCode;
 
-StageResult Deny(Code code, std::string reason) {
-  return StageResult::Deny(code, std::move(reason));
-}
-
 StageResult Unavailable(const grpc::Status& status, std::string_view what) {
   return StageResult::Error(Code::UNAVAILABLE, fmt::format("cannot resolve {} on the node: {}",
                                                            what, status.error_message()));
@@ -35,7 +31,7 @@ std::vector<ImageRef> NamesOf(const ImageIdentity& identity) {
 
 std::optional<StageResult> Parse(const std::string& text, ImageRef* out) {
   Result<ImageRef> ref = ParseImageRef(text);
-  if (!ref.ok()) return Deny(Code::INVALID_ARGUMENT, ref.error());
+  if (!ref.ok()) return StageResult::Deny(Code::INVALID_ARGUMENT, ref.error());
   *out = std::move(ref).value();
   return std::nullopt;
 }
@@ -58,7 +54,7 @@ std::optional<StageResult> NamesFor(const ImageRef& ref, TrustSubject* s) {
   }
   s->names = s->identity ? NamesOf(*s->identity) : std::vector<ImageRef>{};
   if (s->names.empty()) {
-    return Deny(
+    return StageResult::Deny(
         Code::PERMISSION_DENIED,
         fmt::format("image {} has no name on the node, so no trust rule can match it", ref.digest));
   }
@@ -67,15 +63,17 @@ std::optional<StageResult> NamesFor(const ImageRef& ref, TrustSubject* s) {
 
 std::optional<StageResult> DescribeSandbox(const GateRequest& request, ImageResolver& resolver,
                                            const std::string& sandbox_image, TrustSubject* s) {
-  if (!request.pod) return Deny(Code::INVALID_ARGUMENT, "RunPodSandbox carries no pod config");
+  if (!request.pod)
+    return StageResult::Deny(Code::INVALID_ARGUMENT, "RunPodSandbox carries no pod config");
   ImageRef ref;
   if (auto bad = Parse(sandbox_image, &ref)) return bad;
   grpc::Status status = Resolve(resolver, ref.String(), s);
   if (status.error_code() == Code::NOT_FOUND) {
-    return Deny(Code::FAILED_PRECONDITION,
-                fmt::format("sandbox image {} is not on the node (containerd would pull it past "
-                            "the gate); pull it through the gate first",
-                            ref.String()));
+    return StageResult::Deny(
+        Code::FAILED_PRECONDITION,
+        fmt::format("sandbox image {} is not on the node (containerd would pull it past "
+                    "the gate); pull it through the gate first",
+                    ref.String()));
   }
   if (!status.ok()) return Unavailable(status, "sandbox image " + ref.String());
   s->names = {ref};
@@ -100,7 +98,7 @@ void Combine(const ContainerInfo& c, const PodInfo& pod, TrustSubject* s) {
 std::optional<StageResult> DescribeCreate(const GateRequest& request, CallState& state,
                                           ImageResolver& resolver, TrustSubject* s) {
   if (!request.container) {
-    return Deny(Code::INVALID_ARGUMENT, "CreateContainer carries no container config");
+    return StageResult::Deny(Code::INVALID_ARGUMENT, "CreateContainer carries no container config");
   }
   // The pod is the real sandbox behind pod_sandbox_id, never the request's
   // sandbox_config (the facts stage has compared the two).
@@ -109,7 +107,7 @@ std::optional<StageResult> DescribeCreate(const GateRequest& request, CallState&
   if (!sandbox) {
     if (looked_up.error_code() == Code::NOT_FOUND ||
         looked_up.error_code() == Code::INVALID_ARGUMENT) {
-      return Deny(looked_up.error_code(), looked_up.error_message());
+      return StageResult::Deny(looked_up.error_code(), looked_up.error_message());
     }
     return StageResult::Error(Code::UNAVAILABLE, looked_up.error_message());
   }
@@ -117,7 +115,7 @@ std::optional<StageResult> DescribeCreate(const GateRequest& request, CallState&
   if (auto bad = Parse(request.image, &ref)) return bad;
   grpc::Status status = Resolve(resolver, ref.String(), s);
   if (status.error_code() == Code::NOT_FOUND) {
-    return Deny(
+    return StageResult::Deny(
         Code::FAILED_PRECONDITION,
         fmt::format("image {} is not on the node; pull it through the gate first", ref.String()));
   }
@@ -135,8 +133,9 @@ std::optional<StageResult> DescribePull(const GateRequest& request, TrustSubject
   ImageRef ref;
   if (auto bad = Parse(request.image, &ref)) return bad;
   if (ref.is_id) {
-    return Deny(Code::INVALID_ARGUMENT,
-                fmt::format("PullImage needs an image name, not the id {}", ref.digest));
+    return StageResult::Deny(
+        Code::INVALID_ARGUMENT,
+        fmt::format("PullImage needs an image name, not the id {}", ref.digest));
   }
   s->names = {ref};
   s->shown = ref.String();
@@ -153,7 +152,7 @@ std::optional<StageResult> DescribeRemove(const GateRequest& request, ImageResol
   if (auto bad = Parse(request.image, &ref)) return bad;
   grpc::Status status = Resolve(resolver, ref.String(), s);
   if (status.error_code() == Code::NOT_FOUND && ref.is_id) {
-    return Deny(
+    return StageResult::Deny(
         Code::FAILED_PRECONDITION,
         fmt::format("image {} is not on the node, so no trust rule can match it", ref.digest));
   }
@@ -174,7 +173,7 @@ std::optional<StageResult> DescribeExisting(const GateRequest& request, CallStat
   const ExistingContainer* container = FindExistingContainer(resolver, request, state, &status);
   if (!container) {
     if (status.error_code() == Code::NOT_FOUND || status.error_code() == Code::INVALID_ARGUMENT) {
-      return Deny(status.error_code(), status.error_message());
+      return StageResult::Deny(status.error_code(), status.error_message());
     }
     return StageResult::Error(Code::UNAVAILABLE, status.error_message());
   }
@@ -287,33 +286,38 @@ std::optional<StageResult> ApplyRule(const TrustRule& rule, const TrustSubject& 
       bool pinned =
           std::any_of(held.begin(), held.end(), [&](const auto& d) { return rule.Pins(d); });
       if (!pinned) {
-        return Deny(Code::PERMISSION_DENIED,
-                    fmt::format("image {} on the node is {}, not a digest pinned by {} ({})",
-                                s.shown, held.empty() ? "of unknown digest" : JoinList(held), who,
-                                JoinList(rule.digests)));
+        return StageResult::Deny(
+            Code::PERMISSION_DENIED,
+            fmt::format("image {} on the node is {}, not a digest pinned by {} ({})", s.shown,
+                        held.empty() ? "of unknown digest" : JoinList(held), who,
+                        JoinList(rule.digests)));
       }
     } else if (!s.requested_digest.empty() && !rule.Pins(s.requested_digest)) {
-      return Deny(Code::PERMISSION_DENIED,
-                  fmt::format("image {} asks for digest {}, not one pinned by {} ({})", s.shown,
-                              s.requested_digest, who, JoinList(rule.digests)));
+      return StageResult::Deny(
+          Code::PERMISSION_DENIED,
+          fmt::format("image {} asks for digest {}, not one pinned by {} ({})", s.shown,
+                      s.requested_digest, who, JoinList(rule.digests)));
     }
   }
   if (s.check_namespace && !rule.namespaces.empty()) {
     if (!s.pod_namespace) {
-      return Deny(Code::PERMISSION_DENIED,
-                  fmt::format("{} allows only pod namespaces [{}], and the pod's namespace of this "
-                              "{} is unknown",
-                              who, JoinList(rule.namespaces), action));
+      return StageResult::Deny(
+          Code::PERMISSION_DENIED,
+          fmt::format("{} allows only pod namespaces [{}], and the pod's namespace of this "
+                      "{} is unknown",
+                      who, JoinList(rule.namespaces), action));
     }
     if (!rule.AllowsNamespace(*s.pod_namespace)) {
-      return Deny(Code::PERMISSION_DENIED,
-                  fmt::format("{} does not allow image {} in pod namespace '{}' (allowed: {})", who,
-                              s.shown, *s.pod_namespace, JoinList(rule.namespaces)));
+      return StageResult::Deny(
+          Code::PERMISSION_DENIED,
+          fmt::format("{} does not allow image {} in pod namespace '{}' (allowed: {})", who,
+                      s.shown, *s.pod_namespace, JoinList(rule.namespaces)));
     }
   }
   if (s.privileged && !rule.allow_privileged) {
-    return Deny(Code::PERMISSION_DENIED,
-                fmt::format("{} does not allow privileged containers (image {})", who, s.shown));
+    return StageResult::Deny(
+        Code::PERMISSION_DENIED,
+        fmt::format("{} does not allow privileged containers (image {})", who, s.shown));
   }
   struct HostCheck {
     bool asked, allowed;
@@ -323,41 +327,45 @@ std::optional<StageResult> ApplyRule(const TrustRule& rule, const TrustSubject& 
                              HostCheck{s.host.host_pid, rule.allow_host_pid, "PID"},
                              HostCheck{s.host.host_ipc, rule.allow_host_ipc, "IPC"}}) {
     if (h.asked && !h.allowed) {
-      return Deny(
+      return StageResult::Deny(
           Code::PERMISSION_DENIED,
           fmt::format("{} does not allow the host {} namespace (image {})", who, h.what, s.shown));
     }
   }
   if (std::optional<std::string> violation = CheckWorkload(rule, s)) {
-    return Deny(Code::PERMISSION_DENIED, fmt::format("{} ({})", *violation, who));
+    return StageResult::Deny(Code::PERMISSION_DENIED, fmt::format("{} ({})", *violation, who));
   }
   if (s.resources) {
     const Resources& r = *s.resources;
     if (rule.max_cpu_millicores) {
       if (r.cpu_quota <= 0 || r.cpu_period <= 0) {
-        return Deny(Code::PERMISSION_DENIED,
-                    fmt::format("{} caps the CPU limit at {}, and the container sets none", who,
-                                CpuText(*rule.max_cpu_millicores)));
+        return StageResult::Deny(
+            Code::PERMISSION_DENIED,
+            fmt::format("{} caps the CPU limit at {}, and the container sets none", who,
+                        CpuText(*rule.max_cpu_millicores)));
       }
       // Rounded up: a limit of 500.4m is over a 500m ceiling.
       int64_t millicores = (r.cpu_quota * 1000 + r.cpu_period - 1) / r.cpu_period;
       if (millicores > *rule.max_cpu_millicores) {
-        return Deny(Code::PERMISSION_DENIED,
-                    fmt::format("CPU limit {} (quota {} / period {}) is over {}'s ceiling of {}",
-                                CpuText(millicores), r.cpu_quota, r.cpu_period, who,
-                                CpuText(*rule.max_cpu_millicores)));
+        return StageResult::Deny(
+            Code::PERMISSION_DENIED,
+            fmt::format("CPU limit {} (quota {} / period {}) is over {}'s ceiling of {}",
+                        CpuText(millicores), r.cpu_quota, r.cpu_period, who,
+                        CpuText(*rule.max_cpu_millicores)));
       }
     }
     if (rule.max_memory_bytes) {
       if (r.memory_limit_bytes <= 0) {
-        return Deny(Code::PERMISSION_DENIED,
-                    fmt::format("{} caps the memory limit at {} bytes, and the container sets none",
-                                who, *rule.max_memory_bytes));
+        return StageResult::Deny(
+            Code::PERMISSION_DENIED,
+            fmt::format("{} caps the memory limit at {} bytes, and the container sets none", who,
+                        *rule.max_memory_bytes));
       }
       if (r.memory_limit_bytes > *rule.max_memory_bytes) {
-        return Deny(Code::PERMISSION_DENIED,
-                    fmt::format("memory limit {} bytes is over {}'s ceiling of {} bytes",
-                                r.memory_limit_bytes, who, *rule.max_memory_bytes));
+        return StageResult::Deny(
+            Code::PERMISSION_DENIED,
+            fmt::format("memory limit {} bytes is over {}'s ceiling of {} bytes",
+                        r.memory_limit_bytes, who, *rule.max_memory_bytes));
       }
     }
   }

@@ -45,6 +45,7 @@
 #include <string>
 #include <vector>
 
+#include "policy/base/files.h"
 #include "shim/approval_store.h"
 #include "shim/hmac_sha256.h"
 #include "shim/runtime_spec.h"
@@ -206,14 +207,14 @@ bool PrivateCopy(const std::string& runtime, const std::string& dir, std::string
   if (src < 0 || fstat(src, &sst) != 0) {
     if (src >= 0) close(src);
     close(dir_fd);
-    *error = "cannot read " + runtime + ": " + std::strerror(errno);
+    *error = "cannot read " + runtime + ": " + base::ErrnoText(errno);
     return false;
   }
   const int out = openat(dir_fd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0700);
   close(dir_fd);
   if (out < 0) {
     close(src);
-    *error = "cannot create a copy in " + dir + ": " + std::strerror(errno);
+    *error = "cannot create a copy in " + dir + ": " + base::ErrnoText(errno);
     return false;
   }
   *path = dir + "/" + name;
@@ -228,7 +229,7 @@ bool PrivateCopy(const std::string& runtime, const std::string& dir, std::string
   close(out);
   if (copy_err != 0) {
     unlink(path->c_str());
-    *error = "cannot copy " + runtime + ": " + std::strerror(copy_err);
+    *error = "cannot copy " + runtime + ": " + base::ErrnoText(copy_err);
     return false;
   }
   return true;
@@ -272,7 +273,8 @@ int Main(int argc, char** argv) {
   args.push_back(nullptr);
   execv(exec_path.c_str(), args.data());
   const int err = errno;
-  std::fprintf(stderr, "crigate shim: cannot exec %s: %s", exec_path.c_str(), std::strerror(err));
+  std::fprintf(stderr, "crigate shim: cannot exec %s: %s", exec_path.c_str(),
+               base::ErrnoText(err).c_str());
   return 1;
 }
 

@@ -15,6 +15,7 @@
 #include <sstream>
 #include <thread>
 
+#include "policy/base/files.h"
 #include "policy/cloud/testing/loopback_server.h"
 
 namespace crigate::cloud::testing {
@@ -76,7 +77,7 @@ AuthzProcess::AuthzProcess(std::vector<std::string> extra_args, bool https) : ht
     ::_exit(127);
   }
   if (pid_ < 0) {
-    error_ = fmt::format("fork: {}", std::strerror(errno));
+    error_ = fmt::format("fork: {}", base::ErrnoText(errno));
     return;
   }
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);

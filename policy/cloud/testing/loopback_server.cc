@@ -12,6 +12,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "policy/base/files.h"
+
 namespace crigate::cloud::testing {
 namespace {
 
@@ -92,7 +94,7 @@ LoopbackServer::LoopbackServer(Handler handler, uint16_t port) : handler_(std::m
   if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
       ::listen(listen_fd_, 64) != 0) {
     throw std::runtime_error(
-        fmt::format("loopback server: bind/listen port {}: {}", port, std::strerror(errno)));
+        fmt::format("loopback server: bind/listen port {}: {}", port, base::ErrnoText(errno)));
   }
   socklen_t len = sizeof addr;
   ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
