@@ -6,6 +6,7 @@
 #include <mutex>
 #include <optional>
 
+#include "cri/grpc_status.h"
 #include "cri/inspect.h"
 #include "cri/log.h"
 #include "cri/method_table.h"
@@ -173,7 +174,7 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
   void OnDone() override {
     if (!gated_) {
       log::Debug(
-          "pass {} -> {} ({} us)", method_, StatusCodeName(final_code_),
+          "pass {} -> {} ({} us)", method_, StatusCodeName(FromGrpc(final_code_)),
           std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start_).count());
     }
     Release();
@@ -237,7 +238,7 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
     if (gated_ && !answer.ok()) {
       // The decision line said "allow"; say how the call itself ended.
       log::Info("containerd answered allowed {} {}: {}: {}", request_.action, Describe(request_),
-                StatusCodeName(answer.error_code()), answer.error_message());
+                StatusCodeName(FromGrpc(answer.error_code())), answer.error_message());
       // A call containerd never ran uses no token up.
       if ((status.error_code() == grpc::StatusCode::UNAVAILABLE && !ReachedBackend()) ||
           status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
@@ -334,7 +335,7 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
     if (!decision_.allow) {
       log::Info("deny {} {}: {} ({} us)", request_.action, Describe(request_), decision_.reason,
                 decision_.latency.count());
-      FinishOnce(decision_.ToStatus());
+      FinishOnce(ToGrpc(decision_.ToStatus()));
       return;
     }
     if (ctx_->IsCancelled()) {
@@ -384,8 +385,8 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
   // The allowed call will not run: its token uses are given back.
   void ReleaseUses() {
     for (const auto& use : decision_.uses) {
-      grpc::Status s = use->Release();
-      if (!s.ok()) log::Warn("{} stays recorded: {}", use->Describe(), s.error_message());
+      base::Status s = use->Release();
+      if (!s.ok()) log::Warn("{} stays recorded: {}", use->Describe(), s.message());
     }
     decision_.uses.clear();
   }
@@ -401,7 +402,7 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
 
   // Refused before the stages ran (malformed request): still one audit record.
   void Refuse(grpc::StatusCode code, std::string reason) {
-    decision_ = service_->deps().pipeline->Reject(request_, code, reason);
+    decision_ = service_->deps().pipeline->Reject(request_, FromGrpc(code), reason);
     log::Info("deny {} {}: {}", request_.action, Describe(request_), reason);
     FinishOnce(grpc::Status(code, reason));
   }

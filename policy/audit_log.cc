@@ -13,7 +13,7 @@
 namespace crigate::policy {
 namespace {
 
-using Code = grpc::StatusCode;
+using Code = base::Code;
 
 int OpenAppend(const std::string& path) {
   return open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
@@ -45,14 +45,14 @@ uint64_t AuditLog::failures() const {
   return failures_;
 }
 
-grpc::Status AuditLog::OpenFile() {
-  if (fd_ >= 0) return grpc::Status::OK;
+base::Status AuditLog::OpenFile() {
+  if (fd_ >= 0) return base::Status::OK();
   fd_ = OpenAppend(options_.path);
   if (fd_ < 0) {
     return Fail(Code::UNAVAILABLE,
                 fmt::format("cannot open audit log {}: {}", options_.path, base::ErrnoText(errno)));
   }
-  return grpc::Status::OK;
+  return base::Status::OK();
 }
 
 void AuditLog::ReopenIfMoved() {
@@ -88,7 +88,7 @@ void AuditLog::RotateIfNeeded(uint64_t incoming) {
   // The next OpenFile creates the new file; if that fails the record fails.
 }
 
-grpc::Status AuditLog::Append(const std::string& line) {
+base::Status AuditLog::Append(const std::string& line) {
   size_t done = 0;
   while (done < line.size()) {
     ssize_t n = write(fd_, line.data() + done, line.size() - done);
@@ -105,10 +105,10 @@ grpc::Status AuditLog::Append(const std::string& line) {
     return Fail(Code::UNAVAILABLE,
                 fmt::format("cannot sync audit log {}: {}", options_.path, base::ErrnoText(errno)));
   }
-  return grpc::Status::OK;
+  return base::Status::OK();
 }
 
-grpc::Status AuditLog::Record(const nlohmann::ordered_json& record) {
+base::Status AuditLog::Record(const nlohmann::ordered_json& record) {
   if (!record.is_object()) return Fail(Code::INTERNAL, "audit record is not a JSON object");
   std::string line;
   try {
@@ -134,7 +134,7 @@ grpc::Status AuditLog::Record(const nlohmann::ordered_json& record) {
   if (torn_line_) line.insert(line.begin(), '\n');  // end the torn line; keep this one whole
   ReopenIfMoved();
   RotateIfNeeded(line.size());
-  grpc::Status status = OpenFile();
+  base::Status status = OpenFile();
   if (status.ok()) status = Append(line);
   if (!status.ok()) {
     ++failures_;
@@ -145,7 +145,7 @@ grpc::Status AuditLog::Record(const nlohmann::ordered_json& record) {
   }
   torn_line_ = false;
   ++records_;
-  return grpc::Status::OK;
+  return base::Status::OK();
 }
 
 }  // namespace crigate::policy

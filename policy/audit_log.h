@@ -49,7 +49,7 @@ class AuditLog final {
   // line, keys in the record's order. Non-call events (the monitor's stops)
   // use this too, with a "type" field; a nlohmann::json converts implicitly.
   // OK only once the whole line is written (and synced, with fsync).
-  grpc::Status Record(const nlohmann::ordered_json& record);
+  base::Status Record(const nlohmann::ordered_json& record);
 
   const std::string& path() const { return options_.path; }
   uint64_t records() const;
@@ -59,12 +59,12 @@ class AuditLog final {
   AuditLog(AuditOptions options, const base::Clock& clock, int fd)
       : options_(std::move(options)), clock_(clock), fd_(fd) {}
 
-  grpc::Status OpenFile();  // requires mu_
+  base::Status OpenFile();  // requires mu_
   // A file removed or renamed by someone else (logrotate, an operator) is
   // let go, so records never vanish into an unlinked inode.
   void ReopenIfMoved();                          // requires mu_
   void RotateIfNeeded(uint64_t incoming);        // requires mu_
-  grpc::Status Append(const std::string& line);  // requires mu_
+  base::Status Append(const std::string& line);  // requires mu_
 
   const AuditOptions options_;
   const base::Clock& clock_;

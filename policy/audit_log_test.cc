@@ -90,10 +90,10 @@ TEST(AuditLogTest, WriteFailureIsReportedAndLaterRecordsRecover) {
   // /dev/full takes the open and fails every write with ENOSPC.
   auto full = AuditLog::Open({"/dev/full", 0, 1, false});
   ASSERT_TRUE(full.ok()) << full.error();
-  grpc::Status s = (*full)->Record(json{{"type", "decision"}});
+  base::Status s = (*full)->Record(json{{"type", "decision"}});
   EXPECT_FALSE(s.ok());
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
-  EXPECT_EQ(s.error_message(), "cannot write audit log /dev/full: No space left on device");
+  EXPECT_EQ(s.code(), base::Code::UNAVAILABLE);
+  EXPECT_EQ(s.message(), "cannot write audit log /dev/full: No space left on device");
   EXPECT_EQ((*full)->failures(), 1u);
 
   // A directory that disappears: the record fails, and succeeds again once it is back.

@@ -17,7 +17,7 @@ nlohmann::ordered_json DecisionRecord(const GateRequest& request, const Decision
                                       const CallState& state, std::string_view phase);
 
 // "PERMISSION_DENIED", "OK"...
-inline std::string StatusCodeName(grpc::StatusCode code) {
+inline std::string StatusCodeName(base::Code code) {
   return base::CodeName(static_cast<int>(code));
 }
 const char* VerdictName(Verdict verdict);

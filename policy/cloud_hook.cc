@@ -21,16 +21,16 @@ void ParseCloudSection(const toml::table& root, PolicyConfig& config,
   config.cloud = cloud::ParseCloudConfig(root, errors);
 }
 
-grpc::Status AddCloudStage(const PolicyConfig& config, const PipelineDeps&,
+base::Status AddCloudStage(const PolicyConfig& config, const PipelineDeps&,
                            std::vector<std::unique_ptr<Stage>>& stages) {
-  if (!config.cloud || !config.cloud->enabled) return grpc::Status::OK;
+  if (!config.cloud || !config.cloud->enabled) return base::Status::OK();
   Result<std::unique_ptr<cloud::CloudStage>> stage =
       cloud::MakeCloudStage(*config.cloud, config.node_id);
   if (!stage.ok()) {
     return Fail(stage.code(), fmt::format("cloud: {}", stage.error()));
   }
   stages.push_back(std::move(stage).value());
-  return grpc::Status::OK;
+  return base::Status::OK();
 }
 
 #else
@@ -47,9 +47,9 @@ void ParseCloudSection(const toml::table& root, PolicyConfig&, std::vector<std::
   }
 }
 
-grpc::Status AddCloudStage(const PolicyConfig&, const PipelineDeps&,
+base::Status AddCloudStage(const PolicyConfig&, const PipelineDeps&,
                            std::vector<std::unique_ptr<Stage>>&) {
-  return grpc::Status::OK;
+  return base::Status::OK();
 }
 
 #endif

@@ -9,13 +9,13 @@
 namespace crigate::policy {
 namespace {
 
-using Code = grpc::StatusCode;
+using Code = base::Code;
 
-StageResult LookupFailed(const grpc::Status& status) {
-  if (status.error_code() == Code::NOT_FOUND || status.error_code() == Code::INVALID_ARGUMENT) {
-    return StageResult::Deny(status.error_code(), status.error_message());
+StageResult LookupFailed(const base::Status& status) {
+  if (status.code() == Code::NOT_FOUND || status.code() == Code::INVALID_ARGUMENT) {
+    return StageResult::Deny(status.code(), status.message());
   }
-  return StageResult::Error(Code::UNAVAILABLE, status.error_message());
+  return StageResult::Error(Code::UNAVAILABLE, status.message());
 }
 
 const char* ModeName(bool host) { return host ? "NODE (host)" : "not host"; }
@@ -76,9 +76,9 @@ StageResult JudgeRuntimeSpec(const ExistingContainer& c, CallState& state) {
                                          c.id));
   }
   nlohmann::json spec;
-  if (shim::ApprovalStatus s = shim::ParseRuntimeSpec(c.runtime_spec, &spec); !s.ok()) {
+  if (base::Status s = shim::ParseRuntimeSpec(c.runtime_spec, &spec); !s.ok()) {
     return StageResult::Error(Code::UNAVAILABLE, "containerd's runtime spec for container " +
-                                                     c.id.substr(0, 12) + ": " + s.reason());
+                                                     c.id.substr(0, 12) + ": " + s.message());
   }
   const std::string mismatch = shim::CheckSpecShape(spec, ContainerShape(c));
   if (!mismatch.empty()) {
@@ -152,7 +152,7 @@ std::string SandboxClaimMismatch(const PodInfo& claim, const PodInfo& real) {
 }
 
 StageResult FactsStage::Check(const GateRequest& request, CallState& state) {
-  grpc::Status status;
+  base::Status status;
   if (request.action == "CreateContainer") {
     const ExistingSandbox* sandbox = FindSandbox(resolver_, request, state, &status);
     if (!sandbox) return LookupFailed(status);

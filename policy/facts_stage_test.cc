@@ -7,7 +7,7 @@
 namespace crigate::policy {
 namespace {
 
-using Code = grpc::StatusCode;
+using Code = base::Code;
 
 class FactsStageTest : public ::testing::Test {
  protected:

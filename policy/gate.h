@@ -7,7 +7,6 @@
 // changes only the extraction.
 #pragma once
 
-#include <grpcpp/support/status.h>
 #include <sys/types.h>
 
 #include <chrono>
@@ -19,6 +18,7 @@
 #include <vector>
 
 #include "policy/actions.h"
+#include "policy/base/status.h"
 
 namespace crigate::policy {
 
@@ -152,16 +152,16 @@ enum class Verdict { kAllow, kDeny, kError };
 // otherwise.
 struct StageResult {
   Verdict verdict = Verdict::kAllow;
-  grpc::StatusCode code = grpc::StatusCode::OK;
+  base::Code code = base::Code::OK;
   std::string reason;
 
   static StageResult Allow(std::string reason = {}) {
-    return {Verdict::kAllow, grpc::StatusCode::OK, std::move(reason)};
+    return {Verdict::kAllow, base::Code::OK, std::move(reason)};
   }
-  static StageResult Deny(grpc::StatusCode code, std::string reason) {
+  static StageResult Deny(base::Code code, std::string reason) {
     return {Verdict::kDeny, code, std::move(reason)};
   }
-  static StageResult Error(grpc::StatusCode code, std::string reason) {
+  static StageResult Error(base::Code code, std::string reason) {
     return {Verdict::kError, code, std::move(reason)};
   }
 };
@@ -178,18 +178,18 @@ struct StageRecord {
 class PendingUse {
  public:
   virtual ~PendingUse() = default;
-  virtual grpc::Status Commit() = 0;         // durable when it returns OK
-  virtual grpc::Status Release() = 0;        // forgets the use (durably, if committed)
+  virtual base::Status Commit() = 0;         // durable when it returns OK
+  virtual base::Status Release() = 0;        // forgets the use (durably, if committed)
   virtual std::string Describe() const = 0;  // "token jti 'x' for CreateContainer on ..."
 };
 
 struct Decision {
   bool allow = false;
-  grpc::StatusCode code = grpc::StatusCode::OK;  // status returned to the caller on deny
-  std::string reason;                            // operator-readable; sent as the status message
-  std::vector<StageRecord> stages;               // every stage that ran, in order
-  std::string image_digest;                      // resolved digest, when a stage resolved one
-  std::string decision_id;                       // the cloud's, when it answered
+  base::Code code = base::Code::OK;  // status returned to the caller on deny
+  std::string reason;                // operator-readable; sent as the status message
+  std::vector<StageRecord> stages;   // every stage that ran, in order
+  std::string image_digest;          // resolved digest, when a stage resolved one
+  std::string decision_id;           // the cloud's, when it answered
   std::chrono::microseconds latency{0};
   // Committed uses (tokens) of an allowed call, for the front end to release
   // if the call then never reaches containerd.
@@ -203,7 +203,7 @@ struct Decision {
   std::string container_id;
   std::string spec_digest;
 
-  grpc::Status ToStatus() const { return allow ? grpc::Status::OK : grpc::Status(code, reason); }
+  base::Status ToStatus() const { return allow ? base::Status::OK() : base::Status(code, reason); }
 };
 
 // A pod sandbox as containerd holds it (PodSandboxStatus, verbose): what a
@@ -290,8 +290,7 @@ class Pipeline {
   virtual Decision Decide(const GateRequest& request) = 0;
   // Records a call refused before any stage ran (a request that does not
   // parse) and returns its deny decision: every refusal leaves an audit record.
-  virtual Decision Reject(const GateRequest& request, grpc::StatusCode code,
-                          const std::string& reason) {
+  virtual Decision Reject(const GateRequest& request, base::Code code, const std::string& reason) {
     Decision d;
     d.code = code;
     d.reason = reason;

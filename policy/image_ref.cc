@@ -89,8 +89,8 @@ bool ValidTag(std::string_view t) {
   return true;
 }
 
-grpc::Status Invalid(std::string_view text, std::string_view why) {
-  return Fail(grpc::StatusCode::INVALID_ARGUMENT,
+base::Status Invalid(std::string_view text, std::string_view why) {
+  return Fail(base::Code::INVALID_ARGUMENT,
               fmt::format("image reference '{}' is invalid: {}", text, why));
 }
 

@@ -19,7 +19,7 @@ std::string ErrorOf(const std::string& text) {
   Result<ImageRef> ref = ParseImageRef(text);
   EXPECT_FALSE(ref.ok()) << text << " parsed as " << (ref.ok() ? ref->String() : "");
   if (!ref.ok()) {
-    EXPECT_EQ(ref.code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(ref.code(), base::Code::INVALID_ARGUMENT);
   }
   return ref.ok() ? "" : ref.error();
 }

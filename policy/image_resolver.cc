@@ -13,18 +13,18 @@ namespace {
 template <typename T>
 const T* FindOnce(std::optional<T>& slot, const std::string& id, const char* what,
                   const char* field, const GateRequest& request,
-                  const std::function<Result<T>(const std::string&)>& lookup, grpc::Status* error) {
+                  const std::function<Result<T>(const std::string&)>& lookup, base::Status* error) {
   if (slot) return &*slot;
   if (id.empty()) {
-    *error = Fail(grpc::StatusCode::INVALID_ARGUMENT,
-                  fmt::format("{} names no {}", request.action, field));
+    *error =
+        Fail(base::Code::INVALID_ARGUMENT, fmt::format("{} names no {}", request.action, field));
     return nullptr;
   }
   Result<T> found = lookup(id);
   if (!found.ok()) {
     *error =
-        found.code() == grpc::StatusCode::NOT_FOUND
-            ? Fail(grpc::StatusCode::NOT_FOUND, fmt::format("{} {} does not exist", what, id))
+        found.code() == base::Code::NOT_FOUND
+            ? Fail(base::Code::NOT_FOUND, fmt::format("{} {} does not exist", what, id))
             : Fail(found.code(), fmt::format("cannot look up {} {}: {}", what, id, found.error()));
     return nullptr;
   }
@@ -35,7 +35,7 @@ const T* FindOnce(std::optional<T>& slot, const std::string& id, const char* wha
 }  // namespace
 
 const ExistingContainer* FindExistingContainer(ImageResolver& resolver, const GateRequest& request,
-                                               CallState& state, grpc::Status* error) {
+                                               CallState& state, base::Status* error) {
   const ExistingContainer* found = FindOnce<ExistingContainer>(
       state.existing_container, request.container_id, "container", "container id", request,
       [&](const std::string& id) { return resolver.Container(id); }, error);
@@ -44,7 +44,7 @@ const ExistingContainer* FindExistingContainer(ImageResolver& resolver, const Ga
 }
 
 const ExistingSandbox* FindSandbox(ImageResolver& resolver, const GateRequest& request,
-                                   CallState& state, grpc::Status* error) {
+                                   CallState& state, base::Status* error) {
   return FindOnce<ExistingSandbox>(
       state.sandbox, request.pod_sandbox_id, "pod sandbox", "pod_sandbox_id", request,
       [&](const std::string& id) { return resolver.Sandbox(id); }, error);

@@ -53,11 +53,11 @@ class ImageResolver {
 // per call and kept in state.existing_container. On failure returns null and
 // sets *error (NOT_FOUND: no such container; otherwise the backend failed).
 const ExistingContainer* FindExistingContainer(ImageResolver& resolver, const GateRequest& request,
-                                               CallState& state, grpc::Status* error);
+                                               CallState& state, base::Status* error);
 
 // The real sandbox behind a CreateContainer's pod_sandbox_id, looked up once
 // per call and kept in state.sandbox. Same failure contract as above.
 const ExistingSandbox* FindSandbox(ImageResolver& resolver, const GateRequest& request,
-                                   CallState& state, grpc::Status* error);
+                                   CallState& state, base::Status* error);
 
 }  // namespace crigate::policy

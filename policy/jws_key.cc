@@ -22,7 +22,7 @@
 namespace crigate::policy {
 namespace {
 
-using Code = grpc::StatusCode;
+using Code = base::Code;
 constexpr size_t kMaxPemBytes = size_t{64} * 1024;
 constexpr size_t kCoordinateBytes = 32;  // P-256
 

@@ -10,7 +10,7 @@
 namespace crigate::policy {
 namespace {
 
-using Code = grpc::StatusCode;
+using Code = base::Code;
 using Steady = std::chrono::steady_clock;
 
 std::string RandomPrefix() {
@@ -66,7 +66,7 @@ std::string StagedPipeline::NewDecisionId() {
 
 void StagedPipeline::Audit(const GateRequest& request, const CallState& state,
                            std::string_view phase, Decision& d) {
-  grpc::Status written;
+  base::Status written;
   try {
     written = audit_->Record(DecisionRecord(request, d, state, phase));
   } catch (const std::exception& e) {
@@ -78,9 +78,9 @@ void StagedPipeline::Audit(const GateRequest& request, const CallState& state,
     d.allow = false;
     d.code = Code::UNAVAILABLE;
     d.reason = fmt::format("crigate audit: {}; call refused: no decision without an audit record",
-                           written.error_message());
+                           written.message());
   } else {
-    d.reason += fmt::format(" (and the audit record failed: {})", written.error_message());
+    d.reason += fmt::format(" (and the audit record failed: {})", written.message());
   }
 }
 
@@ -153,7 +153,7 @@ Decision StagedPipeline::Decide(const GateRequest& request) {
 void StagedPipeline::CommitUses(CallState& state, Decision& d,
                                 std::vector<std::shared_ptr<PendingUse>>& committed) {
   for (const std::shared_ptr<PendingUse>& use : state.pending_uses) {
-    grpc::Status s;
+    base::Status s;
     try {
       s = use->Commit();
     } catch (const std::exception& e) {
@@ -165,7 +165,7 @@ void StagedPipeline::CommitUses(CallState& state, Decision& d,
       d.reason = fmt::format(
           "crigate: {} could not be recorded ({}); call refused, the token is "
           "not used up",
-          use->Describe(), s.error_message());
+          use->Describe(), s.message());
       ReleaseUses(committed);
       committed.clear();
       return;
@@ -177,7 +177,7 @@ void StagedPipeline::CommitUses(CallState& state, Decision& d,
 void StagedPipeline::ReleaseUses(const std::vector<std::shared_ptr<PendingUse>>& uses) {
   for (const std::shared_ptr<PendingUse>& use : uses) {
     try {
-      grpc::Status s = use->Release();
+      base::Status s = use->Release();
       if (!s.ok()) release_failures_.fetch_add(1);
     } catch (...) {
       release_failures_.fetch_add(1);
@@ -185,7 +185,7 @@ void StagedPipeline::ReleaseUses(const std::vector<std::shared_ptr<PendingUse>>&
   }
 }
 
-Decision StagedPipeline::Reject(const GateRequest& request, grpc::StatusCode code,
+Decision StagedPipeline::Reject(const GateRequest& request, base::Code code,
                                 const std::string& reason) {
   Decision d;
   d.allow = false;

@@ -48,8 +48,7 @@ class StagedPipeline final : public Pipeline {
                  TrustStage* trust);
 
   Decision Decide(const GateRequest& request) override;
-  Decision Reject(const GateRequest& request, grpc::StatusCode code,
-                  const std::string& reason) override;
+  Decision Reject(const GateRequest& request, base::Code code, const std::string& reason) override;
 
   // The second half of a PullImage that Decide allowed: after containerd
   // answered with pulled_image_ref (PullImageResponse.image_ref), checks the

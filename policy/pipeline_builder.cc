@@ -11,7 +11,7 @@ namespace crigate::policy {
 
 Result<std::shared_ptr<const StageSet>> BuildStages(const PolicyConfig& config,
                                                     const PipelineDeps& deps) {
-  using Code = grpc::StatusCode;
+  using Code = base::Code;
   const base::Clock& clock = deps.clock ? *deps.clock : base::SystemClock::Instance();
   auto set = std::make_shared<StageSet>();
   std::vector<std::unique_ptr<Stage>>& stages = set->stages;
@@ -54,7 +54,7 @@ Result<std::shared_ptr<const StageSet>> BuildStages(const PolicyConfig& config,
                                                   std::move(uses), clock, deps.resolver,
                                                   deps.token_grants));
   }
-  if (grpc::Status cloud = AddCloudStage(config, deps, stages); !cloud.ok()) return cloud;
+  if (base::Status cloud = AddCloudStage(config, deps, stages); !cloud.ok()) return cloud;
   return std::shared_ptr<const StageSet>(std::move(set));
 }
 

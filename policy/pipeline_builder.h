@@ -57,7 +57,7 @@ Result<std::unique_ptr<TokenGrants>> OpenTokenGrants(const PolicyConfig& config)
 
 // Appends the cloud stage when config.cloud enables it (policy/cloud is
 // built in); the one place that knows the cloud stage's constructor.
-grpc::Status AddCloudStage(const PolicyConfig& config, const PipelineDeps& deps,
+base::Status AddCloudStage(const PolicyConfig& config, const PipelineDeps& deps,
                            std::vector<std::unique_ptr<Stage>>& stages);
 
 }  // namespace crigate::policy

@@ -22,7 +22,7 @@ using testing::FakeClock;
 using testing::FakeResolver;
 using testing::NewKey;
 using testing::TempDir;
-using Code = grpc::StatusCode;
+using Code = base::Code;
 
 // A stage that answers what it is told and counts its calls.
 class ScriptedStage final : public Stage {
@@ -57,18 +57,18 @@ class ScriptedStage final : public Stage {
 // A token use that records what the pipeline did with it.
 class RecordedUse final : public PendingUse {
  public:
-  grpc::Status Commit() override {
+  base::Status Commit() override {
     ++commits;
     return commit_result;
   }
-  grpc::Status Release() override {
+  base::Status Release() override {
     ++releases;
-    return grpc::Status::OK;
+    return base::Status::OK();
   }
   std::string Describe() const override { return "the use of token jti 'j'"; }
 
   int commits = 0, releases = 0;
-  grpc::Status commit_result;
+  base::Status commit_result;
 };
 
 std::vector<json> Records(const std::string& path) {
@@ -155,7 +155,7 @@ TEST_F(PipelineTest, FirstDenyStopsTheChain) {
   EXPECT_FALSE(d.allow);
   EXPECT_EQ(d.code, Code::PERMISSION_DENIED);
   EXPECT_EQ(d.reason, "crigate trust: no rule");
-  EXPECT_EQ(d.ToStatus().error_message(), "crigate trust: no rule");
+  EXPECT_EQ(d.ToStatus().message(), "crigate trust: no rule");
   EXPECT_EQ(c->calls, 0);
   EXPECT_EQ(d.stages.size(), 2u);
   json r = Records(path_).at(0);

@@ -13,7 +13,7 @@ StageResult PrivilegeStage::Check(const GateRequest& request, CallState&) {
         fmt::format("{} is read-only and open to every caller", request.action));
   }
   if (!caller.known) {
-    return StageResult::Deny(grpc::StatusCode::PERMISSION_DENIED,
+    return StageResult::Deny(base::Code::PERMISSION_DENIED,
                              fmt::format("caller of {} is unknown (no peer credentials); only "
                                          "configured super users may call it",
                                          request.action));
@@ -24,7 +24,7 @@ StageResult PrivilegeStage::Check(const GateRequest& request, CallState&) {
   if (options_.super_gids.count(caller.gid)) {
     return StageResult::Allow(fmt::format("gid {} is a super group", caller.gid));
   }
-  return StageResult::Deny(grpc::StatusCode::PERMISSION_DENIED,
+  return StageResult::Deny(base::Code::PERMISSION_DENIED,
                            fmt::format("uid {} (gid {}, pid {}) may not call {}: not a configured "
                                        "super user or group",
                                        caller.uid, caller.gid, caller.pid, request.action));

@@ -28,7 +28,7 @@ TEST(PrivilegeStageTest, OtherCallersAreDeniedWithUidAndMethod) {
   PrivilegeStage stage({{0}, {990}, true});
   StageResult r = Check(stage, Call("CreateContainer", 1000, 1000));
   EXPECT_EQ(r.verdict, Verdict::kDeny);
-  EXPECT_EQ(r.code, grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(r.code, base::Code::PERMISSION_DENIED);
   EXPECT_EQ(r.reason,
             "uid 1000 (gid 1000, pid 4242) may not call CreateContainer: not a configured super "
             "user or group");

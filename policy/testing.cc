@@ -23,7 +23,7 @@ Result<ImageIdentity> FakeResolver::Image(const std::string& image) {
   ++image_calls;
   if (!failure_.ok()) return failure_;
   auto it = images_.find(image);
-  if (it == images_.end()) return Fail(grpc::StatusCode::NOT_FOUND, "no such image");
+  if (it == images_.end()) return Fail(base::Code::NOT_FOUND, "no such image");
   return it->second;
 }
 
@@ -38,11 +38,10 @@ Result<T> ByIdOrPrefix(const std::map<std::string, T>& items, const std::string&
   const T* found = nullptr;
   for (const auto& [id, item] : items) {
     if (wanted.empty() || id.compare(0, wanted.size(), wanted) != 0) continue;
-    if (found)
-      return Fail(grpc::StatusCode::NOT_FOUND, fmt::format("ambiguous {} id prefix", what));
+    if (found) return Fail(base::Code::NOT_FOUND, fmt::format("ambiguous {} id prefix", what));
     found = &item;
   }
-  if (!found) return Fail(grpc::StatusCode::NOT_FOUND, fmt::format("no such {}", what));
+  if (!found) return Fail(base::Code::NOT_FOUND, fmt::format("no such {}", what));
   return *found;
 }
 

@@ -26,7 +26,7 @@ class FakeResolver final : public ImageResolver {
   // Answers Sandbox(id) for the full id and any prefix of it that is unique.
   void AddSandbox(const ExistingSandbox& sandbox);
   // Every call fails with this status (e.g. UNAVAILABLE) while set.
-  void FailWith(grpc::Status status) { failure_ = std::move(status); }
+  void FailWith(base::Status status) { failure_ = std::move(status); }
 
   Result<ImageIdentity> Image(const std::string& image) override;
   Result<ExistingContainer> Container(const std::string& container_id) override;
@@ -40,7 +40,7 @@ class FakeResolver final : public ImageResolver {
   std::map<std::string, ImageIdentity> images_;
   std::map<std::string, ExistingContainer> containers_;
   std::map<std::string, ExistingSandbox> sandboxes_;
-  grpc::Status failure_;
+  base::Status failure_;
 };
 
 // A fresh directory under $TMPDIR, removed with its contents at destruction.

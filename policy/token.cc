@@ -13,14 +13,14 @@ namespace crigate::policy {
 namespace {
 
 using nlohmann::json;
-using Code = grpc::StatusCode;
+using Code = base::Code;
 
 constexpr size_t kMaxJtiBytes = 256;
 // Year 2223: far beyond any sane date, and within system_clock's
 // nanosecond range (which ends in 2262); fuzz_token found 2^40 overflowing it.
 constexpr int64_t kMaxTime = 8'000'000'000;
 
-grpc::Status Unauthenticated(std::string reason) {
+base::Status Unauthenticated(std::string reason) {
   return Fail(Code::UNAUTHENTICATED, std::move(reason));
 }
 
@@ -99,7 +99,7 @@ Result<TokenClaims> ParseClaims(const json& claims) {
   return out;
 }
 
-grpc::Status CheckTimes(const TokenClaims& c, const TokenCheck& check) {
+base::Status CheckTimes(const TokenClaims& c, const TokenCheck& check) {
   const int64_t now = base::ToUnixSeconds(check.now);
   const int64_t skew = check.clock_skew.count();
   if (now > c.exp + skew) {
@@ -120,7 +120,7 @@ grpc::Status CheckTimes(const TokenClaims& c, const TokenCheck& check) {
                                          c.exp - start, check.max_ttl.count()));
     }
   }
-  return grpc::Status::OK;
+  return base::Status::OK();
 }
 
 Result<VerifiedToken> Verify(std::string_view compact, const KeySet& keys,
@@ -208,7 +208,7 @@ Result<VerifiedToken> Verify(std::string_view compact, const KeySet& keys,
   if (claims_json.is_discarded()) return Unauthenticated("token payload is not JSON");
   Result<TokenClaims> claims = ParseClaims(claims_json);
   if (!claims.ok()) return claims.status();
-  grpc::Status times = CheckTimes(*claims, check);
+  base::Status times = CheckTimes(*claims, check);
   if (!times.ok()) return times;
   if (!check.node.empty() && claims->node != check.node) {
     return Unauthenticated(fmt::format("token is for node {}, and this is node {}",
@@ -234,16 +234,16 @@ Result<VerifiedToken> VerifyToken(std::string_view compact, const KeySet& keys,
   }
 }
 
-grpc::Status CheckTokenAction(const TokenClaims& claims, std::string_view action) {
+base::Status CheckTokenAction(const TokenClaims& claims, std::string_view action) {
   if (std::find(claims.act.begin(), claims.act.end(), action) != claims.act.end()) {
-    return grpc::Status::OK;
+    return base::Status::OK();
   }
   std::string listed;
   for (const auto& a : claims.act) listed += (listed.empty() ? "" : ", ") + Quote(a);
   return Unauthenticated(fmt::format("token does not allow {} (act: {})", action, listed));
 }
 
-grpc::Status CheckTokenImage(const TokenClaims& claims, const std::vector<std::string>& call_images,
+base::Status CheckTokenImage(const TokenClaims& claims, const std::vector<std::string>& call_images,
                              std::string_view shown) {
   if (claims.img.empty()) {
     return Unauthenticated(
@@ -251,7 +251,7 @@ grpc::Status CheckTokenImage(const TokenClaims& claims, const std::vector<std::s
   }
   const std::string wanted = NormaliseOrKeep(claims.img);
   for (const auto& image : call_images) {
-    if (!image.empty() && NormaliseOrKeep(image) == wanted) return grpc::Status::OK;
+    if (!image.empty() && NormaliseOrKeep(image) == wanted) return base::Status::OK();
   }
   return Unauthenticated(fmt::format("token is for image {}, not {}", Quote(claims.img), shown));
 }

@@ -61,11 +61,11 @@ Result<VerifiedToken> VerifyToken(std::string_view compact, const KeySet& keys,
                                   const TokenCheck& check);
 
 // The token lists action in act.
-grpc::Status CheckTokenAction(const TokenClaims& claims, std::string_view action);
+base::Status CheckTokenAction(const TokenClaims& claims, std::string_view action);
 // The token's img equals one of the names the call's image has (normalised
 // reference, digest, id, repo tags and digests). shown names the image in
 // the reason.
-grpc::Status CheckTokenImage(const TokenClaims& claims, const std::vector<std::string>& call_images,
+base::Status CheckTokenImage(const TokenClaims& claims, const std::vector<std::string>& call_images,
                              std::string_view shown);
 
 // Signs claims with key (which must hold its private half); the header

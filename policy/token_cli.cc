@@ -215,14 +215,14 @@ int Verify(const std::vector<std::string>& args, std::istream& in, std::ostream&
     return 1;
   }
   if (std::string act = Flag(*p, "act"); !act.empty()) {
-    if (grpc::Status s = CheckTokenAction(verified->claims, act); !s.ok()) {
-      err << "crigate token verify: " << s.error_message() << "\n";
+    if (base::Status s = CheckTokenAction(verified->claims, act); !s.ok()) {
+      err << "crigate token verify: " << s.message() << "\n";
       return 1;
     }
   }
   if (std::string img = Flag(*p, "img"); !img.empty()) {
-    if (grpc::Status s = CheckTokenImage(verified->claims, {img}, NormaliseOrKeep(img)); !s.ok()) {
-      err << "crigate token verify: " << s.error_message() << "\n";
+    if (base::Status s = CheckTokenImage(verified->claims, {img}, NormaliseOrKeep(img)); !s.ok()) {
+      err << "crigate token verify: " << s.message() << "\n";
       return 1;
     }
   }

@@ -14,7 +14,7 @@
 namespace crigate::policy {
 namespace {
 
-using Code = grpc::StatusCode;
+using Code = base::Code;
 namespace fs = std::filesystem;
 
 // A kept token file; far above any token (kMaxTokenBytes), far below memory trouble.
@@ -63,7 +63,7 @@ std::string TokenGrants::PathOf(const std::string& container_id) const {
   return dir_ + "/" + container_id;
 }
 
-grpc::Status TokenGrants::Remember(const std::string& container_id, const std::string& token) {
+base::Status TokenGrants::Remember(const std::string& container_id, const std::string& token) {
   if (!IsFullContainerdId(container_id)) {
     return Fail(Code::INVALID_ARGUMENT,
                 fmt::format("'{}' is not a containerd container id", container_id));
@@ -71,7 +71,7 @@ grpc::Status TokenGrants::Remember(const std::string& container_id, const std::s
   if (dir_.empty()) {
     std::lock_guard lock(mu_);
     memory_[container_id] = token;
-    return grpc::Status::OK;
+    return base::Status::OK();
   }
   const std::string path = PathOf(container_id);
   const std::string tmp = path + ".tmp";
@@ -97,7 +97,7 @@ grpc::Status TokenGrants::Remember(const std::string& container_id, const std::s
     unlink(tmp.c_str());
     return Fail(Code::UNAVAILABLE, fmt::format("cannot rename {}: {}", tmp, base::ErrnoText(err)));
   }
-  return grpc::Status::OK;
+  return base::Status::OK();
 }
 
 std::optional<std::string> TokenGrants::Find(const std::string& container_id) const {

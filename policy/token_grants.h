@@ -37,7 +37,7 @@ class TokenGrants final {
 
   // INVALID_ARGUMENT for an id that is not 64 lowercase hex digits;
   // UNAVAILABLE when the file cannot be written.
-  grpc::Status Remember(const std::string& container_id, const std::string& token);
+  base::Status Remember(const std::string& container_id, const std::string& token);
   std::optional<std::string> Find(const std::string& container_id) const;
   void Forget(const std::string& container_id);
 

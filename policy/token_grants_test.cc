@@ -29,8 +29,8 @@ TEST(TokenGrants, OnlyFullContainerdIdsAreKeys) {
   ASSERT_TRUE(grants.ok());
   for (const std::string& id : {std::string("abc"), std::string(64, 'A'),
                                 "../" + std::string(61, 'a'), std::string(63, 'a') + "/"}) {
-    grpc::Status s = (*grants)->Remember(id, "t");
-    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << id;
+    base::Status s = (*grants)->Remember(id, "t");
+    EXPECT_EQ(s.code(), base::Code::INVALID_ARGUMENT) << id;
     EXPECT_FALSE((*grants)->Find(id));
   }
 }
@@ -76,7 +76,7 @@ TEST(TokenGrants, ADirectoryOthersCanReadIsRefused) {
   ASSERT_EQ(chmod(path.c_str(), 0755), 0);
   auto grants = TokenGrants::Open(path, std::chrono::hours(1));
   ASSERT_FALSE(grants.ok());
-  EXPECT_EQ(grants.code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(grants.code(), base::Code::FAILED_PRECONDITION);
   EXPECT_NE(grants.error().find("no group or other access"), std::string::npos) << grants.error();
 }
 

@@ -9,7 +9,7 @@
 namespace crigate::policy {
 namespace {
 
-using Code = grpc::StatusCode;
+using Code = base::Code;
 
 struct Found {
   std::string token;
@@ -51,8 +51,8 @@ class TokenUse final : public PendingUse {
  public:
   TokenUse(std::shared_ptr<TokenUseStore> store, std::string key, std::string what)
       : store_(std::move(store)), key_(std::move(key)), what_(std::move(what)) {}
-  grpc::Status Commit() override { return store_->Commit(key_); }
-  grpc::Status Release() override { return store_->Release(key_); }
+  base::Status Commit() override { return store_->Commit(key_); }
+  base::Status Release() override { return store_->Release(key_); }
   std::string Describe() const override { return what_; }
 
  private:
@@ -83,7 +83,7 @@ StageResult TokenStage::Check(const GateRequest& request, CallState& state) {
 
   Found found;
   bool have = false;
-  grpc::Status lookup;  // why the existing container could not be read, if it was needed
+  base::Status lookup;  // why the existing container could not be read, if it was needed
   if (!request.bearer_token.empty()) {
     found = {request.bearer_token, "authorization metadata"};
     have = true;
@@ -104,7 +104,7 @@ StageResult TokenStage::Check(const GateRequest& request, CallState& state) {
   }
   if (!have) {
     if (!required) return StageResult::Allow(fmt::format("no token; none required for {}", action));
-    std::string why = lookup.ok() ? "" : fmt::format(" ({})", lookup.error_message());
+    std::string why = lookup.ok() ? "" : fmt::format(" ({})", lookup.message());
     return Deny(
         fmt::format("{} requires a token (annotation {} or authorization: Bearer) and none "
                     "was given{}",
@@ -120,7 +120,7 @@ StageResult TokenStage::Check(const GateRequest& request, CallState& state) {
   if (!verified.ok()) return Deny(fmt::format("{} (from {})", verified.error(), found.where));
   const TokenClaims& claims = verified->claims;
 
-  if (grpc::Status s = CheckTokenAction(claims, action); !s.ok()) return Deny(s.error_message());
+  if (base::Status s = CheckTokenAction(claims, action); !s.ok()) return Deny(s.message());
 
   // Bind the image when the call names one: the request's, or the image the
   // existing container was created from.
@@ -141,21 +141,21 @@ StageResult TokenStage::Check(const GateRequest& request, CallState& state) {
     } else if (shown.empty()) {
       return Deny(fmt::format("cannot bind the token's img: the image of container {} is unknown{}",
                               request.container_id,
-                              lookup.ok() ? "" : " (" + lookup.error_message() + ")"));
+                              lookup.ok() ? "" : " (" + lookup.message() + ")"));
     }
   }
   if (names_image) {
-    if (grpc::Status s = CheckTokenImage(claims, images, shown); !s.ok()) {
-      return Deny(s.error_message());
+    if (base::Status s = CheckTokenImage(claims, images, shown); !s.ok()) {
+      return Deny(s.message());
     }
   }
 
   if (action == "CreateContainer" && resolver_) {
     // The use is bound to the real sandbox, whatever id prefix the caller sent.
-    grpc::Status looked_up;
+    base::Status looked_up;
     if (!FindSandbox(*resolver_, request, state, &looked_up)) {
-      return Deny(fmt::format("cannot bind the token's use to a pod sandbox: {}",
-                              looked_up.error_message()));
+      return Deny(
+          fmt::format("cannot bind the token's use to a pod sandbox: {}", looked_up.message()));
     }
   }
   const std::string target = ReplayTarget(request, state);

@@ -14,7 +14,7 @@ using testing::FakeClock;
 using testing::FakeResolver;
 using testing::NewKey;
 using testing::TempDir;
-using Code = grpc::StatusCode;
+using Code = base::Code;
 
 class TokenStageTest : public ::testing::Test {
  protected:

@@ -59,7 +59,7 @@ class TokenTest : public ::testing::Test {
     Result<VerifiedToken> v = VerifyToken(token, *keys_, check_);
     EXPECT_FALSE(v.ok()) << "token was accepted: " << token.substr(0, 80);
     if (v.ok()) return "";
-    EXPECT_EQ(v.code(), grpc::StatusCode::UNAUTHENTICATED);
+    EXPECT_EQ(v.code(), base::Code::UNAUTHENTICATED);
     return v.error();
   }
 
@@ -273,22 +273,21 @@ TEST_F(TokenTest, OversizedAndGarbageInputIsRefusedBeforeParsing) {
 TEST_F(TokenTest, ActionAndImageBindings) {
   TokenClaims c = Claims();
   EXPECT_TRUE(CheckTokenAction(c, "CreateContainer").ok());
-  grpc::Status s = CheckTokenAction(c, "PullImage");
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_EQ(s.error_message(),
+  base::Status s = CheckTokenAction(c, "PullImage");
+  EXPECT_EQ(s.code(), base::Code::UNAUTHENTICATED);
+  EXPECT_EQ(s.message(),
             "token does not allow PullImage (act: 'CreateContainer', 'StartContainer')");
 
   EXPECT_TRUE(CheckTokenImage(c, {"docker.io/library/busybox:1.36"}, "busybox").ok());
   EXPECT_TRUE(CheckTokenImage(c, {"", "busybox:1.36"}, "busybox").ok());  // normalised
-  EXPECT_EQ(
-      CheckTokenImage(c, {"docker.io/library/busybox:latest"}, "busybox:latest").error_message(),
-      "token is for image 'docker.io/library/busybox:1.36', not busybox:latest");
+  EXPECT_EQ(CheckTokenImage(c, {"docker.io/library/busybox:latest"}, "busybox:latest").message(),
+            "token is for image 'docker.io/library/busybox:1.36', not busybox:latest");
   c.img = testing::Digest('d');
   EXPECT_TRUE(
       CheckTokenImage(c, {"docker.io/library/busybox:1.36", testing::Digest('d')}, "x").ok());
   EXPECT_FALSE(CheckTokenImage(c, {testing::Digest('e')}, "x").ok());
   c.img.clear();
-  EXPECT_NE(CheckTokenImage(c, {"x"}, "x").error_message().find("no img claim"), std::string::npos);
+  EXPECT_NE(CheckTokenImage(c, {"x"}, "x").message().find("no img claim"), std::string::npos);
 }
 
 }  // namespace

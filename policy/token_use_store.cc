@@ -17,7 +17,7 @@
 namespace crigate::policy {
 namespace {
 
-using Code = grpc::StatusCode;
+using Code = base::Code;
 using Millis = std::chrono::milliseconds;
 
 constexpr size_t kDigestHexSize = 64;
@@ -40,7 +40,7 @@ std::string Describe(int err) {
   return ErrorText(strerror_r(err, buffer, sizeof(buffer)), buffer, err);
 }
 
-grpc::Status IoError(const std::string& what, const std::string& path, int err) {
+base::Status IoError(const std::string& what, const std::string& path, int err) {
   return Fail(Code::UNAVAILABLE,
               fmt::format("cannot {} token use file {}: {}", what, path, Describe(err)));
 }
@@ -156,7 +156,7 @@ Result<std::unique_ptr<TokenUseStore>> TokenUseStore::Open(const std::string& pa
   if (capacity == 0) return Fail(Code::INVALID_ARGUMENT, "token use store capacity is 0");
   std::unique_ptr<TokenUseStore> store(new TokenUseStore(path, capacity));
   if (!path.empty()) {
-    if (grpc::Status status = store->Load(now); !status.ok()) return status;
+    if (base::Status status = store->Load(now); !status.ok()) return status;
   }
   return store;
 }
@@ -165,7 +165,7 @@ TokenUseStore::~TokenUseStore() {
   if (fd_ >= 0) close(fd_);
 }
 
-grpc::Status TokenUseStore::Load(base::WallTime now) {
+base::Status TokenUseStore::Load(base::WallTime now) {
   std::lock_guard lock(mu_);
   const std::string parent = ParentOf(path_);
   struct stat st {};
@@ -251,7 +251,7 @@ TokenUseStore::Outcome TokenUseStore::Reserve(const std::string& key, base::Wall
   return Outcome::kReserved;
 }
 
-grpc::Status TokenUseStore::Commit(const std::string& key) {
+base::Status TokenUseStore::Commit(const std::string& key) {
   const std::string digest = Sha256Hex(key);
   std::lock_guard lock(mu_);
   auto it = entries_.find(digest);
@@ -260,7 +260,7 @@ grpc::Status TokenUseStore::Commit(const std::string& key) {
                 "token use committed without a reservation (or its reservation expired)");
   }
   if (fd_ >= 0) {
-    if (grpc::Status status = Append(UseRecord(digest, it->second.expires)); !status.ok()) {
+    if (base::Status status = Append(UseRecord(digest, it->second.expires)); !status.ok()) {
       Erase(it);
       return status;
     }
@@ -273,19 +273,19 @@ grpc::Status TokenUseStore::Commit(const std::string& key) {
     // is retried once the file has doubled, not on every commit.
     if (!Compact().ok()) compact_retry_at_ = 2 * records_;
   }
-  return grpc::Status::OK;
+  return base::Status::OK();
 }
 
-grpc::Status TokenUseStore::Release(const std::string& key) {
+base::Status TokenUseStore::Release(const std::string& key) {
   const std::string digest = Sha256Hex(key);
   std::lock_guard lock(mu_);
   auto it = entries_.find(digest);
-  if (it == entries_.end()) return grpc::Status::OK;
+  if (it == entries_.end()) return base::Status::OK();
   if (it->second.committed && fd_ >= 0) {
-    if (grpc::Status status = Append(ReleaseRecord(digest)); !status.ok()) return status;
+    if (base::Status status = Append(ReleaseRecord(digest)); !status.ok()) return status;
   }
   Erase(it);
-  return grpc::Status::OK;
+  return base::Status::OK();
 }
 
 size_t TokenUseStore::size() const {
@@ -293,7 +293,7 @@ size_t TokenUseStore::size() const {
   return entries_.size();
 }
 
-grpc::Status TokenUseStore::Append(const std::string& record) {
+base::Status TokenUseStore::Append(const std::string& record) {
   if (tail_dirty_) {
     if (ftruncate(fd_, file_size_) != 0) return IoError("cut a failed record from", path_, errno);
     tail_dirty_ = false;
@@ -320,10 +320,10 @@ grpc::Status TokenUseStore::Append(const std::string& record) {
   }
   file_size_ += static_cast<off_t>(record.size());
   ++records_;
-  return grpc::Status::OK;
+  return base::Status::OK();
 }
 
-grpc::Status TokenUseStore::Compact() {
+base::Status TokenUseStore::Compact() {
   std::string text;
   text.reserve(committed_ * (kDigestHexSize + 18));
   for (const auto& [expires, digest] : by_expiry_) {
@@ -365,7 +365,7 @@ grpc::Status TokenUseStore::Compact() {
     return IoError("sync the directory of", path_, err);
   }
   dir_sync_pending_ = false;
-  return grpc::Status::OK;
+  return base::Status::OK();
 }
 
 }  // namespace crigate::policy

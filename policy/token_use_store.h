@@ -84,14 +84,14 @@ class TokenUseStore final {
   // (UNAVAILABLE) names the file and the cause. FAILED_PRECONDITION when key
   // is not reserved: never reserved, already committed, released, or its
   // reservation expired and was dropped by a later Reserve.
-  grpc::Status Commit(const std::string& key);
+  base::Status Commit(const std::string& key);
 
   // Forgets key, for a call the gate allowed but containerd never ran. A
   // reservation is just dropped; a committed use gets a release record
   // appended and fdatasync()ed, so it stays forgotten after a restart. On an
   // I/O error the use stays committed (UNAVAILABLE). A key not held (never
   // reserved, or expired and dropped) is OK: there is nothing to forget.
-  grpc::Status Release(const std::string& key);
+  base::Status Release(const std::string& key);
 
   // Entries held, reserved + committed; expired ones count until the next
   // Reserve drops them.
@@ -108,14 +108,14 @@ class TokenUseStore final {
 
   TokenUseStore(std::string path, size_t capacity) : path_(std::move(path)), capacity_(capacity) {}
 
-  grpc::Status Load(base::WallTime now);  // at Open, before anyone else sees the store
+  base::Status Load(base::WallTime now);  // at Open, before anyone else sees the store
   void Insert(const std::string& digest, Entry entry);  // requires mu_
   void Erase(Entries::iterator it);                     // requires mu_
   void DropExpired(base::WallTime now);                 // requires mu_
   // Appends one whole record and syncs it; on failure the file is cut back
   // to its last whole record (or that is retried before the next append).
-  grpc::Status Append(const std::string& record);  // requires mu_
-  grpc::Status Compact();                          // requires mu_
+  base::Status Append(const std::string& record);  // requires mu_
+  base::Status Compact();                          // requires mu_
 
   // Constant after construction.
   const std::string path_;  // empty: memory only

@@ -55,8 +55,8 @@ off_t FileSize(const std::string& path) {
 // Reserves and commits key, expiring at kT0 + ttl.
 void Use(TokenUseStore& store, const std::string& key, seconds ttl = seconds(60)) {
   ASSERT_EQ(store.Reserve(key, kT0 + ttl, kT0), Outcome::kReserved) << key;
-  grpc::Status status = store.Commit(key);
-  ASSERT_TRUE(status.ok()) << status.error_message();
+  base::Status status = store.Commit(key);
+  ASSERT_TRUE(status.ok()) << status.message();
 }
 
 TEST(TokenUseStoreTest, CommittedUseIsAReplay) {
@@ -79,7 +79,7 @@ TEST(TokenUseStoreTest, HeldReservationIsAReplay) {
   EXPECT_EQ(store->Reserve("a", kT0 + seconds(60), kT0), Outcome::kReplayed);
   // Committing the first reservation works; the second call never held one.
   EXPECT_TRUE(store->Commit("a").ok());
-  EXPECT_EQ(store->Commit("a").error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(store->Commit("a").code(), base::Code::FAILED_PRECONDITION);
 }
 
 TEST(TokenUseStoreTest, ConcurrentReservationsOfOneKeyReserveExactlyOne) {
@@ -115,7 +115,7 @@ TEST(TokenUseStoreTest, ReleasedReservationCanBeReservedAgain) {
   EXPECT_EQ(store->size(), 0u);
   EXPECT_EQ(FileSize(path), 0);  // a reservation never reaches the file
   EXPECT_EQ(store->Reserve("a", kT0 + seconds(60), kT0), Outcome::kReserved);
-  EXPECT_EQ(store->Commit("b").error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(store->Commit("b").code(), base::Code::FAILED_PRECONDITION);
   EXPECT_TRUE(store->Release("never-seen").ok());
 }
 
@@ -267,7 +267,7 @@ TEST(TokenUseStoreTest, CorruptLineBeforeTheLastFailsOpenNamingIt) {
     const std::string path = dir.Write("uses", content);
     auto store = TokenUseStore::Open(path, 100, kT0);
     ASSERT_FALSE(store.ok());
-    EXPECT_EQ(store.code(), grpc::StatusCode::DATA_LOSS);
+    EXPECT_EQ(store.code(), base::Code::DATA_LOSS);
     EXPECT_NE(store.error().find("token use file " + path + " line 2 is corrupt (" + why + ")"),
               std::string::npos)
         << store.error();
@@ -275,7 +275,7 @@ TEST(TokenUseStoreTest, CorruptLineBeforeTheLastFailsOpenNamingIt) {
   }
   // A torn tail after a corrupt last whole line: that line is not the last, so it fails.
   const std::string path = dir.Write("uses", use + "garbage\n" + "U 17");
-  EXPECT_EQ(TokenUseStore::Open(path, 100, kT0).code(), grpc::StatusCode::DATA_LOSS);
+  EXPECT_EQ(TokenUseStore::Open(path, 100, kT0).code(), base::Code::DATA_LOSS);
 }
 
 TEST(TokenUseStoreTest, FileIsPrivateAndItsDirectoryIsCreated) {
@@ -375,7 +375,7 @@ TEST(TokenUseStoreTest, FailedCommitDropsTheReservationAndKeepsTheFileWhole) {
   const off_t before = FileSize(path);
   ASSERT_GT(before, 0);
   ASSERT_EQ(store->Reserve("b", kT0 + seconds(60), kT0), Outcome::kReserved);
-  grpc::Status status;
+  base::Status status;
   {
     // Room for 10 bytes of b's record: a short write, then EFBIG.
     FileSizeLimit limit(static_cast<rlim_t>(before) + 10);
@@ -383,12 +383,12 @@ TEST(TokenUseStoreTest, FailedCommitDropsTheReservationAndKeepsTheFileWhole) {
     status = store->Commit("b");
     EXPECT_EQ(FileSize(path), before);  // the torn part was cut off
     // A committed use whose release cannot be written stays used.
-    grpc::Status release = store->Release("a");
-    EXPECT_EQ(release.error_code(), grpc::StatusCode::UNAVAILABLE);
+    base::Status release = store->Release("a");
+    EXPECT_EQ(release.code(), base::Code::UNAVAILABLE);
     EXPECT_EQ(store->Reserve("a", kT0 + seconds(60), kT0), Outcome::kReplayed);
   }
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
-  EXPECT_EQ(status.error_message(), "cannot write token use file " + path + ": File too large");
+  EXPECT_EQ(status.code(), base::Code::UNAVAILABLE);
+  EXPECT_EQ(status.message(), "cannot write token use file " + path + ": File too large");
   // The token is not used up: b can be reserved and committed again.
   EXPECT_EQ(store->size(), 1u);
   EXPECT_EQ(store->Reserve("b", kT0 + seconds(60), kT0), Outcome::kReserved);
@@ -407,15 +407,14 @@ TEST(TokenUseStoreTest, OpenRefusesWhatItCannotSafelyRewrite) {
   const std::string link = dir.path() + "/link";
   ASSERT_EQ(symlink(target.c_str(), link.c_str()), 0);
   auto store = TokenUseStore::Open(link, 100, kT0);
-  EXPECT_EQ(store.code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(store.code(), base::Code::FAILED_PRECONDITION);
   EXPECT_EQ(store.error(), "token use file " + link + " is not a regular file");
 
   auto missing = TokenUseStore::Open(dir.path() + "/no/such/uses", 100, kT0);
-  EXPECT_EQ(missing.code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(missing.code(), base::Code::UNAVAILABLE);
   EXPECT_EQ(missing.error(), "cannot create the directory of token use file " + dir.path() +
                                  "/no/such/uses: No such file or directory");
-  EXPECT_EQ(TokenUseStore::Open(dir.path() + "/uses", 0, kT0).code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(TokenUseStore::Open(dir.path() + "/uses", 0, kT0).code(), base::Code::INVALID_ARGUMENT);
 }
 
 TEST(TokenUseStoreTest, MemoryOnlyStoreWorksWithoutAFile) {

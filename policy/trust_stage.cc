@@ -9,7 +9,7 @@
 namespace crigate::policy {
 namespace {
 
-using Code = grpc::StatusCode;
+using Code = base::Code;
 
 }  // namespace
 

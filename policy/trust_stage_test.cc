@@ -12,7 +12,7 @@ namespace {
 using testing::Digest;
 using testing::FakeResolver;
 using testing::TempDir;
-using Code = grpc::StatusCode;
+using Code = base::Code;
 
 const std::string kStore = R"(
 [[rule]]

@@ -9,11 +9,11 @@
 namespace crigate::policy {
 namespace {
 
-using Code = grpc::StatusCode;
+using Code = base::Code;
 
-StageResult Unavailable(const grpc::Status& status, std::string_view what) {
-  return StageResult::Error(Code::UNAVAILABLE, fmt::format("cannot resolve {} on the node: {}",
-                                                           what, status.error_message()));
+StageResult Unavailable(const base::Status& status, std::string_view what) {
+  return StageResult::Error(
+      Code::UNAVAILABLE, fmt::format("cannot resolve {} on the node: {}", what, status.message()));
 }
 
 std::string CpuText(int64_t millicores) { return fmt::format("{}m", millicores); }
@@ -38,11 +38,11 @@ std::optional<StageResult> Parse(const std::string& text, ImageRef* out) {
 
 // ImageStatus into s->identity. OK, NOT_FOUND (identity left empty) or the
 // backend's error.
-grpc::Status Resolve(ImageResolver& resolver, const std::string& image, TrustSubject* s) {
+base::Status Resolve(ImageResolver& resolver, const std::string& image, TrustSubject* s) {
   Result<ImageIdentity> identity = resolver.Image(image);
   if (!identity.ok()) return identity.status();
   s->identity = std::move(identity).value();
-  return grpc::Status::OK;
+  return base::Status::OK();
 }
 
 // The names rules are matched on: the reference itself, or for an image id
@@ -67,8 +67,8 @@ std::optional<StageResult> DescribeSandbox(const GateRequest& request, ImageReso
     return StageResult::Deny(Code::INVALID_ARGUMENT, "RunPodSandbox carries no pod config");
   ImageRef ref;
   if (auto bad = Parse(sandbox_image, &ref)) return bad;
-  grpc::Status status = Resolve(resolver, ref.String(), s);
-  if (status.error_code() == Code::NOT_FOUND) {
+  base::Status status = Resolve(resolver, ref.String(), s);
+  if (status.code() == Code::NOT_FOUND) {
     return StageResult::Deny(
         Code::FAILED_PRECONDITION,
         fmt::format("sandbox image {} is not on the node (containerd would pull it past "
@@ -102,19 +102,18 @@ std::optional<StageResult> DescribeCreate(const GateRequest& request, CallState&
   }
   // The pod is the real sandbox behind pod_sandbox_id, never the request's
   // sandbox_config (the facts stage has compared the two).
-  grpc::Status looked_up;
+  base::Status looked_up;
   const ExistingSandbox* sandbox = FindSandbox(resolver, request, state, &looked_up);
   if (!sandbox) {
-    if (looked_up.error_code() == Code::NOT_FOUND ||
-        looked_up.error_code() == Code::INVALID_ARGUMENT) {
-      return StageResult::Deny(looked_up.error_code(), looked_up.error_message());
+    if (looked_up.code() == Code::NOT_FOUND || looked_up.code() == Code::INVALID_ARGUMENT) {
+      return StageResult::Deny(looked_up.code(), looked_up.message());
     }
-    return StageResult::Error(Code::UNAVAILABLE, looked_up.error_message());
+    return StageResult::Error(Code::UNAVAILABLE, looked_up.message());
   }
   ImageRef ref;
   if (auto bad = Parse(request.image, &ref)) return bad;
-  grpc::Status status = Resolve(resolver, ref.String(), s);
-  if (status.error_code() == Code::NOT_FOUND) {
+  base::Status status = Resolve(resolver, ref.String(), s);
+  if (status.code() == Code::NOT_FOUND) {
     return StageResult::Deny(
         Code::FAILED_PRECONDITION,
         fmt::format("image {} is not on the node; pull it through the gate first", ref.String()));
@@ -150,13 +149,13 @@ std::optional<StageResult> DescribeRemove(const GateRequest& request, ImageResol
                                           TrustSubject* s) {
   ImageRef ref;
   if (auto bad = Parse(request.image, &ref)) return bad;
-  grpc::Status status = Resolve(resolver, ref.String(), s);
-  if (status.error_code() == Code::NOT_FOUND && ref.is_id) {
+  base::Status status = Resolve(resolver, ref.String(), s);
+  if (status.code() == Code::NOT_FOUND && ref.is_id) {
     return StageResult::Deny(
         Code::FAILED_PRECONDITION,
         fmt::format("image {} is not on the node, so no trust rule can match it", ref.digest));
   }
-  if (!status.ok() && status.error_code() != Code::NOT_FOUND) {
+  if (!status.ok() && status.code() != Code::NOT_FOUND) {
     return Unavailable(status, "image " + ref.String());
   }
   if (auto bad = NamesFor(ref, s)) return bad;
@@ -169,13 +168,13 @@ std::optional<StageResult> DescribeRemove(const GateRequest& request, ImageResol
 
 std::optional<StageResult> DescribeExisting(const GateRequest& request, CallState& state,
                                             ImageResolver& resolver, TrustSubject* s) {
-  grpc::Status status;
+  base::Status status;
   const ExistingContainer* container = FindExistingContainer(resolver, request, state, &status);
   if (!container) {
-    if (status.error_code() == Code::NOT_FOUND || status.error_code() == Code::INVALID_ARGUMENT) {
-      return StageResult::Deny(status.error_code(), status.error_message());
+    if (status.code() == Code::NOT_FOUND || status.code() == Code::INVALID_ARGUMENT) {
+      return StageResult::Deny(status.code(), status.message());
     }
-    return StageResult::Error(Code::UNAVAILABLE, status.error_message());
+    return StageResult::Error(Code::UNAVAILABLE, status.message());
   }
   ImageRef ref;
   if (auto bad = Parse(container->image.empty() ? container->image_id : container->image, &ref)) {
@@ -183,11 +182,11 @@ std::optional<StageResult> DescribeExisting(const GateRequest& request, CallStat
   }
   const std::string runs = container->image_id.empty() ? ref.String() : container->image_id;
   status = Resolve(resolver, runs, s);
-  if (status.error_code() == Code::NOT_FOUND && !container->image_id.empty()) {
+  if (status.code() == Code::NOT_FOUND && !container->image_id.empty()) {
     // The image was removed after the container was created: the id it runs
     // is still what the pins are checked against.
     s->identity = ImageIdentity{container->image_id, {}, {}};
-  } else if (!status.ok() && status.error_code() != Code::NOT_FOUND) {
+  } else if (!status.ok() && status.code() != Code::NOT_FOUND) {
     return Unavailable(status, "image " + runs);
   }
   if (auto bad = NamesFor(ref, s)) return bad;

@@ -26,28 +26,27 @@ ApprovalKey::~ApprovalKey() {
   if (!bytes_.empty()) OPENSSL_cleanse(bytes_.data(), bytes_.size());
 }
 
-ApprovalStatus LoadApprovalKey(const std::string& path, ApprovalKey* key, uid_t required_owner) {
+base::Status LoadApprovalKey(const std::string& path, ApprovalKey* key, uid_t required_owner) {
   base::SecretRules rules;
   rules.min_bytes = kMinApprovalKeyBytes;
   rules.max_bytes = kMaxApprovalKeyBytes;
   rules.owner = required_owner;
   base::Result<base::Secret> secret = base::ReadSecretFile(path, rules);
-  if (!secret.ok()) return ApprovalStatus::Error("approval key: " + secret.error());
+  if (!secret.ok()) return Failed("approval key: " + secret.error());
   *key = ApprovalKey(std::string(secret->bytes()));
-  return ApprovalStatus::Ok();
+  return base::Status::OK();
 }
 
-ApprovalStatus CreateApprovalKey(const std::string& path) {
+base::Status CreateApprovalKey(const std::string& path) {
   unsigned char bytes[kMinApprovalKeyBytes];
   if (RAND_bytes(bytes, sizeof(bytes)) != 1) {
-    return ApprovalStatus::Error("cannot create approval key: no random bytes from OpenSSL");
+    return Failed("cannot create approval key: no random bytes from OpenSSL");
   }
   const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) {
     const int err = errno;
     OPENSSL_cleanse(bytes, sizeof(bytes));
-    return ApprovalStatus::Error("cannot create approval key " + path + ": " +
-                                 base::ErrnoText(err));
+    return Failed("cannot create approval key " + path + ": " + base::ErrnoText(err));
   }
   size_t put = 0;
   while (put < sizeof(bytes)) {
@@ -63,10 +62,10 @@ ApprovalStatus CreateApprovalKey(const std::string& path) {
   close(fd);
   if (!synced) {
     unlink(path.c_str());
-    return ApprovalStatus::Error("cannot write approval key " + path + ": " +
-                                 base::ErrnoText(write_err != 0 ? write_err : sync_err));
+    return Failed("cannot write approval key " + path + ": " +
+                  base::ErrnoText(write_err != 0 ? write_err : sync_err));
   }
-  return ApprovalStatus::Ok();
+  return base::Status::OK();
 }
 
 }  // namespace crigate::shim

@@ -2,8 +2,8 @@
 // records, approval_store.h) and the shim wrapper (which checks them), and
 // the status type both sides use.
 //
-// Nothing here throws; every failure is an ApprovalStatus with a one-line
-// reason written for the operator who reads containerd's log or the audit log.
+// Nothing here throws; every failure is a base::Status with a one-line
+// message written for the operator who reads containerd's log or the audit log.
 #pragma once
 
 #include <sys/types.h>
@@ -16,6 +16,8 @@
 #include <utility>
 #include <vector>
 
+#include "policy/base/status.h"
+
 namespace crigate::shim {
 
 inline constexpr char kDefaultApprovalKeyPath[] = "/etc/crigate/approval.key";
@@ -24,31 +26,16 @@ inline constexpr char kDefaultApprovalKeyPath[] = "/etc/crigate/approval.key";
 inline constexpr std::chrono::seconds kDefaultApprovalTtl{120};
 inline constexpr size_t kMinApprovalKeyBytes = 32;
 
-// Three outcomes, as everywhere in crigate: OK; Refused (the approval says
-// no: missing, expired, not matching); Error (no answer: the key cannot be
-// read, the RNG failed). The shim refuses the start on both.
-class [[nodiscard]] ApprovalStatus {
- public:
-  static ApprovalStatus Ok() { return ApprovalStatus(Code::kOk, {}); }
-  static ApprovalStatus Refused(std::string reason) {
-    return ApprovalStatus(Code::kRefused, std::move(reason));
-  }
-  static ApprovalStatus Error(std::string reason) {
-    return ApprovalStatus(Code::kError, std::move(reason));
-  }
-
-  bool ok() const { return code_ == Code::kOk; }
-  bool refused() const { return code_ == Code::kRefused; }
-  bool error() const { return code_ == Code::kError; }
-  const std::string& reason() const { return reason_; }  // empty when ok()
-
- private:
-  enum class Code { kOk, kRefused, kError };
-  ApprovalStatus(Code code, std::string reason) : code_(code), reason_(std::move(reason)) {}
-
-  Code code_;
-  std::string reason_;
-};
+// Failures are the bottom floor's Status (policy/base/status.h), in two
+// kinds, as everywhere in crigate: Refused (PERMISSION_DENIED: the approval
+// says no, being missing, expired or not matching) and Failed (INTERNAL: no
+// answer, as when the key cannot be read or the RNG failed). The shim
+// refuses the start on both.
+inline base::Status Refused(std::string reason) {
+  return base::Status::PermissionDenied(std::move(reason));
+}
+inline base::Status Failed(std::string reason) { return base::Status::Internal(std::move(reason)); }
+inline bool IsRefusal(const base::Status& s) { return s.code() == base::Code::PERMISSION_DENIED; }
 
 // The HMAC key: at least kMinApprovalKeyBytes random bytes. Wiped on destruction.
 class ApprovalKey {
@@ -71,11 +58,11 @@ class ApprovalKey {
 // Reads the key file at `path`. Error unless it is a regular file owned by
 // `required_owner` (root in production; tests pass geteuid()), with no
 // group/other permission bits, holding kMinApprovalKeyBytes..4096 bytes.
-ApprovalStatus LoadApprovalKey(const std::string& path, ApprovalKey* key, uid_t required_owner = 0);
+base::Status LoadApprovalKey(const std::string& path, ApprovalKey* key, uid_t required_owner = 0);
 
 // Creates `path` (it must not exist) holding 32 fresh random bytes, mode 0600,
 // owned by the caller. For install scripts and tests.
-ApprovalStatus CreateApprovalKey(const std::string& path);
+base::Status CreateApprovalKey(const std::string& path);
 
 enum class ApprovalKind { kSandbox, kContainer };
 

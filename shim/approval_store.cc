@@ -90,24 +90,23 @@ bool Mac(const ApprovalKey& key, const json& body, std::string* mac) {
 
 }  // namespace
 
-ApprovalStatus OpenPrivateDir(const std::string& dir, bool create, int* fd_out) {
+base::Status OpenPrivateDir(const std::string& dir, bool create, int* fd_out) {
   if (create) {
-    if (ApprovalStatus s = MakePrivateDir(dir); !s.ok()) return s;
+    if (base::Status s = MakePrivateDir(dir); !s.ok()) return s;
   }
   const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) {
     const int err = errno;
-    return ApprovalStatus::Error("cannot open approval directory " + dir + ": " +
-                                 base::ErrnoText(err));
+    return Failed("cannot open approval directory " + dir + ": " + base::ErrnoText(err));
   }
   struct stat st {};
   if (fstat(fd, &st) != 0 || st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
     close(fd);
-    return ApprovalStatus::Error("directory " + dir + " must be owned by uid " +
-                                 std::to_string(geteuid()) + " with mode 0700");
+    return Failed("directory " + dir + " must be owned by uid " + std::to_string(geteuid()) +
+                  " with mode 0700");
   }
   *fd_out = fd;
-  return ApprovalStatus::Ok();
+  return base::Status::OK();
 }
 
 namespace {
@@ -125,19 +124,19 @@ bool WriteAll(int fd, const std::string& data) {
 
 }  // namespace
 
-ApprovalStatus MakePrivateDir(const std::string& dir) {
+base::Status MakePrivateDir(const std::string& dir) {
   if (dir.empty() || dir[0] != '/') {
-    return ApprovalStatus::Error("directory " + dir + " is not an absolute path");
+    return Failed("directory " + dir + " is not an absolute path");
   }
   for (size_t pos = 1; pos <= dir.size(); ++pos) {
     if (pos != dir.size() && dir[pos] != '/') continue;
     const std::string part = dir.substr(0, pos);
     if (mkdir(part.c_str(), pos == dir.size() ? 0700 : 0755) != 0 && errno != EEXIST) {
       const int err = errno;
-      return ApprovalStatus::Error("cannot create directory " + part + ": " + base::ErrnoText(err));
+      return Failed("cannot create directory " + part + ": " + base::ErrnoText(err));
     }
   }
-  return ApprovalStatus::Ok();
+  return base::Status::OK();
 }
 
 ShapeRules SandboxShape::Rules(const std::string& sandbox_id) const {
@@ -196,27 +195,26 @@ std::string ApprovalName(const ApprovalRecord& record) {
                              record.sandbox.pod_uid);
 }
 
-ApprovalStatus WriteApproval(const std::string& dir, const ApprovalKey& key,
-                             const ApprovalRecord& record) {
-  if (key.empty()) return ApprovalStatus::Error("no approval key loaded");
+base::Status WriteApproval(const std::string& dir, const ApprovalKey& key,
+                           const ApprovalRecord& record) {
+  if (key.empty()) return Failed("no approval key loaded");
   const std::string name = ApprovalName(record);
   if (name.empty()) {
-    return ApprovalStatus::Error("container id \"" + record.container_id +
-                                 "\" cannot name an approval");
+    return Failed("container id \"" + record.container_id + "\" cannot name an approval");
   }
   json body = ToJson(record);
   unsigned char nonce[12];
   if (RAND_bytes(nonce, sizeof(nonce)) != 1) {
-    return ApprovalStatus::Error("no random bytes from OpenSSL for the approval nonce");
+    return Failed("no random bytes from OpenSSL for the approval nonce");
   }
   body["nonce"] = HexString(nonce, sizeof(nonce));
   std::string mac;
-  if (!Mac(key, body, &mac)) return ApprovalStatus::Error("HMAC-SHA256 failed in OpenSSL");
+  if (!Mac(key, body, &mac)) return Failed("HMAC-SHA256 failed in OpenSSL");
   body["mac"] = mac;
   const std::string text = body.dump() + "\n";
 
   int dir_fd = -1;
-  if (ApprovalStatus s = OpenPrivateDir(dir, /*create=*/true, &dir_fd); !s.ok()) return s;
+  if (base::Status s = OpenPrivateDir(dir, /*create=*/true, &dir_fd); !s.ok()) return s;
   // One temporary name per write (the nonce), so two threads writing the
   // same approval never share a file.
   const std::string tmp = ".new-" + name + "-" + body["nonce"].get<std::string>();
@@ -225,8 +223,7 @@ ApprovalStatus WriteApproval(const std::string& dir, const ApprovalKey& key,
   if (fd < 0) {
     const int err = errno;
     close(dir_fd);
-    return ApprovalStatus::Error("cannot write an approval in " + dir + ": " +
-                                 base::ErrnoText(err));
+    return Failed("cannot write an approval in " + dir + ": " + base::ErrnoText(err));
   }
   const bool written = WriteAll(fd, text);
   const int write_err = written ? 0 : errno;
@@ -236,25 +233,24 @@ ApprovalStatus WriteApproval(const std::string& dir, const ApprovalKey& key,
     const int err = written ? errno : write_err;
     unlinkat(dir_fd, tmp.c_str(), 0);
     close(dir_fd);
-    return ApprovalStatus::Error("cannot write approval " + dir + "/" + name + ": " +
-                                 base::ErrnoText(err));
+    return Failed("cannot write approval " + dir + "/" + name + ": " + base::ErrnoText(err));
   }
   close(dir_fd);
-  return ApprovalStatus::Ok();
+  return base::Status::OK();
 }
 
-ApprovalStatus TakeApproval(const std::string& dir, const std::string& name, const ApprovalKey& key,
-                            int64_t now_unix, ApprovalRecord* record) {
+base::Status TakeApproval(const std::string& dir, const std::string& name, const ApprovalKey& key,
+                          int64_t now_unix, ApprovalRecord* record) {
   if (name.empty() || name.find('/') != std::string::npos || name[0] == '.') {
-    return ApprovalStatus::Refused("the task's id cannot name an approval");
+    return Refused("the task's id cannot name an approval");
   }
   struct stat dir_st {};
   if (lstat(dir.c_str(), &dir_st) != 0 && errno == ENOENT) {
     // No directory: crigate never approved anything here.
-    return ApprovalStatus::Refused("no approval: crigate did not allow this start");
+    return Refused("no approval: crigate did not allow this start");
   }
   int dir_fd = -1;
-  if (ApprovalStatus s = OpenPrivateDir(dir, /*create=*/false, &dir_fd); !s.ok()) return s;
+  if (base::Status s = OpenPrivateDir(dir, /*create=*/false, &dir_fd); !s.ok()) return s;
   // The rename is the single use: of two shims racing for one approval, one
   // gets ENOENT. What it took is gone from the directory from here on.
   const std::string taken = ".taken-" + name + "-" + std::to_string(getpid());
@@ -262,11 +258,10 @@ ApprovalStatus TakeApproval(const std::string& dir, const std::string& name, con
     const int err = errno;
     close(dir_fd);
     if (err == ENOENT) {
-      return ApprovalStatus::Refused(
+      return Refused(
           "no approval: crigate did not allow this start (or its approval was used already)");
     }
-    return ApprovalStatus::Error("cannot take approval " + dir + "/" + name + ": " +
-                                 base::ErrnoText(err));
+    return Failed("cannot take approval " + dir + "/" + name + ": " + base::ErrnoText(err));
   }
   const int fd = openat(dir_fd, taken.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   std::string text;
@@ -283,51 +278,48 @@ ApprovalStatus TakeApproval(const std::string& dir, const std::string& name, con
   return ParseApprovalRecord(text, name, key, now_unix, record);
 }
 
-ApprovalStatus ParseApprovalRecord(std::string_view text, const std::string& name,
-                                   const ApprovalKey& key, int64_t now_unix,
-                                   ApprovalRecord* record) {
+base::Status ParseApprovalRecord(std::string_view text, const std::string& name,
+                                 const ApprovalKey& key, int64_t now_unix, ApprovalRecord* record) {
   if (text.size() > kMaxRecordBytes) {
-    return ApprovalStatus::Refused("approval " + name + " is over " +
-                                   std::to_string(kMaxRecordBytes) + " bytes");
+    return Refused("approval " + name + " is over " + std::to_string(kMaxRecordBytes) + " bytes");
   }
   json body = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (body.is_discarded() || !body.is_object() || !body.contains("mac") ||
       !body["mac"].is_string()) {
-    return ApprovalStatus::Refused("approval " + name + " is not a crigate approval record");
+    return Refused("approval " + name + " is not a crigate approval record");
   }
   const std::string mac = body["mac"].get<std::string>();
   body.erase("mac");
   std::string expected;
-  if (!Mac(key, body, &expected)) return ApprovalStatus::Error("HMAC-SHA256 failed in OpenSSL");
+  if (!Mac(key, body, &expected)) return Failed("HMAC-SHA256 failed in OpenSSL");
   if (mac.size() != expected.size() ||
       CRYPTO_memcmp(mac.data(), expected.data(), expected.size()) != 0) {
-    return ApprovalStatus::Refused("approval " + name +
-                                   " was not signed with this node's approval key");
+    return Refused("approval " + name + " was not signed with this node's approval key");
   }
   ApprovalRecord r;
   if (!FromJson(body, &r)) {
-    return ApprovalStatus::Refused("approval " + name + " is malformed");
+    return Refused("approval " + name + " is malformed");
   }
   if (now_unix >= r.expires_unix) {
-    return ApprovalStatus::Refused("approval " + name + " expired (at unix time " +
-                                   std::to_string(r.expires_unix) + ")");
+    return Refused("approval " + name + " expired (at unix time " + std::to_string(r.expires_unix) +
+                   ")");
   }
   *record = std::move(r);
-  return ApprovalStatus::Ok();
+  return base::Status::OK();
 }
 
-ApprovalStatus SignApprovalRecordText(std::string_view json_text, const ApprovalKey& key,
-                                      std::string* signed_text) {
+base::Status SignApprovalRecordText(std::string_view json_text, const ApprovalKey& key,
+                                    std::string* signed_text) {
   json body = json::parse(json_text, nullptr, /*allow_exceptions=*/false);
   if (body.is_discarded() || !body.is_object()) {
-    return ApprovalStatus::Error("approval record text is not a JSON object");
+    return Failed("approval record text is not a JSON object");
   }
   body.erase("mac");
   std::string mac;
-  if (!Mac(key, body, &mac)) return ApprovalStatus::Error("HMAC-SHA256 failed in OpenSSL");
+  if (!Mac(key, body, &mac)) return Failed("HMAC-SHA256 failed in OpenSSL");
   body["mac"] = mac;
   *signed_text = body.dump();
-  return ApprovalStatus::Ok();
+  return base::Status::OK();
 }
 
 bool RemoveApproval(const std::string& dir, const std::string& name) {

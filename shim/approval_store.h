@@ -76,36 +76,35 @@ std::string ApprovalName(const ApprovalRecord& record);
 // Writes `record` under `dir` (created 0700 if missing; it must be a
 // directory owned by the caller and writable by no one else), replacing an
 // earlier approval of the same name atomically.
-ApprovalStatus WriteApproval(const std::string& dir, const ApprovalKey& key,
-                             const ApprovalRecord& record);
+base::Status WriteApproval(const std::string& dir, const ApprovalKey& key,
+                           const ApprovalRecord& record);
 
 // Takes the approval `name` out of `dir`: once taken it is gone, whatever
 // the check below says. Refused when there is none ("crigate did not allow
 // this start"), when its MAC does not verify, or when it expired at
 // now_unix. Error when the directory cannot be used.
-ApprovalStatus TakeApproval(const std::string& dir, const std::string& name, const ApprovalKey& key,
-                            int64_t now_unix, ApprovalRecord* record);
+base::Status TakeApproval(const std::string& dir, const std::string& name, const ApprovalKey& key,
+                          int64_t now_unix, ApprovalRecord* record);
 
 // Creates `dir` (mode 0700) and any missing parents (0755), like a
 // `mkdir -p` whose last directory is private. Ok when it already exists.
-ApprovalStatus MakePrivateDir(const std::string& dir);
+base::Status MakePrivateDir(const std::string& dir);
 
 // Checks one approval record's text (what TakeApproval read from the file
 // `name`): Refused when it is not a record, its MAC does not verify with
 // `key`, or it expired at now_unix.
-ApprovalStatus ParseApprovalRecord(std::string_view text, const std::string& name,
-                                   const ApprovalKey& key, int64_t now_unix,
-                                   ApprovalRecord* record);
+base::Status ParseApprovalRecord(std::string_view text, const std::string& name,
+                                 const ApprovalKey& key, int64_t now_unix, ApprovalRecord* record);
 
 // Signs a record's JSON text as WriteApproval does (adds its "mac"), for
 // tests and the fuzzer. Error when the text is not a JSON object.
-ApprovalStatus SignApprovalRecordText(std::string_view json_text, const ApprovalKey& key,
-                                      std::string* signed_text);
+base::Status SignApprovalRecordText(std::string_view json_text, const ApprovalKey& key,
+                                    std::string* signed_text);
 
 // Opens `dir` (creating it with MakePrivateDir when `create`), which must be
 // a directory owned by the caller with no group or other access. *fd_out is
 // O_RDONLY | O_DIRECTORY | O_CLOEXEC.
-ApprovalStatus OpenPrivateDir(const std::string& dir, bool create, int* fd_out);
+base::Status OpenPrivateDir(const std::string& dir, bool create, int* fd_out);
 
 // Removes an approval that was not taken (the call failed before the start).
 // True when there was one.

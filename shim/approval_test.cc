@@ -33,8 +33,8 @@ class KeyFileTest : public ::testing::Test {
 TEST_F(KeyFileTest, LoadsAPrivateKey) {
   const std::string path = Write("key", std::string(32, 'k'), 0600);
   ApprovalKey key;
-  const ApprovalStatus s = LoadApprovalKey(path, &key, geteuid());
-  ASSERT_TRUE(s.ok()) << s.reason();
+  const base::Status s = LoadApprovalKey(path, &key, geteuid());
+  ASSERT_TRUE(s.ok()) << s.message();
   EXPECT_EQ(key.bytes(), std::string(32, 'k'));
   EXPECT_TRUE(LoadApprovalKey(Write("ro", std::string(40, 'k'), 0400), &key, geteuid()).ok());
 }
@@ -43,11 +43,11 @@ TEST_F(KeyFileTest, RefusesAKeyOthersCanRead) {
   for (mode_t mode : {0644, 0640, 0604, 0660, 0602}) {
     const std::string path = Write("key" + std::to_string(mode), std::string(32, 'k'), mode);
     ApprovalKey key;
-    const ApprovalStatus s = LoadApprovalKey(path, &key, geteuid());
-    EXPECT_TRUE(s.error()) << mode;
-    EXPECT_NE(s.reason().find("group and others must have no access (chmod 600)"),
+    const base::Status s = LoadApprovalKey(path, &key, geteuid());
+    EXPECT_TRUE(s.code() == base::Code::INTERNAL) << mode;
+    EXPECT_NE(s.message().find("group and others must have no access (chmod 600)"),
               std::string::npos)
-        << s.reason();
+        << s.message();
     EXPECT_TRUE(key.empty());
   }
 }
@@ -55,20 +55,20 @@ TEST_F(KeyFileTest, RefusesAKeyOthersCanRead) {
 TEST_F(KeyFileTest, RefusesAKeyOwnedBySomeoneElse) {
   const std::string path = Write("key", std::string(32, 'k'), 0600);
   ApprovalKey key;
-  const ApprovalStatus s = LoadApprovalKey(path, &key, geteuid() + 1);
-  EXPECT_TRUE(s.error());
-  EXPECT_NE(s.reason().find("must be owned by uid"), std::string::npos) << s.reason();
+  const base::Status s = LoadApprovalKey(path, &key, geteuid() + 1);
+  EXPECT_TRUE(s.code() == base::Code::INTERNAL);
+  EXPECT_NE(s.message().find("must be owned by uid"), std::string::npos) << s.message();
 }
 
 TEST_F(KeyFileTest, RefusesAShortKeyAMissingOneAndADirectory) {
   ApprovalKey key;
   EXPECT_NE(LoadApprovalKey(Write("short", std::string(31, 'k'), 0600), &key, geteuid())
-                .reason()
+                .message()
                 .find("holds 31 bytes"),
             std::string::npos);
-  EXPECT_NE(LoadApprovalKey(dir_ + "/missing", &key, geteuid()).reason().find("cannot read"),
+  EXPECT_NE(LoadApprovalKey(dir_ + "/missing", &key, geteuid()).message().find("cannot read"),
             std::string::npos);
-  EXPECT_TRUE(LoadApprovalKey(dir_, &key, geteuid()).error());
+  EXPECT_TRUE(LoadApprovalKey(dir_, &key, geteuid()).code() == base::Code::INTERNAL);
 }
 
 TEST_F(KeyFileTest, CreatesAKeyThatLoads) {
@@ -80,7 +80,7 @@ TEST_F(KeyFileTest, CreatesAKeyThatLoads) {
   ApprovalKey key;
   ASSERT_TRUE(LoadApprovalKey(path, &key, geteuid()).ok());
   EXPECT_EQ(key.bytes().size(), 32u);
-  EXPECT_TRUE(CreateApprovalKey(path).error());  // never overwrites
+  EXPECT_TRUE(CreateApprovalKey(path).code() == base::Code::INTERNAL);  // never overwrites
 }
 
 }  // namespace

@@ -13,7 +13,7 @@
 
 namespace {
 
-using crigate::shim::ApprovalStatus;
+using crigate::base::Status;
 
 int Usage() {
   std::fprintf(stderr,
@@ -22,8 +22,8 @@ int Usage() {
   return 2;
 }
 
-int Fail(const ApprovalStatus& s) {
-  std::fprintf(stderr, "crigate-approval: %s\n", s.reason().c_str());
+int Fail(const crigate::base::Status& s) {
+  std::fprintf(stderr, "crigate-approval: %s\n", s.message().c_str());
   return 1;
 }
 
@@ -34,12 +34,13 @@ int main(int argc, char** argv) {
   if (argc < 3) return Usage();
   const std::string verb = argv[1];
   if (verb == "keygen" && argc == 3) {
-    if (ApprovalStatus s = CreateApprovalKey(argv[2]); !s.ok()) return Fail(s);
+    if (crigate::base::Status s = CreateApprovalKey(argv[2]); !s.ok()) return Fail(s);
     return 0;
   }
   if (verb == "digest" && argc == 4) {
     nlohmann::json spec;
-    if (ApprovalStatus s = ReadRuntimeSpec(std::string(argv[2]) + "/config.json", &spec); !s.ok()) {
+    if (crigate::base::Status s = ReadRuntimeSpec(std::string(argv[2]) + "/config.json", &spec);
+        !s.ok()) {
       return Fail(s);
     }
     std::printf("%s\n", SpecDigest(spec, argv[3]).c_str());

@@ -67,11 +67,11 @@ std::string Setting(const char* env, const char* fallback) {
 
 // The start is allowed only when the approval directory holds an approval
 // for exactly this task, which this call then uses up.
-ApprovalStatus CheckStart(const ShimCall& call, const std::string& key_path,
-                          const std::string& approval_dir) {
-  if (call.id.empty()) return ApprovalStatus::Refused("the start names no task id (-id)");
+base::Status CheckStart(const ShimCall& call, const std::string& key_path,
+                        const std::string& approval_dir) {
+  if (call.id.empty()) return Refused("the start names no task id (-id)");
   nlohmann::json spec;
-  if (ApprovalStatus s = ReadRuntimeSpec("config.json", &spec); !s.ok()) return s;
+  if (base::Status s = ReadRuntimeSpec("config.json", &spec); !s.ok()) return s;
   const std::string type = CriContainerType(spec);
   std::string name;
   if (type == "container") {
@@ -81,49 +81,45 @@ ApprovalStatus CheckStart(const ShimCall& call, const std::string& key_path,
                                SpecAnnotation(spec, "io.kubernetes.cri.sandbox-name"),
                                SpecAnnotation(spec, "io.kubernetes.cri.sandbox-uid"));
   } else {
-    return ApprovalStatus::Refused(
+    return Refused(
         "task " + call.id +
         " is not a pod or container that containerd's CRI created through crigate (no "
         "io.kubernetes.cri.container-type annotation): only starts crigate allowed run here");
   }
   ApprovalKey key;
-  if (ApprovalStatus s = LoadApprovalKey(key_path, &key); !s.ok()) return s;
+  if (base::Status s = LoadApprovalKey(key_path, &key); !s.ok()) return s;
   const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
   ApprovalRecord record;
-  if (ApprovalStatus s = TakeApproval(approval_dir, name, key, now, &record); !s.ok()) {
-    return s.refused() ? ApprovalStatus::Refused(type + " " + call.id + ": " + s.reason()) : s;
+  if (base::Status s = TakeApproval(approval_dir, name, key, now, &record); !s.ok()) {
+    return IsRefusal(s) ? Refused(type + " " + call.id + ": " + s.message()) : s;
   }
   if (record.containerd_namespace != call.namespace_) {
-    return ApprovalStatus::Refused(type + " " + call.id + " in containerd namespace \"" +
-                                   call.namespace_ + "\": the approval is for namespace \"" +
-                                   record.containerd_namespace + "\"");
+    return Refused(type + " " + call.id + " in containerd namespace \"" + call.namespace_ +
+                   "\": the approval is for namespace \"" + record.containerd_namespace + "\"");
   }
   if (type == "container") {
     if (record.kind != ApprovalKind::kContainer || record.container_id != call.id) {
-      return ApprovalStatus::Refused("container " + call.id +
-                                     ": the approval was issued for another task");
+      return Refused("container " + call.id + ": the approval was issued for another task");
     }
     const std::string digest = SpecDigest(spec, call.id);
     if (digest.empty() || digest != record.spec_digest) {
-      return ApprovalStatus::Refused(
-          "container " + call.id + ": its runtime spec (" + digest +
-          ") is not the one crigate approved (" + record.spec_digest +
-          "): changed after crigate judged it, or another container in its place");
+      return Refused("container " + call.id + ": its runtime spec (" + digest +
+                     ") is not the one crigate approved (" + record.spec_digest +
+                     "): changed after crigate judged it, or another container in its place");
     }
-    return ApprovalStatus::Ok();
+    return base::Status::OK();
   }
   if (record.kind != ApprovalKind::kSandbox) {
-    return ApprovalStatus::Refused("sandbox " + call.id + ": the approval is not for a sandbox");
+    return Refused("sandbox " + call.id + ": the approval is not for a sandbox");
   }
   const std::string mismatch = CheckSpecShape(spec, record.sandbox.Rules(call.id));
   if (!mismatch.empty()) {
-    return ApprovalStatus::Refused("sandbox " + call.id + " of pod " +
-                                   record.sandbox.pod_namespace + "/" + record.sandbox.pod_name +
-                                   ": " + mismatch);
+    return Refused("sandbox " + call.id + " of pod " + record.sandbox.pod_namespace + "/" +
+                   record.sandbox.pod_name + ": " + mismatch);
   }
-  return ApprovalStatus::Ok();
+  return base::Status::OK();
 }
 
 // The same file as this executable: exec'ing it would loop.
@@ -190,8 +186,8 @@ void SweepCopies(int dir_fd) {
 bool PrivateCopy(const std::string& runtime, const std::string& dir, std::string* path,
                  std::string* error) {
   int dir_fd = -1;
-  if (ApprovalStatus s = OpenPrivateDir(dir, /*create=*/true, &dir_fd); !s.ok()) {
-    *error = s.reason();
+  if (base::Status s = OpenPrivateDir(dir, /*create=*/true, &dir_fd); !s.ok()) {
+    *error = s.message();
     return false;
   }
   SweepCopies(dir_fd);
@@ -243,12 +239,12 @@ int Main(int argc, char** argv) {
     // anything initialise OpenSSL, it must not read openssl.cnf, which costs
     // time on every start and can load modules.
     OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, nullptr);
-    const ApprovalStatus s = CheckStart(call, Setting("CRIGATE_SHIM_KEY", kDefaultApprovalKeyPath),
-                                        Setting("CRIGATE_SHIM_APPROVAL_DIR", kDefaultApprovalDir));
+    const base::Status s = CheckStart(call, Setting("CRIGATE_SHIM_KEY", kDefaultApprovalKeyPath),
+                                      Setting("CRIGATE_SHIM_APPROVAL_DIR", kDefaultApprovalDir));
     if (!s.ok()) {
       // containerd reports the combined output followed by ": exit status 1";
       // no newline, as Go shims print their errors.
-      std::fprintf(stderr, "crigate refused the start: %s", s.reason().c_str());
+      std::fprintf(stderr, "crigate refused the start: %s", s.message().c_str());
       return 1;
     }
   }

@@ -237,32 +237,31 @@ const std::set<std::string>& DefaultCapabilities() {
   return kDefault;
 }
 
-ApprovalStatus ParseRuntimeSpec(std::string_view text, json* spec) {
+base::Status ParseRuntimeSpec(std::string_view text, json* spec) {
   if (text.size() > kMaxSpecBytes) {
-    return ApprovalStatus::Error("runtime spec is over " + std::to_string(kMaxSpecBytes) +
-                                 " bytes");
+    return Failed("runtime spec is over " + std::to_string(kMaxSpecBytes) + " bytes");
   }
   json parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded() || !parsed.is_object()) {
-    return ApprovalStatus::Error("runtime spec is not a JSON object");
+    return Failed("runtime spec is not a JSON object");
   }
   if (std::string bad = AmbiguousKey(parsed); !bad.empty()) {
-    return ApprovalStatus::Refused("runtime spec key \"" + bad +
-                                   "\" is not ASCII or repeats another key in another case, "
-                                   "which runc would read differently");
+    return Refused("runtime spec key \"" + bad +
+                   "\" is not ASCII or repeats another key in another case, "
+                   "which runc would read differently");
   }
   *spec = std::move(parsed);
-  return ApprovalStatus::Ok();
+  return base::Status::OK();
 }
 
-ApprovalStatus ReadRuntimeSpec(const std::string& path, json* spec) {
+base::Status ReadRuntimeSpec(const std::string& path, json* spec) {
   base::ReadLimits limits;
   limits.max_bytes = kMaxSpecBytes;
   limits.follow_symlinks = false;
   base::Result<std::string> text = base::ReadBoundedFile(path, limits);
-  if (!text.ok()) return ApprovalStatus::Error(text.error());
-  ApprovalStatus s = ParseRuntimeSpec(*text, spec);
-  if (!s.ok()) return ApprovalStatus::Error(path + ": " + s.reason());
+  if (!text.ok()) return Failed(text.error());
+  base::Status s = ParseRuntimeSpec(*text, spec);
+  if (!s.ok()) return Failed(path + ": " + s.message());
   return s;
 }
 

@@ -29,10 +29,10 @@ namespace crigate::shim {
 inline constexpr size_t kMaxSpecBytes = 4 << 20;
 
 // Parses a runtime spec. Error when it is not a JSON object.
-ApprovalStatus ParseRuntimeSpec(std::string_view text, nlohmann::json* spec);
+base::Status ParseRuntimeSpec(std::string_view text, nlohmann::json* spec);
 
 // Reads and parses a config.json of at most kMaxSpecBytes.
-ApprovalStatus ReadRuntimeSpec(const std::string& path, nlohmann::json* spec);
+base::Status ReadRuntimeSpec(const std::string& path, nlohmann::json* spec);
 
 // The bound subset of `spec` with the container id, canonical JSON.
 std::string BoundSpec(const nlohmann::json& spec, std::string_view container_id);

@@ -103,8 +103,8 @@ class ShimExecTest : public ::testing::Test {
     r.container_id = id;
     r.spec_digest = SpecDigest(spec, id);
     r.expires_unix = time(nullptr) + ttl;
-    const ApprovalStatus s = WriteApproval(approvals_, key_, r);
-    ASSERT_TRUE(s.ok()) << s.reason();
+    const base::Status s = WriteApproval(approvals_, key_, r);
+    ASSERT_TRUE(s.ok()) << s.message();
   }
   void ApproveSandbox(std::vector<std::string> args = {"/pause"}) {
     ApprovalRecord r;
@@ -115,8 +115,8 @@ class ShimExecTest : public ::testing::Test {
     r.sandbox.args = std::move(args);
     r.sandbox.containerd_dirs = {"/var/lib/containerd/cri"};
     r.expires_unix = time(nullptr) + 60;
-    const ApprovalStatus s = WriteApproval(approvals_, key_, r);
-    ASSERT_TRUE(s.ok()) << s.reason();
+    const base::Status s = WriteApproval(approvals_, key_, r);
+    ASSERT_TRUE(s.ok()) << s.message();
   }
 
   static std::vector<std::string> StartArgs() {

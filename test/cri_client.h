@@ -14,6 +14,7 @@
 
 #include "cri_subset.grpc.pb.h"
 #include "policy/audit_record.h"
+#include "policy/base/status.h"
 
 namespace crigate::test {
 
@@ -74,7 +75,9 @@ class CriClient {
 
 // "PERMISSION_DENIED" for grpc::StatusCode::PERMISSION_DENIED, and so on:
 // the gate's own names, as the audit log writes them.
-using policy::StatusCodeName;
+inline std::string StatusCodeName(grpc::StatusCode code) {
+  return base::CodeName(static_cast<int>(code));
+}
 
 // A host-network pod (no CNI needed) with the given name, in namespace
 // "default", with a unique uid.

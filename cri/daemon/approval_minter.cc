@@ -17,12 +17,12 @@ int64_t UnixNow() {
 }
 
 // Keeps a lookup's NOT_FOUND and reports everything else as "could not answer".
-grpc::Status LookupFailed(std::string_view what, const grpc::Status& s) {
-  const grpc::StatusCode code = s.error_code() == grpc::StatusCode::NOT_FOUND
-                                    ? grpc::StatusCode::NOT_FOUND
-                                    : grpc::StatusCode::UNAVAILABLE;
-  return grpc::Status(code,
-                      fmt::format("crigate: cannot approve the {}: {}", what, s.error_message()));
+// To the front end (the gRPC edge): NOT_FOUND stays, anything else is
+// containerd being unavailable.
+grpc::Status LookupFailed(std::string_view what, const base::Status& s) {
+  const grpc::StatusCode code = s.code() == base::Code::NOT_FOUND ? grpc::StatusCode::NOT_FOUND
+                                                                  : grpc::StatusCode::UNAVAILABLE;
+  return grpc::Status(code, fmt::format("crigate: cannot approve the {}: {}", what, s.message()));
 }
 
 }  // namespace
@@ -53,9 +53,9 @@ std::shared_ptr<const shim::ApprovalKey> LoadApprovalKey(const std::string& key_
   auto key = std::make_shared<shim::ApprovalKey>();
   // Owned by the daemon's user (root in production, as for the shim), and
   // readable by nobody else.
-  const shim::ApprovalStatus s = shim::LoadApprovalKey(key_file, key.get(), geteuid());
+  const base::Status s = shim::LoadApprovalKey(key_file, key.get(), geteuid());
   if (!s.ok()) {
-    *error = s.reason();
+    *error = s.message();
     return nullptr;
   }
   return key;
@@ -74,10 +74,10 @@ std::unique_ptr<ApprovalIssuer> ApprovalIssuer::Create(const ApprovalConfig& con
 grpc::Status ApprovalIssuer::Write(shim::ApprovalRecord record) const {
   const std::shared_ptr<const shim::ApprovalKey> key = key_();
   record.expires_unix = UnixNow() + ttl_.count();
-  const shim::ApprovalStatus s = shim::WriteApproval(dir_, *key, record);
+  const base::Status s = shim::WriteApproval(dir_, *key, record);
   if (!s.ok()) {
     return grpc::Status(grpc::StatusCode::INTERNAL,
-                        fmt::format("crigate: cannot write the start's approval: {}", s.reason()));
+                        fmt::format("crigate: cannot write the start's approval: {}", s.message()));
   }
   return grpc::Status::OK;
 }
@@ -132,9 +132,9 @@ grpc::Status ApprovalMinter::ApproveSandbox(const policy::GateRequest& request) 
   policy::Result<CriRuntimeConfig> cri = facts_->RuntimeConfig();
   if (!cri.ok()) return LookupFailed("pod sandbox", cri.status());
   policy::Result<std::vector<std::string>> command = facts_->ImageCommand(cri->sandbox_image);
-  if (!command.ok() && command.status().error_code() == grpc::StatusCode::NOT_FOUND) {
+  if (!command.ok() && command.code() == base::Code::NOT_FOUND) {
     // A fresh node: containerd would pull it inside this very call.
-    if (grpc::Status pulled = facts_->PullImage(cri->sandbox_image); !pulled.ok()) {
+    if (base::Status pulled = facts_->PullImage(cri->sandbox_image); !pulled.ok()) {
       return LookupFailed("pod sandbox (pulling sandbox image " + cri->sandbox_image + ")", pulled);
     }
     command = facts_->ImageCommand(cri->sandbox_image);

@@ -90,7 +90,7 @@ class SandboxFacts {
   virtual policy::Result<std::vector<std::string>> ImageCommand(const std::string& image) = 0;
   // The sandbox image is pulled by containerd inside the first RunPodSandbox
   // on a fresh node; its command is needed before that.
-  virtual grpc::Status PullImage(const std::string& image) = 0;
+  virtual base::Status PullImage(const std::string& image) = 0;
 };
 
 // BackendResolver's answers (containerd's Status and ImageStatus, verbose).
@@ -101,7 +101,7 @@ class BackendSandboxFacts final : public SandboxFacts {
   policy::Result<std::vector<std::string>> ImageCommand(const std::string& image) override {
     return resolver_->ImageCommand(image);
   }
-  grpc::Status PullImage(const std::string& image) override {
+  base::Status PullImage(const std::string& image) override {
     return resolver_->PullImage(image, std::chrono::minutes(2));
   }
 

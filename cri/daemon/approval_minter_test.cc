@@ -25,17 +25,17 @@ class FakeSandboxFacts final : public SandboxFacts {
   }
   policy::Result<std::vector<std::string>> ImageCommand(const std::string& image) override {
     asked_image = image;
-    if (!have_image) return grpc::Status(grpc::StatusCode::NOT_FOUND, "no such image");
+    if (!have_image) return base::Status(base::Code::NOT_FOUND, "no such image");
     return std::vector<std::string>{"/pause"};
   }
-  grpc::Status PullImage(const std::string& image) override {
+  base::Status PullImage(const std::string& image) override {
     pulled.push_back(image);
     if (!pull_failure.ok()) return pull_failure;
     have_image = true;
-    return grpc::Status::OK;
+    return base::Status::OK();
   }
-  grpc::Status failure;
-  grpc::Status pull_failure;
+  base::Status failure;
+  base::Status pull_failure;
   bool have_image = true;
   std::string asked_image;
   std::vector<std::string> pulled;
@@ -91,8 +91,8 @@ class ApprovalMinterTest : public ::testing::Test {
     EXPECT_FALSE(rewritten) << "the request itself is forwarded unchanged";
     return s;
   }
-  shim::ApprovalStatus Take(const std::string& name, shim::ApprovalRecord* record,
-                            const shim::ApprovalKey* key = nullptr) {
+  base::Status Take(const std::string& name, shim::ApprovalRecord* record,
+                    const shim::ApprovalKey* key = nullptr) {
     return shim::TakeApproval(issuer_->dir(), name, key ? *key : key_, time(nullptr), record);
   }
 
@@ -107,8 +107,8 @@ class ApprovalMinterTest : public ::testing::Test {
 TEST_F(ApprovalMinterTest, AllowedStartLeavesAnApprovalForTheJudgedSpec) {
   ASSERT_TRUE(Mint(StartContainer(), Allowed()).ok());
   shim::ApprovalRecord record;
-  const shim::ApprovalStatus s = Take("c-" + kContainerId, &record);
-  ASSERT_TRUE(s.ok()) << s.reason();
+  const base::Status s = Take("c-" + kContainerId, &record);
+  ASSERT_TRUE(s.ok()) << s.message();
   EXPECT_EQ(record.kind, shim::ApprovalKind::kContainer);
   EXPECT_EQ(record.container_id, kContainerId);  // the full id, not the request's prefix
   EXPECT_EQ(record.spec_digest, "sha256:" + std::string(64, 'd'));
@@ -122,14 +122,14 @@ TEST_F(ApprovalMinterTest, AStartWithoutAJudgedSpecIsRefused) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_NE(s.error_message().find("no runtime spec"), std::string::npos) << s.error_message();
   shim::ApprovalRecord record;
-  EXPECT_TRUE(Take("c-" + kContainerId, &record).refused());
+  EXPECT_TRUE(shim::IsRefusal(Take("c-" + kContainerId, &record)));
 }
 
 TEST_F(ApprovalMinterTest, DoneRemovesWhatTheShimDidNotTake) {
   ASSERT_TRUE(Mint(StartContainer(), Allowed()).ok());
   minter_->Done(StartContainer(), Allowed());
   shim::ApprovalRecord record;
-  EXPECT_TRUE(Take("c-" + kContainerId, &record).refused());
+  EXPECT_TRUE(shim::IsRefusal(Take("c-" + kContainerId, &record)));
 }
 
 TEST_F(ApprovalMinterTest, AllowedPodGetsAnApprovalOfItsShape) {
@@ -156,14 +156,14 @@ TEST_F(ApprovalMinterTest, OnAFreshNodeTheSandboxImageIsPulledFirst) {
   EXPECT_EQ(record.sandbox.args, std::vector<std::string>{"/pause"});
 
   facts_.have_image = false;
-  facts_.pull_failure = grpc::Status(grpc::StatusCode::UNAVAILABLE, "registry unreachable");
+  facts_.pull_failure = base::Status(base::Code::UNAVAILABLE, "registry unreachable");
   const grpc::Status s = Mint(RunPodSandbox(), policy::Decision{});
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_NE(s.error_message().find("registry unreachable"), std::string::npos) << s.error_message();
 }
 
 TEST_F(ApprovalMinterTest, APodIsRefusedWhenContainerdCannotSayWhatItWillRun) {
-  facts_.failure = grpc::Status(grpc::StatusCode::UNAVAILABLE, "connection refused");
+  facts_.failure = base::Status(base::Code::UNAVAILABLE, "connection refused");
   const grpc::Status s = Mint(RunPodSandbox(), policy::Decision{});
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_NE(s.error_message().find("connection refused"), std::string::npos);

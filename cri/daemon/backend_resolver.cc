@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cri/grpc_status.h"
 #include "cri/inspect.h"
 
 namespace crigate::cri {
@@ -27,13 +28,12 @@ const json& ObjectAt(const json& object, const char* key) {
   return v && v->is_object() ? *v : kEmpty;
 }
 
-grpc::Status BackendFailed(const char* call, const grpc::Status& s) {
+base::Status BackendFailed(const char* call, const grpc::Status& s) {
   // NOT_FOUND from containerd keeps its meaning; anything else is "could not
   // answer", which the stages treat as an error (fail closed).
-  grpc::StatusCode code = s.error_code() == grpc::StatusCode::NOT_FOUND
-                              ? grpc::StatusCode::NOT_FOUND
-                              : grpc::StatusCode::UNAVAILABLE;
-  return grpc::Status(code, fmt::format("containerd {} failed: {}", call, s.error_message()));
+  base::Code code = s.error_code() == grpc::StatusCode::NOT_FOUND ? base::Code::NOT_FOUND
+                                                                  : base::Code::UNAVAILABLE;
+  return base::Status(code, fmt::format("containerd {} failed: {}", call, s.error_message()));
 }
 
 // The verbose info object, or null when containerd sent none or it does not parse.
@@ -66,8 +66,7 @@ policy::Result<policy::ImageIdentity> BackendResolver::Image(const std::string& 
   grpc::Status s = images_->ImageStatus(&ctx, req, &resp);
   if (!s.ok()) return BackendFailed("ImageStatus", s);
   if (!resp.has_image() || resp.image().id().empty()) {
-    return grpc::Status(grpc::StatusCode::NOT_FOUND,
-                        fmt::format("image {} is not on this node", image));
+    return base::Status(base::Code::NOT_FOUND, fmt::format("image {} is not on this node", image));
   }
   policy::ImageIdentity identity;
   identity.id = resp.image().id();
@@ -103,7 +102,7 @@ policy::Result<policy::ExistingContainer> BackendResolver::Container(
       const json& config = ObjectAt(*info, "config");
       if (!config.empty()) {
         v1::ContainerConfig recorded;
-        grpc::Status parsed = MessageFromRecordedJson(config.dump(), &recorded);
+        base::Status parsed = FromGrpc(MessageFromRecordedJson(config.dump(), &recorded));
         if (!parsed.ok()) return parsed;
         out.config = ContainerFromConfig(recorded);
         if (!recorded.image().image().empty()) out.image = recorded.image().image();
@@ -123,7 +122,7 @@ policy::Result<policy::ExistingContainer> BackendResolver::Container(
     grpc::Status s = runtime_->ListContainers(&ctx, req, &resp);
     if (!s.ok()) return BackendFailed("ListContainers", s);
     if (resp.containers_size() != 1) {
-      return grpc::Status(grpc::StatusCode::NOT_FOUND,
+      return base::Status(base::Code::NOT_FOUND,
                           fmt::format("container {} is not on this node", container_id));
     }
     out.pod_sandbox_id = resp.containers(0).pod_sandbox_id();
@@ -178,7 +177,7 @@ policy::Result<CriRuntimeConfig> BackendResolver::RuntimeConfig() {
   out.state_dir = string_at("stateDir");
   if (out.sandbox_image.empty() || out.root_dir.empty() || out.state_dir.empty() ||
       out.root_dir[0] != '/' || out.state_dir[0] != '/') {
-    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+    return base::Status(base::Code::UNAVAILABLE,
                         "containerd's verbose Status names no sandboxImage, rootDir and stateDir");
   }
   // Fixed for the life of a containerd process; a restart with another
@@ -199,8 +198,7 @@ policy::Result<std::vector<std::string>> BackendResolver::ImageCommand(const std
   if (!s.ok()) return BackendFailed("ImageStatus", s);
   std::optional<json> info = VerboseInfo(resp.info());
   if (!resp.has_image() || !info) {
-    return grpc::Status(grpc::StatusCode::NOT_FOUND,
-                        fmt::format("image {} is not on this node", image));
+    return base::Status(base::Code::NOT_FOUND, fmt::format("image {} is not on this node", image));
   }
   // containerd runs Entrypoint followed by Cmd (sandbox_run_linux.go).
   const json& config = ObjectAt(ObjectAt(*info, "imageSpec"), "config");
@@ -213,13 +211,12 @@ policy::Result<std::vector<std::string>> BackendResolver::ImageCommand(const std
     }
   }
   if (command.empty()) {
-    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                        fmt::format("image {} names no command", image));
+    return base::Status(base::Code::UNAVAILABLE, fmt::format("image {} names no command", image));
   }
   return command;
 }
 
-grpc::Status BackendResolver::PullImage(const std::string& image,
+base::Status BackendResolver::PullImage(const std::string& image,
                                         std::chrono::milliseconds timeout) {
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + timeout);
@@ -227,7 +224,7 @@ grpc::Status BackendResolver::PullImage(const std::string& image,
   req.mutable_image()->set_image(image);
   v1::PullImageResponse resp;
   grpc::Status s = images_->PullImage(&ctx, req, &resp);
-  return s.ok() ? s : BackendFailed("PullImage", s);
+  return s.ok() ? base::Status::OK() : BackendFailed("PullImage", s);
 }
 
 policy::Result<policy::ExistingSandbox> BackendResolver::Sandbox(const std::string& sandbox_id) {
@@ -241,7 +238,7 @@ policy::Result<policy::ExistingSandbox> BackendResolver::Sandbox(const std::stri
   if (!s.ok()) return BackendFailed("PodSandboxStatus", s);
   const auto& st = resp.status();
   if (st.id().empty()) {
-    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+    return base::Status(base::Code::NOT_FOUND,
                         fmt::format("pod sandbox {} is not on this node", sandbox_id));
   }
   std::optional<json> info = VerboseInfo(resp.info());
@@ -249,12 +246,12 @@ policy::Result<policy::ExistingSandbox> BackendResolver::Sandbox(const std::stri
   if (!config || !config->is_object()) {
     // Without the recorded config the host namespaces and privilege are
     // unknown: refuse to judge rather than guess.
-    return grpc::Status(
-        grpc::StatusCode::UNAVAILABLE,
+    return base::Status(
+        base::Code::UNAVAILABLE,
         fmt::format("containerd's PodSandboxStatus for {} has no verbose config", sandbox_id));
   }
   v1::PodSandboxConfig recorded;
-  grpc::Status parsed = MessageFromRecordedJson(config->dump(), &recorded);
+  base::Status parsed = FromGrpc(MessageFromRecordedJson(config->dump(), &recorded));
   if (!parsed.ok()) return parsed;
   policy::ExistingSandbox out;
   out.id = st.id();

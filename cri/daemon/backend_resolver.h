@@ -40,7 +40,7 @@ class BackendResolver final : public policy::ImageResolver {
   // Has containerd pull `image` (its registry config and credentials apply),
   // within `timeout`. For the sandbox image, which containerd would pull
   // inside RunPodSandbox anyway.
-  grpc::Status PullImage(const std::string& image, std::chrono::milliseconds timeout);
+  base::Status PullImage(const std::string& image, std::chrono::milliseconds timeout);
 
  private:
   void Prepare(grpc::ClientContext* ctx) const;

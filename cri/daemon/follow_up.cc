@@ -1,5 +1,6 @@
 #include "cri/daemon/follow_up.h"
 
+#include "cri/grpc_status.h"
 #include "cri/inspect.h"
 #include "cri/log.h"
 
@@ -53,19 +54,19 @@ grpc::Status FollowUp::CheckPull(const policy::GateRequest& request,
   log::Info("deny PullImage image={} after the pull: {}; pulled image {} {}", request.image,
             decision.reason, pulled.image_ref(),
             s.ok() ? "removed" : "could NOT be removed: " + s.error_message());
-  return decision.ToStatus();
+  return ToGrpc(decision.ToStatus());
 }
 
 void FollowUp::KeepToken(const policy::Decision& decision, const grpc::ByteBuffer* response) {
   if (grants_ == nullptr || decision.token.empty() || response == nullptr) return;
   runtime::v1::CreateContainerResponse created;
   if (!ParseMessage(*response, &created)) return;
-  grpc::Status kept = grants_->Remember(created.container_id(), decision.token);
+  base::Status kept = grants_->Remember(created.container_id(), decision.token);
   if (!kept.ok()) {
     log::Warn(
         "container {}: its token could not be kept for StartContainer ({}); StartContainer "
         "will need the token in authorization metadata",
-        created.container_id().substr(0, 12), kept.error_message());
+        created.container_id().substr(0, 12), kept.message());
   }
 }
 

@@ -31,8 +31,8 @@ void StopReporter::Report(const monitor::StopAction& a) {
             a.container_id.substr(0, 12), a.pod_namespace, a.pod_name, a.container_name, a.resource,
             a.ratio, a.threshold, a.samples, outcome);
   if (audit_ != nullptr) {
-    grpc::Status s = audit_->Record(record);
-    if (!s.ok()) log::Error("audit record of a monitor stop failed: {}", s.error_message());
+    base::Status s = audit_->Record(record);
+    if (!s.ok()) log::Error("audit record of a monitor stop failed: {}", s.message());
   }
   if (events_ != nullptr) events_->Post(nlohmann::json(record));
 }

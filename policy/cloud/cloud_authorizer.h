@@ -13,11 +13,10 @@
 //   error    no answer: refused, timed out, TLS failure, or a status other than 200
 #pragma once
 
-#include <grpcpp/support/status.h>
-
 #include <memory>
 #include <string>
 
+#include "policy/base/status.h"
 #include "policy/cloud/authz_input.h"
 #include "policy/cloud/cloud_config.h"
 #include "policy/cloud/signed_http_client.h"

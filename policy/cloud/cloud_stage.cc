@@ -4,7 +4,7 @@
 
 namespace crigate::cloud {
 
-using Code = grpc::StatusCode;
+using Code = base::Code;
 using policy::StageResult;
 
 CloudStage::CloudStage(CloudStageOptions options, std::shared_ptr<Authorizer> authorizer,

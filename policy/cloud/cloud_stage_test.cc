@@ -17,7 +17,7 @@ using namespace std::chrono_literals;
 using policy::StageResult;
 using policy::Verdict;
 using ::testing::HasSubstr;
-using Code = grpc::StatusCode;
+using Code = base::Code;
 
 class FakeAuthorizer final : public Authorizer {
  public:

@@ -143,7 +143,7 @@ policy::Result<std::unique_ptr<EventSink>> MakeEventSink(const CloudConfig& conf
         std::make_unique<SignedHttpClient>(EventEndpoint(config, node_id), std::move(signer));
     return std::make_unique<EventSink>(std::move(options), std::move(client));
   } catch (const std::exception& e) {
-    return policy::Fail(grpc::StatusCode::INTERNAL, fmt::format("cloud events: {}", e.what()));
+    return policy::Fail(base::Code::INTERNAL, fmt::format("cloud events: {}", e.what()));
   }
 }
 

@@ -14,8 +14,6 @@
 //   on exit:   sink->Shutdown(std::chrono::seconds(2));
 #pragma once
 
-#include <grpcpp/support/status.h>
-
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -27,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "policy/base/status.h"
 #include "policy/cloud/authz_input.h"
 #include "policy/cloud/cloud_config.h"
 #include "policy/cloud/signed_http_client.h"

@@ -179,10 +179,10 @@ void BM_TokenUseReserveAndCommit(benchmark::State& state) {
   for (auto _ : state) {
     const std::string key = "jti-" + std::to_string(++n) + "\nCreateContainer\ncontainer:x/app/0";
     (*store)->Reserve(key, now + std::chrono::hours(1), now);
-    grpc::Status committed = (*store)->Commit(key);
-    if (!committed.ok()) state.SkipWithError(committed.error_message().c_str());
+    base::Status committed = (*store)->Commit(key);
+    if (!committed.ok()) state.SkipWithError(committed.message().c_str());
   }
-  store = grpc::Status(grpc::StatusCode::CANCELLED, "closed");  // closes the file
+  store = base::Status(base::Code::CANCELLED, "closed");  // closes the file
   unlink(path.c_str());
   rmdir(dir);
 }

@@ -109,8 +109,8 @@ class NoBypass : public ::testing::Test {
     ASSERT_EQ(stat(ShimSocket().c_str(), &st), 0)
         << "containerd with crigate's shim wrapper is not running at " << ShimSocket()
         << ": start it with scripts/shim-up.sh (scripts/test.sh does)";
-    const shim::ApprovalStatus s = shim::LoadApprovalKey(ShimKeyFile(), &key_);
-    ASSERT_TRUE(s.ok()) << s.reason();
+    const base::Status s = shim::LoadApprovalKey(ShimKeyFile(), &key_);
+    ASSERT_TRUE(s.ok()) << s.message();
     direct_ = std::make_unique<CriClient>(ShimSocket());
     StartGate(GateOptions());
   }
@@ -181,8 +181,8 @@ class NoBypass : public ::testing::Test {
     r.container_id = id;
     r.spec_digest = spec_digest;
     r.expires_unix = time(nullptr) + ttl_seconds;
-    const shim::ApprovalStatus s = shim::WriteApproval(ApprovalDir(), key ? *key : key_, r);
-    ASSERT_TRUE(s.ok()) << s.reason();
+    const base::Status s = shim::WriteApproval(ApprovalDir(), key ? *key : key_, r);
+    ASSERT_TRUE(s.ok()) << s.message();
   }
 
   v1::ContainerState State(const std::string& id) {
