@@ -48,27 +48,23 @@ ApprovalConfig ParseApprovalConfig(const toml::table& root, std::vector<std::str
   return config;
 }
 
-std::shared_ptr<const shim::ApprovalKey> LoadApprovalKey(const std::string& key_file,
-                                                         std::string* error) {
+base::Result<std::shared_ptr<const shim::ApprovalKey>> LoadApprovalKey(
+    const std::string& key_file) {
   auto key = std::make_shared<shim::ApprovalKey>();
   // Owned by the daemon's user (root in production, as for the shim), and
   // readable by nobody else.
   const base::Status s = shim::LoadApprovalKey(key_file, key.get(), geteuid());
-  if (!s.ok()) {
-    *error = s.message();
-    return nullptr;
-  }
-  return key;
+  if (!s.ok()) return s;
+  return std::shared_ptr<const shim::ApprovalKey>(std::move(key));
 }
 
 ApprovalIssuer::ApprovalIssuer(const ApprovalConfig& config, base::Source<shim::ApprovalKey> key)
     : key_file_(config.key_file), dir_(config.dir), ttl_(config.ttl), key_(std::move(key)) {}
 
-std::unique_ptr<ApprovalIssuer> ApprovalIssuer::Create(const ApprovalConfig& config,
-                                                       std::string* error) {
-  std::shared_ptr<const shim::ApprovalKey> key = LoadApprovalKey(config.key_file, error);
-  if (!key) return nullptr;
-  return std::make_unique<ApprovalIssuer>(config, base::FixedSource(std::move(key)));
+base::Result<std::unique_ptr<ApprovalIssuer>> ApprovalIssuer::Create(const ApprovalConfig& config) {
+  base::Result<std::shared_ptr<const shim::ApprovalKey>> key = LoadApprovalKey(config.key_file);
+  if (!key.ok()) return key.status();
+  return std::make_unique<ApprovalIssuer>(config, base::FixedSource(std::move(key).value()));
 }
 
 grpc::Status ApprovalIssuer::Write(shim::ApprovalRecord record) const {

@@ -49,9 +49,8 @@ struct ApprovalConfig {
 ApprovalConfig ParseApprovalConfig(const toml::table& root, std::vector<std::string>& errors);
 
 // The key in key_file, which must be owned by the user the daemon runs as
-// (root) with no group/other access; null with the reason in *error.
-std::shared_ptr<const shim::ApprovalKey> LoadApprovalKey(const std::string& key_file,
-                                                         std::string* error);
+// (root) with no group/other access.
+base::Result<std::shared_ptr<const shim::ApprovalKey>> LoadApprovalKey(const std::string& key_file);
 
 // Signs and writes approvals. Thread-safe.
 class ApprovalIssuer {
@@ -59,9 +58,8 @@ class ApprovalIssuer {
   // Each approval is signed with the key key gives at that moment (a reload
   // swaps a new one in).
   ApprovalIssuer(const ApprovalConfig& config, base::Source<shim::ApprovalKey> key);
-  // With the key of config.key_file for good; null with the reason in *error
-  // when it cannot be loaded.
-  static std::unique_ptr<ApprovalIssuer> Create(const ApprovalConfig& config, std::string* error);
+  // With the key of config.key_file for good.
+  static base::Result<std::unique_ptr<ApprovalIssuer>> Create(const ApprovalConfig& config);
 
   // Writes `record` with expiry now + ttl. INTERNAL when it cannot be
   // written (the call must then not be forwarded).

@@ -79,8 +79,9 @@ class ApprovalMinterTest : public ::testing::Test {
     config.key_file = key_path_;
     config.dir = dir_.path() + "/approvals";
     std::string error;
-    issuer_ = ApprovalIssuer::Create(config, &error);
-    ASSERT_TRUE(issuer_) << error;
+    auto issuer = ApprovalIssuer::Create(config);
+    ASSERT_TRUE(issuer.ok()) << issuer.error();
+    issuer_ = std::move(issuer).value();
     minter_ = std::make_unique<ApprovalMinter>(issuer_.get(), &facts_);
   }
 
@@ -178,8 +179,7 @@ TEST_F(ApprovalMinterTest, OtherActionsGetNoApproval) {
 
 TEST_F(ApprovalMinterTest, EachApprovalIsSignedWithTheKeyItsSourceGivesThen) {
   // The daemon's snapshot holds the key; a reload swaps a new one in.
-  std::string error;
-  base::Latest<shim::ApprovalKey> live(LoadApprovalKey(key_path_, &error));
+  base::Latest<shim::ApprovalKey> live(LoadApprovalKey(key_path_).value());
   ApprovalConfig config;
   config.enabled = true;
   config.key_file = key_path_;
@@ -197,7 +197,7 @@ TEST_F(ApprovalMinterTest, EachApprovalIsSignedWithTheKeyItsSourceGivesThen) {
 
   const std::string rotated_path = key_path_ + ".new";
   ASSERT_TRUE(shim::CreateApprovalKey(rotated_path).ok());
-  live.Set(LoadApprovalKey(rotated_path, &error));
+  live.Set(LoadApprovalKey(rotated_path).value());
   ASSERT_TRUE(mint().ok());
   shim::ApprovalKey rotated;
   ASSERT_TRUE(shim::LoadApprovalKey(rotated_path, &rotated, geteuid()).ok());
@@ -214,11 +214,13 @@ TEST(ApprovalIssuer, RefusesAKeyOthersCanRead) {
   ApprovalConfig config;
   config.key_file = path;
   std::string error;
-  EXPECT_FALSE(ApprovalIssuer::Create(config, &error));
-  EXPECT_NE(error.find("chmod 600"), std::string::npos) << error;
+  auto refused = ApprovalIssuer::Create(config);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().find("chmod 600"), std::string::npos) << refused.error();
   config.key_file = dir.path() + "/missing";
-  EXPECT_FALSE(ApprovalIssuer::Create(config, &error));
-  EXPECT_NE(error.find("cannot read"), std::string::npos) << error;
+  auto missing = ApprovalIssuer::Create(config);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().find("cannot read"), std::string::npos) << missing.error();
 }
 
 std::vector<std::string> ParseErrors(std::string_view text, ApprovalConfig* config) {

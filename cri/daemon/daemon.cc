@@ -39,13 +39,13 @@ Daemon::~Daemon() {
   if (acceptor_.joinable()) Drain();
 }
 
-std::unique_ptr<Daemon> Daemon::Build(Settings settings, std::string* error) {
+base::Result<std::unique_ptr<Daemon>> Daemon::Build(Settings settings) {
   std::unique_ptr<Daemon> daemon(new Daemon(std::move(settings)));
-  if (!daemon->BuildParts(error)) return nullptr;
+  if (base::Status built = daemon->BuildParts(); !built.ok()) return built;
   return daemon;
 }
 
-bool Daemon::BuildParts(std::string* error) {
+base::Status Daemon::BuildParts() {
   const DaemonConfig& config = settings_.daemon;
   const policy::PolicyConfig& policy_config = *settings_.policy;
   RaiseOpenFileLimit();
@@ -59,27 +59,23 @@ bool Daemon::BuildParts(std::string* error) {
   if (policy_config.token.enabled) {
     auto token_uses = policy::OpenTokenUses(policy_config, base::SystemClock::Instance());
     if (!token_uses.ok()) {
-      *error = "cannot open the token-use store: " + token_uses.error();
-      return false;
+      return base::Status(token_uses.code(),
+                          "cannot open the token-use store: " + token_uses.error());
     }
     pipeline_deps_.token_uses = *token_uses;
     auto grants = policy::OpenTokenGrants(policy_config);
     if (!grants.ok()) {
-      *error = "cannot open the kept-token directory: " + grants.error();
-      return false;
+      return base::Status(grants.code(), "cannot open the kept-token directory: " + grants.error());
     }
     token_grants_ = std::move(grants).value();
     pipeline_deps_.token_grants = token_grants_.get();
   }
-  std::shared_ptr<const Snapshot> first =
-      BuildSnapshot(std::make_shared<const Settings>(settings_), error);
-  if (!first) return false;
-  live_.Set(std::move(first));
+  base::Result<std::shared_ptr<const Snapshot>> first =
+      BuildSnapshot(std::make_shared<const Settings>(settings_));
+  if (!first.ok()) return first.status();
+  live_.Set(std::move(first).value());
   auto audit = policy::OpenAudit(policy_config, pipeline_deps_);
-  if (!audit.ok()) {
-    *error = "cannot open the audit log: " + audit.error();
-    return false;
-  }
+  if (!audit.ok()) return base::Status(audit.code(), "cannot open the audit log: " + audit.error());
   pipeline_ = std::make_unique<policy::StagedPipeline>([this] { return live_.Get()->stages; },
                                                        std::move(audit).value());
 
@@ -87,21 +83,18 @@ bool Daemon::BuildParts(std::string* error) {
     auto sink = cloud::MakeEventSink(*policy_config.cloud, policy_config.node_id,
                                      [this] { return live_.Get()->node_signer; });
     if (!sink.ok()) {
-      *error = "cannot start the cloud event sink: " + sink.error();
-      return false;
+      return base::Status(sink.code(), "cannot start the cloud event sink: " + sink.error());
     }
     events_ = std::move(sink).value();
   }
 
   if (settings_.monitor.enabled) {
+    std::string error;
     watchdog_ = monitor::CreateHostWatchdog(
         settings_.monitor, backend_,
         std::make_shared<StopReporter>(&pipeline_->audit(), events_.get()),
-        [](std::string_view message) { log::Warn("monitor: {}", message); }, error);
-    if (!watchdog_) {
-      *error = "cannot start the monitor: " + *error;
-      return false;
-    }
+        [](std::string_view message) { log::Warn("monitor: {}", message); }, &error);
+    if (!watchdog_) return base::Status::Unavailable("cannot start the monitor: " + error);
   }
   follow_up_ =
       std::make_unique<FollowUp>(watchdog_.get(), pipeline_.get(), backend_, token_grants_.get());
@@ -145,19 +138,16 @@ bool Daemon::BuildParts(std::string* error) {
   builder.SetMaxSendMessageSize(-1);
   server_ = builder.BuildAndStart();
   if (!server_) {
-    *error = "could not start the gRPC server";
-    return false;
+    return base::Status::Internal("could not start the gRPC server");
   }
-  return true;
+  return base::Status::OK();
 }
 
-bool Daemon::Serve(std::string* error) {
+base::Status Daemon::Serve() {
   const DaemonConfig& config = settings_.daemon;
-  listener_ = UnixListener::Open(config.socket, error);
-  if (!listener_) {
-    *error = "cannot serve: " + *error;
-    return false;
-  }
+  std::string error;
+  listener_ = UnixListener::Open(config.socket, &error);
+  if (!listener_) return base::Status::Unavailable("cannot serve: " + error);
   acceptor_ = std::thread([this] {
     listener_->Run([this](int fd) {
       std::optional<policy::Caller> caller = ReadPeerCredentials(fd);
@@ -181,16 +171,15 @@ bool Daemon::Serve(std::string* error) {
               config.backend_endpoint);
   }
   if (watchdog_ && !watchdog_->Start()) log::Error("the monitor could not start its threads");
-  return true;
+  return base::Status::OK();
 }
 
-std::shared_ptr<const Snapshot> Daemon::BuildSnapshot(std::shared_ptr<const Settings> settings,
-                                                      std::string* error) const {
+base::Result<std::shared_ptr<const Snapshot>> Daemon::BuildSnapshot(
+    std::shared_ptr<const Settings> settings) const {
   auto snapshot = std::make_shared<Snapshot>();
   auto stages = policy::BuildStages(*settings->policy, pipeline_deps_);
   if (!stages.ok()) {
-    *error = "cannot build the policy pipeline: " + stages.error();
-    return nullptr;
+    return base::Status(stages.code(), "cannot build the policy pipeline: " + stages.error());
   }
   snapshot->stages = std::move(stages).value();
   const auto& cloud = settings->policy->cloud;
@@ -198,14 +187,12 @@ std::shared_ptr<const Snapshot> Daemon::BuildSnapshot(std::shared_ptr<const Sett
     snapshot->node_signer = std::make_shared<const cloud::NodeSigner>(cloud->node_key);
   }
   if (settings->approval.enabled) {
-    snapshot->approval_key = LoadApprovalKey(settings->approval.key_file, error);
-    if (!snapshot->approval_key) {
-      *error = "approval.key_file: " + *error;
-      return nullptr;
-    }
+    auto key = LoadApprovalKey(settings->approval.key_file);
+    if (!key.ok()) return base::Status(key.code(), "approval.key_file: " + key.error());
+    snapshot->approval_key = std::move(key).value();
   }
   snapshot->settings = std::move(settings);
-  return snapshot;
+  return std::shared_ptr<const Snapshot>(std::move(snapshot));
 }
 
 bool Daemon::Reload() {
@@ -228,14 +215,13 @@ bool Daemon::Reload() {
         path, joined);
     return false;
   }
-  std::string error;
-  std::shared_ptr<const Snapshot> next =
-      BuildSnapshot(std::make_shared<const Settings>(std::move(*settings)), &error);
-  if (!next) {
-    log::Error("SIGHUP: {} not reloaded, everything stays as it was: {}", path, error);
+  base::Result<std::shared_ptr<const Snapshot>> next =
+      BuildSnapshot(std::make_shared<const Settings>(std::move(*settings)));
+  if (!next.ok()) {
+    log::Error("SIGHUP: {} not reloaded, everything stays as it was: {}", path, next.error());
     return false;
   }
-  live_.Set(std::move(next));
+  live_.Set(std::move(next).value());
   log::Info("SIGHUP: {} reloaded: trust store, token keys, cloud authorization and node key{}",
             path, approvals_ ? ", approval key" : "");
   log::Info("decisions so far: {}", pipeline_->CountsText());

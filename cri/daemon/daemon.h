@@ -3,8 +3,8 @@
 // cloud event sink, watchdog, approvals, the front end), serves the CRI
 // socket, reloads on SIGHUP and drains on SIGTERM/SIGINT.
 //
-//   auto daemon = Daemon::Build(settings, &error);   // nothing served yet
-//   daemon->Serve();                                  // accept thread + watchdog
+//   auto daemon = Daemon::Build(settings);   // nothing served yet
+//   (*daemon)->Serve();                      // accept thread + watchdog
 //   daemon->Reload(path);                             // on SIGHUP
 //   daemon->Drain();                                  // on SIGTERM; then destroy
 //
@@ -50,13 +50,13 @@ struct Snapshot {
 
 class Daemon final {
  public:
-  // Every part, or null with the reason in *error. Opens the stores the
-  // parts keep (token uses, audit log) but serves nothing.
-  static std::unique_ptr<Daemon> Build(Settings settings, std::string* error);
+  // Every part, or why not. Opens the stores the parts keep (token uses,
+  // audit log) but serves nothing.
+  static base::Result<std::unique_ptr<Daemon>> Build(Settings settings);
   ~Daemon();
 
   // Listens on the socket, starts the accept thread and the watchdog.
-  bool Serve(std::string* error);
+  base::Status Serve();
   // SIGHUP: reads the config file again and, when it is valid and changes
   // no restart-only key, swaps in a new Snapshot (README, "Reload"). Returns
   // whether it did; the log says why not.
@@ -67,9 +67,9 @@ class Daemon final {
 
  private:
   explicit Daemon(Settings settings);
-  bool BuildParts(std::string* error);
-  std::shared_ptr<const Snapshot> BuildSnapshot(std::shared_ptr<const Settings> settings,
-                                                std::string* error) const;
+  base::Status BuildParts();
+  base::Result<std::shared_ptr<const Snapshot>> BuildSnapshot(
+      std::shared_ptr<const Settings> settings) const;
 
   // Constant after Build.
   const Settings settings_;

@@ -56,9 +56,8 @@ int CheckConfig(const Args& args) {
   std::optional<cri::Settings> settings =
       cri::LoadSettings(args.config_path, args.config_given, errors);
   if (settings && settings->approval.enabled) {
-    std::string error;
-    if (!cri::ApprovalIssuer::Create(settings->approval, &error)) {
-      errors.push_back("approval.key_file: " + error);
+    if (auto issuer = cri::ApprovalIssuer::Create(settings->approval); !issuer.ok()) {
+      errors.push_back("approval.key_file: " + issuer.error());
     }
   }
   for (const auto& e : errors) {
@@ -91,19 +90,20 @@ int Run(const Args& args) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  std::string error;
-  std::unique_ptr<cri::Daemon> daemon = cri::Daemon::Build(std::move(*settings), &error);
-  if (!daemon) {
+  base::Result<std::unique_ptr<cri::Daemon>> built = cri::Daemon::Build(std::move(*settings));
+  if (!built.ok()) {
     // An unusable approval key is the file's error, reported as --check-config would.
-    if (error.rfind("approval.", 0) == 0) {
-      std::fprintf(stderr, "crigate: config %s: %s\n", args.config_path.c_str(), error.c_str());
+    if (built.error().rfind("approval.", 0) == 0) {
+      std::fprintf(stderr, "crigate: config %s: %s\n", args.config_path.c_str(),
+                   built.error().c_str());
       return 2;
     }
-    log::Error("{}", error);
+    log::Error("{}", built.error());
     return 1;
   }
-  if (!daemon->Serve(&error)) {
-    log::Error("{}", error);
+  std::unique_ptr<cri::Daemon> daemon = std::move(built).value();
+  if (base::Status served = daemon->Serve(); !served.ok()) {
+    log::Error("{}", served.message());
     return 1;
   }
   for (;;) {
