@@ -19,14 +19,14 @@ using Clock = std::chrono::steady_clock;
 
 // Headers that belong to one HTTP/2 hop and are set by grpc itself; copying
 // them onto the next hop would duplicate or contradict them.
-bool HopHeader(grpc::string_ref key) {
+bool HopHeader(const grpc::string_ref& key) {
   std::string_view k(key.data(), key.size());
   return k.empty() || k[0] == ':' || k.substr(0, 5) == "grpc-" || k == "content-type" ||
          k == "te" || k == "user-agent" || k == "host";
 }
 
 // Metadata that stops at the gate: a bearer token is for crigate only.
-bool GateOnlyHeader(grpc::string_ref key) {
+bool GateOnlyHeader(const grpc::string_ref& key) {
   return std::string_view(key.data(), key.size()) == "authorization";
 }
 
@@ -48,7 +48,7 @@ std::string Printable(std::string_view raw) {
 
 using policy::StatusCodeName;
 
-std::string ToString(grpc::string_ref s) { return std::string(s.data(), s.size()); }
+std::string ToString(const grpc::string_ref& s) { return std::string(s.data(), s.size()); }
 
 std::string Describe(const policy::GateRequest& r) {
   std::string out = fmt::format("uid={} gid={} pid={}", r.caller.uid, r.caller.gid, r.caller.pid);

@@ -21,41 +21,41 @@ using crigate::monitor::Sample;
 
 void PrintPressure(const char* name, const std::optional<crigate::monitor::Pressure>& pressure) {
   if (!pressure) {
-    std::printf("  %s: -\n", name);
+    (void)std::printf("  %s: -\n", name);
     return;
   }
-  std::printf("  %s: some avg10=%.2f", name, pressure->some_avg10);
+  (void)std::printf("  %s: some avg10=%.2f", name, pressure->some_avg10);
   if (pressure->has_full) std::printf(" full avg10=%.2f", pressure->full_avg10);
-  std::printf("\n");
+  (void)std::printf("\n");
 }
 
 void PrintSample(const Sample& sample) {
   if (sample.gone) {
-    std::printf("  gone (the cgroup vanished)\n");
+    (void)std::printf("  gone (the cgroup vanished)\n");
     return;
   }
   if (sample.cpu_ok) {
-    std::printf("  cpu: usage_usec=%llu quota_cores=%.3f cpuset_cpus=%d\n",
-                static_cast<unsigned long long>(sample.cpu_usage_usec), sample.cpu_quota_cores,
-                sample.cpuset_cpus);
+    (void)std::printf("  cpu: usage_usec=%llu quota_cores=%.3f cpuset_cpus=%d\n",
+                      static_cast<unsigned long long>(sample.cpu_usage_usec),
+                      sample.cpu_quota_cores, sample.cpuset_cpus);
   } else {
-    std::printf("  cpu: -\n");
+    (void)std::printf("  cpu: -\n");
   }
   if (sample.memory_ok) {
-    std::printf("  memory: current=%llu limit=%llu%s\n",
-                static_cast<unsigned long long>(sample.memory_current),
-                static_cast<unsigned long long>(sample.memory_limit),
-                sample.memory_limit == crigate::monitor::kUnlimited ? " (unlimited)" : "");
+    (void)std::printf("  memory: current=%llu limit=%llu%s\n",
+                      static_cast<unsigned long long>(sample.memory_current),
+                      static_cast<unsigned long long>(sample.memory_limit),
+                      sample.memory_limit == crigate::monitor::kUnlimited ? " (unlimited)" : "");
   } else {
-    std::printf("  memory: -\n");
+    (void)std::printf("  memory: -\n");
   }
   if (sample.pids_ok) {
-    std::printf("  pids: current=%llu max=%llu%s\n",
-                static_cast<unsigned long long>(sample.pids_current),
-                static_cast<unsigned long long>(sample.pids_max),
-                sample.pids_max == crigate::monitor::kUnlimited ? " (unlimited)" : "");
+    (void)std::printf("  pids: current=%llu max=%llu%s\n",
+                      static_cast<unsigned long long>(sample.pids_current),
+                      static_cast<unsigned long long>(sample.pids_max),
+                      sample.pids_max == crigate::monitor::kUnlimited ? " (unlimited)" : "");
   } else {
-    std::printf("  pids: -\n");
+    (void)std::printf("  pids: -\n");
   }
   PrintPressure("cpu.pressure", sample.cpu_pressure);
   PrintPressure("memory.pressure", sample.memory_pressure);
@@ -63,15 +63,15 @@ void PrintSample(const Sample& sample) {
 
 void PrintRatio(const char* name, std::optional<double> ratio) {
   if (ratio) {
-    std::printf("  %s: %.4f\n", name, *ratio);
+    (void)std::printf("  %s: %.4f\n", name, *ratio);
   } else {
-    std::printf("  %s: -\n", name);
+    (void)std::printf("  %s: -\n", name);
   }
 }
 
 int Usage() {
-  std::fprintf(stderr,
-               "usage: crigate-cgroup-probe [--pid PID] [--cgroups-path PATH] [--interval-ms N]\n");
+  (void)std::fprintf(
+      stderr, "usage: crigate-cgroup-probe [--pid PID] [--cgroups-path PATH] [--interval-ms N]\n");
   return 2;
 }
 
@@ -99,42 +99,42 @@ int main(int argc, char** argv) {
   if (interval_ms <= 0) return Usage();
 
   std::unique_ptr<HostCgroupOpener> opener = HostCgroupOpener::ForThisHost();
-  std::printf("mode: %s\n", CgroupModeName(opener->mode()));
-  std::printf("mounts:\n%s", opener->mounts().Describe().c_str());
+  (void)std::printf("mode: %s\n", CgroupModeName(opener->mode()));
+  (void)std::printf("mounts:\n%s", opener->mounts().Describe().c_str());
   CgroupLocation location = opener->Locate(ref);
-  std::printf("location (pid %d, cgroupsPath \"%s\"):\n  v2: %s\n", ref.pid,
-              ref.cgroups_path.c_str(), location.v2_path.c_str());
+  (void)std::printf("location (pid %d, cgroupsPath \"%s\"):\n  v2: %s\n", ref.pid,
+                    ref.cgroups_path.c_str(), location.v2_path.c_str());
   for (const auto& [controller, path] : location.v1_paths) {
-    std::printf("  %s: %s\n", controller.c_str(), path.c_str());
+    (void)std::printf("  %s: %s\n", controller.c_str(), path.c_str());
   }
   std::string error;
   std::unique_ptr<CgroupReader> reader = opener->Open(ref, &error);
   if (!reader) {
-    std::fprintf(stderr, "cannot open the cgroup: %s\n", error.c_str());
+    (void)std::fprintf(stderr, "cannot open the cgroup: %s\n", error.c_str());
     return 1;
   }
-  std::printf("reading: %s\n", reader->Describe().c_str());
+  (void)std::printf("reading: %s\n", reader->Describe().c_str());
   ProcNodeReader node;
   NodeCapacity capacity = node.capacity();
-  std::printf("node: cpus=%d memory=%llu task_limit=%llu\n", capacity.cpus,
-              static_cast<unsigned long long>(capacity.memory_bytes),
-              static_cast<unsigned long long>(capacity.task_limit));
+  (void)std::printf("node: cpus=%d memory=%llu task_limit=%llu\n", capacity.cpus,
+                    static_cast<unsigned long long>(capacity.memory_bytes),
+                    static_cast<unsigned long long>(capacity.task_limit));
 
   auto first_at = std::chrono::steady_clock::now();
   Sample first = reader->Read();
   NodeSample first_node = node.Read();
-  std::printf("sample 1:\n");
+  (void)std::printf("sample 1:\n");
   PrintSample(first);
   std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms));
   auto second_at = std::chrono::steady_clock::now();
   Sample second = reader->Read();
   NodeSample second_node = node.Read();
-  std::printf("sample 2 (after %ld ms):\n", interval_ms);
+  (void)std::printf("sample 2 (after %ld ms):\n", interval_ms);
   PrintSample(second);
 
   double elapsed = std::chrono::duration<double>(second_at - first_at).count();
   ContainerRatios ratios = ComputeContainerRatios(&first, second, elapsed, capacity);
-  std::printf("ratios:\n");
+  (void)std::printf("ratios:\n");
   PrintRatio("cpu", ratios.cpu);
   PrintRatio("memory", ratios.memory);
   PrintRatio("pids", ratios.pids);

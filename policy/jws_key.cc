@@ -257,20 +257,18 @@ std::shared_ptr<const KeySet> KeySet::Load(const std::vector<std::string>& paths
     }
     std::vector<std::string> files;
     if (S_ISDIR(st.st_mode)) {
-      DIR* dir = opendir(path.c_str());
-      if (!dir) {
-        error(fmt::format("cannot read directory {}: {}", path, base::ErrnoText(errno)));
+      base::Result<std::vector<std::string>> names = base::ListDirectory(path);
+      if (!names.ok()) {
+        error(names.error());
         continue;
       }
-      while (dirent* entry = readdir(dir)) {
-        std::string_view name = entry->d_name;
-        if (name.empty() || name[0] == '.') continue;
+      for (const std::string& name : *names) {
+        if (name[0] == '.') continue;
         if (HasSuffix(name, ".pem") || HasSuffix(name, ".pub")) {
-          files.push_back(path + (HasSuffix(path, "/") ? "" : "/") + std::string(name));
+          files.push_back(path);
+          files.back().append(HasSuffix(path, "/") ? "" : "/").append(name);
         }
       }
-      closedir(dir);
-      std::sort(files.begin(), files.end());
       if (files.empty()) {
         error(fmt::format("directory {} holds no *.pem or *.pub file", path));
         continue;

@@ -27,7 +27,7 @@
 
 namespace crigate::policy {
 
-inline constexpr size_t kMaxTokenBytes = 8 * 1024;
+inline constexpr size_t kMaxTokenBytes = size_t{8} * 1024;
 inline constexpr char kTokenAnnotation[] = "crigate.io/token";
 
 struct TokenClaims {

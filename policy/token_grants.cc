@@ -18,7 +18,7 @@ using Code = base::Code;
 namespace fs = std::filesystem;
 
 // A kept token file; far above any token (kMaxTokenBytes), far below memory trouble.
-constexpr size_t kMaxGrantFileBytes = 64 * 1024;
+constexpr size_t kMaxGrantFileBytes = size_t{64} * 1024;
 
 }  // namespace
 

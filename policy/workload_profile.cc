@@ -412,7 +412,8 @@ std::string ResolveHostPath(const std::string& path, std::set<std::string>* know
       resolved.resize(slash == std::string::npos ? 0 : slash);
       continue;
     }
-    std::string next = resolved + "/" + part;
+    std::string next = resolved;
+    next.append("/").append(part);
     if (exists && known_real && known_real->count(next)) {
       resolved = std::move(next);  // seen already in this decision: no link
       continue;

@@ -3,6 +3,7 @@
 # keep the code clean, each of which fails the run:
 #   1. clang-format: the tree is formatted (scripts/check-format.sh);
 #   2. scripts/test.sh: the build (-Werror) and every unit and end-to-end test;
+#      then clang-tidy (.clang-tidy) on every non-test source (scripts/tidy.sh);
 #   3. the unit tests again under AddressSanitizer and UndefinedBehaviorSanitizer,
 #      leaks included (build tree <build>-asan, -DCRIGATE_SANITIZE=address,undefined);
 #   4. every libFuzzer target for a short bounded time from its seed corpus
@@ -23,6 +24,7 @@ bash "$CRIGATE_SCRIPTS_DIR/install-deps.sh" --if-missing
 bash "$CRIGATE_SCRIPTS_DIR/check-format.sh"
 
 bash "$CRIGATE_SCRIPTS_DIR/test.sh"
+CRIGATE_BUILD_DIR=$build_dir bash "$CRIGATE_SCRIPTS_DIR/tidy.sh"
 
 if [[ ${CRIGATE_SANITIZE_TESTS:-1} != 0 ]]; then
   sanitize_dir=${build_dir}-asan

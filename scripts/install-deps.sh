@@ -17,6 +17,8 @@ build_deps=(
   libtomlplusplus-dev nlohmann-json3-dev libcurl4-openssl-dev
   # The libFuzzer targets (scripts/fuzz.sh): clang and its fuzzer runtime.
   clang-14 libclang-rt-14-dev
+  # clang-tidy (scripts/tidy.sh).
+  clang-tidy-14
 )
 runtime_deps=(
   containerd runc

@@ -162,7 +162,8 @@ ShapeRules SandboxShape::Rules(const std::string& sandbox_id) const {
   }
   rules.privileged = privileged;
   for (const std::string& dir : containerd_dirs) {
-    rules.bind_prefixes.push_back(dir + "/sandboxes/" + sandbox_id + "/");
+    rules.bind_prefixes.push_back(dir);
+    rules.bind_prefixes.back().append("/sandboxes/").append(sandbox_id).append("/");
   }
   return rules;
 }
@@ -331,6 +332,7 @@ int ClearApprovals(const std::string& dir) {
   DIR* d = opendir(dir.c_str());
   if (d == nullptr) return 0;
   int removed = 0;
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): d is this call's own DIR*, which glibc makes safe
   while (const dirent* e = readdir(d)) {
     const std::string name = e->d_name;
     if (name == "." || name == "..") continue;

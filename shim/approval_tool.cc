@@ -16,20 +16,20 @@ namespace {
 using crigate::base::Status;
 
 int Usage() {
-  std::fprintf(stderr,
-               "usage: crigate-approval keygen PATH\n"
-               "       crigate-approval digest BUNDLE_DIR CONTAINER_ID\n");
+  (void)std::fprintf(stderr,
+                     "usage: crigate-approval keygen PATH\n"
+                     "       crigate-approval digest BUNDLE_DIR CONTAINER_ID\n");
   return 2;
 }
 
 int Fail(const crigate::base::Status& s) {
-  std::fprintf(stderr, "crigate-approval: %s\n", s.message().c_str());
+  (void)std::fprintf(stderr, "crigate-approval: %s\n", s.message().c_str());
   return 1;
 }
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int Run(int argc, char** argv) {
   using namespace crigate::shim;
   if (argc < 3) return Usage();
   const std::string verb = argv[1];
@@ -43,8 +43,17 @@ int main(int argc, char** argv) {
         !s.ok()) {
       return Fail(s);
     }
-    std::printf("%s\n", SpecDigest(spec, argv[3]).c_str());
+    (void)std::printf("%s\n", SpecDigest(spec, argv[3]).c_str());
     return 0;
   }
   return Usage();
+}
+
+int main(int argc, char** argv) {
+  try {
+    return Run(argc, argv);
+  } catch (const std::exception& e) {
+    (void)std::fprintf(stderr, "crigate-approval: %s\n", e.what());
+    return 1;
+  }
 }

@@ -61,7 +61,7 @@ namespace {
 constexpr char kDefaultExecDir[] = "/var/lib/crigate/shim-exec";
 
 std::string Setting(const char* env, const char* fallback) {
-  const char* v = std::getenv(env);
+  const char* v = std::getenv(env);  // NOLINT(concurrency-mt-unsafe): the shim has one thread
   return v != nullptr && *v != '\0' ? v : fallback;
 }
 
@@ -171,7 +171,7 @@ void SweepCopies(int dir_fd) {
     return;
   }
   const time_t cutoff = time(nullptr) - 3600;
-  while (const dirent* e = readdir(d)) {
+  while (const dirent* e = readdir(d)) {  // NOLINT(concurrency-mt-unsafe): one thread
     struct stat st {};
     if (e->d_name[0] == '.') continue;
     if (fstatat(dir_fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_mtime < cutoff) {
@@ -244,13 +244,13 @@ int Main(int argc, char** argv) {
     if (!s.ok()) {
       // containerd reports the combined output followed by ": exit status 1";
       // no newline, as Go shims print their errors.
-      std::fprintf(stderr, "crigate refused the start: %s", s.message().c_str());
+      (void)std::fprintf(stderr, "crigate refused the start: %s", s.message().c_str());
       return 1;
     }
   }
   if (IsSelf(runtime)) {
-    std::fprintf(stderr, "crigate shim: CRIGATE_SHIM_RUNTIME=%s is this wrapper itself",
-                 runtime.c_str());
+    (void)std::fprintf(stderr, "crigate shim: CRIGATE_SHIM_RUNTIME=%s is this wrapper itself",
+                       runtime.c_str());
     return 1;
   }
   std::string exec_path = runtime;
@@ -259,7 +259,7 @@ int Main(int argc, char** argv) {
     std::string error;
     if (!PrivateCopy(runtime, Setting("CRIGATE_SHIM_EXEC_DIR", kDefaultExecDir), &exec_path,
                      &error)) {
-      std::fprintf(stderr, "crigate shim: %s", error.c_str());
+      (void)std::fprintf(stderr, "crigate shim: %s", error.c_str());
       return 1;
     }
     UnlinkWhenGone(getpid(), exec_path);
@@ -269,8 +269,8 @@ int Main(int argc, char** argv) {
   args.push_back(nullptr);
   execv(exec_path.c_str(), args.data());
   const int err = errno;
-  std::fprintf(stderr, "crigate shim: cannot exec %s: %s", exec_path.c_str(),
-               base::ErrnoText(err).c_str());
+  (void)std::fprintf(stderr, "crigate shim: cannot exec %s: %s", exec_path.c_str(),
+                     base::ErrnoText(err).c_str());
   return 1;
 }
 
@@ -279,5 +279,11 @@ int Main(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   if (argc < 1) return 1;
-  return crigate::shim::Main(argc, argv);
+  try {
+    return crigate::shim::Main(argc, argv);
+  } catch (const std::exception& e) {
+    // A start that failed in an unforeseen way is a refused start.
+    (void)std::fprintf(stderr, "crigate shim: %s", e.what());
+    return 1;
+  }
 }

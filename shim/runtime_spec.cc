@@ -198,7 +198,10 @@ std::string CheckMounts(const json& spec, const ShapeRules& rules) {
         ok = ok || (IsCleanAbsolute(src) && src.rfind(prefix, 0) == 0);
       }
       if (!ok) {
-        return "mount " + destination + " binds host path \"" + src + "\", which was not approved";
+        std::string reason = "mount " + destination;
+        return reason.append(" binds host path \"")
+            .append(src)
+            .append("\", which was not approved");
       }
       continue;
     }

@@ -47,7 +47,7 @@ std::optional<json> VerboseInfo(const google::protobuf::Map<std::string, std::st
 
 }  // namespace
 
-BackendResolver::BackendResolver(std::shared_ptr<grpc::Channel> backend,
+BackendResolver::BackendResolver(const std::shared_ptr<grpc::Channel>& backend,
                                  std::chrono::milliseconds timeout)
     : runtime_(v1::RuntimeService::NewStub(backend)),
       images_(v1::ImageService::NewStub(backend)),

@@ -26,7 +26,7 @@ struct CriRuntimeConfig {
 
 class BackendResolver final : public policy::ImageResolver {
  public:
-  BackendResolver(std::shared_ptr<grpc::Channel> backend, std::chrono::milliseconds timeout);
+  BackendResolver(const std::shared_ptr<grpc::Channel>& backend, std::chrono::milliseconds timeout);
 
   policy::Result<policy::ImageIdentity> Image(const std::string& image) override;
   policy::Result<policy::ExistingContainer> Container(const std::string& container_id) override;

@@ -7,7 +7,7 @@
 namespace crigate::cri {
 
 FollowUp::FollowUp(monitor::Watchdog* watchdog, policy::StagedPipeline* pipeline,
-                   std::shared_ptr<grpc::Channel> backend, policy::TokenGrants* grants)
+                   const std::shared_ptr<grpc::Channel>& backend, policy::TokenGrants* grants)
     : watchdog_(watchdog),
       pipeline_(pipeline),
       grants_(grants),

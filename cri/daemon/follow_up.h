@@ -22,7 +22,7 @@ class FollowUp final : public CallObserver {
   // outlive this object. backend is containerd, for removing an image whose
   // pulled digest the trust store refuses.
   FollowUp(monitor::Watchdog* watchdog, policy::StagedPipeline* pipeline,
-           std::shared_ptr<grpc::Channel> backend, policy::TokenGrants* grants = nullptr);
+           const std::shared_ptr<grpc::Channel>& backend, policy::TokenGrants* grants = nullptr);
 
   grpc::Status AfterAllowed(const policy::GateRequest& request, const policy::Decision& decision,
                             const grpc::Status& status,

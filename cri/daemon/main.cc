@@ -61,10 +61,10 @@ int CheckConfig(const Args& args) {
     }
   }
   for (const auto& e : errors) {
-    std::fprintf(stderr, "crigate: config %s: %s\n", args.config_path.c_str(), e.c_str());
+    (void)std::fprintf(stderr, "crigate: config %s: %s\n", args.config_path.c_str(), e.c_str());
   }
   if (!errors.empty()) return 2;
-  std::printf("crigate: config %s is valid\n", args.config_path.c_str());
+  (void)std::printf("crigate: config %s is valid\n", args.config_path.c_str());
   return 0;
 }
 
@@ -74,7 +74,7 @@ int Run(const Args& args) {
       cri::LoadSettings(args.config_path, args.config_given, errors);
   if (!settings) {
     for (const auto& e : errors) {
-      std::fprintf(stderr, "crigate: config %s: %s\n", args.config_path.c_str(), e.c_str());
+      (void)std::fprintf(stderr, "crigate: config %s: %s\n", args.config_path.c_str(), e.c_str());
     }
     return 2;
   }
@@ -88,14 +88,14 @@ int Run(const Args& args) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  (void)signal(SIGPIPE, SIG_IGN);
 
   base::Result<std::unique_ptr<cri::Daemon>> built = cri::Daemon::Build(std::move(*settings));
   if (!built.ok()) {
     // An unusable approval key is the file's error, reported as --check-config would.
     if (built.error().rfind("approval.", 0) == 0) {
-      std::fprintf(stderr, "crigate: config %s: %s\n", args.config_path.c_str(),
-                   built.error().c_str());
+      (void)std::fprintf(stderr, "crigate: config %s: %s\n", args.config_path.c_str(),
+                         built.error().c_str());
       return 2;
     }
     log::Error("{}", built.error());
@@ -113,7 +113,7 @@ int Run(const Args& args) {
       daemon->Reload();
       continue;
     }
-    log::Info("{}: stopping", strsignal(sig));
+    log::Info("{}: stopping", sigdescr_np(sig));  // strsignal is not thread-safe
     break;
   }
   daemon->Drain();
@@ -131,7 +131,7 @@ int main(int argc, char** argv) {
   }
   crigate::Args args;
   if (!crigate::ParseArgs(argc, argv, &args)) {
-    std::fputs(crigate::kUsage, stderr);
+    (void)std::fputs(crigate::kUsage, stderr);
     return 2;
   }
   return args.check_only ? crigate::CheckConfig(args) : crigate::Run(args);

@@ -1,10 +1,12 @@
 #include "policy/base/files.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 
@@ -28,7 +30,7 @@ class Fd final {
 
 std::string OctalMode(mode_t mode) {
   char text[8];
-  std::snprintf(text, sizeof(text), "%04o", static_cast<unsigned>(mode & 07777));
+  (void)std::snprintf(text, sizeof(text), "%04o", static_cast<unsigned>(mode & 07777));
   return text;
 }
 
@@ -71,6 +73,21 @@ Result<std::string> ReadBoundedFile(const std::string& path, ReadLimits limits) 
                                    " bytes");
   }
   return data;
+}
+
+Result<std::vector<std::string>> ListDirectory(const std::string& path) {
+  DIR* dir = opendir(path.c_str());
+  if (dir == nullptr) return Status::NotFound("cannot read " + path + ": " + ErrnoText(errno));
+  std::vector<std::string> names;
+  // readdir is safe on a DIR* no other thread uses (glibc; POSIX.1-2018 drops
+  // readdir_r for it).
+  while (const dirent* entry = readdir(dir)) {  // NOLINT(concurrency-mt-unsafe)
+    const std::string_view name = entry->d_name;
+    if (name != "." && name != "..") names.emplace_back(name);
+  }
+  closedir(dir);
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 Secret::Secret(Secret&& other) noexcept : bytes_(std::move(other.bytes_)) { other.Wipe(); }

@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "policy/base/status.h"
 
@@ -26,6 +27,10 @@ struct ReadLimits {
 // INVALID_ARGUMENT when it is not a regular file or is larger than
 // max_bytes. Messages start with the path.
 Result<std::string> ReadBoundedFile(const std::string& path, ReadLimits limits = {});
+
+// The names in a directory, sorted, without "." and "..". NOT_FOUND with
+// the reason when it cannot be read.
+Result<std::vector<std::string>> ListDirectory(const std::string& path);
 
 // Key material, wiped from memory when destroyed. Move-only, so no stray
 // copy outlives it.

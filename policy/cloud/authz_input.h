@@ -34,7 +34,9 @@ struct NodeIdentity {
   std::string mac;
 };
 
-struct AuthzInput {
+// nlohmann::json's implicit members are not declared noexcept; for these
+// values they do not throw.
+struct AuthzInput {  // NOLINT(bugprone-exception-escape)
   // The "input" object without the nonce: everything the decision may depend
   // on, and so the cache key.
   nlohmann::json input;

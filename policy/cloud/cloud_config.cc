@@ -73,12 +73,12 @@ bool CheckUrl(base::TomlFields& f, std::string_view key, const std::string& url)
 
 void CheckReadableFile(base::TomlFields& f, std::string_view key, const std::string& path) {
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
+  const bool readable =
+      ::stat(path.c_str(), &st) == 0 && (!S_ISREG(st.st_mode) || ::access(path.c_str(), R_OK) == 0);
+  if (!readable) {
     f.Error(key, fmt::format("cannot read {}: {}", path, base::ErrnoText(errno)));
   } else if (!S_ISREG(st.st_mode)) {
     f.Error(key, fmt::format("{} is not a regular file", path));
-  } else if (::access(path.c_str(), R_OK) != 0) {
-    f.Error(key, fmt::format("cannot read {}: {}", path, base::ErrnoText(errno)));
   }
 }
 
@@ -113,17 +113,12 @@ std::string ReadNodeKey(const std::string& path, std::string& error) {
 }
 
 std::string FirstInterfaceMac(const std::string& sys_class_net) {
-  std::vector<std::string> names;
-  if (DIR* dir = ::opendir(sys_class_net.c_str())) {
-    while (const dirent* entry = ::readdir(dir)) {
-      std::string name = entry->d_name;
-      if (name != "." && name != ".." && name != "lo") names.push_back(std::move(name));
-    }
-    ::closedir(dir);
-  }
-  std::sort(names.begin(), names.end());
-  for (const std::string& name : names) {
-    std::ifstream in(sys_class_net + "/" + name + "/address");
+  base::Result<std::vector<std::string>> names = base::ListDirectory(sys_class_net);
+  if (!names.ok()) return {};
+  for (const std::string& name : *names) {
+    if (name == "lo") continue;
+    std::string path = sys_class_net;
+    std::ifstream in(path.append("/").append(name).append("/address"));
     std::string mac;
     if (!std::getline(in, mac)) continue;
     mac = TrimRight(mac);

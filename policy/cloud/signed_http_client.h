@@ -53,7 +53,7 @@ struct HttpReply {
   std::string error;  // when !answered: what went wrong, for the operator
 };
 
-inline constexpr size_t kMaxAnswerBytes = 256 * 1024;
+inline constexpr size_t kMaxAnswerBytes = size_t{256} * 1024;
 
 // Thread-safe. Keeps a few idle curl handles so that their connections (and
 // TLS sessions) are reused between calls; a call never waits for another.

@@ -42,10 +42,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string_view header = text.substr(0, nl);
     const std::string_view claims = nl == std::string_view::npos ? "" : text.substr(nl + 1);
     const std::string signing_input =
-        crigate::policy::Base64UrlEncode(header) + "." + crigate::policy::Base64UrlEncode(claims);
+        crigate::base::Base64UrlEncode(header) + "." + crigate::base::Base64UrlEncode(claims);
     auto signature = fixture.key->Sign(signing_input);
     if (!signature.ok()) return 0;
-    token = signing_input + "." + crigate::policy::Base64UrlEncode(*signature);
+    token = signing_input + "." + crigate::base::Base64UrlEncode(*signature);
   } else {
     token.assign(text);
   }
