@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 
 namespace crigate::base {
 
@@ -15,25 +16,14 @@ Result<std::chrono::seconds> ParseDuration(std::string_view text) {
   if (text.empty()) return invalid();
   int64_t unit = 1;
   std::string_view digits = text;
-  switch (text.back()) {
-    case 's':
-      unit = 1;
+  static constexpr std::pair<char, int64_t> kUnits[] = {
+      {'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}};
+  for (const auto& [suffix, seconds] : kUnits) {
+    if (text.back() == suffix) {
+      unit = seconds;
       digits.remove_suffix(1);
       break;
-    case 'm':
-      unit = 60;
-      digits.remove_suffix(1);
-      break;
-    case 'h':
-      unit = 3600;
-      digits.remove_suffix(1);
-      break;
-    case 'd':
-      unit = 86400;
-      digits.remove_suffix(1);
-      break;
-    default:
-      break;
+    }
   }
   if (digits.empty() || digits.size() > 12) return invalid();
   int64_t n = 0;

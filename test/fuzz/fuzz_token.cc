@@ -32,7 +32,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const std::string_view text(reinterpret_cast<const char*>(data) + 1, size - 1);
   crigate::policy::TokenCheck check;
-  check.now = crigate::policy::TimePoint(std::chrono::seconds(1'800'000'000));
+  check.now = crigate::base::WallTime(std::chrono::seconds(1'800'000'000));
   check.node = "node-a";
   std::string token;
   if (data[0] & 1) {
