@@ -134,10 +134,4 @@ bool IsImageAction(std::string_view action) {
   return action == "CreateContainer" || action == "PullImage" || action == "RemoveImage";
 }
 
-std::string JoinNames(const std::set<std::string>& names) {
-  std::string out;
-  for (const auto& name : names) out += (out.empty() ? "" : ", ") + name;
-  return out;
-}
-
 }  // namespace crigate::policy

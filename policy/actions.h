@@ -60,7 +60,4 @@ bool IsPodIdAction(std::string_view action);
 // Calls whose request carries an image reference (CreateContainer, PullImage, RemoveImage).
 bool IsImageAction(std::string_view action);
 
-// "a, b, c", for messages.
-std::string JoinNames(const std::set<std::string>& names);
-
 }  // namespace crigate::policy

@@ -20,6 +20,7 @@
 #include "policy/base/base64url.h"
 #include "policy/base/duration.h"
 #include "policy/base/files.h"
+#include "policy/base/text.h"
 #include "policy/image_ref.h"
 #include "policy/jws_key.h"
 #include "policy/policy_config.h"
@@ -117,7 +118,7 @@ int Issue(const std::vector<std::string>& args, std::ostream& out, std::ostream&
   for (const auto& action : claims.act) {
     if (!GatableActions().count(action)) {
       err << "crigate token issue: --act: '" << action
-          << "' is not one of: " << JoinNames(GatableActions()) << "\n";
+          << "' is not one of: " << base::Join(GatableActions()) << "\n";
       return 2;
     }
   }

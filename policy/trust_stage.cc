@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "policy/base/text.h"
 #include "policy/trust_subject.h"
 
 namespace crigate::policy {
@@ -94,15 +95,15 @@ StageResult TrustStage::CheckPulled(const GateRequest& request, const std::strin
   if (!ref->digest.empty() && std::find(held.begin(), held.end(), ref->digest) == held.end()) {
     return StageResult::Deny(Code::PERMISSION_DENIED,
                              fmt::format("pulled image {} is {}, not the requested digest",
-                                         ref->String(), JoinList(held)));
+                                         ref->String(), base::Join(held)));
   }
   if (!rule->digests.empty() &&
       std::none_of(held.begin(), held.end(), [&](const auto& d) { return rule->Pins(d); })) {
     return StageResult::Deny(
         Code::PERMISSION_DENIED,
         fmt::format("pulled image {} is {}, not a digest pinned by rule '{}' ({})", ref->String(),
-                    held.empty() ? "of unknown digest" : JoinList(held), rule->name,
-                    JoinList(rule->digests)));
+                    held.empty() ? "of unknown digest" : base::Join(held), rule->name,
+                    base::Join(rule->digests)));
   }
   return StageResult::Allow(
       fmt::format("rule '{}' allows pulled {} {}", rule->name, ref->String(), state.image_digest));

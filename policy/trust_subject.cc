@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "policy/actions.h"
+#include "policy/base/text.h"
 
 namespace crigate::policy {
 namespace {
@@ -240,12 +241,6 @@ std::vector<std::string> NameStrings(const ImageIdentity& identity) {
   return out;
 }
 
-std::string JoinList(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
-  return out;
-}
-
 std::string ReportedDigest(const ImageIdentity& identity, const TrustRule* rule,
                            const ImageRef* matched) {
   for (const auto& digest : DigestsOf(identity)) {
@@ -288,14 +283,14 @@ std::optional<StageResult> ApplyRule(const TrustRule& rule, const TrustSubject& 
         return StageResult::Deny(
             Code::PERMISSION_DENIED,
             fmt::format("image {} on the node is {}, not a digest pinned by {} ({})", s.shown,
-                        held.empty() ? "of unknown digest" : JoinList(held), who,
-                        JoinList(rule.digests)));
+                        held.empty() ? "of unknown digest" : base::Join(held), who,
+                        base::Join(rule.digests)));
       }
     } else if (!s.requested_digest.empty() && !rule.Pins(s.requested_digest)) {
       return StageResult::Deny(
           Code::PERMISSION_DENIED,
           fmt::format("image {} asks for digest {}, not one pinned by {} ({})", s.shown,
-                      s.requested_digest, who, JoinList(rule.digests)));
+                      s.requested_digest, who, base::Join(rule.digests)));
     }
   }
   if (s.check_namespace && !rule.namespaces.empty()) {
@@ -304,13 +299,13 @@ std::optional<StageResult> ApplyRule(const TrustRule& rule, const TrustSubject& 
           Code::PERMISSION_DENIED,
           fmt::format("{} allows only pod namespaces [{}], and the pod's namespace of this "
                       "{} is unknown",
-                      who, JoinList(rule.namespaces), action));
+                      who, base::Join(rule.namespaces), action));
     }
     if (!rule.AllowsNamespace(*s.pod_namespace)) {
       return StageResult::Deny(
           Code::PERMISSION_DENIED,
           fmt::format("{} does not allow image {} in pod namespace '{}' (allowed: {})", who,
-                      s.shown, *s.pod_namespace, JoinList(rule.namespaces)));
+                      s.shown, *s.pod_namespace, base::Join(rule.namespaces)));
     }
   }
   if (s.privileged && !rule.allow_privileged) {

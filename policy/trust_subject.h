@@ -56,6 +56,5 @@ std::vector<std::string> NameStrings(const ImageIdentity& identity);
 // digest of the matched repository, else any repo digest, else the id.
 std::string ReportedDigest(const ImageIdentity& identity, const TrustRule* rule,
                            const ImageRef* matched);
-std::string JoinList(const std::vector<std::string>& items);
 
 }  // namespace crigate::policy

@@ -8,6 +8,8 @@
 #include <cctype>
 #include <functional>
 
+#include "policy/base/text.h"
+
 namespace crigate::policy {
 namespace {
 
@@ -55,10 +57,7 @@ const std::vector<std::string>& DefaultReadonlyPaths() {
 }
 
 std::string Join(const std::set<std::string>& items) {
-  if (items.empty()) return "none";
-  std::string out;
-  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
-  return out;
+  return items.empty() ? "none" : base::Join(items);
 }
 
 // Reasons name the level that forbids the control, then the subject.

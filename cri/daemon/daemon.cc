@@ -8,6 +8,7 @@
 
 #include "cri/log.h"
 #include "policy/actions.h"
+#include "policy/base/text.h"
 #include "policy/base/time.h"
 
 namespace crigate::cri {
@@ -160,7 +161,7 @@ base::Status Daemon::Serve() {
 
   log::Info("crigate listening on {} (mode {:04o}), forwarding to {}, gating [{}], audit {}",
             listener_->path(), config.socket.mode, config.backend_endpoint,
-            policy::JoinNames(GatedActions(*settings_.policy)), pipeline_->audit().path());
+            base::Join(GatedActions(*settings_.policy)), pipeline_->audit().path());
   if (approvals_) {
     log::Info("approving pod and container starts in {} with key {}", approvals_->dir(),
               approvals_->key_file());
@@ -200,19 +201,16 @@ bool Daemon::Reload() {
   std::vector<std::string> errors;
   std::optional<Settings> settings = LoadSettings(path, settings_.must_exist, errors);
   if (!settings) {
-    std::string joined;
-    for (const auto& e : errors) joined += (joined.empty() ? "" : "; ") + e;
-    log::Error("SIGHUP: {} not reloaded, everything stays as it was: {}", path, joined);
+    log::Error("SIGHUP: {} not reloaded, everything stays as it was: {}", path,
+               base::Join(errors, "; "));
     return false;
   }
   if (std::vector<std::string> changed = RestartOnlyChanges(settings_, *settings);
       !changed.empty()) {
-    std::string joined;
-    for (const auto& name : changed) joined += (joined.empty() ? "" : ", ") + name;
     log::Error(
         "SIGHUP: {} not reloaded, everything stays as it was: {} changed, which takes a "
         "restart of crigate",
-        path, joined);
+        path, base::Join(changed));
     return false;
   }
   base::Result<std::shared_ptr<const Snapshot>> next =

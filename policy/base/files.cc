@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <memory>
 
 namespace crigate::base {
 namespace {
@@ -47,6 +48,19 @@ int ReadAll(int fd, size_t max_bytes, std::string* out) {
   }
 }
 
+// Opens path (flags added to O_RDONLY | O_CLOEXEC | O_NOCTTY) into *fd and
+// fills *st; NOT_FOUND when it cannot be opened, INVALID_ARGUMENT when it is
+// not a regular file.
+Status OpenRegularFile(const std::string& path, int flags, std::unique_ptr<Fd>* fd,
+                       struct stat* st) {
+  *fd = std::make_unique<Fd>(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | flags));
+  if ((*fd)->get() < 0 || fstat((*fd)->get(), st) != 0) {
+    return Status::NotFound("cannot read " + path + ": " + ErrnoText(errno));
+  }
+  if (!S_ISREG(st->st_mode)) return Status::InvalidArgument(path + " is not a regular file");
+  return Status::OK();
+}
+
 }  // namespace
 
 std::string ErrnoText(int err) {
@@ -56,16 +70,14 @@ std::string ErrnoText(int err) {
 }
 
 Result<std::string> ReadBoundedFile(const std::string& path, ReadLimits limits) {
-  const int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | (limits.follow_symlinks ? 0 : O_NOFOLLOW);
-  Fd fd(open(path.c_str(), flags));
-  if (fd.get() < 0) return Status::NotFound("cannot read " + path + ": " + ErrnoText(errno));
+  std::unique_ptr<Fd> fd;
   struct stat st {};
-  if (fstat(fd.get(), &st) != 0) {
-    return Status::NotFound("cannot read " + path + ": " + ErrnoText(errno));
+  if (Status opened = OpenRegularFile(path, limits.follow_symlinks ? 0 : O_NOFOLLOW, &fd, &st);
+      !opened.ok()) {
+    return opened;
   }
-  if (!S_ISREG(st.st_mode)) return Status::InvalidArgument(path + " is not a regular file");
   std::string data;
-  if (int err = ReadAll(fd.get(), limits.max_bytes, &data); err != 0) {
+  if (int err = ReadAll(fd->get(), limits.max_bytes, &data); err != 0) {
     return Status::NotFound("cannot read " + path + ": " + ErrnoText(err));
   }
   if (data.size() > limits.max_bytes) {
@@ -121,13 +133,9 @@ void Secret::TrimRight() {
 }
 
 Result<Secret> ReadSecretFile(const std::string& path, SecretRules rules) {
-  Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
-  if (fd.get() < 0) return Status::NotFound("cannot read " + path + ": " + ErrnoText(errno));
+  std::unique_ptr<Fd> fd;
   struct stat st {};
-  if (fstat(fd.get(), &st) != 0) {
-    return Status::NotFound("cannot read " + path + ": " + ErrnoText(errno));
-  }
-  if (!S_ISREG(st.st_mode)) return Status::InvalidArgument(path + " is not a regular file");
+  if (Status opened = OpenRegularFile(path, 0, &fd, &st); !opened.ok()) return opened;
   if (st.st_uid != rules.owner) {
     return Status::PermissionDenied(path + " is owned by uid " + std::to_string(st.st_uid) +
                                     ", must be owned by uid " + std::to_string(rules.owner) +
@@ -152,7 +160,7 @@ Result<Secret> ReadSecretFile(const std::string& path, SecretRules rules) {
   Secret secret(std::string(size, '\0'));
   size_t got = 0;
   while (got < size) {
-    const ssize_t n = read(fd.get(), secret.mutable_data() + got, size - got);
+    const ssize_t n = read(fd->get(), secret.mutable_data() + got, size - got);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return Status::NotFound("cannot read " + path + ": " + ErrnoText(errno));
     if (n == 0) return Status::NotFound("cannot read " + path + ": it shrank while being read");

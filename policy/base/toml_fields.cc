@@ -4,17 +4,9 @@
 
 #include "policy/base/duration.h"
 #include "policy/base/files.h"
+#include "policy/base/text.h"
 
 namespace crigate::base {
-namespace {
-
-std::string JoinNames(const std::set<std::string>& names) {
-  std::string out;
-  for (const auto& name : names) out += (out.empty() ? "" : ", ") + name;
-  return out;
-}
-
-}  // namespace
 
 TomlFields::TomlFields(const toml::table* table, std::string prefix,
                        std::vector<std::string>& errors)
@@ -97,8 +89,8 @@ void TomlFields::NameSet(std::string_view key, const std::set<std::string>& allo
   std::set<std::string> names;
   for (size_t i = 0; i < items.size(); ++i) {
     if (!allowed.count(items[i])) {
-      errors_.push_back(fmt::format("{}[{}]: '{}' is not one of: {}", Name(key), i, items[i],
-                                    JoinNames(allowed)));
+      errors_.push_back(
+          fmt::format("{}[{}]: '{}' is not one of: {}", Name(key), i, items[i], Join(allowed)));
       continue;
     }
     names.insert(items[i]);
