@@ -1,18 +1,28 @@
 #include "test/cri_client.h"
 
 #include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
 
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
 
+#include "cri_subset.grpc.pb.h"
+
 namespace crigate::test {
+
+struct CriClient::Stubs {
+  std::unique_ptr<v1::RuntimeService::Stub> runtime;
+  std::unique_ptr<v1::ImageService::Stub> images;
+};
 
 CriClient::CriClient(const std::string& socket, std::chrono::milliseconds timeout)
     : channel_(grpc::CreateChannel("unix://" + socket, grpc::InsecureChannelCredentials())),
-      runtime_(v1::RuntimeService::NewStub(channel_)),
-      images_(v1::ImageService::NewStub(channel_)),
+      stubs_(new Stubs{v1::RuntimeService::NewStub(channel_), v1::ImageService::NewStub(channel_)}),
       timeout_(timeout) {}
+
+CriClient::~CriClient() = default;
+CriClient::CriClient(CriClient&&) noexcept = default;
 
 void CriClient::Prepare(grpc::ClientContext* ctx) const {
   ctx->set_deadline(std::chrono::system_clock::now() + timeout_);
@@ -24,13 +34,13 @@ grpc::Status CriClient::Version(v1::VersionResponse* out) {
   Prepare(&ctx);
   v1::VersionRequest req;
   req.set_version("v1");
-  return runtime_->Version(&ctx, req, out);
+  return stubs_->runtime->Version(&ctx, req, out);
 }
 
 grpc::Status CriClient::Status(v1::StatusResponse* out) {
   grpc::ClientContext ctx;
   Prepare(&ctx);
-  return runtime_->Status(&ctx, v1::StatusRequest(), out);
+  return stubs_->runtime->Status(&ctx, v1::StatusRequest(), out);
 }
 
 grpc::Status CriClient::PullImage(const std::string& image, v1::PullImageResponse* out,
@@ -40,7 +50,7 @@ grpc::Status CriClient::PullImage(const std::string& image, v1::PullImageRespons
   v1::PullImageRequest req;
   req.mutable_image()->set_image(image);
   for (const auto& [k, v] : annotations) (*req.mutable_image()->mutable_annotations())[k] = v;
-  return images_->PullImage(&ctx, req, out);
+  return stubs_->images->PullImage(&ctx, req, out);
 }
 
 grpc::Status CriClient::ImageStatus(const std::string& image, v1::ImageStatusResponse* out) {
@@ -48,13 +58,13 @@ grpc::Status CriClient::ImageStatus(const std::string& image, v1::ImageStatusRes
   Prepare(&ctx);
   v1::ImageStatusRequest req;
   req.mutable_image()->set_image(image);
-  return images_->ImageStatus(&ctx, req, out);
+  return stubs_->images->ImageStatus(&ctx, req, out);
 }
 
 grpc::Status CriClient::ListImages(v1::ListImagesResponse* out) {
   grpc::ClientContext ctx;
   Prepare(&ctx);
-  return images_->ListImages(&ctx, v1::ListImagesRequest(), out);
+  return stubs_->images->ListImages(&ctx, v1::ListImagesRequest(), out);
 }
 
 grpc::Status CriClient::RemoveImage(const std::string& image) {
@@ -63,7 +73,7 @@ grpc::Status CriClient::RemoveImage(const std::string& image) {
   v1::RemoveImageRequest req;
   req.mutable_image()->set_image(image);
   v1::RemoveImageResponse resp;
-  return images_->RemoveImage(&ctx, req, &resp);
+  return stubs_->images->RemoveImage(&ctx, req, &resp);
 }
 
 grpc::Status CriClient::RunPodSandbox(const v1::PodSandboxConfig& config, std::string* pod_id) {
@@ -72,7 +82,7 @@ grpc::Status CriClient::RunPodSandbox(const v1::PodSandboxConfig& config, std::s
   v1::RunPodSandboxRequest req;
   *req.mutable_config() = config;
   v1::RunPodSandboxResponse resp;
-  grpc::Status s = runtime_->RunPodSandbox(&ctx, req, &resp);
+  grpc::Status s = stubs_->runtime->RunPodSandbox(&ctx, req, &resp);
   if (pod_id) *pod_id = resp.pod_sandbox_id();
   return s;
 }
@@ -83,7 +93,7 @@ grpc::Status CriClient::StopPodSandbox(const std::string& pod_id) {
   v1::StopPodSandboxRequest req;
   req.set_pod_sandbox_id(pod_id);
   v1::StopPodSandboxResponse resp;
-  return runtime_->StopPodSandbox(&ctx, req, &resp);
+  return stubs_->runtime->StopPodSandbox(&ctx, req, &resp);
 }
 
 grpc::Status CriClient::RemovePodSandbox(const std::string& pod_id) {
@@ -92,7 +102,7 @@ grpc::Status CriClient::RemovePodSandbox(const std::string& pod_id) {
   v1::RemovePodSandboxRequest req;
   req.set_pod_sandbox_id(pod_id);
   v1::RemovePodSandboxResponse resp;
-  return runtime_->RemovePodSandbox(&ctx, req, &resp);
+  return stubs_->runtime->RemovePodSandbox(&ctx, req, &resp);
 }
 
 grpc::Status CriClient::CreateContainer(const std::string& pod_id,
@@ -111,7 +121,7 @@ grpc::Status CriClient::CreateContainer(const v1::CreateContainerRequest& reques
   grpc::ClientContext ctx;
   Prepare(&ctx);
   v1::CreateContainerResponse resp;
-  grpc::Status s = runtime_->CreateContainer(&ctx, request, &resp);
+  grpc::Status s = stubs_->runtime->CreateContainer(&ctx, request, &resp);
   if (container_id) *container_id = resp.container_id();
   return s;
 }
@@ -122,7 +132,7 @@ grpc::Status CriClient::StartContainer(const std::string& container_id) {
   v1::StartContainerRequest req;
   req.set_container_id(container_id);
   v1::StartContainerResponse resp;
-  return runtime_->StartContainer(&ctx, req, &resp);
+  return stubs_->runtime->StartContainer(&ctx, req, &resp);
 }
 
 grpc::Status CriClient::StopContainer(const std::string& container_id, int64_t timeout_s) {
@@ -132,7 +142,7 @@ grpc::Status CriClient::StopContainer(const std::string& container_id, int64_t t
   req.set_container_id(container_id);
   req.set_timeout(timeout_s);
   v1::StopContainerResponse resp;
-  return runtime_->StopContainer(&ctx, req, &resp);
+  return stubs_->runtime->StopContainer(&ctx, req, &resp);
 }
 
 grpc::Status CriClient::RemoveContainer(const std::string& container_id) {
@@ -141,7 +151,7 @@ grpc::Status CriClient::RemoveContainer(const std::string& container_id) {
   v1::RemoveContainerRequest req;
   req.set_container_id(container_id);
   v1::RemoveContainerResponse resp;
-  return runtime_->RemoveContainer(&ctx, req, &resp);
+  return stubs_->runtime->RemoveContainer(&ctx, req, &resp);
 }
 
 grpc::Status CriClient::ContainerStatus(const std::string& container_id,
@@ -151,7 +161,7 @@ grpc::Status CriClient::ContainerStatus(const std::string& container_id,
   v1::ContainerStatusRequest req;
   req.set_container_id(container_id);
   req.set_verbose(verbose);
-  return runtime_->ContainerStatus(&ctx, req, out);
+  return stubs_->runtime->ContainerStatus(&ctx, req, out);
 }
 
 grpc::Status CriClient::ContainerStats(const std::string& container_id,
@@ -160,13 +170,13 @@ grpc::Status CriClient::ContainerStats(const std::string& container_id,
   Prepare(&ctx);
   v1::ContainerStatsRequest req;
   req.set_container_id(container_id);
-  return runtime_->ContainerStats(&ctx, req, out);
+  return stubs_->runtime->ContainerStats(&ctx, req, out);
 }
 
 grpc::Status CriClient::ListContainers(v1::ListContainersResponse* out) {
   grpc::ClientContext ctx;
   Prepare(&ctx);
-  return runtime_->ListContainers(&ctx, v1::ListContainersRequest(), out);
+  return stubs_->runtime->ListContainers(&ctx, v1::ListContainersRequest(), out);
 }
 
 grpc::Status CriClient::ExecSync(const std::string& container_id,
@@ -178,7 +188,7 @@ grpc::Status CriClient::ExecSync(const std::string& container_id,
   req.set_container_id(container_id);
   for (const auto& c : cmd) req.add_cmd(c);
   req.set_timeout(timeout_s);
-  return runtime_->ExecSync(&ctx, req, out);
+  return stubs_->runtime->ExecSync(&ctx, req, out);
 }
 
 grpc::Status CriClient::RawCall(const std::string& method, const std::string& request,

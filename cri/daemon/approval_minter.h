@@ -29,8 +29,8 @@
 #include <string>
 #include <vector>
 
+#include "cri/call_hooks.h"
 #include "cri/daemon/backend_resolver.h"
-#include "cri/proxy.h"
 #include "policy/base/latest.h"
 #include "shim/approval.h"
 #include "shim/approval_store.h"

@@ -1,11 +1,14 @@
 #include "cri/daemon/backend_resolver.h"
 
 #include <fmt/format.h>
+#include <grpcpp/channel.h>
+#include <grpcpp/client_context.h>
 
 #include <nlohmann/json.hpp>
 
 #include "cri/grpc_status.h"
 #include "cri/inspect.h"
+#include "cri_subset.grpc.pb.h"
 
 namespace crigate::cri {
 namespace {
@@ -47,11 +50,17 @@ std::optional<json> VerboseInfo(const google::protobuf::Map<std::string, std::st
 
 }  // namespace
 
+struct BackendResolver::Stubs {
+  std::unique_ptr<v1::RuntimeService::Stub> runtime;
+  std::unique_ptr<v1::ImageService::Stub> images;
+};
+
 BackendResolver::BackendResolver(const std::shared_ptr<grpc::Channel>& backend,
                                  std::chrono::milliseconds timeout)
-    : runtime_(v1::RuntimeService::NewStub(backend)),
-      images_(v1::ImageService::NewStub(backend)),
+    : stubs_(new Stubs{v1::RuntimeService::NewStub(backend), v1::ImageService::NewStub(backend)}),
       timeout_(timeout) {}
+
+BackendResolver::~BackendResolver() = default;
 
 void BackendResolver::Prepare(grpc::ClientContext* ctx) const {
   ctx->set_deadline(std::chrono::system_clock::now() + timeout_);
@@ -63,7 +72,7 @@ policy::Result<policy::ImageIdentity> BackendResolver::Image(const std::string& 
   v1::ImageStatusRequest req;
   req.mutable_image()->set_image(image);
   v1::ImageStatusResponse resp;
-  grpc::Status s = images_->ImageStatus(&ctx, req, &resp);
+  grpc::Status s = stubs_->images->ImageStatus(&ctx, req, &resp);
   if (!s.ok()) return BackendFailed("ImageStatus", s);
   if (!resp.has_image() || resp.image().id().empty()) {
     return base::Status(base::Code::NOT_FOUND, fmt::format("image {} is not on this node", image));
@@ -88,7 +97,7 @@ policy::Result<policy::ExistingContainer> BackendResolver::Container(
     req.set_container_id(container_id);
     req.set_verbose(true);
     v1::ContainerStatusResponse resp;
-    grpc::Status s = runtime_->ContainerStatus(&ctx, req, &resp);
+    grpc::Status s = stubs_->runtime->ContainerStatus(&ctx, req, &resp);
     if (!s.ok()) return BackendFailed("ContainerStatus", s);
     const auto& st = resp.status();
     out.id = st.id();
@@ -119,7 +128,7 @@ policy::Result<policy::ExistingContainer> BackendResolver::Container(
     v1::ListContainersRequest req;
     req.mutable_filter()->set_id(out.id);
     v1::ListContainersResponse resp;
-    grpc::Status s = runtime_->ListContainers(&ctx, req, &resp);
+    grpc::Status s = stubs_->runtime->ListContainers(&ctx, req, &resp);
     if (!s.ok()) return BackendFailed("ListContainers", s);
     if (resp.containers_size() != 1) {
       return base::Status(base::Code::NOT_FOUND,
@@ -161,7 +170,7 @@ policy::Result<CriRuntimeConfig> BackendResolver::RuntimeConfig() {
   v1::StatusRequest req;
   req.set_verbose(true);
   v1::StatusResponse resp;
-  grpc::Status s = runtime_->Status(&ctx, req, &resp);
+  grpc::Status s = stubs_->runtime->Status(&ctx, req, &resp);
   if (!s.ok()) return BackendFailed("Status", s);
   CriRuntimeConfig out;
   const auto it = resp.info().find("config");
@@ -194,7 +203,7 @@ policy::Result<std::vector<std::string>> BackendResolver::ImageCommand(const std
   req.mutable_image()->set_image(image);
   req.set_verbose(true);
   v1::ImageStatusResponse resp;
-  grpc::Status s = images_->ImageStatus(&ctx, req, &resp);
+  grpc::Status s = stubs_->images->ImageStatus(&ctx, req, &resp);
   if (!s.ok()) return BackendFailed("ImageStatus", s);
   std::optional<json> info = VerboseInfo(resp.info());
   if (!resp.has_image() || !info) {
@@ -223,7 +232,7 @@ base::Status BackendResolver::PullImage(const std::string& image,
   v1::PullImageRequest req;
   req.mutable_image()->set_image(image);
   v1::PullImageResponse resp;
-  grpc::Status s = images_->PullImage(&ctx, req, &resp);
+  grpc::Status s = stubs_->images->PullImage(&ctx, req, &resp);
   return s.ok() ? base::Status::OK() : BackendFailed("PullImage", s);
 }
 
@@ -234,7 +243,7 @@ policy::Result<policy::ExistingSandbox> BackendResolver::Sandbox(const std::stri
   req.set_pod_sandbox_id(sandbox_id);
   req.set_verbose(true);
   v1::PodSandboxStatusResponse resp;
-  grpc::Status s = runtime_->PodSandboxStatus(&ctx, req, &resp);
+  grpc::Status s = stubs_->runtime->PodSandboxStatus(&ctx, req, &resp);
   if (!s.ok()) return BackendFailed("PodSandboxStatus", s);
   const auto& st = resp.status();
   if (st.id().empty()) {

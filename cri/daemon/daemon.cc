@@ -1,15 +1,25 @@
 #include "cri/daemon/daemon.h"
 
+#include <grpcpp/grpcpp.h>
 #include <grpcpp/server_posix.h>
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <set>
 
+#include "cri/daemon/approval_minter.h"
+#include "cri/daemon/backend_resolver.h"
+#include "cri/daemon/follow_up.h"
+#include "cri/daemon/stop_reporter.h"
 #include "cri/log.h"
+#include "cri/proxy.h"
+#include "cri/unix_listener.h"
+#include "cri/work_queue.h"
+#include "monitor/monitor.h"
 #include "policy/actions.h"
 #include "policy/base/text.h"
 #include "policy/base/time.h"
+#include "policy/cloud/event_sink.h"
 
 namespace crigate::cri {
 namespace {

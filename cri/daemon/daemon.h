@@ -3,38 +3,48 @@
 // cloud event sink, watchdog, approvals, the front end), serves the CRI
 // socket, reloads on SIGHUP and drains on SIGTERM/SIGINT.
 //
-//   auto daemon = Daemon::Build(settings);   // nothing served yet
+//   auto daemon = Daemon::Build(settings);   // Result: nothing served yet
 //   (*daemon)->Serve();                      // accept thread + watchdog
-//   daemon->Reload(path);                             // on SIGHUP
-//   daemon->Drain();                                  // on SIGTERM; then destroy
+//   (*daemon)->Reload();                     // on SIGHUP
+//   (*daemon)->Drain();                      // on SIGTERM; then destroy
 //
 // Parts are members in construction order, so they are destroyed in the
-// reverse: nothing outlives what it points to.
+// reverse: nothing outlives what it points to. They are only named here, so
+// that main.cc does not parse the gRPC server and every part's header.
 #pragma once
-
-#include <grpcpp/grpcpp.h>
 
 #include <memory>
 #include <string>
 #include <thread>
 
-#include "cri/daemon/approval_minter.h"
-#include "cri/daemon/backend_resolver.h"
-#include "cri/daemon/follow_up.h"
 #include "cri/daemon/settings.h"
-#include "cri/daemon/stop_reporter.h"
 #include "cri/peer_registry.h"
-#include "cri/proxy.h"
-#include "cri/unix_listener.h"
-#include "cri/work_queue.h"
-#include "monitor/monitor.h"
 #include "policy/base/latest.h"
-#include "policy/cloud/event_sink.h"
-#include "policy/pipeline.h"
 #include "policy/pipeline_builder.h"
-#include "policy/token_grants.h"
+
+namespace grpc {
+class Channel;
+class Server;
+}  // namespace grpc
+
+namespace crigate::cloud {
+class EventSink;
+class NodeSigner;
+}  // namespace crigate::cloud
+
+namespace crigate::monitor {
+class Watchdog;
+}  // namespace crigate::monitor
 
 namespace crigate::cri {
+
+class ApprovalMinter;
+class BackendResolver;
+class BackendSandboxFacts;
+class FollowUp;
+class ProxyService;
+class UnixListener;
+class WorkQueue;
 
 // Everything a SIGHUP replaces, built whole from one Settings and swapped in
 // as one pointer: the stage set every decision runs (trust store, token keys,

@@ -1,17 +1,27 @@
 #include "cri/daemon/follow_up.h"
 
+#include <grpcpp/channel.h>
+#include <grpcpp/client_context.h>
+
 #include "cri/grpc_status.h"
 #include "cri/inspect.h"
 #include "cri/log.h"
+#include "cri_subset.grpc.pb.h"
 
 namespace crigate::cri {
+
+struct FollowUp::Images {
+  std::unique_ptr<runtime::v1::ImageService::Stub> stub;
+};
 
 FollowUp::FollowUp(monitor::Watchdog* watchdog, policy::StagedPipeline* pipeline,
                    const std::shared_ptr<grpc::Channel>& backend, policy::TokenGrants* grants)
     : watchdog_(watchdog),
       pipeline_(pipeline),
       grants_(grants),
-      images_(runtime::v1::ImageService::NewStub(backend)) {}
+      images_(new Images{runtime::v1::ImageService::NewStub(backend)}) {}
+
+FollowUp::~FollowUp() = default;
 
 grpc::Status FollowUp::AfterAllowed(const policy::GateRequest& request,
                                     const policy::Decision& decision, const grpc::Status& status,
@@ -50,7 +60,7 @@ grpc::Status FollowUp::CheckPull(const policy::GateRequest& request,
   runtime::v1::RemoveImageRequest remove;
   remove.mutable_image()->set_image(pulled.image_ref());
   runtime::v1::RemoveImageResponse removed;
-  grpc::Status s = images_->RemoveImage(&ctx, remove, &removed);
+  grpc::Status s = images_->stub->RemoveImage(&ctx, remove, &removed);
   log::Info("deny PullImage image={} after the pull: {}; pulled image {} {}", request.image,
             decision.reason, pulled.image_ref(),
             s.ok() ? "removed" : "could NOT be removed: " + s.error_message());

@@ -6,13 +6,16 @@
 // StartContainer (policy/token_grants.h).
 #pragma once
 
-#include <grpcpp/channel.h>
+#include <memory>
 
-#include "cri/proxy.h"
-#include "cri_subset.grpc.pb.h"
+#include "cri/call_hooks.h"
 #include "monitor/watchdog.h"
 #include "policy/pipeline.h"
 #include "policy/token_grants.h"
+
+namespace grpc {
+class Channel;
+}  // namespace grpc
 
 namespace crigate::cri {
 
@@ -23,6 +26,7 @@ class FollowUp final : public CallObserver {
   // pulled digest the trust store refuses.
   FollowUp(monitor::Watchdog* watchdog, policy::StagedPipeline* pipeline,
            const std::shared_ptr<grpc::Channel>& backend, policy::TokenGrants* grants = nullptr);
+  ~FollowUp() override;
 
   grpc::Status AfterAllowed(const policy::GateRequest& request, const policy::Decision& decision,
                             const grpc::Status& status,
@@ -43,7 +47,9 @@ class FollowUp final : public CallObserver {
   monitor::Watchdog* const watchdog_;
   policy::StagedPipeline* const pipeline_;
   policy::TokenGrants* const grants_;
-  const std::unique_ptr<runtime::v1::ImageService::Stub> images_;
+  // containerd's ImageService stub (out of line, as in BackendResolver).
+  struct Images;
+  const std::unique_ptr<Images> images_;
 };
 
 }  // namespace crigate::cri

@@ -1,5 +1,6 @@
 // The front end against real containerd and runc: crigate must be invisible
 // to what it lets through.
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -8,6 +9,7 @@
 #include <fstream>
 #include <thread>
 
+#include "cri_subset.grpc.pb.h"
 #include "test/cri_client.h"
 #include "test/e2e/harness.h"
 

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -19,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "cri_subset.grpc.pb.h"
 #include "test/cri_client.h"
 
 namespace crigate::test {

@@ -12,6 +12,7 @@
 //   8  a field with the wrong wire type read as its default
 //   9  a token used up by a call that never ran (audit failure, oversize)
 //  10  StartContainer judged by the first tag instead of the created reference
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/mount.h>
@@ -26,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "cri_subset.grpc.pb.h"
 #include "test/cri_client.h"
 #include "test/e2e/harness.h"
 
