@@ -24,11 +24,13 @@ using namespace std::chrono_literals;
 // machine runs. A spinning container under a half-CPU quota samples near 1.0
 // on an idle machine; the threshold is low so that it still breaches when a
 // loaded test machine gives it only part of its quota, while a sleeping one
-// stays near 0. A long cool-down makes "only one victim" observable.
+// stays near 0. A long cool-down makes "only one victim" observable. A
+// breach takes 3 samples 250 ms apart: the waits for "nothing is stopped"
+// below each cover at least five such windows.
 constexpr char kMonitorConfig[] = R"(
 [monitor]
 enabled = true
-interval_ms = 500
+interval_ms = 250
 samples = 3
 cpu = 0.3
 memory = 0
@@ -164,7 +166,7 @@ TEST_F(Monitor, StopsTheBurnerAndLeavesTheQuietContainerRunning) {
   EXPECT_NE(events.find(burner), std::string::npos) << events;
   EXPECT_EQ(events.find(quiet), std::string::npos) << events;
   // The quiet one stays up while the watchdog keeps sampling.
-  std::this_thread::sleep_for(2s);
+  std::this_thread::sleep_for(1500ms);
   EXPECT_EQ(State(cri, quiet), v1::CONTAINER_RUNNING);
 }
 
@@ -202,7 +204,7 @@ TEST_F(Monitor, ProtectedContainerIsNeverStopped) {
   std::string id =
       StartHalfCpu(cri, "protected", true, gate.dir(), {{"crigate.io/protected", "true"}});
   // Long enough for several breaches' worth of samples.
-  EXPECT_FALSE(WaitExited(cri, id, 6s)) << gate.Log();
+  EXPECT_FALSE(WaitExited(cri, id, 4s)) << gate.Log();
 }
 
 // Whose a container is comes from its pod sandbox in containerd; kubelet's
@@ -219,7 +221,7 @@ TEST_F(Monitor, ProtectionFollowsThePodsRealNamespaceNotItsLabels) {
 
   // A burner in a kube-system pod that carries none of kubelet's labels.
   std::string system = StartHalfCpu(cri, "system", true, gate.dir(), {}, "kube-system");
-  EXPECT_FALSE(WaitExited(cri, system, 6s)) << "a kube-system pod without labels was stopped";
+  EXPECT_FALSE(WaitExited(cri, system, 4s)) << "a kube-system pod without labels was stopped";
   // A burner in "default" whose label claims kube-system.
   std::string spoofed = StartHalfCpu(cri, "spoofed", true, gate.dir(),
                                      {{"io.kubernetes.pod.namespace", "kube-system"}});
@@ -269,8 +271,8 @@ TEST_F(Monitor, HostLoadWithIdleContainersStopsNothing) {
   std::string first = StartHalfCpu(cri, "idle-1", false, gate.dir());
   std::string second = StartHalfCpu(cri, "idle-2", false, gate.dir());
   HostBurner burner(2);
-  // Many breach windows' worth (3 samples of 500 ms each).
-  EXPECT_FALSE(WaitExited(cri, second, 8s)) << gate.Log();
+  // Many breach windows' worth.
+  EXPECT_FALSE(WaitExited(cri, second, 5s)) << gate.Log();
   EXPECT_EQ(State(cri, first), v1::CONTAINER_RUNNING) << gate.Log();
   EXPECT_EQ(gate.Audit().find("monitor_stop"), std::string::npos) << gate.Audit();
 }
