@@ -1,5 +1,7 @@
 #include "policy/audit_record.h"
 
+#include <nlohmann/json.hpp>
+
 namespace crigate::policy {
 
 const char* VerdictName(Verdict verdict) {

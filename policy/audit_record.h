@@ -2,7 +2,7 @@
 // which image and digest, what every stage said, and the outcome.
 #pragma once
 
-#include <nlohmann/json.hpp>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
 

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <nlohmann/json.hpp>
+
 #include "policy/actions.h"
 #include "policy/workload_profile.h"
 #include "shim/runtime_spec.h"

@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <nlohmann/json.hpp>
 
 #include "policy/base/files.h"
 #include "shim/hmac_sha256.h"

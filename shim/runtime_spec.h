@@ -16,7 +16,7 @@
 // Shared by the daemon and containerd-shim-crigate-v2: no gRPC, no threads.
 #pragma once
 
-#include <nlohmann/json.hpp>
+#include <nlohmann/json_fwd.hpp>
 #include <set>
 #include <string>
 #include <string_view>
