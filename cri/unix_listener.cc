@@ -47,59 +47,58 @@ void MakeParentDirs(const std::string& path) {
 
 }  // namespace
 
-std::unique_ptr<UnixListener> UnixListener::Open(const SocketOptions& options, std::string* error) {
+base::Result<std::unique_ptr<UnixListener>> UnixListener::Open(const SocketOptions& options) {
   sockaddr_un addr;
   if (!FillAddress(options.path, &addr)) {
-    *error = fmt::format("socket path '{}' is empty or longer than {} bytes", options.path,
-                         sizeof(addr.sun_path) - 1);
-    return nullptr;
+    return base::Status::InvalidArgument(
+        fmt::format("socket path '{}' is empty or longer than {} bytes", options.path,
+                    sizeof(addr.sun_path) - 1));
   }
   struct stat st;
   if (lstat(options.path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) {
-      *error = fmt::format("{} exists and is not a socket; refusing to replace it", options.path);
-      return nullptr;
+      return base::Status(
+          base::Code::FAILED_PRECONDITION,
+          fmt::format("{} exists and is not a socket; refusing to replace it", options.path));
     }
     if (SomeoneListens(addr)) {
-      *error = fmt::format("another process is already serving on {}", options.path);
-      return nullptr;
+      return base::Status(base::Code::ALREADY_EXISTS,
+                          fmt::format("another process is already serving on {}", options.path));
     }
     unlink(options.path.c_str());
   }
   MakeParentDirs(options.path);
 
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    *error = Errno("cannot create socket for", options.path);
-    return nullptr;
-  }
+  if (fd < 0) return base::Status::Unavailable(Errno("cannot create socket for", options.path));
   // Bind with a tight umask, then widen to the configured mode: the socket is
   // never reachable by more users than configured, not even for a moment.
   mode_t old_umask = umask(0177);
   int rc = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
   umask(old_umask);
   if (rc != 0) {
-    *error = Errno("cannot bind", options.path);
+    base::Status failed = base::Status::Unavailable(Errno("cannot bind", options.path));
     close(fd);
-    return nullptr;
+    return failed;
   }
+  std::string error;
   if ((options.owner != static_cast<uid_t>(-1) || options.group != static_cast<gid_t>(-1)) &&
       chown(options.path.c_str(), options.owner, options.group) != 0) {
-    *error = Errno("cannot chown", options.path);
+    error = Errno("cannot chown", options.path);
   } else if (chmod(options.path.c_str(), options.mode) != 0) {
-    *error = Errno("cannot chmod", options.path);
+    error = Errno("cannot chmod", options.path);
   } else if (listen(fd, SOMAXCONN) != 0) {
-    *error = Errno("cannot listen on", options.path);
+    error = Errno("cannot listen on", options.path);
   } else {
     int wake[2];
     if (pipe2(wake, O_CLOEXEC | O_NONBLOCK) == 0) {
       return std::unique_ptr<UnixListener>(new UnixListener(fd, wake[0], wake[1], options.path));
     }
-    *error = Errno("cannot create wake pipe for", options.path);
+    error = Errno("cannot create wake pipe for", options.path);
   }
   close(fd);
   unlink(options.path.c_str());
-  return nullptr;
+  return base::Status::Unavailable(std::move(error));
 }
 
 UnixListener::UnixListener(int fd, int wake_read, int wake_write, std::string path)

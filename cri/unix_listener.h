@@ -10,6 +10,8 @@
 #include <memory>
 #include <string>
 
+#include "policy/base/status.h"
+
 namespace crigate::cri {
 
 struct SocketOptions {
@@ -23,8 +25,11 @@ class UnixListener final {
  public:
   // Binds and listens on options.path. A stale socket file is removed only
   // when nothing answers on it; a live one is an error (another crigate?).
-  // On failure returns nullptr and sets *error to a sentence for the log.
-  static std::unique_ptr<UnixListener> Open(const SocketOptions& options, std::string* error);
+  // Fails with a sentence for the log: INVALID_ARGUMENT for a path that
+  // cannot be a socket address, FAILED_PRECONDITION when a non-socket file is
+  // in the way, ALREADY_EXISTS when another process serves the path, and
+  // UNAVAILABLE when a system call fails.
+  static base::Result<std::unique_ptr<UnixListener>> Open(const SocketOptions& options);
   ~UnixListener();  // closes the socket and removes its file
 
   UnixListener(const UnixListener&) = delete;

@@ -17,6 +17,7 @@
 #include <string>
 
 #include "cgroup_files.h"
+#include "policy/base/status.h"
 
 namespace crigate::monitor {
 
@@ -94,8 +95,10 @@ struct CgroupRef {
 class CgroupOpener {
  public:
   virtual ~CgroupOpener() = default;
-  // nullptr, with a reason in *error, when no cgroup can be found or opened.
-  virtual std::unique_ptr<CgroupReader> Open(const CgroupRef& ref, std::string* error) = 0;
+  // NOT_FOUND when no cgroup can be found or opened for ref (the container
+  // is gone, or its cgroup is outside the mounted hierarchy); UNAVAILABLE
+  // when the host has no cgroups at all. The message says which.
+  virtual base::Result<std::unique_ptr<CgroupReader>> Open(const CgroupRef& ref) = 0;
 };
 
 }  // namespace crigate::monitor

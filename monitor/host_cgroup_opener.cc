@@ -25,12 +25,11 @@ CgroupLocation HostCgroupOpener::Locate(const CgroupRef& ref) const {
   return LocationFromCgroupsPath(ref.cgroups_path, mounts_.V1Controllers());
 }
 
-std::unique_ptr<CgroupReader> HostCgroupOpener::Open(const CgroupRef& ref, std::string* error) {
+base::Result<std::unique_ptr<CgroupReader>> HostCgroupOpener::Open(const CgroupRef& ref) {
   CgroupLocation location = Locate(ref);
   if (location.empty()) {
-    *error = "no cgroup location: pid " + std::to_string(ref.pid) + " gone and cgroupsPath \"" +
-             ref.cgroups_path + "\" unusable";
-    return nullptr;
+    return base::Status::NotFound("no cgroup location: pid " + std::to_string(ref.pid) +
+                                  " gone and cgroupsPath \"" + ref.cgroups_path + "\" unusable");
   }
   switch (mode_) {
     case CgroupMode::kUnified: {
@@ -39,23 +38,19 @@ std::unique_ptr<CgroupReader> HostCgroupOpener::Open(const CgroupRef& ref, std::
           mount == nullptr ? std::string() : CgroupMounts::Directory(*mount, location.v2_path);
       if (directory.empty()) break;
       auto reader = std::make_unique<CgroupV2Reader>(directory);
-      if (reader->found()) return reader;
-      *error = "no cgroup files in " + directory;
-      return nullptr;
+      if (reader->found()) return std::unique_ptr<CgroupReader>(std::move(reader));
+      return base::Status::NotFound("no cgroup files in " + directory);
     }
     case CgroupMode::kLegacy:
     case CgroupMode::kHybrid: {
       auto reader = std::make_unique<CgroupV1Reader>(mounts_, location);
-      if (reader->found()) return reader;
-      *error = "no cgroup files: " + reader->Describe();
-      return nullptr;
+      if (reader->found()) return std::unique_ptr<CgroupReader>(std::move(reader));
+      return base::Status::NotFound("no cgroup files: " + reader->Describe());
     }
     case CgroupMode::kUnavailable:
-      *error = "cgroups unavailable on this host";
-      return nullptr;
+      return base::Status::Unavailable("cgroups unavailable on this host");
   }
-  *error = "cgroup path outside the mounted hierarchy";
-  return nullptr;
+  return base::Status::NotFound("cgroup path outside the mounted hierarchy");
 }
 
 }  // namespace crigate::monitor

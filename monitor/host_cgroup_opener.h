@@ -27,7 +27,7 @@ class HostCgroupOpener final : public CgroupOpener {
   // known and still alive, else the OCI cgroupsPath. Empty when neither works.
   CgroupLocation Locate(const CgroupRef& ref) const;
 
-  std::unique_ptr<CgroupReader> Open(const CgroupRef& ref, std::string* error) override;
+  base::Result<std::unique_ptr<CgroupReader>> Open(const CgroupRef& ref) override;
 
  private:
   // Constant after construction, so Open is thread-safe.

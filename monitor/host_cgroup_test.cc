@@ -25,10 +25,9 @@ CgroupMounts FixtureV2Mounts() {
 
 TEST(HostCgroupOpener, HybridFixtureFromProcPidCgroup) {
   HostCgroupOpener opener(CgroupMode::kHybrid, FixtureV1Mounts(), kTestdata + "/proc");
-  std::string error;
-  std::unique_ptr<CgroupReader> reader = opener.Open({4242, ""}, &error);
-  ASSERT_NE(reader, nullptr) << error;
-  Sample sample = reader->Read();
+  auto reader = opener.Open({4242, ""});
+  ASSERT_TRUE(reader.ok()) << reader.error();
+  Sample sample = (*reader)->Read();
   EXPECT_EQ(sample.cpu_usage_usec, 3000000u);
   EXPECT_EQ(sample.memory_current, 52428800u);
   EXPECT_EQ(sample.pids_max, 64u);
@@ -37,25 +36,25 @@ TEST(HostCgroupOpener, HybridFixtureFromProcPidCgroup) {
 
 TEST(HostCgroupOpener, UnifiedFixtureFromPidThenCgroupsPath) {
   HostCgroupOpener opener(CgroupMode::kUnified, FixtureV2Mounts(), kTestdata + "/proc");
-  std::string error;
-  std::unique_ptr<CgroupReader> by_pid = opener.Open({4343, ""}, &error);
-  ASSERT_NE(by_pid, nullptr) << error;
-  EXPECT_EQ(by_pid->Read().cpu_usage_usec, 2500000u);
+  auto by_pid = opener.Open({4343, ""});
+  ASSERT_TRUE(by_pid.ok()) << by_pid.error();
+  EXPECT_EQ((*by_pid)->Read().cpu_usage_usec, 2500000u);
   // No such pid (exited): the spec's cgroupsPath is used instead.
-  std::unique_ptr<CgroupReader> by_path = opener.Open({777777, "/k8s.io/limited"}, &error);
-  ASSERT_NE(by_path, nullptr) << error;
-  EXPECT_EQ(by_path->Read().pids_max, 100u);
+  auto by_path = opener.Open({777777, "/k8s.io/limited"});
+  ASSERT_TRUE(by_path.ok()) << by_path.error();
+  EXPECT_EQ((*by_path)->Read().pids_max, 100u);
 }
 
 TEST(HostCgroupOpener, NothingToFindIsAnErrorNotACrash) {
   HostCgroupOpener opener(CgroupMode::kUnified, FixtureV2Mounts(), kTestdata + "/proc");
-  std::string error;
-  EXPECT_EQ(opener.Open({0, ""}, &error), nullptr);
-  EXPECT_FALSE(error.empty());
-  EXPECT_EQ(opener.Open({0, "/k8s.io/gone-already"}, &error), nullptr);
-  EXPECT_NE(error.find("gone-already"), std::string::npos);
+  auto nothing = opener.Open({0, ""});
+  EXPECT_EQ(nothing.code(), base::Code::NOT_FOUND);
+  EXPECT_FALSE(nothing.error().empty());
+  auto gone = opener.Open({0, "/k8s.io/gone-already"});
+  EXPECT_EQ(gone.code(), base::Code::NOT_FOUND);
+  EXPECT_NE(gone.error().find("gone-already"), std::string::npos) << gone.error();
   HostCgroupOpener unavailable(CgroupMode::kUnavailable, CgroupMounts(), kTestdata + "/proc");
-  EXPECT_EQ(unavailable.Open({4343, ""}, &error), nullptr);
+  EXPECT_EQ(unavailable.Open({4343, ""}).code(), base::Code::UNAVAILABLE);
 }
 
 TEST(ProcNodeReader, ReadsFixtureProc) {
@@ -90,9 +89,9 @@ void BurnCpu(std::chrono::milliseconds duration) {
 TEST(HostCgroupOpener, ReadsOwnProcessOnThisHost) {
   std::unique_ptr<HostCgroupOpener> opener = HostCgroupOpener::ForThisHost();
   if (opener->mode() == CgroupMode::kUnavailable) GTEST_SKIP() << "no cgroups here";
-  std::string error;
-  std::unique_ptr<CgroupReader> reader = opener->Open({static_cast<int>(::getpid()), ""}, &error);
-  ASSERT_NE(reader, nullptr) << error;
+  auto opened = opener->Open({static_cast<int>(::getpid()), ""});
+  ASSERT_TRUE(opened.ok()) << opened.status().message();
+  std::unique_ptr<CgroupReader> reader = std::move(*opened);
   if (opener->mode() != CgroupMode::kUnified) {
     EXPECT_NE(dynamic_cast<CgroupV1Reader*>(reader.get()), nullptr);
   }
@@ -132,9 +131,9 @@ TEST(HostCgroupOpener, RealCgroupVanishingIsGone) {
     if (::mkdir(directory.c_str(), 0755) != 0) GTEST_SKIP() << "cannot create " << directory;
     made.push_back(directory);
   }
-  std::string error;
-  std::unique_ptr<CgroupReader> reader = opener->Open({0, name}, &error);
-  ASSERT_NE(reader, nullptr) << error;
+  auto opened = opener->Open({0, name});
+  ASSERT_TRUE(opened.ok()) << opened.status().message();
+  std::unique_ptr<CgroupReader> reader = std::move(*opened);
   Sample alive = reader->Read();
   EXPECT_FALSE(alive.gone);
   EXPECT_TRUE(alive.cpu_ok);
@@ -146,7 +145,7 @@ TEST(HostCgroupOpener, RealCgroupVanishingIsGone) {
   EXPECT_TRUE(reader->Read().gone);
   EXPECT_TRUE(reader->Read().gone);  // and stays so, without a crash
   // Opening it now finds nothing.
-  EXPECT_EQ(opener->Open({0, name}, &error), nullptr);
+  EXPECT_EQ(opener->Open({0, name}).status().code(), base::Code::NOT_FOUND);
 }
 
 }  // namespace

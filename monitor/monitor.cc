@@ -8,11 +8,9 @@
 
 namespace crigate::monitor {
 
-std::unique_ptr<Watchdog> CreateHostWatchdog(const MonitorConfig& config,
-                                             std::shared_ptr<grpc::Channel> containerd,
-                                             std::shared_ptr<ActionReporter> reporter,
-                                             std::function<void(std::string_view)> warn,
-                                             std::string* error) {
+base::Result<std::unique_ptr<Watchdog>> CreateHostWatchdog(
+    const MonitorConfig& config, std::shared_ptr<grpc::Channel> containerd,
+    std::shared_ptr<ActionReporter> reporter, std::function<void(std::string_view)> warn) {
   std::shared_ptr<HostCgroupOpener> cgroups = HostCgroupOpener::ForThisHost();
   // A disabled monitor never samples: no reason to refuse a host without cgroups.
   if (config.enabled) {
@@ -30,9 +28,9 @@ std::unique_ptr<Watchdog> CreateHostWatchdog(const MonitorConfig& config,
         break;
     }
     if (!usable) {
-      *error =
-          std::string("no usable cgroup hierarchy (mode ") + CgroupModeName(cgroups->mode()) + ")";
-      return nullptr;
+      return base::Status(
+          base::Code::FAILED_PRECONDITION,
+          std::string("no usable cgroup hierarchy (mode ") + CgroupModeName(cgroups->mode()) + ")");
     }
   }
   Watchdog::Dependencies dependencies;
@@ -44,8 +42,8 @@ std::unique_ptr<Watchdog> CreateHostWatchdog(const MonitorConfig& config,
   try {
     return std::make_unique<Watchdog>(config, std::move(dependencies));
   } catch (const std::system_error& failure) {  // its task queues' threads
-    *error = std::string("cannot start the monitor's threads: ") + failure.what();
-    return nullptr;
+    return base::Status::Internal(std::string("cannot start the monitor's threads: ") +
+                                  failure.what());
   }
 }
 

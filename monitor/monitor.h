@@ -1,7 +1,7 @@
 // The monitor as the daemon sees it. The daemon:
 //   1. parses the [monitor] section:   ParseMonitorConfig(root, errors)
 //   2. builds the watchdog for this host on its channel to containerd:
-//        CreateHostWatchdog(config, channel, reporter, warn, &error)
+//        CreateHostWatchdog(config, channel, reporter, warn)  -> Result
 //   3. Start()s it (which resyncs with the running containers), calls
 //      Register(id) after each successful StartContainer and Forget(id) after
 //      each successful StopContainer / RemoveContainer, and Stop()s it (or
@@ -24,13 +24,11 @@ namespace crigate::monitor {
 
 // A Watchdog on this host's cgroups (mode and mounts detected now), the
 // /proc node figures, and CRI over `containerd` for status, listing and
-// stops. nullptr with *error when the host has no usable cgroup hierarchy
-// or the monitor's threads cannot be created.
-// `warn` receives operator-facing warnings (stderr when empty).
-std::unique_ptr<Watchdog> CreateHostWatchdog(const MonitorConfig& config,
-                                             std::shared_ptr<grpc::Channel> containerd,
-                                             std::shared_ptr<ActionReporter> reporter,
-                                             std::function<void(std::string_view)> warn,
-                                             std::string* error);
+// stops. FAILED_PRECONDITION when the monitor is enabled and the host has
+// no usable cgroup hierarchy; INTERNAL when the monitor's threads cannot be
+// created. `warn` receives operator-facing warnings (stderr when empty).
+base::Result<std::unique_ptr<Watchdog>> CreateHostWatchdog(
+    const MonitorConfig& config, std::shared_ptr<grpc::Channel> containerd,
+    std::shared_ptr<ActionReporter> reporter, std::function<void(std::string_view)> warn);
 
 }  // namespace crigate::monitor

@@ -24,15 +24,13 @@ TEST(CreateHostWatchdog, RunsOnThisHostWithoutARuntime) {
   std::vector<std::string> warnings;
   MonitorConfig config;
   config.interval = std::chrono::milliseconds(50);
-  std::string error;
-  std::unique_ptr<Watchdog> watchdog = CreateHostWatchdog(
-      config, channel, std::make_shared<NoReports>(),
-      [&](std::string_view message) {
-        std::lock_guard<std::mutex> lock(mu);
-        warnings.emplace_back(message);
-      },
-      &error);
-  ASSERT_NE(watchdog, nullptr) << error;
+  auto created = CreateHostWatchdog(config, channel, std::make_shared<NoReports>(),
+                                    [&](std::string_view message) {
+                                      std::lock_guard<std::mutex> lock(mu);
+                                      warnings.emplace_back(message);
+                                    });
+  ASSERT_TRUE(created.ok()) << created.error();
+  std::unique_ptr<Watchdog> watchdog = std::move(created).value();
   ASSERT_TRUE(watchdog->Start());
   watchdog->Register("0123456789abcdef");
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
@@ -52,10 +50,9 @@ TEST(CreateHostWatchdog, DisabledMonitorIsBuiltAndDoesNothing) {
                                      grpc::InsecureChannelCredentials());
   MonitorConfig config;
   config.enabled = false;
-  std::string error;
-  std::unique_ptr<Watchdog> watchdog =
-      CreateHostWatchdog(config, channel, std::make_shared<NoReports>(), nullptr, &error);
-  ASSERT_NE(watchdog, nullptr) << error;
+  auto created = CreateHostWatchdog(config, channel, std::make_shared<NoReports>(), nullptr);
+  ASSERT_TRUE(created.ok()) << created.error();
+  std::unique_ptr<Watchdog> watchdog = std::move(created).value();
   EXPECT_TRUE(watchdog->Start());
   watchdog->Register("0123456789abcdef");
   watchdog->WaitIdle();

@@ -107,12 +107,12 @@ int main(int argc, char** argv) {
   for (const auto& [controller, path] : location.v1_paths) {
     (void)std::printf("  %s: %s\n", controller.c_str(), path.c_str());
   }
-  std::string error;
-  std::unique_ptr<CgroupReader> reader = opener->Open(ref, &error);
-  if (!reader) {
-    (void)std::fprintf(stderr, "cannot open the cgroup: %s\n", error.c_str());
+  auto opened = opener->Open(ref);
+  if (!opened.ok()) {
+    (void)std::fprintf(stderr, "cannot open the cgroup: %s\n", opened.status().message().c_str());
     return 1;
   }
+  std::unique_ptr<CgroupReader> reader = std::move(*opened);
   (void)std::printf("reading: %s\n", reader->Describe().c_str());
   ProcNodeReader node;
   NodeCapacity capacity = node.capacity();

@@ -84,13 +84,13 @@ class BenchCgroups {
 void BM_SampleKeptOpen(benchmark::State& state) {
   BenchCgroups cgroups(static_cast<int>(state.range(0)));
   std::vector<std::unique_ptr<CgroupReader>> readers;
-  std::string error;
   for (const CgroupRef& ref : cgroups.refs()) {
-    readers.push_back(cgroups.opener().Open(ref, &error));
-    if (!readers.back()) {
-      state.SkipWithError(error.c_str());
+    auto reader = cgroups.opener().Open(ref);
+    if (!reader.ok()) {
+      state.SkipWithError(reader.status().message().c_str());
       return;
     }
+    readers.push_back(std::move(*reader));
   }
   uint64_t sum = 0;
   for (auto _ : state) {

@@ -168,10 +168,9 @@ void Watchdog::Lookup(const std::string& container_id) {
     forget_id(false);  // exited already, or never ran: nothing to watch
     return;
   }
-  std::string error;
-  std::unique_ptr<CgroupReader> reader = cgroups_->Open({facts.pid, facts.cgroups_path}, &error);
-  if (!reader) {
-    Warn(fmt::format("container {}: not watched: {}", container_id, error));
+  auto reader = cgroups_->Open({facts.pid, facts.cgroups_path});
+  if (!reader.ok()) {
+    Warn(fmt::format("container {}: not watched: {}", container_id, reader.status().message()));
     forget_id(true);
     return;
   }
@@ -180,7 +179,7 @@ void Watchdog::Lookup(const std::string& container_id) {
   watched->is_protected = config_.IsProtected(facts.pod_namespace, facts.labels);
   watched->facts = std::move(facts);
   watched->facts.id = container_id;
-  watched->reader = std::move(reader);
+  watched->reader = std::move(*reader);
   std::lock_guard<std::mutex> lock(inbox_mu_);
   added_.push_back(std::move(watched));
 }

@@ -108,14 +108,11 @@ class FakeRuntime final : public ContainerRuntime, public CgroupOpener {
     return grpc::Status::OK;
   }
 
-  std::unique_ptr<CgroupReader> Open(const CgroupRef& ref, std::string* error) override {
+  base::Result<std::unique_ptr<CgroupReader>> Open(const CgroupRef& ref) override {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = cgroups_.find(ref.cgroups_path);
-    if (it == cgroups_.end() || it->second->gone) {
-      *error = "no cgroup";
-      return nullptr;
-    }
-    return std::make_unique<FakeReader>(it->second);
+    if (it == cgroups_.end() || it->second->gone) return base::Status::NotFound("no cgroup");
+    return std::unique_ptr<CgroupReader>(std::make_unique<FakeReader>(it->second));
   }
 
   std::vector<std::string> Stops() {

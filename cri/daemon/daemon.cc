@@ -100,12 +100,14 @@ base::Status Daemon::BuildParts() {
   }
 
   if (settings_.monitor.enabled) {
-    std::string error;
-    watchdog_ = monitor::CreateHostWatchdog(
+    auto watchdog = monitor::CreateHostWatchdog(
         settings_.monitor, backend_,
         std::make_shared<StopReporter>(&pipeline_->audit(), events_.get()),
-        [](std::string_view message) { log::Warn("monitor: {}", message); }, &error);
-    if (!watchdog_) return base::Status::Unavailable("cannot start the monitor: " + error);
+        [](std::string_view message) { log::Warn("monitor: {}", message); });
+    if (!watchdog.ok()) {
+      return base::Status(watchdog.code(), "cannot start the monitor: " + watchdog.error());
+    }
+    watchdog_ = std::move(watchdog).value();
   }
   follow_up_ =
       std::make_unique<FollowUp>(watchdog_.get(), pipeline_.get(), backend_, token_grants_.get());
@@ -156,9 +158,9 @@ base::Status Daemon::BuildParts() {
 
 base::Status Daemon::Serve() {
   const DaemonConfig& config = settings_.daemon;
-  std::string error;
-  listener_ = UnixListener::Open(config.socket, &error);
-  if (!listener_) return base::Status::Unavailable("cannot serve: " + error);
+  auto listener = UnixListener::Open(config.socket);
+  if (!listener.ok()) return base::Status(listener.code(), "cannot serve: " + listener.error());
+  listener_ = std::move(listener).value();
   acceptor_ = std::thread([this] {
     listener_->Run([this](int fd) {
       std::optional<policy::Caller> caller = ReadPeerCredentials(fd);
