@@ -589,6 +589,7 @@ TEST_F(TrustReload, SighupSwapsTheTrustStoreWithoutDroppingCalls) {
   s = cri.CreateContainer(pod_id, Container("kept", kBusybox, {"sleep", "3600"}), pod, &id);
   EXPECT_TRUE(s.ok()) << "the previous store should still trust busybox: " << s.error_message();
   created.push_back(id);
+  EXPECT_TRUE(ContainerdHasContainer(pod_id, "kept"));
 
   // A store that no longer trusts busybox takes over.
   WriteFile(store, TrustStore(false));
@@ -615,6 +616,9 @@ TEST_F(TrustReload, SighupSwapsTheTrustStoreWithoutDroppingCalls) {
       << gate.Log();
   s = cri.CreateContainer(pod_id, Container("still", kBusybox, {"sleep", "3600"}), pod, &id);
   EXPECT_EQ(s.error_code(), Code::PERMISSION_DENIED) << s.error_message();
+  EXPECT_NE(s.error_message().find("matches no trust rule"), std::string::npos)
+      << s.error_message();
+  EXPECT_FALSE(ContainerdHasContainer(pod_id, "still"));
 
   // Let the caller see the new store before it stops.
   for (auto until = std::chrono::steady_clock::now() + 10s;
