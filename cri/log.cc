@@ -1,4 +1,4 @@
-#include "log.h"
+#include "cri/log.h"
 
 #include <unistd.h>
 

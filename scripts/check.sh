@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What CI runs (.ci/run): every test (scripts/test.sh) and the checks that
 # keep the code clean, each of which fails the run:
-#   1. clang-format: the tree is formatted (scripts/check-format.sh);
+#   1. clang-format: the tree is formatted (scripts/check-format.sh), and
+#      every include keeps to its floor (scripts/check-layering.sh);
 #   2. scripts/test.sh: the build (-Werror) and every unit and end-to-end test;
 #      then clang-tidy (.clang-tidy) on every non-test source (scripts/tidy.sh);
 #   3. the unit tests again under AddressSanitizer and UndefinedBehaviorSanitizer,
@@ -22,6 +23,7 @@ build_dir=${CRIGATE_BUILD_DIR:-$CRIGATE_REPO_ROOT/build}
 
 bash "$CRIGATE_SCRIPTS_DIR/install-deps.sh" --if-missing
 bash "$CRIGATE_SCRIPTS_DIR/check-format.sh"
+bash "$CRIGATE_SCRIPTS_DIR/check-layering.sh"
 
 bash "$CRIGATE_SCRIPTS_DIR/test.sh"
 CRIGATE_BUILD_DIR=$build_dir bash "$CRIGATE_SCRIPTS_DIR/tidy.sh"
