@@ -7,9 +7,10 @@
 #   monitor/       itself, policy/base/ and the generated CRI headers
 #   policy/        itself (cloud/ and base/ included) and the shim's library
 #                  (shim/approval.h, approval_store.h, runtime_spec.h)
-#   cri/           itself but not cri/daemon/, the generated CRI headers,
-#                  policy/base/, and policy's face for the front end:
-#                  gate.h, actions.h, token.h, audit_record.h
+#   cri/h2/        itself and policy/base/ (gRPC's wire rules: no grpc++)
+#   cri/           itself and cri/h2/ but not cri/daemon/, the generated CRI
+#                  headers, policy/base/, and policy's face for the front
+#                  end: gate.h, actions.h, token.h, audit_record.h
 #   cri/daemon/    anything: it is the one place that knows every part
 #   test/          anything
 # Tests and test helpers (*_test.cc, testing.*, testing/) may also include
@@ -34,7 +35,8 @@ allowed_for() {
     monitor/*) allowed="[a-z_0-9]+\\.h|policy/base/[a-z_0-9]+\\.h|$generated" ;;
     policy/*) allowed="policy/[a-z_0-9/]+\\.h|$shim_library" ;;
     cri/daemon/* | test/*) allowed='.*' ;;
-    cri/*) allowed="cri/[a-z_0-9]+\\.h|$generated|policy/base/[a-z_0-9]+\\.h|$policy_face" ;;
+    cri/h2/*) allowed='(cri/h2|policy/base)/[a-z_0-9]+\.h' ;;
+    cri/*) allowed="cri/(h2/)?[a-z_0-9]+\\.h|$generated|policy/base/[a-z_0-9]+\\.h|$policy_face" ;;
     *) allowed='.*' ;;
   esac
   case $file in

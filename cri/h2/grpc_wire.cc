@@ -1,0 +1,295 @@
+#include "cri/h2/grpc_wire.h"
+
+#include <fmt/format.h>
+#include <zlib.h>
+
+#include <array>
+#include <cctype>
+
+namespace crigate::cri::h2 {
+namespace {
+
+base::Status Invalid(std::string message) {
+  return base::Status::InvalidArgument(std::move(message));
+}
+
+// A field value as it can be quoted in a message: printable ASCII, at most
+// 100 bytes.
+std::string Quote(std::string_view value) {
+  std::string out;
+  for (char c : value.substr(0, 100)) {
+    const auto u = static_cast<unsigned char>(c);
+    out += (u >= 0x20 && u < 0x7f) ? std::string(1, c) : fmt::format("\\x{:02x}", u);
+  }
+  if (value.size() > 100) out += "...";
+  return out;
+}
+
+bool IsConnectionSpecific(std::string_view name) {
+  return name == "connection" || name == "keep-alive" || name == "proxy-connection" ||
+         name == "transfer-encoding" || name == "upgrade";
+}
+
+bool IsGrpcContentType(std::string_view value) {
+  constexpr std::string_view kGrpc = "application/grpc";
+  if (value.substr(0, kGrpc.size()) != kGrpc) return false;
+  return value.size() == kGrpc.size() || value[kGrpc.size()] == '+' || value[kGrpc.size()] == ';';
+}
+
+}  // namespace
+
+base::Result<std::chrono::nanoseconds> ParseGrpcTimeout(std::string_view value) {
+  if (value.size() < 2 || value.size() > 9) {
+    return Invalid(
+        fmt::format("grpc-timeout \"{}\" is not 1 to 8 digits and a unit", Quote(value)));
+  }
+  int64_t amount = 0;
+  for (char c : value.substr(0, value.size() - 1)) {
+    if (c < '0' || c > '9') {
+      return Invalid(
+          fmt::format("grpc-timeout \"{}\" is not 1 to 8 digits and a unit", Quote(value)));
+    }
+    amount = amount * 10 + (c - '0');
+  }
+  // 99'999'999 H is about 3.6e20 ns, beyond int64: large values saturate at
+  // the longest deadline nanoseconds can hold.
+  constexpr int64_t kMax = std::chrono::nanoseconds::max().count();
+  int64_t unit_ns = 0;
+  switch (value.back()) {
+    case 'H':
+      unit_ns = 3'600'000'000'000;
+      break;
+    case 'M':
+      unit_ns = 60'000'000'000;
+      break;
+    case 'S':
+      unit_ns = 1'000'000'000;
+      break;
+    case 'm':
+      unit_ns = 1'000'000;
+      break;
+    case 'u':
+      unit_ns = 1'000;
+      break;
+    case 'n':
+      unit_ns = 1;
+      break;
+    default:
+      return Invalid(
+          fmt::format("grpc-timeout \"{}\" has no unit (H, M, S, m, u or n)", Quote(value)));
+  }
+  if (amount > kMax / unit_ns) return std::chrono::nanoseconds::max();
+  return std::chrono::nanoseconds(amount * unit_ns);
+}
+
+base::Result<RequestHead> ParseRequestHead(const std::vector<Field>& fields) {
+  RequestHead head;
+  bool seen_regular = false, seen_method = false, seen_scheme = false, seen_path = false,
+       seen_authority = false, seen_content_type = false;
+  for (const Field& field : fields) {
+    const std::string& name = field.name;
+    if (name.empty()) return Invalid("a header field has no name");
+    for (char c : name) {
+      if (std::isupper(static_cast<unsigned char>(c))) {
+        return Invalid(fmt::format("header field \"{}\" is not lowercase", Quote(name)));
+      }
+    }
+    if (name[0] == ':') {
+      if (seen_regular) {
+        return Invalid(fmt::format("pseudo-header {} comes after a regular field", Quote(name)));
+      }
+      bool* seen = nullptr;
+      if (name == ":method") {
+        seen = &seen_method;
+      } else if (name == ":scheme") {
+        seen = &seen_scheme;
+      } else if (name == ":path") {
+        seen = &seen_path;
+      } else if (name == ":authority") {
+        seen = &seen_authority;
+      } else {
+        return Invalid(fmt::format("pseudo-header {} is not one a request has", Quote(name)));
+      }
+      if (*seen) return Invalid(fmt::format("pseudo-header {} is sent twice", name));
+      *seen = true;
+      if (name == ":method" && field.value != "POST") {
+        return Invalid(fmt::format(":method is \"{}\"; gRPC calls are POST", Quote(field.value)));
+      }
+      if (name == ":path") head.path = field.value;
+      if (name == ":authority") head.authority = field.value;
+      continue;
+    }
+    seen_regular = true;
+    if (IsConnectionSpecific(name)) {
+      return Invalid(fmt::format("connection-specific field {} is not allowed in HTTP/2", name));
+    }
+    if (name == "te" && field.value != "trailers") {
+      return Invalid(fmt::format("te is \"{}\"; only \"trailers\" is allowed", Quote(field.value)));
+    }
+    if (name == "content-type") {
+      if (seen_content_type) return Invalid("content-type is sent twice");
+      seen_content_type = true;
+      if (!IsGrpcContentType(field.value)) {
+        return Invalid(
+            fmt::format("content-type is \"{}\", not application/grpc", Quote(field.value)));
+      }
+    } else if (name == "grpc-timeout") {
+      auto timeout = ParseGrpcTimeout(field.value);
+      if (!timeout.ok()) return timeout.status();
+      head.timeout = *timeout;
+    } else if (name == "grpc-encoding") {
+      head.encoding = field.value == "identity" ? std::string() : field.value;
+    } else if (name == "authorization") {
+      constexpr std::string_view kBearer = "Bearer ";
+      if (std::string_view(field.value).substr(0, kBearer.size()) == kBearer) {
+        head.bearer_token = field.value.substr(kBearer.size());
+      }
+    }
+  }
+  if (!seen_method) return Invalid("the request has no :method");
+  if (!seen_scheme) return Invalid("the request has no :scheme");
+  if (!seen_path) return Invalid("the request has no :path");
+  if (!seen_content_type) return Invalid("the request has no content-type");
+  return head;
+}
+
+FirstMessage::State FirstMessage::Add(std::string_view data) {
+  if (state_ == State::kTooLarge || state_ == State::kMalformed) return state_;
+  if (ended_) {
+    state_ = State::kMalformed;
+    return state_;
+  }
+  if (state_ == State::kComplete) {
+    extra_ += data.size();
+    return state_;
+  }
+  while (!data.empty() && prefix_have_ < sizeof(prefix_)) {
+    prefix_[prefix_have_++] = static_cast<unsigned char>(data.front());
+    data.remove_prefix(1);
+  }
+  if (prefix_have_ < sizeof(prefix_)) return state_;
+  if (!have_length_) {
+    have_length_ = true;
+    if (prefix_[0] > 1) {
+      state_ = State::kMalformed;
+      return state_;
+    }
+    compressed_ = prefix_[0] == 1;
+    length_ = (uint32_t{prefix_[1]} << 24) | (uint32_t{prefix_[2]} << 16) |
+              (uint32_t{prefix_[3]} << 8) | uint32_t{prefix_[4]};
+    if (length_ > max_bytes_) {
+      state_ = State::kTooLarge;
+      return state_;
+    }
+    payload_.reserve(length_);
+  }
+  const size_t want = length_ - payload_.size();
+  payload_.append(data.substr(0, want));
+  if (payload_.size() == length_) {
+    state_ = State::kComplete;
+    extra_ += data.size() > want ? data.size() - want : 0;
+  }
+  return state_;
+}
+
+FirstMessage::State FirstMessage::Finish() {
+  ended_ = true;
+  if (state_ == State::kNeedMore) state_ = State::kMalformed;
+  return state_;
+}
+
+std::string FirstMessage::Problem() const {
+  switch (state_) {
+    case State::kTooLarge:
+      return fmt::format("the request message is {} bytes, more than the {} allowed", length_,
+                         max_bytes_);
+    case State::kMalformed:
+      if (prefix_have_ == sizeof(prefix_) && prefix_[0] > 1) {
+        return fmt::format("the request message's compressed flag is {}, not 0 or 1", prefix_[0]);
+      }
+      if (prefix_have_ == 0) return "the request stream ended with no message";
+      return fmt::format("the request stream ended inside its message ({} of {} bytes)",
+                         prefix_have_ < sizeof(prefix_) ? prefix_have_ : payload_.size(),
+                         prefix_have_ < sizeof(prefix_) ? sizeof(prefix_) : length_);
+    case State::kNeedMore:
+    case State::kComplete:
+      break;
+  }
+  return std::string();
+}
+
+std::string FrameMessage(std::string_view payload, bool compressed) {
+  const auto n = static_cast<uint32_t>(payload.size());
+  std::string out;
+  out.reserve(5 + payload.size());
+  out += static_cast<char>(compressed ? 1 : 0);
+  out += static_cast<char>((n >> 24) & 0xff);
+  out += static_cast<char>((n >> 16) & 0xff);
+  out += static_cast<char>((n >> 8) & 0xff);
+  out += static_cast<char>(n & 0xff);
+  out.append(payload);
+  return out;
+}
+
+base::Result<std::string> Gunzip(std::string_view compressed, size_t max_bytes) {
+  z_stream z{};
+  // 16 + MAX_WBITS: a gzip header and trailer, as grpc's gzip codec writes.
+  if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) {
+    return base::Status::Internal("cannot start zlib's inflate");
+  }
+  std::string out;
+  std::array<char, 16384> chunk;
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(compressed.data()));
+  z.avail_in = static_cast<uInt>(compressed.size());
+  int rc = Z_OK;
+  while (rc != Z_STREAM_END) {
+    z.next_out = reinterpret_cast<Bytef*>(chunk.data());
+    z.avail_out = static_cast<uInt>(chunk.size());
+    rc = inflate(&z, Z_NO_FLUSH);
+    if (rc != Z_OK && rc != Z_STREAM_END) {
+      const char* why = z.msg != nullptr ? z.msg : (rc == Z_BUF_ERROR ? "cut short" : "bad data");
+      inflateEnd(&z);
+      return Invalid(fmt::format("the gzip request message does not inflate: {}", why));
+    }
+    const size_t produced = chunk.size() - z.avail_out;
+    if (out.size() + produced > max_bytes) {
+      inflateEnd(&z);
+      return base::Status(base::Code::RESOURCE_EXHAUSTED,
+                          fmt::format("the gzip request message inflates to more than the {} "
+                                      "bytes allowed",
+                                      max_bytes));
+    }
+    out.append(chunk.data(), produced);
+    if (rc == Z_OK && produced == 0 && z.avail_in == 0) {
+      inflateEnd(&z);
+      return Invalid("the gzip request message does not inflate: cut short");
+    }
+  }
+  const bool trailing = z.avail_in != 0;
+  inflateEnd(&z);
+  if (trailing) return Invalid("the gzip request message has bytes after its end");
+  return out;
+}
+
+std::string PercentEncode(std::string_view message) {
+  std::string out;
+  out.reserve(message.size());
+  for (char c : message) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u <= 0x7e && c != '%') {
+      out += c;
+    } else {
+      out += fmt::format("%{:02X}", u);
+    }
+  }
+  return out;
+}
+
+std::vector<Field> TrailersOnly(base::Code code, std::string_view message) {
+  return {{":status", "200"},
+          {"content-type", "application/grpc"},
+          {"grpc-status", std::to_string(static_cast<int>(code))},
+          {"grpc-message", PercentEncode(message)}};
+}
+
+}  // namespace crigate::cri::h2

@@ -1,0 +1,297 @@
+#include "cri/h2/grpc_wire.h"
+
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+namespace crigate::cri::h2 {
+namespace {
+
+using namespace std::chrono_literals;
+
+// What grpc-go and grpc++ clients send for a CRI call (crictl's :authority
+// is the socket's path).
+std::vector<Field> CrictlHead(const std::string& path = "/runtime.v1.RuntimeService/Version") {
+  return {{":method", "POST"},
+          {":scheme", "http"},
+          {":path", path},
+          {":authority", "/run/crigate/crigate.sock"},
+          {"content-type", "application/grpc"},
+          {"user-agent", "grpc-go/1.51.0"},
+          {"te", "trailers"},
+          {"grpc-timeout", "1999m"}};
+}
+
+std::string Refusal(const std::vector<Field>& fields) {
+  auto head = ParseRequestHead(fields);
+  EXPECT_FALSE(head.ok()) << "accepted";
+  if (head.ok()) return "";
+  EXPECT_EQ(head.code(), base::Code::INVALID_ARGUMENT);
+  return head.error();
+}
+
+TEST(RequestHead, ACrictlCallIsReadAsSent) {
+  auto fields = CrictlHead("/runtime.v1.RuntimeService/RunPodSandbox");
+  fields.push_back({"authorization", "Bearer abc.def.ghi"});
+  fields.push_back({"grpc-encoding", "gzip"});
+  auto head = ParseRequestHead(fields);
+  ASSERT_TRUE(head.ok()) << head.error();
+  EXPECT_EQ(head->path, "/runtime.v1.RuntimeService/RunPodSandbox");
+  EXPECT_EQ(head->authority, "/run/crigate/crigate.sock");
+  ASSERT_TRUE(head->timeout.has_value());
+  EXPECT_EQ(*head->timeout, 1999ms);
+  EXPECT_EQ(head->encoding, "gzip");
+  EXPECT_EQ(head->bearer_token, "abc.def.ghi");
+}
+
+TEST(RequestHead, IdentityEncodingAndNoAuthorityAreFine) {
+  auto fields = CrictlHead();
+  fields.erase(fields.begin() + 3);  // :authority
+  fields.push_back({"grpc-encoding", "identity"});
+  fields.push_back({"authorization", "Basic dXNlcg=="});
+  auto head = ParseRequestHead(fields);
+  ASSERT_TRUE(head.ok()) << head.error();
+  EXPECT_EQ(head->authority, "");
+  EXPECT_EQ(head->encoding, "");
+  EXPECT_EQ(head->bearer_token, "") << "only a Bearer token is the gate's";
+}
+
+// One :path, spelled once: a second one is how a caller would show the gate
+// one method and containerd another.
+TEST(RequestHead, ASecondPathIsRefused) {
+  auto fields = CrictlHead("/runtime.v1.RuntimeService/Version");
+  fields.insert(fields.begin() + 3, {":path", "/containerd.services.tasks.v1.Tasks/Start"});
+  EXPECT_NE(Refusal(fields).find(":path is sent twice"), std::string::npos);
+}
+
+TEST(RequestHead, MissingOrUnknownPseudoHeadersAreRefused) {
+  for (const char* required : {":method", ":scheme", ":path"}) {
+    auto fields = CrictlHead();
+    fields.erase(std::remove_if(fields.begin(), fields.end(),
+                                [&](const Field& f) { return f.name == required; }),
+                 fields.end());
+    EXPECT_NE(Refusal(fields).find(std::string("no ") + required), std::string::npos) << required;
+  }
+  auto with_status = CrictlHead();
+  with_status.insert(with_status.begin(), {":status", "200"});
+  EXPECT_NE(Refusal(with_status).find("not one a request has"), std::string::npos);
+  auto with_protocol = CrictlHead();
+  with_protocol.insert(with_protocol.begin(), {":protocol", "websocket"});
+  EXPECT_NE(Refusal(with_protocol).find(":protocol"), std::string::npos);
+}
+
+TEST(RequestHead, APseudoHeaderAfterARegularFieldIsRefused) {
+  auto fields = CrictlHead();
+  fields.push_back({":authority", "elsewhere"});
+  EXPECT_NE(Refusal(fields).find("comes after a regular field"), std::string::npos);
+}
+
+TEST(RequestHead, OnlyPostAndGrpcContentType) {
+  auto get = CrictlHead();
+  get[0].value = "GET";
+  EXPECT_NE(Refusal(get).find("gRPC calls are POST"), std::string::npos);
+  auto json = CrictlHead();
+  json[4].value = "application/json";
+  EXPECT_NE(Refusal(json).find("not application/grpc"), std::string::npos);
+  auto grpcish = CrictlHead();
+  grpcish[4].value = "application/grpcx";
+  EXPECT_NE(Refusal(grpcish).find("not application/grpc"), std::string::npos);
+  auto none = CrictlHead();
+  none.erase(none.begin() + 4);
+  EXPECT_NE(Refusal(none).find("no content-type"), std::string::npos);
+  auto twice = CrictlHead();
+  twice.push_back({"content-type", "application/grpc"});
+  EXPECT_NE(Refusal(twice).find("content-type is sent twice"), std::string::npos);
+  for (const char* fine : {"application/grpc+proto", "application/grpc;charset=utf-8"}) {
+    auto fields = CrictlHead();
+    fields[4].value = fine;
+    EXPECT_TRUE(ParseRequestHead(fields).ok()) << fine;
+  }
+}
+
+TEST(RequestHead, UppercaseAndConnectionSpecificFieldsAreRefused) {
+  auto upper = CrictlHead();
+  upper.push_back({"X-Trace", "1"});
+  EXPECT_NE(Refusal(upper).find("not lowercase"), std::string::npos);
+  for (const char* name :
+       {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"}) {
+    auto fields = CrictlHead();
+    fields.push_back({name, "x"});
+    EXPECT_NE(Refusal(fields).find("connection-specific"), std::string::npos) << name;
+  }
+  auto te = CrictlHead();
+  te[6].value = "gzip";
+  EXPECT_NE(Refusal(te).find("only \"trailers\""), std::string::npos);
+  auto empty = CrictlHead();
+  empty.push_back({"", "x"});
+  EXPECT_NE(Refusal(empty).find("no name"), std::string::npos);
+}
+
+TEST(RequestHead, AFieldValueIsQuotedPrintably) {
+  auto fields = CrictlHead();
+  fields[0].value = std::string("PO\x01ST\n", 6);
+  const std::string message = Refusal(fields);
+  EXPECT_NE(message.find("PO\\x01ST\\x0a"), std::string::npos) << message;
+}
+
+TEST(GrpcTimeout, EveryUnitAndTheLimits) {
+  EXPECT_EQ(*ParseGrpcTimeout("2H"), 2h);
+  EXPECT_EQ(*ParseGrpcTimeout("3M"), 3min);
+  EXPECT_EQ(*ParseGrpcTimeout("5S"), 5s);
+  EXPECT_EQ(*ParseGrpcTimeout("100m"), 100ms);
+  EXPECT_EQ(*ParseGrpcTimeout("7u"), 7us);
+  EXPECT_EQ(*ParseGrpcTimeout("99999999n"), 99999999ns);
+  EXPECT_EQ(*ParseGrpcTimeout("0S"), 0s);
+  EXPECT_EQ(*ParseGrpcTimeout("99999999H"), std::chrono::nanoseconds::max()) << "saturates";
+  for (const char* bad : {"", "S", "5", "123456789S", "5s", "-5S", "5 S", "1.5S", "5SS"}) {
+    EXPECT_EQ(ParseGrpcTimeout(bad).code(), base::Code::INVALID_ARGUMENT) << bad;
+  }
+  auto fields = CrictlHead();
+  fields[7].value = "soon";
+  EXPECT_NE(Refusal(fields).find("grpc-timeout"), std::string::npos);
+}
+
+TEST(FirstMessage, AssemblesAcrossChunksOfAnySize) {
+  const std::string payload(300, 'p');
+  const std::string framed = FrameMessage(payload);
+  for (size_t chunk : {size_t{1}, size_t{2}, size_t{5}, size_t{7}, size_t{305}}) {
+    FirstMessage first(1024);
+    FirstMessage::State state = FirstMessage::State::kNeedMore;
+    for (size_t at = 0; at < framed.size(); at += chunk) {
+      EXPECT_EQ(state, FirstMessage::State::kNeedMore) << "complete before its end";
+      state = first.Add(std::string_view(framed).substr(at, chunk));
+    }
+    EXPECT_EQ(state, FirstMessage::State::kComplete) << chunk;
+    EXPECT_EQ(first.payload(), payload);
+    EXPECT_FALSE(first.compressed());
+    EXPECT_EQ(first.announced(), 300u);
+    EXPECT_EQ(first.extra_bytes(), 0u);
+    EXPECT_EQ(first.Finish(), FirstMessage::State::kComplete);
+  }
+}
+
+TEST(FirstMessage, AnEmptyMessageIsComplete) {
+  FirstMessage first(1024);  // ListContainersRequest with no filter is 0 bytes
+  EXPECT_EQ(first.Add(FrameMessage("")), FirstMessage::State::kComplete);
+  EXPECT_EQ(first.payload(), "");
+}
+
+TEST(FirstMessage, ASecondMessageIsCountedNotKept) {
+  FirstMessage first(1024);
+  EXPECT_EQ(first.Add(FrameMessage("one") + FrameMessage("two")), FirstMessage::State::kComplete);
+  EXPECT_EQ(first.payload(), "one");
+  EXPECT_EQ(first.extra_bytes(), 8u);
+  EXPECT_EQ(first.Add("more"), FirstMessage::State::kComplete);
+  EXPECT_EQ(first.extra_bytes(), 12u);
+}
+
+TEST(FirstMessage, TooLargeIsKnownFromThePrefixAlone) {
+  FirstMessage first(16 << 20);
+  // 14 MiB + 1 over a 16 MiB limit is fine; 16 MiB + 1 is refused at once.
+  std::string prefix = FrameMessage("").substr(0, 1);
+  const uint32_t n = (16u << 20) + 1;
+  prefix += static_cast<char>(n >> 24);
+  prefix += static_cast<char>((n >> 16) & 0xff);
+  prefix += static_cast<char>((n >> 8) & 0xff);
+  prefix += static_cast<char>(n & 0xff);
+  EXPECT_EQ(first.Add(prefix), FirstMessage::State::kTooLarge);
+  EXPECT_TRUE(first.payload().empty()) << "nothing of it was buffered";
+  EXPECT_NE(first.Problem().find("16777217 bytes, more than the 16777216 allowed"),
+            std::string::npos)
+      << first.Problem();
+  EXPECT_EQ(first.Add("anything"), FirstMessage::State::kTooLarge) << "and stays so";
+}
+
+TEST(FirstMessage, MalformedStreams) {
+  FirstMessage flag(1024);
+  std::string framed = FrameMessage("x");
+  framed[0] = 2;
+  EXPECT_EQ(flag.Add(framed), FirstMessage::State::kMalformed);
+  EXPECT_NE(flag.Problem().find("compressed flag is 2"), std::string::npos) << flag.Problem();
+
+  FirstMessage empty(1024);
+  EXPECT_EQ(empty.Finish(), FirstMessage::State::kMalformed);
+  EXPECT_NE(empty.Problem().find("ended with no message"), std::string::npos);
+
+  FirstMessage cut_prefix(1024);
+  EXPECT_EQ(cut_prefix.Add(FrameMessage("hello").substr(0, 3)), FirstMessage::State::kNeedMore);
+  EXPECT_EQ(cut_prefix.Finish(), FirstMessage::State::kMalformed);
+  EXPECT_NE(cut_prefix.Problem().find("3 of 5 bytes"), std::string::npos) << cut_prefix.Problem();
+
+  FirstMessage cut_payload(1024);
+  EXPECT_EQ(cut_payload.Add(FrameMessage("hello").substr(0, 7)), FirstMessage::State::kNeedMore);
+  EXPECT_EQ(cut_payload.Finish(), FirstMessage::State::kMalformed);
+  EXPECT_NE(cut_payload.Problem().find("2 of 5 bytes"), std::string::npos) << cut_payload.Problem();
+  EXPECT_EQ(cut_payload.Add("lo"), FirstMessage::State::kMalformed) << "data after the end";
+}
+
+TEST(FirstMessage, TheCompressedFlagIsReported) {
+  FirstMessage first(1024);
+  EXPECT_EQ(first.Add(FrameMessage("zz", true)), FirstMessage::State::kComplete);
+  EXPECT_TRUE(first.compressed());
+}
+
+std::string Gzip(const std::string& data) {
+  z_stream z{};
+  EXPECT_EQ(deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY),
+            Z_OK);
+  std::string out(deflateBound(&z, data.size()) + 32, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  z.avail_in = static_cast<uInt>(data.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return out;
+}
+
+TEST(Gunzip, RoundTripsWhatGrpcsGzipCodecWrites) {
+  const std::string message = std::string(100000, 'a') + "the request";
+  auto inflated = Gunzip(Gzip(message), 1 << 20);
+  ASSERT_TRUE(inflated.ok()) << inflated.error();
+  EXPECT_EQ(*inflated, message);
+  auto empty = Gunzip(Gzip(""), 1024);
+  ASSERT_TRUE(empty.ok()) << empty.error();
+  EXPECT_EQ(*empty, "");
+}
+
+// A small message that inflates past the limit is stopped at the limit, not
+// inflated in full (a gzip bomb).
+TEST(Gunzip, ABombStopsAtTheLimit) {
+  const std::string bomb = Gzip(std::string(64 << 20, '\0'));
+  ASSERT_LT(bomb.size(), 100000u);
+  auto inflated = Gunzip(bomb, 16 << 20);
+  EXPECT_EQ(inflated.code(), base::Code::RESOURCE_EXHAUSTED);
+  EXPECT_NE(inflated.error().find("more than the 16777216 bytes"), std::string::npos);
+}
+
+TEST(Gunzip, GarbageCutAndTrailingBytesAreRefused) {
+  EXPECT_EQ(Gunzip("not gzip at all", 1024).code(), base::Code::INVALID_ARGUMENT);
+  const std::string whole = Gzip("a request message");
+  EXPECT_EQ(Gunzip(whole.substr(0, whole.size() - 4), 1024).code(), base::Code::INVALID_ARGUMENT);
+  EXPECT_EQ(Gunzip(whole + "x", 1024).code(), base::Code::INVALID_ARGUMENT);
+  EXPECT_EQ(Gunzip("", 1024).code(), base::Code::INVALID_ARGUMENT);
+}
+
+TEST(TrailersOnly, StatusAndAPercentEncodedMessage) {
+  const std::vector<Field> fields =
+      TrailersOnly(base::Code::PERMISSION_DENIED, "crigate: 100% denied\nnaïve");
+  const std::vector<Field> expected = {{":status", "200"},
+                                       {"content-type", "application/grpc"},
+                                       {"grpc-status", "7"},
+                                       {"grpc-message", "crigate: 100%25 denied%0Ana%C3%AFve"}};
+  EXPECT_EQ(fields, expected);
+}
+
+TEST(FrameMessage, PrefixIsFlagAndBigEndianLength) {
+  const std::string framed = FrameMessage(std::string(0x010203, 'x'), true);
+  ASSERT_EQ(framed.size(), 5u + 0x010203);
+  EXPECT_EQ(framed.substr(0, 5), std::string("\x01\x00\x01\x02\x03", 5));
+}
+
+}  // namespace
+}  // namespace crigate::cri::h2
