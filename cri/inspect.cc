@@ -3,8 +3,8 @@
 #include <fmt/format.h>
 #include <google/protobuf/unknown_field_set.h>
 #include <google/protobuf/util/json_util.h>
-#include <grpcpp/support/proto_buffer_reader.h>
-#include <grpcpp/support/slice.h>
+
+#include <limits>
 
 #include "cri_subset.pb.h"
 #include "policy/token.h"
@@ -149,57 +149,52 @@ policy::ContainerInfo ContainerFromConfig(const v1::ContainerConfig& config) {
   return container;
 }
 
-grpc::Status MessageFromRecordedJson(const std::string& json, google::protobuf::Message* message) {
+base::Status MessageFromRecordedJson(const std::string& json, google::protobuf::Message* message) {
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = true;
   auto parsed = google::protobuf::util::JsonStringToMessage(json, message, options);
   if (!parsed.ok()) {
-    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                        fmt::format("containerd's recorded {} does not parse: {}",
-                                    message->GetTypeName(), parsed.ToString()));
+    return base::Status::Unavailable(fmt::format("containerd's recorded {} does not parse: {}",
+                                                 message->GetTypeName(), parsed.ToString()));
   }
-  return grpc::Status::OK;
+  return base::Status::OK();
 }
 
 namespace {
 
 // Parses the request as T, strictly; the caller then reads the fields it needs.
 template <typename T>
-grpc::Status Parse(std::string_view action, const grpc::ByteBuffer& buffer, T* message) {
-  if (!ParseMessage(buffer, message)) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        fmt::format("crigate: the {} request is not a valid {} message", action,
-                                    message->GetTypeName()));
+base::Status Parse(std::string_view action, std::string_view bytes, T* message) {
+  if (!ParseMessage(bytes, message)) {
+    return base::Status::InvalidArgument(fmt::format(
+        "crigate: the {} request is not a valid {} message", action, message->GetTypeName()));
   }
   std::string field = MisTypedField(*message);
   if (!field.empty()) {
-    return grpc::Status(
-        grpc::StatusCode::INVALID_ARGUMENT,
+    return base::Status::InvalidArgument(
         fmt::format("crigate: the {} request's field {} arrived with the wrong wire type; refused "
                     "rather than read as its default",
                     action, field));
   }
-  return grpc::Status::OK;
+  return base::Status::OK();
 }
 
 bool EraseToken(StringMap* annotations) { return annotations->erase(policy::kTokenAnnotation) > 0; }
 
 template <typename T>
-grpc::Status Strip(std::string_view action, const grpc::ByteBuffer& in, grpc::ByteBuffer* out,
-                   bool* stripped, bool (*erase)(T*)) {
+base::Status Strip(std::string_view action, std::string_view in, std::string* out, bool* stripped,
+                   bool (*erase)(T*)) {
   T req;
-  if (grpc::Status s = Parse(action, in, &req); !s.ok()) return s;
+  if (base::Status s = Parse(action, in, &req); !s.ok()) return s;
   *stripped = erase(&req);
-  return *stripped ? EncodeMessage(req, out) : grpc::Status::OK;
+  return *stripped ? EncodeMessage(req, out) : base::Status::OK();
 }
 
 }  // namespace
 
-bool ParseMessage(const grpc::ByteBuffer& buffer, google::protobuf::Message* message) {
-  // ProtoBufferReader reads the slices in place; the const_cast is for its
-  // signature only: reading does not modify the buffer.
-  grpc::ProtoBufferReader reader(const_cast<grpc::ByteBuffer*>(&buffer));
-  return message->ParseFromZeroCopyStream(&reader);
+bool ParseMessage(std::string_view bytes, google::protobuf::Message* message) {
+  if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max())) return false;
+  return message->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()));
 }
 
 std::string MisTypedField(const google::protobuf::Message& message) {
@@ -233,19 +228,16 @@ std::string MisTypedField(const google::protobuf::Message& message) {
   return {};
 }
 
-grpc::Status EncodeMessage(const google::protobuf::Message& message, grpc::ByteBuffer* out) {
-  std::string bytes;
-  if (!message.SerializeToString(&bytes)) {
-    return grpc::Status(grpc::StatusCode::INTERNAL,
-                        fmt::format("crigate: cannot re-encode the {}", message.GetTypeName()));
+base::Status EncodeMessage(const google::protobuf::Message& message, std::string* out) {
+  if (!message.SerializeToString(out)) {
+    return base::Status::Internal(
+        fmt::format("crigate: cannot re-encode the {}", message.GetTypeName()));
   }
-  const grpc::Slice slice(bytes);  // copies; requests are small
-  *out = grpc::ByteBuffer(&slice, 1);
-  return grpc::Status::OK;
+  return base::Status::OK();
 }
 
-grpc::Status StripTokenAnnotations(std::string_view action, const grpc::ByteBuffer& in,
-                                   grpc::ByteBuffer* out, bool* stripped) {
+base::Status StripTokenAnnotations(std::string_view action, std::string_view in, std::string* out,
+                                   bool* stripped) {
   *stripped = false;
   if (action == "RunPodSandbox") {
     return Strip<v1::RunPodSandboxRequest>(action, in, out, stripped, [](auto* r) {
@@ -281,12 +273,12 @@ grpc::Status StripTokenAnnotations(std::string_view action, const grpc::ByteBuff
       return r->has_image() && EraseToken(r->mutable_image()->mutable_annotations());
     });
   }
-  return grpc::Status::OK;
+  return base::Status::OK();
 }
 
-grpc::Status InspectRequest(std::string_view action, const grpc::ByteBuffer& request,
+base::Status InspectRequest(std::string_view action, std::string_view request,
                             policy::GateRequest* out) {
-  grpc::Status status;
+  base::Status status;
   if (action == "RunPodSandbox") {
     v1::RunPodSandboxRequest req;
     if (!(status = Parse(action, request, &req)).ok()) return status;
@@ -337,7 +329,7 @@ grpc::Status InspectRequest(std::string_view action, const grpc::ByteBuffer& req
     if (!(status = Parse(action, request, &req)).ok()) return status;
     out->container_id = req.container_id();
   }
-  return grpc::Status::OK;
+  return base::Status::OK();
 }
 
 bool CarriesTokenAnnotation(const policy::GateRequest& request) {

@@ -1,7 +1,6 @@
 #include "cri/inspect.h"
 
 #include <google/protobuf/unknown_field_set.h>
-#include <grpcpp/support/slice.h>
 #include <gtest/gtest.h>
 
 #include "cri_subset.pb.h"
@@ -12,18 +11,7 @@ namespace {
 namespace v1 = ::runtime::v1;
 using Kind = policy::Confinement::Kind;
 
-grpc::ByteBuffer Buffer(const google::protobuf::Message& message) {
-  grpc::Slice slice(message.SerializeAsString());
-  return grpc::ByteBuffer(&slice, 1);
-}
-
-std::string Bytes(const grpc::ByteBuffer& buffer) {
-  std::vector<grpc::Slice> slices;
-  buffer.Dump(&slices);
-  std::string out;
-  for (const auto& s : slices) out.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  return out;
-}
+std::string Buffer(const google::protobuf::Message& message) { return message.SerializeAsString(); }
 
 TEST(InspectRequest, EveryContainerSecurityFieldInBothForms) {
   v1::CreateContainerRequest req;
@@ -131,12 +119,12 @@ TEST(InspectRequest, AFieldTheGateReadsWithTheWrongWireTypeIsRefused) {
   // privileged (2) length-delimited instead of varint.
   security->GetReflection()->MutableUnknownFields(security)->AddLengthDelimited(2, "\x01");
   policy::GateRequest out;
-  grpc::Status s = InspectRequest("CreateContainer", Buffer(req), &out);
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_NE(s.error_message().find("config.linux.security_context.privileged arrived with the "
-                                   "wrong wire type"),
+  base::Status s = InspectRequest("CreateContainer", Buffer(req), &out);
+  EXPECT_EQ(s.code(), base::Code::INVALID_ARGUMENT);
+  EXPECT_NE(s.message().find("config.linux.security_context.privileged arrived with the "
+                             "wrong wire type"),
             std::string::npos)
-      << s.error_message();
+      << s.message();
   // A field the subset does not declare is just unknown, whatever its type.
   v1::CreateContainerRequest other;
   auto* config = other.mutable_config();
@@ -147,8 +135,7 @@ TEST(InspectRequest, AFieldTheGateReadsWithTheWrongWireTypeIsRefused) {
   auto* mount = mounts.mutable_config()->add_mounts();
   mount->GetReflection()->MutableUnknownFields(mount)->AddVarint(2, 7);  // host_path as a varint
   s = InspectRequest("CreateContainer", Buffer(mounts), &out);
-  EXPECT_NE(s.error_message().find("config.mounts[0].host_path"), std::string::npos)
-      << s.error_message();
+  EXPECT_NE(s.message().find("config.mounts[0].host_path"), std::string::npos) << s.message();
 }
 
 TEST(StripTokenAnnotations, RemovesOnlyTheTokenAndKeepsUnknownFields) {
@@ -159,22 +146,22 @@ TEST(StripTokenAnnotations, RemovesOnlyTheTokenAndKeepsUnknownFields) {
   (*config->mutable_annotations())["keep"] = "me";
   // dns_config (4), unknown to the subset.
   config->GetReflection()->MutableUnknownFields(config)->AddLengthDelimited(4, "\x0a\x03x.y");
-  grpc::ByteBuffer out;
+  std::string out;
   bool stripped = false;
   ASSERT_TRUE(StripTokenAnnotations("RunPodSandbox", Buffer(req), &out, &stripped).ok());
   ASSERT_TRUE(stripped);
   v1::RunPodSandboxRequest back;
-  ASSERT_TRUE(back.ParseFromString(Bytes(out)));
+  ASSERT_TRUE(back.ParseFromString(out));
   EXPECT_EQ(back.config().annotations().count("crigate.io/token"), 0u);
   EXPECT_EQ(back.config().annotations().at("keep"), "me");
   const auto& unknown = back.config().GetReflection()->GetUnknownFields(back.config());
   ASSERT_EQ(unknown.field_count(), 1);
   EXPECT_EQ(unknown.field(0).number(), 4);
   EXPECT_EQ(unknown.field(0).length_delimited(), "\x0a\x03x.y");
-  EXPECT_EQ(Bytes(out).find("secret.token.sig"), std::string::npos);
+  EXPECT_EQ(out.find("secret.token.sig"), std::string::npos);
 
   // No token: nothing re-encoded.
-  grpc::ByteBuffer untouched;
+  std::string untouched;
   ASSERT_TRUE(StripTokenAnnotations("RunPodSandbox", Buffer(back), &untouched, &stripped).ok());
   EXPECT_FALSE(stripped);
 
@@ -185,7 +172,7 @@ TEST(StripTokenAnnotations, RemovesOnlyTheTokenAndKeepsUnknownFields) {
   (*create.mutable_sandbox_config()->mutable_annotations())["crigate.io/token"] = "c";
   ASSERT_TRUE(StripTokenAnnotations("CreateContainer", Buffer(create), &out, &stripped).ok());
   v1::CreateContainerRequest cleaned;
-  ASSERT_TRUE(cleaned.ParseFromString(Bytes(out)));
+  ASSERT_TRUE(cleaned.ParseFromString(out));
   EXPECT_TRUE(cleaned.config().annotations().empty());
   EXPECT_TRUE(cleaned.config().image().annotations().empty());
   EXPECT_TRUE(cleaned.sandbox_config().annotations().empty());
@@ -217,7 +204,7 @@ TEST(CarriesTokenAnnotation, AgreesWithStripTokenAnnotationsEverywhere) {
   for (const auto& c : cases) {
     policy::GateRequest inspected;
     ASSERT_TRUE(InspectRequest(c.action, Buffer(c.request), &inspected).ok()) << c.action;
-    grpc::ByteBuffer out;
+    std::string out;
     bool stripped = false;
     ASSERT_TRUE(StripTokenAnnotations(c.action, Buffer(c.request), &out, &stripped).ok());
     EXPECT_EQ(CarriesTokenAnnotation(inspected), c.token) << c.action;
@@ -250,8 +237,7 @@ TEST(MessageFromRecordedJson, ReadsWhatContainerdRecorded) {
   ASSERT_EQ(pod.security.seccomp.size(), 1u);
   EXPECT_EQ(pod.security.seccomp[0].kind, Kind::kUnconfined);
 
-  EXPECT_EQ(MessageFromRecordedJson("{not json", &config).error_code(),
-            grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(MessageFromRecordedJson("{not json", &config).code(), base::Code::UNAVAILABLE);
 }
 
 }  // namespace

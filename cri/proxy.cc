@@ -50,6 +50,25 @@ using policy::StatusCodeName;
 
 std::string ToString(const grpc::string_ref& s) { return std::string(s.data(), s.size()); }
 
+// A message's bytes in one piece, for the parts that read or rewrite it
+// (cri/inspect.h, cri/call_hooks.h take bytes, not grpc buffers). Only held
+// and observed calls pay for the copy; requests are small.
+std::string Flatten(const grpc::ByteBuffer& buffer) {
+  std::vector<grpc::Slice> slices;
+  std::string out;
+  if (!buffer.Dump(&slices).ok()) return out;
+  out.reserve(buffer.Length());
+  for (const grpc::Slice& slice : slices) {
+    out.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  }
+  return out;
+}
+
+grpc::ByteBuffer ToByteBuffer(const std::string& bytes) {
+  const grpc::Slice slice(bytes);  // copies
+  return grpc::ByteBuffer(&slice, 1);
+}
+
 std::string Describe(const policy::GateRequest& r) {
   std::string out = fmt::format("uid={} gid={} pid={}", r.caller.uid, r.caller.gid, r.caller.pid);
   if (!r.caller.known) out = "caller=unknown";
@@ -250,16 +269,13 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
     }
     CallObserver* observer = service_->deps().observer;
     if (gated_ && observer != nullptr && !observer->MayBlock(request_)) {
-      FinishOnce(observer->AfterAllowed(request_, decision_, answer,
-                                        last_response_ ? &*last_response_ : nullptr));
+      FinishOnce(Observed(answer));
       Release();
       return;
     }
     if (gated_ && observer != nullptr) {
       service_->deps().work->Post([this, answer] {
-        grpc::Status final_status = service_->deps().observer->AfterAllowed(
-            request_, decision_, answer, last_response_ ? &*last_response_ : nullptr);
-        FinishOnce(final_status);
+        FinishOnce(Observed(answer));
         Release();
       });
       return;
@@ -267,6 +283,15 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
     FinishOnce(answer);
     if (observed_ && answer.ok() && first_request_) Notify(answer);
     Release();
+  }
+
+  // containerd's answer to an allowed call, unless the observer replaces it.
+  grpc::Status Observed(const grpc::Status& answer) {
+    std::optional<std::string> last;
+    if (last_response_) last = Flatten(*last_response_);
+    base::Status replaced = service_->deps().observer->AfterAllowed(
+        request_, decision_, FromGrpc(answer), last ? &*last : nullptr);
+    return replaced.ok() ? answer : ToGrpc(replaced);
   }
 
   // Tells the observer about a non-gated call; the call may be gone by the
@@ -279,8 +304,8 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
     request.caller = service_->deps().peers->Lookup(ctx_->peer());
     CallObserver* observer = service_->deps().observer;
     service_->deps().work->Post([observer, request, buffer = *first_request_, answer]() mutable {
-      if (InspectRequest(request.action, buffer, &request).ok()) {
-        observer->AfterForwarded(request, answer);
+      if (InspectRequest(request.action, Flatten(buffer), &request).ok()) {
+        observer->AfterForwarded(request, FromGrpc(answer));
       }
     });
   }
@@ -326,9 +351,10 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
   // Runs on the work queue: inspect, decide, then forward or refuse.
   void Decide() {
     GateInit();
-    grpc::Status parsed = InspectRequest(path_.method, from_client_, &request_);
+    std::string message = Flatten(from_client_);
+    base::Status parsed = InspectRequest(path_.method, message, &request_);
     if (!parsed.ok()) {
-      Refuse(parsed.error_code(), parsed.error_message());
+      Refuse(ToGrpc(parsed.code()), parsed.message());
       return;
     }
     decision_ = service_->deps().pipeline->Decide(request_);
@@ -346,35 +372,37 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
     if (CarriesTokenAnnotation(request_)) {
       // The token is for the gate; containerd would keep it where any reader
       // of the pod's or container's status finds it.
-      grpc::ByteBuffer stripped;
+      std::string stripped;
       bool changed = false;
-      grpc::Status status =
-          StripTokenAnnotations(request_.action, from_client_, &stripped, &changed);
+      base::Status status = StripTokenAnnotations(request_.action, message, &stripped, &changed);
       if (!status.ok()) {
         log::Error("allowed {} could not be stripped of its token: {}", request_.action,
-                   status.error_message());
+                   status.message());
         ReleaseUses();
-        Refuse(status.error_code(), status.error_message());
+        Refuse(ToGrpc(status.code()), status.message());
         return;
       }
-      if (changed) from_client_ = stripped;
+      if (changed) {
+        message = std::move(stripped);
+        from_client_ = ToByteBuffer(message);
+      }
     }
     if (service_->deps().rewriter != nullptr) {
-      grpc::ByteBuffer rewritten;
+      std::string rewritten;
       bool changed = false;
-      grpc::Status status = service_->deps().rewriter->Rewrite(request_, decision_, from_client_,
-                                                               &rewritten, &changed);
+      base::Status status =
+          service_->deps().rewriter->Rewrite(request_, decision_, message, &rewritten, &changed);
       if (!status.ok()) {
         // Allowed, but it cannot be forwarded as approved: refused, and the
         // refusal is recorded after the allow.
         log::Error("allowed {} could not be prepared for forwarding: {}", request_.action,
-                   status.error_message());
+                   status.message());
         service_->deps().rewriter->Done(request_, decision_);
         ReleaseUses();
-        Refuse(status.error_code(), status.error_message());
+        Refuse(ToGrpc(status.code()), status.message());
         return;
       }
-      if (changed) from_client_ = rewritten;
+      if (changed) from_client_ = ToByteBuffer(rewritten);
     }
     log::Info("allow {} {} ({} us)", request_.action, Describe(request_),
               decision_.latency.count());

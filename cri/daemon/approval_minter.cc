@@ -17,12 +17,12 @@ int64_t UnixNow() {
 }
 
 // Keeps a lookup's NOT_FOUND and reports everything else as "could not answer".
-// To the front end (the gRPC edge): NOT_FOUND stays, anything else is
-// containerd being unavailable.
-grpc::Status LookupFailed(std::string_view what, const base::Status& s) {
-  const grpc::StatusCode code = s.code() == base::Code::NOT_FOUND ? grpc::StatusCode::NOT_FOUND
-                                                                  : grpc::StatusCode::UNAVAILABLE;
-  return grpc::Status(code, fmt::format("crigate: cannot approve the {}: {}", what, s.message()));
+// To the caller: NOT_FOUND stays, anything else is containerd being
+// unavailable.
+base::Status LookupFailed(std::string_view what, const base::Status& s) {
+  const base::Code code =
+      s.code() == base::Code::NOT_FOUND ? base::Code::NOT_FOUND : base::Code::UNAVAILABLE;
+  return base::Status(code, fmt::format("crigate: cannot approve the {}: {}", what, s.message()));
 }
 
 }  // namespace
@@ -67,15 +67,15 @@ base::Result<std::unique_ptr<ApprovalIssuer>> ApprovalIssuer::Create(const Appro
   return std::make_unique<ApprovalIssuer>(config, base::FixedSource(std::move(key).value()));
 }
 
-grpc::Status ApprovalIssuer::Write(shim::ApprovalRecord record) const {
+base::Status ApprovalIssuer::Write(shim::ApprovalRecord record) const {
   const std::shared_ptr<const shim::ApprovalKey> key = key_();
   record.expires_unix = UnixNow() + ttl_.count();
   const base::Status s = shim::WriteApproval(dir_, *key, record);
   if (!s.ok()) {
-    return grpc::Status(grpc::StatusCode::INTERNAL,
+    return base::Status(base::Code::INTERNAL,
                         fmt::format("crigate: cannot write the start's approval: {}", s.message()));
   }
-  return grpc::Status::OK;
+  return base::Status::OK();
 }
 
 ApprovalMinter::ApprovalMinter(const ApprovalIssuer* issuer, SandboxFacts* facts)
@@ -90,13 +90,13 @@ std::string ApprovalMinter::NameFor(const policy::GateRequest& request,
   return {};
 }
 
-grpc::Status ApprovalMinter::Rewrite(const policy::GateRequest& request,
-                                     const policy::Decision& decision, const grpc::ByteBuffer&,
-                                     grpc::ByteBuffer*, bool* rewritten) {
+base::Status ApprovalMinter::Rewrite(const policy::GateRequest& request,
+                                     const policy::Decision& decision, std::string_view,
+                                     std::string*, bool* rewritten) {
   *rewritten = false;
   if (request.action == "RunPodSandbox") return ApproveSandbox(request);
   if (request.action == "StartContainer") return ApproveContainer(request, decision);
-  return grpc::Status::OK;
+  return base::Status::OK();
 }
 
 void ApprovalMinter::Done(const policy::GateRequest& request, const policy::Decision& decision) {
@@ -104,11 +104,11 @@ void ApprovalMinter::Done(const policy::GateRequest& request, const policy::Deci
   if (!name.empty()) issuer_->Remove(name);
 }
 
-grpc::Status ApprovalMinter::ApproveContainer(const policy::GateRequest& request,
+base::Status ApprovalMinter::ApproveContainer(const policy::GateRequest& request,
                                               const policy::Decision& decision) {
   if (decision.container_id.empty() || decision.spec_digest.empty()) {
-    return grpc::Status(
-        grpc::StatusCode::FAILED_PRECONDITION,
+    return base::Status(
+        base::Code::FAILED_PRECONDITION,
         fmt::format("crigate: cannot approve the start of container {}: containerd reported no "
                     "runtime spec for the facts stage to judge",
                     request.container_id));
@@ -120,9 +120,9 @@ grpc::Status ApprovalMinter::ApproveContainer(const policy::GateRequest& request
   return issuer_->Write(std::move(record));
 }
 
-grpc::Status ApprovalMinter::ApproveSandbox(const policy::GateRequest& request) {
+base::Status ApprovalMinter::ApproveSandbox(const policy::GateRequest& request) {
   if (!request.pod) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+    return base::Status(base::Code::INVALID_ARGUMENT,
                         "crigate: RunPodSandbox carries no pod config");
   }
   policy::Result<CriRuntimeConfig> cri = facts_->RuntimeConfig();

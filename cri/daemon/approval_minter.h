@@ -63,7 +63,7 @@ class ApprovalIssuer {
 
   // Writes `record` with expiry now + ttl. INTERNAL when it cannot be
   // written (the call must then not be forwarded).
-  grpc::Status Write(shim::ApprovalRecord record) const;
+  base::Status Write(shim::ApprovalRecord record) const;
   bool Remove(const std::string& name) const { return shim::RemoveApproval(dir_, name); }
   // Approvals left by a previous crigate process; returns how many.
   int Clear() const { return shim::ClearApprovals(dir_); }
@@ -115,8 +115,8 @@ class ApprovalMinter final : public RequestRewriter {
   // Writes the approval for an allowed StartContainer or RunPodSandbox; the
   // request itself is forwarded unchanged. Any failure is returned as the
   // call's status: the call is refused rather than forwarded unapproved.
-  grpc::Status Rewrite(const policy::GateRequest& request, const policy::Decision& decision,
-                       const grpc::ByteBuffer& in, grpc::ByteBuffer* out, bool* rewritten) override;
+  base::Status Rewrite(const policy::GateRequest& request, const policy::Decision& decision,
+                       std::string_view in, std::string* out, bool* rewritten) override;
   // Removes the approval the shim did not take (the start failed before it,
   // or containerd never got the call).
   void Done(const policy::GateRequest& request, const policy::Decision& decision) override;
@@ -125,8 +125,8 @@ class ApprovalMinter final : public RequestRewriter {
   static std::string NameFor(const policy::GateRequest& request, const policy::Decision& decision);
 
  private:
-  grpc::Status ApproveSandbox(const policy::GateRequest& request);
-  grpc::Status ApproveContainer(const policy::GateRequest& request,
+  base::Status ApproveSandbox(const policy::GateRequest& request);
+  base::Status ApproveContainer(const policy::GateRequest& request,
                                 const policy::Decision& decision);
 
   const ApprovalIssuer* const issuer_;

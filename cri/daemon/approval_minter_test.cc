@@ -85,10 +85,10 @@ class ApprovalMinterTest : public ::testing::Test {
     minter_ = std::make_unique<ApprovalMinter>(issuer_.get(), &facts_);
   }
 
-  grpc::Status Mint(const policy::GateRequest& request, const policy::Decision& decision) {
+  base::Status Mint(const policy::GateRequest& request, const policy::Decision& decision) {
     bool rewritten = true;
-    grpc::ByteBuffer out;
-    grpc::Status s = minter_->Rewrite(request, decision, grpc::ByteBuffer(), &out, &rewritten);
+    std::string out;
+    base::Status s = minter_->Rewrite(request, decision, std::string_view(), &out, &rewritten);
     EXPECT_FALSE(rewritten) << "the request itself is forwarded unchanged";
     return s;
   }
@@ -119,9 +119,9 @@ TEST_F(ApprovalMinterTest, AllowedStartLeavesAnApprovalForTheJudgedSpec) {
 }
 
 TEST_F(ApprovalMinterTest, AStartWithoutAJudgedSpecIsRefused) {
-  const grpc::Status s = Mint(StartContainer(), Allowed(""));
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
-  EXPECT_NE(s.error_message().find("no runtime spec"), std::string::npos) << s.error_message();
+  const base::Status s = Mint(StartContainer(), Allowed(""));
+  EXPECT_EQ(s.code(), base::Code::FAILED_PRECONDITION);
+  EXPECT_NE(s.message().find("no runtime spec"), std::string::npos) << s.message();
   shim::ApprovalRecord record;
   EXPECT_TRUE(shim::IsRefusal(Take("c-" + kContainerId, &record)));
 }
@@ -158,16 +158,16 @@ TEST_F(ApprovalMinterTest, OnAFreshNodeTheSandboxImageIsPulledFirst) {
 
   facts_.have_image = false;
   facts_.pull_failure = base::Status(base::Code::UNAVAILABLE, "registry unreachable");
-  const grpc::Status s = Mint(RunPodSandbox(), policy::Decision{});
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
-  EXPECT_NE(s.error_message().find("registry unreachable"), std::string::npos) << s.error_message();
+  const base::Status s = Mint(RunPodSandbox(), policy::Decision{});
+  EXPECT_EQ(s.code(), base::Code::UNAVAILABLE);
+  EXPECT_NE(s.message().find("registry unreachable"), std::string::npos) << s.message();
 }
 
 TEST_F(ApprovalMinterTest, APodIsRefusedWhenContainerdCannotSayWhatItWillRun) {
   facts_.failure = base::Status(base::Code::UNAVAILABLE, "connection refused");
-  const grpc::Status s = Mint(RunPodSandbox(), policy::Decision{});
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
-  EXPECT_NE(s.error_message().find("connection refused"), std::string::npos);
+  const base::Status s = Mint(RunPodSandbox(), policy::Decision{});
+  EXPECT_EQ(s.code(), base::Code::UNAVAILABLE);
+  EXPECT_NE(s.message().find("connection refused"), std::string::npos);
 }
 
 TEST_F(ApprovalMinterTest, OtherActionsGetNoApproval) {
@@ -188,8 +188,8 @@ TEST_F(ApprovalMinterTest, EachApprovalIsSignedWithTheKeyItsSourceGivesThen) {
   ApprovalMinter minter(&issuer, &facts_);
   auto mint = [&] {
     bool rewritten = true;
-    grpc::ByteBuffer out;
-    return minter.Rewrite(StartContainer(), Allowed(), grpc::ByteBuffer(), &out, &rewritten);
+    std::string out;
+    return minter.Rewrite(StartContainer(), Allowed(), std::string_view(), &out, &rewritten);
   };
   ASSERT_TRUE(mint().ok());
   shim::ApprovalRecord record;

@@ -6,7 +6,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cri/grpc_status.h"
 #include "cri/inspect.h"
 #include "cri_subset.grpc.pb.h"
 
@@ -111,7 +110,7 @@ policy::Result<policy::ExistingContainer> BackendResolver::Container(
       const json& config = ObjectAt(*info, "config");
       if (!config.empty()) {
         v1::ContainerConfig recorded;
-        base::Status parsed = FromGrpc(MessageFromRecordedJson(config.dump(), &recorded));
+        base::Status parsed = MessageFromRecordedJson(config.dump(), &recorded);
         if (!parsed.ok()) return parsed;
         out.config = ContainerFromConfig(recorded);
         if (!recorded.image().image().empty()) out.image = recorded.image().image();
@@ -260,7 +259,7 @@ policy::Result<policy::ExistingSandbox> BackendResolver::Sandbox(const std::stri
         fmt::format("containerd's PodSandboxStatus for {} has no verbose config", sandbox_id));
   }
   v1::PodSandboxConfig recorded;
-  base::Status parsed = FromGrpc(MessageFromRecordedJson(config->dump(), &recorded));
+  base::Status parsed = MessageFromRecordedJson(config->dump(), &recorded);
   if (!parsed.ok()) return parsed;
   policy::ExistingSandbox out;
   out.id = st.id();

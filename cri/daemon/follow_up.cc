@@ -3,7 +3,6 @@
 #include <grpcpp/channel.h>
 #include <grpcpp/client_context.h>
 
-#include "cri/grpc_status.h"
 #include "cri/inspect.h"
 #include "cri/log.h"
 #include "cri_subset.grpc.pb.h"
@@ -23,38 +22,35 @@ FollowUp::FollowUp(monitor::Watchdog* watchdog, policy::StagedPipeline* pipeline
 
 FollowUp::~FollowUp() = default;
 
-grpc::Status FollowUp::AfterAllowed(const policy::GateRequest& request,
-                                    const policy::Decision& decision, const grpc::Status& status,
-                                    const grpc::ByteBuffer* last_response) {
-  TrackContainer(request, status);
-  if (request.action == "CreateContainer" && status.ok()) KeepToken(decision, last_response);
-  if (request.action == "RemoveContainer" && status.ok() && grants_ != nullptr) {
+base::Status FollowUp::AfterAllowed(const policy::GateRequest& request,
+                                    const policy::Decision& decision, const base::Status& answer,
+                                    const std::string* last_response) {
+  TrackContainer(request, answer);
+  if (request.action == "CreateContainer" && answer.ok()) KeepToken(decision, last_response);
+  if (request.action == "RemoveContainer" && answer.ok() && grants_ != nullptr) {
     // kubelet names containers by their full id; a kept token under a name
     // given as a prefix is dropped by age at the next start.
     grants_->Forget(request.container_id);
   }
-  if (request.action == "PullImage" && status.ok() && pipeline_ != nullptr) {
+  if (request.action == "PullImage" && answer.ok() && pipeline_ != nullptr) {
     if (last_response == nullptr) {
-      return grpc::Status(grpc::StatusCode::INTERNAL,
-                          "crigate: containerd answered PullImage with no message");
+      return base::Status::Internal("crigate: containerd answered PullImage with no message");
     }
     return CheckPull(request, *last_response);
   }
-  return status;
+  return base::Status::OK();  // containerd's answer stands
 }
 
 // The pull was allowed on its name; the digest it resolved to is only known
 // now. A digest the trust store refuses is removed again before the caller
 // hears of it.
-grpc::Status FollowUp::CheckPull(const policy::GateRequest& request,
-                                 const grpc::ByteBuffer& response) {
+base::Status FollowUp::CheckPull(const policy::GateRequest& request, const std::string& response) {
   runtime::v1::PullImageResponse pulled;
   if (!ParseMessage(response, &pulled) || pulled.image_ref().empty()) {
-    return grpc::Status(grpc::StatusCode::INTERNAL,
-                        "crigate: cannot read containerd's PullImage answer");
+    return base::Status::Internal("crigate: cannot read containerd's PullImage answer");
   }
   policy::Decision decision = pipeline_->CheckPulledImage(request, pulled.image_ref());
-  if (decision.allow) return grpc::Status::OK;
+  if (decision.allow) return base::Status::OK();
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
   runtime::v1::RemoveImageRequest remove;
@@ -64,10 +60,10 @@ grpc::Status FollowUp::CheckPull(const policy::GateRequest& request,
   log::Info("deny PullImage image={} after the pull: {}; pulled image {} {}", request.image,
             decision.reason, pulled.image_ref(),
             s.ok() ? "removed" : "could NOT be removed: " + s.error_message());
-  return ToGrpc(decision.ToStatus());
+  return decision.ToStatus();
 }
 
-void FollowUp::KeepToken(const policy::Decision& decision, const grpc::ByteBuffer* response) {
+void FollowUp::KeepToken(const policy::Decision& decision, const std::string* response) {
   if (grants_ == nullptr || decision.token.empty() || response == nullptr) return;
   runtime::v1::CreateContainerResponse created;
   if (!ParseMessage(*response, &created)) return;
@@ -80,12 +76,12 @@ void FollowUp::KeepToken(const policy::Decision& decision, const grpc::ByteBuffe
   }
 }
 
-void FollowUp::AfterForwarded(const policy::GateRequest& request, const grpc::Status& status) {
-  TrackContainer(request, status);
+void FollowUp::AfterForwarded(const policy::GateRequest& request, const base::Status& answer) {
+  TrackContainer(request, answer);
 }
 
-void FollowUp::TrackContainer(const policy::GateRequest& request, const grpc::Status& status) {
-  if (watchdog_ == nullptr || !status.ok() || request.container_id.empty()) return;
+void FollowUp::TrackContainer(const policy::GateRequest& request, const base::Status& answer) {
+  if (watchdog_ == nullptr || !answer.ok() || request.container_id.empty()) return;
   if (request.action == "StartContainer") {
     watchdog_->Register(request.container_id);
   } else if (request.action == "StopContainer" || request.action == "RemoveContainer") {

@@ -28,10 +28,9 @@ class FollowUp final : public CallObserver {
            const std::shared_ptr<grpc::Channel>& backend, policy::TokenGrants* grants = nullptr);
   ~FollowUp() override;
 
-  grpc::Status AfterAllowed(const policy::GateRequest& request, const policy::Decision& decision,
-                            const grpc::Status& status,
-                            const grpc::ByteBuffer* last_response) override;
-  void AfterForwarded(const policy::GateRequest& request, const grpc::Status& status) override;
+  base::Status AfterAllowed(const policy::GateRequest& request, const policy::Decision& decision,
+                            const base::Status& answer, const std::string* last_response) override;
+  void AfterForwarded(const policy::GateRequest& request, const base::Status& answer) override;
   // Registering with the watchdog only queues work; a pull check may call
   // containerd.
   bool MayBlock(const policy::GateRequest& request) const override {
@@ -40,9 +39,9 @@ class FollowUp final : public CallObserver {
   }
 
  private:
-  void TrackContainer(const policy::GateRequest& request, const grpc::Status& status);
-  void KeepToken(const policy::Decision& decision, const grpc::ByteBuffer* response);
-  grpc::Status CheckPull(const policy::GateRequest& request, const grpc::ByteBuffer& response);
+  void TrackContainer(const policy::GateRequest& request, const base::Status& answer);
+  void KeepToken(const policy::Decision& decision, const std::string* response);
+  base::Status CheckPull(const policy::GateRequest& request, const std::string& response);
 
   monitor::Watchdog* const watchdog_;
   policy::StagedPipeline* const pipeline_;

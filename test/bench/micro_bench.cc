@@ -9,8 +9,6 @@
 // monitor's cgroup parsing are added when their libraries are in the build
 // (CRIGATE_BENCH_HAVE_POLICY / CRIGATE_BENCH_HAVE_CGROUP, set by CMake).
 #include <benchmark/benchmark.h>
-#include <grpcpp/support/byte_buffer.h>
-#include <grpcpp/support/slice.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -36,15 +34,9 @@ namespace {
 
 namespace v1 = ::runtime::v1;
 
-// As grpc hands a received message to the proxy: one slice.
-grpc::ByteBuffer Buffer(const std::string& bytes) {
-  grpc::Slice slice(bytes);
-  return grpc::ByteBuffer(&slice, 1);
-}
-
 void BM_InspectCreateContainer(benchmark::State& state) {
   const std::string bytes = KubeletCreateContainerRequest();
-  const grpc::ByteBuffer buffer = Buffer(bytes);
+  const std::string& buffer = bytes;
   {
     // A request the subset misreads would make the numbers meaningless.
     policy::GateRequest request;
@@ -57,7 +49,7 @@ void BM_InspectCreateContainer(benchmark::State& state) {
   }
   for (auto _ : state) {
     policy::GateRequest request;
-    grpc::Status status = cri::InspectRequest("CreateContainer", buffer, &request);
+    base::Status status = cri::InspectRequest("CreateContainer", buffer, &request);
     benchmark::DoNotOptimize(status);
     benchmark::DoNotOptimize(request);
   }
@@ -68,10 +60,10 @@ BENCHMARK(BM_InspectCreateContainer);
 
 void BM_InspectRunPodSandbox(benchmark::State& state) {
   const std::string bytes = KubeletRunPodSandboxRequest();
-  const grpc::ByteBuffer buffer = Buffer(bytes);
+  const std::string& buffer = bytes;
   for (auto _ : state) {
     policy::GateRequest request;
-    grpc::Status status = cri::InspectRequest("RunPodSandbox", buffer, &request);
+    base::Status status = cri::InspectRequest("RunPodSandbox", buffer, &request);
     benchmark::DoNotOptimize(status);
     benchmark::DoNotOptimize(request);
   }
@@ -83,7 +75,7 @@ BENCHMARK(BM_InspectRunPodSandbox);
 // The parse alone, without copying fields into the GateRequest.
 void BM_ParseMessageRunPodSandbox(benchmark::State& state) {
   const std::string bytes = KubeletRunPodSandboxRequest();
-  const grpc::ByteBuffer buffer = Buffer(bytes);
+  const std::string& buffer = bytes;
   for (auto _ : state) {
     v1::RunPodSandboxRequest message;
     bool ok = cri::ParseMessage(buffer, &message);
@@ -96,10 +88,10 @@ BENCHMARK(BM_ParseMessageRunPodSandbox);
 void BM_InspectRemoveImage(benchmark::State& state) {
   v1::RemoveImageRequest message;
   message.mutable_image()->set_image("docker.io/library/busybox:1.35");
-  const grpc::ByteBuffer buffer = Buffer(message.SerializeAsString());
+  const std::string buffer = message.SerializeAsString();
   for (auto _ : state) {
     policy::GateRequest request;
-    grpc::Status status = cri::InspectRequest("RemoveImage", buffer, &request);
+    base::Status status = cri::InspectRequest("RemoveImage", buffer, &request);
     benchmark::DoNotOptimize(status);
     benchmark::DoNotOptimize(request);
   }

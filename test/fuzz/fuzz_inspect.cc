@@ -3,8 +3,6 @@
 // caller. Input: "<method name>\n<message bytes>"; an unknown name is one
 // more case. What inspection accepts is stripped of token annotations and
 // re-encoded, as an allowed call would be.
-#include <grpcpp/support/byte_buffer.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -17,13 +15,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const size_t nl = input.find('\n');
   if (nl == std::string_view::npos || nl > 64) return 0;
   const std::string action(input.substr(0, nl));
-  grpc::Slice slice(data + nl + 1, size - nl - 1);
-  grpc::ByteBuffer request(&slice, 1);
+  const std::string_view request = input.substr(nl + 1);
   crigate::policy::GateRequest out;
   out.action = action;
   if (!crigate::cri::InspectRequest(action, request, &out).ok()) return 0;
   if (crigate::cri::CarriesTokenAnnotation(out)) {
-    grpc::ByteBuffer stripped;
+    std::string stripped;
     bool changed = false;
     (void)crigate::cri::StripTokenAnnotations(action, request, &stripped, &changed);
   }
