@@ -3,8 +3,9 @@
 #include <fmt/format.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <array>
-#include <cctype>
+#include <set>
 
 namespace crigate::cri::h2 {
 namespace {
@@ -23,6 +24,35 @@ std::string Quote(std::string_view value) {
   }
   if (value.size() > 100) out += "...";
   return out;
+}
+
+// RFC 9113 section 8.2.1: a name is visible ASCII with no uppercase letter
+// and no ':' (but the pseudo-header's first); a value has no NUL, CR or LF
+// and no leading or trailing space or tab.
+std::string FieldProblem(const Field& field) {
+  const std::string& name = field.name;
+  if (name.empty()) return "a header field has no name";
+  for (size_t i = 0; i < name.size(); ++i) {
+    const auto u = static_cast<unsigned char>(name[i]);
+    if (u >= 'A' && u <= 'Z') {
+      return fmt::format("header field \"{}\" is not lowercase", Quote(name));
+    }
+    if (u <= 0x20 || u >= 0x7f || (name[i] == ':' && i > 0)) {
+      return fmt::format("header field name \"{}\" has a character HTTP/2 forbids", Quote(name));
+    }
+  }
+  const std::string& value = field.value;
+  for (char c : value) {
+    if (c == '\0' || c == '\r' || c == '\n') {
+      return fmt::format("header field {} has a NUL, CR or LF in its value", Quote(name));
+    }
+  }
+  if (!value.empty() && (value.front() == ' ' || value.front() == '\t' || value.back() == ' ' ||
+                         value.back() == '\t')) {
+    return fmt::format("header field {} has a value that starts or ends with white space",
+                       Quote(name));
+  }
+  return {};
 }
 
 bool IsConnectionSpecific(std::string_view name) {
@@ -85,14 +115,14 @@ base::Result<std::chrono::nanoseconds> ParseGrpcTimeout(std::string_view value) 
 base::Result<RequestHead> ParseRequestHead(const std::vector<Field>& fields) {
   RequestHead head;
   bool seen_regular = false, seen_method = false, seen_scheme = false, seen_path = false,
-       seen_authority = false, seen_content_type = false;
+       seen_authority = false;
+  // The regular fields the gate reads: each at most once, so that the gate
+  // and containerd cannot each take a different one.
+  std::set<std::string> read_once;
   for (const Field& field : fields) {
     const std::string& name = field.name;
-    if (name.empty()) return Invalid("a header field has no name");
-    for (char c : name) {
-      if (std::isupper(static_cast<unsigned char>(c))) {
-        return Invalid(fmt::format("header field \"{}\" is not lowercase", Quote(name)));
-      }
+    if (std::string problem = FieldProblem(field); !problem.empty()) {
+      return Invalid(std::move(problem));
     }
     if (name[0] == ':') {
       if (seen_regular) {
@@ -120,6 +150,11 @@ base::Result<RequestHead> ParseRequestHead(const std::vector<Field>& fields) {
       continue;
     }
     seen_regular = true;
+    if ((name == "content-type" || name == "te" || name == "grpc-timeout" ||
+         name == "grpc-encoding" || name == "authorization") &&
+        !read_once.insert(name).second) {
+      return Invalid(fmt::format("{} is sent twice", name));
+    }
     if (IsConnectionSpecific(name)) {
       return Invalid(fmt::format("connection-specific field {} is not allowed in HTTP/2", name));
     }
@@ -127,8 +162,6 @@ base::Result<RequestHead> ParseRequestHead(const std::vector<Field>& fields) {
       return Invalid(fmt::format("te is \"{}\"; only \"trailers\" is allowed", Quote(field.value)));
     }
     if (name == "content-type") {
-      if (seen_content_type) return Invalid("content-type is sent twice");
-      seen_content_type = true;
       if (!IsGrpcContentType(field.value)) {
         return Invalid(
             fmt::format("content-type is \"{}\", not application/grpc", Quote(field.value)));
@@ -149,7 +182,7 @@ base::Result<RequestHead> ParseRequestHead(const std::vector<Field>& fields) {
   if (!seen_method) return Invalid("the request has no :method");
   if (!seen_scheme) return Invalid("the request has no :scheme");
   if (!seen_path) return Invalid("the request has no :path");
-  if (!seen_content_type) return Invalid("the request has no content-type");
+  if (read_once.count("content-type") == 0) return Invalid("the request has no content-type");
   return head;
 }
 
@@ -157,6 +190,7 @@ FirstMessage::State FirstMessage::Add(std::string_view data) {
   if (state_ == State::kTooLarge || state_ == State::kMalformed) return state_;
   if (ended_) {
     state_ = State::kMalformed;
+    data_after_end_ = true;
     return state_;
   }
   if (state_ == State::kComplete) {
@@ -181,7 +215,9 @@ FirstMessage::State FirstMessage::Add(std::string_view data) {
       state_ = State::kTooLarge;
       return state_;
     }
-    payload_.reserve(length_);
+    // Grown as the bytes come, never reserved up front from the prefix: a
+    // 5-byte DATA frame must not make the gate set aside max_bytes per stream.
+    payload_.reserve(std::min<size_t>(length_, 64 * 1024));
   }
   const size_t want = length_ - payload_.size();
   payload_.append(data.substr(0, want));
@@ -204,6 +240,7 @@ std::string FirstMessage::Problem() const {
       return fmt::format("the request message is {} bytes, more than the {} allowed", length_,
                          max_bytes_);
     case State::kMalformed:
+      if (data_after_end_) return "the request stream sent data after its end";
       if (prefix_have_ == sizeof(prefix_) && prefix_[0] > 1) {
         return fmt::format("the request message's compressed flag is {}, not 0 or 1", prefix_[0]);
       }
@@ -216,6 +253,24 @@ std::string FirstMessage::Problem() const {
       break;
   }
   return std::string();
+}
+
+base::Result<std::string> MessageToJudge(const FirstMessage& first, const RequestHead& head,
+                                         size_t max_bytes) {
+  if (first.state() != FirstMessage::State::kComplete) {
+    return base::Status::Internal("the request message is not complete");
+  }
+  if (!first.compressed()) return first.payload();
+  if (head.encoding.empty()) {
+    return Invalid("the request message is compressed but the call names no grpc-encoding");
+  }
+  if (head.encoding != "gzip") {
+    return base::Status(base::Code::UNIMPLEMENTED,
+                        fmt::format("crigate cannot inspect a request in grpc-encoding \"{}\"; "
+                                    "send it uncompressed or as gzip",
+                                    Quote(head.encoding)));
+  }
+  return Gunzip(first.payload(), max_bytes);
 }
 
 std::string FrameMessage(std::string_view payload, bool compressed) {

@@ -11,9 +11,14 @@
 //
 // The rules (HTTP/2 RFC 9113 section 8, gRPC's PROTOCOL-HTTP2.md), refused
 // with INVALID_ARGUMENT and a sentence that names the field:
-//   - field names are lowercase; pseudo-header fields come first, are
-//     :method, :scheme, :path and :authority only, each at most once, and the
-//     first three are present; :method is POST;
+//   - names are visible ASCII, lowercase, with ':' only as a pseudo-header's
+//     first character; values have no NUL, CR or LF and no white space at
+//     either end (RFC 9113 section 8.2.1);
+//   - pseudo-header fields come first, are :method, :scheme, :path and
+//     :authority only, each at most once, and the first three are present;
+//     :method is POST;
+//   - content-type, te, grpc-timeout, grpc-encoding and authorization (the
+//     fields the gate reads) each at most once;
 //   - no connection-specific fields (connection, keep-alive,
 //     proxy-connection, transfer-encoding, upgrade); te, if sent, is
 //     "trailers";
@@ -100,7 +105,16 @@ class FirstMessage {
   std::string payload_;
   size_t extra_ = 0;
   bool ended_ = false;
+  bool data_after_end_ = false;
 };
+
+// The message the gate judges, from a complete first message and the
+// request's grpc-encoding: the payload itself when it is not compressed,
+// gunzipped when it is and the encoding is gzip. A compressed message with
+// no encoding is INVALID_ARGUMENT (the caller broke gRPC's rules); one in
+// another encoding is UNIMPLEMENTED: never forwarded uninspected.
+base::Result<std::string> MessageToJudge(const FirstMessage& first, const RequestHead& head,
+                                         size_t max_bytes);
 
 // A message as gRPC frames it: the 5-byte prefix, then payload.
 std::string FrameMessage(std::string_view payload, bool compressed = false);

@@ -130,11 +130,53 @@ TEST(RequestHead, UppercaseAndConnectionSpecificFieldsAreRefused) {
   EXPECT_NE(Refusal(empty).find("no name"), std::string::npos);
 }
 
+// RFC 9113 section 8.2.1: what another decoder could read differently.
+TEST(RequestHead, ForbiddenCharactersInNamesAndValuesAreRefused) {
+  for (const std::string& name :
+       {std::string("x trace"), std::string("x\x7ftrace"), std::string("x:trace"),
+        std::string("\xc3\xa9t\xc3\xa9"), std::string("x\0y", 3)}) {
+    auto fields = CrictlHead();
+    fields.push_back({name, "1"});
+    EXPECT_NE(Refusal(fields).find("a character HTTP/2 forbids"), std::string::npos) << name;
+  }
+  for (const std::string& value :
+       {std::string("a\rb"), std::string("a\nb"), std::string("a\0b", 3)}) {
+    auto fields = CrictlHead();
+    fields.push_back({"x-trace", value});
+    EXPECT_NE(Refusal(fields).find("NUL, CR or LF"), std::string::npos);
+  }
+  for (const char* value : {" a", "a ", "\ta", "a\t"}) {
+    auto fields = CrictlHead();
+    fields.push_back({"x-trace", value});
+    EXPECT_NE(Refusal(fields).find("white space"), std::string::npos) << value;
+  }
+  auto path = CrictlHead(std::string("/runtime.v1.RuntimeService/Version\n", 35));
+  EXPECT_NE(Refusal(path).find("NUL, CR or LF"), std::string::npos);
+}
+
+// The gate reads these; a second copy could be the one containerd takes.
+TEST(RequestHead, EveryFieldTheGateReadsIsSentOnce) {
+  for (const Field& again : std::vector<Field>{{"grpc-timeout", "5S"},
+                                               {"grpc-encoding", "gzip"},
+                                               {"authorization", "Bearer x.y.z"},
+                                               {"te", "trailers"},
+                                               {"content-type", "application/grpc"}}) {
+    auto fields = CrictlHead();
+    if (again.name == "grpc-encoding" || again.name == "authorization") fields.push_back(again);
+    fields.push_back(again);
+    EXPECT_NE(Refusal(fields).find(again.name + " is sent twice"), std::string::npos) << again.name;
+  }
+  auto metadata = CrictlHead();
+  metadata.push_back({"x-trace", "1"});
+  metadata.push_back({"x-trace", "2"});
+  EXPECT_TRUE(ParseRequestHead(metadata).ok()) << "other metadata may repeat";
+}
+
 TEST(RequestHead, AFieldValueIsQuotedPrintably) {
   auto fields = CrictlHead();
-  fields[0].value = std::string("PO\x01ST\n", 6);
+  fields[0].value = std::string("PO\x01ST", 5);
   const std::string message = Refusal(fields);
-  EXPECT_NE(message.find("PO\\x01ST\\x0a"), std::string::npos) << message;
+  EXPECT_NE(message.find("PO\\x01ST"), std::string::npos) << message;
 }
 
 TEST(GrpcTimeout, EveryUnitAndTheLimits) {
@@ -188,16 +230,27 @@ TEST(FirstMessage, ASecondMessageIsCountedNotKept) {
   EXPECT_EQ(first.extra_bytes(), 12u);
 }
 
-TEST(FirstMessage, TooLargeIsKnownFromThePrefixAlone) {
-  FirstMessage first(16 << 20);
-  // 14 MiB + 1 over a 16 MiB limit is fine; 16 MiB + 1 is refused at once.
-  std::string prefix = FrameMessage("").substr(0, 1);
-  const uint32_t n = (16u << 20) + 1;
+std::string Prefix(uint32_t n) {
+  std::string prefix(1, '\0');
   prefix += static_cast<char>(n >> 24);
   prefix += static_cast<char>((n >> 16) & 0xff);
   prefix += static_cast<char>((n >> 8) & 0xff);
   prefix += static_cast<char>(n & 0xff);
-  EXPECT_EQ(first.Add(prefix), FirstMessage::State::kTooLarge);
+  return prefix;
+}
+
+TEST(FirstMessage, AMessageOfExactlyTheLimitIsTaken) {
+  FirstMessage first(1000);
+  EXPECT_EQ(first.Add(Prefix(1000)), FirstMessage::State::kNeedMore);
+  EXPECT_EQ(first.Add(std::string(1000, 'm')), FirstMessage::State::kComplete);
+  FirstMessage over(1000);
+  EXPECT_EQ(over.Add(Prefix(1001)), FirstMessage::State::kTooLarge);
+}
+
+TEST(FirstMessage, TooLargeIsKnownFromThePrefixAlone) {
+  FirstMessage first(16 << 20);
+  // 16 MiB + 1 over a 16 MiB limit is refused at once.
+  EXPECT_EQ(first.Add(Prefix((16u << 20) + 1)), FirstMessage::State::kTooLarge);
   EXPECT_TRUE(first.payload().empty()) << "nothing of it was buffered";
   EXPECT_NE(first.Problem().find("16777217 bytes, more than the 16777216 allowed"),
             std::string::npos)
@@ -226,6 +279,20 @@ TEST(FirstMessage, MalformedStreams) {
   EXPECT_EQ(cut_payload.Finish(), FirstMessage::State::kMalformed);
   EXPECT_NE(cut_payload.Problem().find("2 of 5 bytes"), std::string::npos) << cut_payload.Problem();
   EXPECT_EQ(cut_payload.Add("lo"), FirstMessage::State::kMalformed) << "data after the end";
+
+  FirstMessage late(1024);
+  EXPECT_EQ(late.Add(FrameMessage("whole")), FirstMessage::State::kComplete);
+  EXPECT_EQ(late.Finish(), FirstMessage::State::kComplete);
+  EXPECT_EQ(late.Add("late"), FirstMessage::State::kMalformed);
+  EXPECT_EQ(late.Problem(), "the request stream sent data after its end");
+}
+
+// A prefix that announces the limit reserves no more than a small buffer
+// until the bytes come.
+TEST(FirstMessage, ThePrefixAloneReservesLittle) {
+  FirstMessage first(256u << 20);
+  EXPECT_EQ(first.Add(Prefix(256u << 20)), FirstMessage::State::kNeedMore);
+  EXPECT_LE(first.payload().capacity(), 64u * 1024);
 }
 
 TEST(FirstMessage, TheCompressedFlagIsReported) {
@@ -269,12 +336,42 @@ TEST(Gunzip, ABombStopsAtTheLimit) {
   EXPECT_NE(inflated.error().find("more than the 16777216 bytes"), std::string::npos);
 }
 
+TEST(Gunzip, ExactlyTheLimitInflates) {
+  auto inflated = Gunzip(Gzip(std::string(50000, 'x')), 50000);
+  ASSERT_TRUE(inflated.ok()) << inflated.error();
+  EXPECT_EQ(inflated->size(), 50000u);
+  EXPECT_EQ(Gunzip(Gzip(std::string(50001, 'x')), 50000).code(), base::Code::RESOURCE_EXHAUSTED);
+}
+
 TEST(Gunzip, GarbageCutAndTrailingBytesAreRefused) {
+  // Two gzip members: grpc's codec writes one, and the second would be read
+  // by one decoder and not by another.
+  EXPECT_EQ(Gunzip(Gzip("first") + Gzip("second"), 1024).code(), base::Code::INVALID_ARGUMENT);
   EXPECT_EQ(Gunzip("not gzip at all", 1024).code(), base::Code::INVALID_ARGUMENT);
   const std::string whole = Gzip("a request message");
   EXPECT_EQ(Gunzip(whole.substr(0, whole.size() - 4), 1024).code(), base::Code::INVALID_ARGUMENT);
   EXPECT_EQ(Gunzip(whole + "x", 1024).code(), base::Code::INVALID_ARGUMENT);
   EXPECT_EQ(Gunzip("", 1024).code(), base::Code::INVALID_ARGUMENT);
+}
+
+TEST(MessageToJudge, TheEncodingMustMatchTheFlag) {
+  RequestHead plain, gzip, snappy;
+  gzip.encoding = "gzip";
+  snappy.encoding = "snappy";
+  FirstMessage raw(1024), packed(1024);
+  ASSERT_EQ(raw.Add(FrameMessage("as sent")), FirstMessage::State::kComplete);
+  ASSERT_EQ(packed.Add(FrameMessage(Gzip("inside"), true)), FirstMessage::State::kComplete);
+
+  EXPECT_EQ(*MessageToJudge(raw, plain, 1024), "as sent");
+  EXPECT_EQ(*MessageToJudge(raw, gzip, 1024), "as sent") << "gzip may still send one plain";
+  EXPECT_EQ(*MessageToJudge(packed, gzip, 1024), "inside");
+  EXPECT_EQ(MessageToJudge(packed, plain, 1024).code(), base::Code::INVALID_ARGUMENT);
+  auto unknown = MessageToJudge(packed, snappy, 1024);
+  EXPECT_EQ(unknown.code(), base::Code::UNIMPLEMENTED);
+  EXPECT_NE(unknown.error().find("\"snappy\""), std::string::npos) << unknown.error();
+  EXPECT_EQ(MessageToJudge(packed, gzip, 3).code(), base::Code::RESOURCE_EXHAUSTED);
+  FirstMessage partial(1024);
+  EXPECT_EQ(MessageToJudge(partial, plain, 1024).code(), base::Code::INTERNAL);
 }
 
 TEST(TrailersOnly, StatusAndAPercentEncodedMessage) {

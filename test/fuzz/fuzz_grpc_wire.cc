@@ -2,9 +2,11 @@
 // front end controls it: a request's header block and its DATA bytes, cut
 // into chunks of any size, gzip-compressed or not.
 //
-// Input: header lines "name<TAB>value" up to a blank line, then the stream's
-// DATA; the first DATA byte also sets the chunk size. Checked on every input:
+// Input: header lines "name<TAB>value" up to a blank line, one byte that sets
+// the chunk size, then the stream's DATA. Checked on every input:
 //   - an accepted head has exactly one :path, and it is the one returned;
+//     its :method is POST, its pseudo-headers come first, and no name or
+//     value has a character RFC 9113 forbids;
 //   - a complete first message is exactly what its prefix announced, within
 //     the limit, and framing it again gives back the bytes it came from;
 //   - gzip never inflates past the limit;
@@ -47,18 +49,29 @@ void CheckHead(const std::vector<h2::Field>& fields) {
     return;
   }
   int paths = 0;
+  bool regular = false;
   for (const auto& field : fields) {
     if (field.name == ":path") {
       ++paths;
       if (field.value != head->path) std::abort();
     }
+    if (field.name == ":method" && field.value != "POST") std::abort();
+    if (field.name.empty() || (field.name[0] == ':' && regular)) std::abort();
+    regular = regular || field.name[0] != ':';
+    for (char c : field.name) {
+      if (c <= ' ' || c >= 0x7f || (c >= 'A' && c <= 'Z')) std::abort();
+    }
+    for (char c : field.value) {
+      if (c == '\0' || c == '\r' || c == '\n') std::abort();
+    }
   }
   if (paths != 1) std::abort();
 }
 
-void CheckMessage(std::string_view data) {
+void CheckMessage(std::string_view data, const std::vector<h2::Field>& fields) {
   if (data.empty()) return;
-  const size_t chunk = 1 + static_cast<unsigned char>(data[0]) % 23;
+  const size_t chunk = 1 + static_cast<unsigned char>(data[0]) % 97;
+  data.remove_prefix(1);
   h2::FirstMessage first(kMaxMessage);
   for (size_t at = 0; at < data.size(); at += chunk) first.Add(data.substr(at, chunk));
   first.Finish();
@@ -71,11 +84,12 @@ void CheckMessage(std::string_view data) {
   const std::string framed = h2::FrameMessage(first.payload(), first.compressed());
   if (data.substr(0, framed.size()) != framed) std::abort();
   if (data.size() - framed.size() != first.extra_bytes()) std::abort();
-  if (first.compressed()) {
-    auto inflated = h2::Gunzip(first.payload(), kMaxMessage);
-    if (inflated.ok() && inflated->size() > kMaxMessage) std::abort();
-    if (!inflated.ok() && inflated.error().empty()) std::abort();
-  }
+  auto head = h2::ParseRequestHead(fields);
+  if (!head.ok()) return;
+  auto judged = h2::MessageToJudge(first, *head, kMaxMessage);
+  if (judged.ok() && judged->size() > kMaxMessage) std::abort();
+  if (judged.ok() && !first.compressed() && *judged != first.payload()) std::abort();
+  if (!judged.ok() && judged.error().empty()) std::abort();
 }
 
 void CheckPercentEncoding(std::string_view text) {
@@ -101,7 +115,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
   const std::vector<h2::Field> fields = ParseFields(block);
   CheckHead(fields);
   if (!fields.empty()) (void)h2::ParseGrpcTimeout(fields.front().value);
-  CheckMessage(data);
+  CheckMessage(data, fields);
   CheckPercentEncoding(block);
   return 0;
 }
