@@ -30,13 +30,23 @@ bool FillAddress(const std::string& path, sockaddr_un* addr) {
   return true;
 }
 
-// True when something accepts connections on path.
-bool SomeoneListens(const sockaddr_un& addr) {
+// Whether the socket file at addr is a leftover that may be removed: only
+// when connecting to it is refused (nobody listens). A connection, or any
+// other failure (no permission, an LSM, no fds), leaves it alone: it may be
+// another server's.
+enum class SocketFile { kStale, kLive, kUnknown };
+
+SocketFile Probe(const sockaddr_un& addr, int* error) {
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  bool live = connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0;
+  if (fd < 0) {
+    *error = errno;
+    return SocketFile::kUnknown;
+  }
+  const int rc = connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr));
+  *error = rc == 0 ? 0 : errno;
   close(fd);
-  return live;
+  if (rc == 0) return SocketFile::kLive;
+  return *error == ECONNREFUSED ? SocketFile::kStale : SocketFile::kUnknown;
 }
 
 void MakeParentDirs(const std::string& path) {
@@ -61,9 +71,17 @@ base::Result<std::unique_ptr<UnixListener>> UnixListener::Open(const SocketOptio
           base::Code::FAILED_PRECONDITION,
           fmt::format("{} exists and is not a socket; refusing to replace it", options.path));
     }
-    if (SomeoneListens(addr)) {
-      return base::Status(base::Code::ALREADY_EXISTS,
-                          fmt::format("another process is already serving on {}", options.path));
+    int error = 0;
+    switch (Probe(addr, &error)) {
+      case SocketFile::kLive:
+        return base::Status(base::Code::ALREADY_EXISTS,
+                            fmt::format("another process is already serving on {}", options.path));
+      case SocketFile::kUnknown:
+        return base::Status::Unavailable(
+            fmt::format("cannot tell whether {} is still served ({}); refusing to replace it",
+                        options.path, base::ErrnoText(error)));
+      case SocketFile::kStale:
+        break;
     }
     unlink(options.path.c_str());
   }

@@ -68,6 +68,8 @@ TEST(UnixListener, ALiveSocketIsAnotherServerAndAStaleOneIsReplaced) {
   auto second = UnixListener::Open(At(path));
   EXPECT_EQ(second.status().code(), base::Code::ALREADY_EXISTS);
   EXPECT_NE(second.status().message().find("already serving"), std::string::npos);
+  struct stat st;
+  EXPECT_EQ(lstat(path.c_str(), &st), 0) << "the refused Open removed the live socket's file";
 
   // A socket file nobody listens on (a crashed crigate's): bound, never listened.
   const std::string stale = dir.path() + "/stale.sock";
