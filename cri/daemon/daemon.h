@@ -38,6 +38,7 @@ class Watchdog;
 
 namespace crigate::cri {
 
+class ApprovalIssuer;
 class ApprovalMinter;
 class BackendResolver;
 class BackendSandboxFacts;

@@ -56,8 +56,8 @@ int CheckConfig(const Args& args) {
   std::optional<cri::Settings> settings =
       cri::LoadSettings(args.config_path, args.config_given, errors);
   if (settings && settings->approval.enabled) {
-    if (auto issuer = cri::ApprovalIssuer::Create(settings->approval); !issuer.ok()) {
-      errors.push_back("approval.key_file: " + issuer.error());
+    if (auto key = cri::LoadApprovalKey(settings->approval.key_file); !key.ok()) {
+      errors.push_back("approval.key_file: " + key.error());
     }
   }
   for (const auto& e : errors) {

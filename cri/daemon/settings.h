@@ -1,6 +1,6 @@
 // Everything crigate's one TOML file holds, read and validated in one piece:
 // [server], [backend], [log] (config.h), [monitor] (monitor/), [approval]
-// (approval_minter.h) and the policy sections (policy/policy_config.h). A
+// (approval_config.h) and the policy sections (policy/policy_config.h). A
 // file with any error yields no Settings at all, so nothing half-read is
 // ever started or swapped in.
 #pragma once
@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "cri/daemon/approval_minter.h"
+#include "cri/daemon/approval_config.h"
 #include "cri/daemon/config.h"
 #include "monitor/monitor_config.h"
 #include "policy/policy_config.h"
