@@ -24,9 +24,11 @@ using namespace std::chrono_literals;
 // machine runs. A spinning container under a half-CPU quota samples near 1.0
 // on an idle machine; the threshold is low so that it still breaches when a
 // loaded test machine gives it only part of its quota, while a sleeping one
-// stays near 0. A long cool-down makes "only one victim" observable. A
-// breach takes 3 samples 250 ms apart: the waits for "nothing is stopped"
-// below each cover at least five such windows.
+// stays near 0. A long cool-down makes "only one victim" observable. A stop
+// takes a baseline sample, three samples 250 ms apart over the threshold,
+// and up to grace_seconds (busybox's sh ignores SIGTERM) before SIGKILL:
+// about 2.5 s. Each wait for "nothing is stopped" below is at least twice
+// that.
 constexpr char kMonitorConfig[] = R"(
 [monitor]
 enabled = true
@@ -165,9 +167,6 @@ TEST_F(Monitor, StopsTheBurnerAndLeavesTheQuietContainerRunning) {
   EXPECT_NE(events.find("monitor_stop"), std::string::npos) << events << cloud.Log();
   EXPECT_NE(events.find(burner), std::string::npos) << events;
   EXPECT_EQ(events.find(quiet), std::string::npos) << events;
-  // The quiet one stays up while the watchdog keeps sampling.
-  std::this_thread::sleep_for(1500ms);
-  EXPECT_EQ(State(cri, quiet), v1::CONTAINER_RUNNING);
 }
 
 TEST_F(Monitor, AfterARestartTheMostRecentlyStartedIsStoppedFirst) {
@@ -204,7 +203,7 @@ TEST_F(Monitor, ProtectedContainerIsNeverStopped) {
   std::string id =
       StartHalfCpu(cri, "protected", true, gate.dir(), {{"crigate.io/protected", "true"}});
   // Long enough for several breaches' worth of samples.
-  EXPECT_FALSE(WaitExited(cri, id, 4s)) << gate.Log();
+  EXPECT_FALSE(WaitExited(cri, id, 5s)) << gate.Log();
 }
 
 // Whose a container is comes from its pod sandbox in containerd; kubelet's
@@ -221,7 +220,7 @@ TEST_F(Monitor, ProtectionFollowsThePodsRealNamespaceNotItsLabels) {
 
   // A burner in a kube-system pod that carries none of kubelet's labels.
   std::string system = StartHalfCpu(cri, "system", true, gate.dir(), {}, "kube-system");
-  EXPECT_FALSE(WaitExited(cri, system, 4s)) << "a kube-system pod without labels was stopped";
+  EXPECT_FALSE(WaitExited(cri, system, 5s)) << "a kube-system pod without labels was stopped";
   // A burner in "default" whose label claims kube-system.
   std::string spoofed = StartHalfCpu(cri, "spoofed", true, gate.dir(),
                                      {{"io.kubernetes.pod.namespace", "kube-system"}});
