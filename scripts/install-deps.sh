@@ -15,6 +15,8 @@ build_deps=(
   libssl-dev libfmt-dev libcgroup-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   libtomlplusplus-dev nlohmann-json3-dev libcurl4-openssl-dev
+  # The event-loop front end (cri/h2/): HTTP/2 and gzip.
+  libnghttp2-dev zlib1g-dev
   # The libFuzzer targets (scripts/fuzz.sh): clang and its fuzzer runtime.
   clang-14 libclang-rt-14-dev
   # clang-tidy (scripts/tidy.sh).

@@ -1,0 +1,624 @@
+#include "cri/h2/relay.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <nghttp2/nghttp2.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <map>
+
+#include "cri/h2/grpc_wire.h"
+#include "policy/base/files.h"
+
+namespace crigate::cri::h2 {
+namespace {
+
+constexpr size_t kReadChunk = size_t{64} * 1024;
+
+struct Conn;
+
+// One caller stream and the containerd stream it is relayed on.
+struct Stream {
+  Conn* conn = nullptr;
+  int32_t client_id = 0;
+  int32_t backend_id = -1;  // -1: not relayed (refused, or not yet)
+  std::vector<Field> request;
+  bool client_ended = false;   // the caller half-closed
+  bool client_closed = false;  // the server session closed the stream
+  bool backend_closed = true;  // true until relayed
+  std::string up;              // caller DATA not yet taken by the backend session
+  std::string down;            // containerd DATA not yet taken by the server session
+  std::vector<Field> response;
+  std::vector<Field> trailers;
+  bool backend_ended = false;
+  bool responded = false;  // response HEADERS submitted to the caller
+  bool answered = false;   // answered by the relay itself (trailers-only)
+};
+
+struct Endpoint {
+  Conn* conn;
+  bool backend;
+};
+
+// A caller connection and its own connection to containerd.
+struct Conn {
+  Relay::Impl* relay = nullptr;
+  int client_fd = -1;
+  int backend_fd = -1;
+  Endpoint client_end{this, false};
+  Endpoint backend_end{this, true};
+  nghttp2_session* server = nullptr;   // caller side: we are the server
+  nghttp2_session* backend = nullptr;  // containerd side: we are the client
+  std::string client_out, backend_out;
+  std::map<int32_t, std::unique_ptr<Stream>> streams;  // by caller stream id
+  bool dead = false;
+};
+
+std::vector<nghttp2_nv> ToNv(const std::vector<Field>& fields, bool skip_gate_only) {
+  std::vector<nghttp2_nv> nv;
+  nv.reserve(fields.size());
+  for (const Field& f : fields) {
+    if (skip_gate_only && f.name == "authorization") continue;
+    nv.push_back({reinterpret_cast<uint8_t*>(const_cast<char*>(f.name.data())),
+                  reinterpret_cast<uint8_t*>(const_cast<char*>(f.value.data())), f.name.size(),
+                  f.value.size(), NGHTTP2_NV_FLAG_NONE});
+  }
+  return nv;
+}
+
+}  // namespace
+
+struct Relay::Impl {
+  RelayOptions options;
+  int epoll_fd = -1;
+  int wake_fd = -1;
+  std::atomic<bool> stopping{false};
+  std::mutex mu;
+  std::vector<int> adopted;  // guarded by mu
+  std::map<Conn*, std::unique_ptr<Conn>> conns;
+  std::vector<Conn*> graveyard;  // closed this round, deleted after it
+
+  ~Impl() {
+    for (auto& [raw, conn] : conns) Close(conn.get());
+    conns.clear();
+    if (epoll_fd >= 0) close(epoll_fd);
+    if (wake_fd >= 0) close(wake_fd);
+  }
+
+  // ---- connections ----
+
+  void Watch(int fd, Endpoint* end, bool want_write) {
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP | (want_write ? uint32_t{EPOLLOUT} : 0u);
+    ev.data.ptr = end;
+    if (epoll_ctl(epoll_fd, EPOLL_CTL_MOD, fd, &ev) != 0) {
+      epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev);
+    }
+  }
+
+  Conn* Open(int fd) {
+    auto conn = std::make_unique<Conn>();
+    conn->relay = this;
+    conn->client_fd = fd;
+    nghttp2_session_callbacks* cb = nullptr;
+    nghttp2_session_callbacks_new(&cb);
+    nghttp2_session_callbacks_set_on_begin_headers_callback(cb, &ServerBeginHeaders);
+    nghttp2_session_callbacks_set_on_header_callback(cb, &ServerHeader);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(cb, &ServerFrame);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, &ServerData);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cb, &ServerClose);
+    nghttp2_session_callbacks_set_on_frame_send_callback(cb, &ServerSent);
+    nghttp2_option* opt = nullptr;
+    nghttp2_option_new(&opt);
+    // The relay checks the header block itself (grpc_wire.h): nghttp2's
+    // HTTP checks would refuse crictl's :authority (the socket's path).
+    nghttp2_option_set_no_http_messaging(opt, 1);
+    nghttp2_option_set_no_auto_window_update(opt, 1);
+    nghttp2_session_server_new2(&conn->server, cb, conn.get(), opt);
+    nghttp2_session_callbacks_del(cb);
+    nghttp2_option_del(opt);
+    nghttp2_settings_entry settings[] = {{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 1000},
+                                         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1 << 20}};
+    nghttp2_submit_settings(conn->server, NGHTTP2_FLAG_NONE, settings, 2);
+    Watch(fd, &conn->client_end, true);
+    Conn* raw = conn.get();
+    conns.emplace(raw, std::move(conn));
+    return raw;
+  }
+
+  // containerd's side, opened on the connection's first relayed stream.
+  bool ConnectBackend(Conn* conn) {
+    if (conn->backend != nullptr) return true;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (options.backend_socket.size() >= sizeof(addr.sun_path)) {
+      close(fd);
+      return false;
+    }
+    std::memcpy(addr.sun_path, options.backend_socket.c_str(), options.backend_socket.size() + 1);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 && errno != EAGAIN &&
+        errno != EINPROGRESS) {
+      close(fd);
+      return false;
+    }
+    conn->backend_fd = fd;
+    nghttp2_session_callbacks* cb = nullptr;
+    nghttp2_session_callbacks_new(&cb);
+    nghttp2_session_callbacks_set_on_header_callback(cb, &BackendHeader);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(cb, &BackendFrame);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, &BackendData);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cb, &BackendClose);
+    nghttp2_option* opt = nullptr;
+    nghttp2_option_new(&opt);
+    nghttp2_option_set_no_http_messaging(opt, 1);
+    nghttp2_option_set_no_auto_window_update(opt, 1);
+    nghttp2_session_client_new2(&conn->backend, cb, conn, opt);
+    nghttp2_session_callbacks_del(cb);
+    nghttp2_option_del(opt);
+    nghttp2_settings_entry settings[] = {{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1 << 20}};
+    nghttp2_submit_settings(conn->backend, NGHTTP2_FLAG_NONE, settings, 1);
+    Watch(fd, &conn->backend_end, true);
+    return true;
+  }
+
+  void Close(Conn* conn) {
+    if (conn->client_fd >= 0) close(conn->client_fd);
+    if (conn->backend_fd >= 0) close(conn->backend_fd);
+    conn->client_fd = conn->backend_fd = -1;
+    if (conn->server != nullptr) nghttp2_session_del(conn->server);
+    if (conn->backend != nullptr) nghttp2_session_del(conn->backend);
+    conn->server = conn->backend = nullptr;
+  }
+
+  // containerd's connection is gone: every stream still waiting on it is
+  // answered UNAVAILABLE (or reset, if its answer had begun); the caller's
+  // connection stays, and the next stream connects again.
+  void DropBackend(Conn* conn) {
+    if (conn->backend_fd >= 0) close(conn->backend_fd);
+    conn->backend_fd = -1;
+    if (conn->backend != nullptr) nghttp2_session_del(conn->backend);
+    conn->backend = nullptr;
+    conn->backend_out.clear();
+    std::vector<Stream*> gone;
+    for (auto& [id, stream] : conn->streams) {
+      if (stream->backend_closed) continue;
+      stream->backend_closed = true;
+      stream->backend_id = -1;
+      if (stream->client_closed) {
+        gone.push_back(stream.get());
+        continue;
+      }
+      if (!stream->responded) {
+        Answer(stream.get(), base::Code::UNAVAILABLE,
+               fmt::format("crigate: the connection to containerd at {} was lost",
+                           options.backend_socket));
+      } else {
+        nghttp2_submit_rst_stream(conn->server, NGHTTP2_FLAG_NONE, stream->client_id,
+                                  NGHTTP2_INTERNAL_ERROR);
+      }
+    }
+    for (Stream* stream : gone) Forget(stream);
+  }
+
+  // ---- streams ----
+
+  // A trailers-only answer from the relay itself. Once it is on the wire
+  // (ServerSent), a caller still sending is reset: the answer comes first.
+  void Answer(Stream* stream, base::Code code, const std::string& message) {
+    const std::vector<Field> fields = TrailersOnly(code, message);
+    std::vector<nghttp2_nv> nv = ToNv(fields, false);
+    stream->responded = true;
+    stream->answered = true;
+    nghttp2_submit_response(stream->conn->server, stream->client_id, nv.data(), nv.size(), nullptr);
+  }
+
+  void Forget(Stream* stream) {
+    if (stream->client_closed && stream->backend_closed) {
+      stream->conn->streams.erase(stream->client_id);
+    }
+  }
+
+  void Begin(Stream* stream, bool ended) {
+    Conn* conn = stream->conn;
+    auto head = ParseRequestHead(stream->request);
+    if (!head.ok()) {
+      Answer(stream, head.code(), "crigate: " + head.error());
+      return;
+    }
+    if (!options.served || !options.served(head->path)) {
+      Answer(stream, base::Code::UNIMPLEMENTED,
+             "crigate: this path is not served: crigate answers only the CRI methods, spelled "
+             "exactly");
+      return;
+    }
+    if (!ConnectBackend(conn)) {
+      Answer(stream, base::Code::UNAVAILABLE,
+             fmt::format("crigate: containerd is unavailable at {}: {}", options.backend_socket,
+                         base::ErrnoText(errno)));
+      return;
+    }
+    std::vector<nghttp2_nv> nv = ToNv(stream->request, true);
+    nghttp2_data_provider up{};
+    up.source.ptr = stream;
+    up.read_callback = &ReadUp;
+    const int32_t id = nghttp2_submit_request(conn->backend, nullptr, nv.data(), nv.size(),
+                                              ended ? nullptr : &up, stream);
+    if (id < 0) {
+      Answer(stream, base::Code::UNAVAILABLE,
+             fmt::format("crigate: cannot open a stream to containerd: {}", nghttp2_strerror(id)));
+      return;
+    }
+    stream->backend_id = id;
+    stream->backend_closed = false;
+  }
+
+  // ---- nghttp2 callbacks: the caller's side ----
+
+  static Conn* ConnOf(void* user_data) { return static_cast<Conn*>(user_data); }
+
+  static int ServerBeginHeaders(nghttp2_session* session, const nghttp2_frame* frame,
+                                void* user_data) {
+    if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+    Conn* conn = ConnOf(user_data);
+    auto stream = std::make_unique<Stream>();
+    stream->conn = conn;
+    stream->client_id = frame->hd.stream_id;
+    nghttp2_session_set_stream_user_data(session, frame->hd.stream_id, stream.get());
+    conn->streams[frame->hd.stream_id] = std::move(stream);
+    return 0;
+  }
+
+  static int ServerHeader(nghttp2_session* session, const nghttp2_frame* frame, const uint8_t* name,
+                          size_t namelen, const uint8_t* value, size_t valuelen, uint8_t flags,
+                          void* user_data) {
+    auto* stream =
+        static_cast<Stream*>(nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
+    if (stream == nullptr || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+    stream->request.push_back({std::string(reinterpret_cast<const char*>(name), namelen),
+                               std::string(reinterpret_cast<const char*>(value), valuelen)});
+    return 0;
+  }
+
+  static int ServerFrame(nghttp2_session* session, const nghttp2_frame* frame, void* user_data) {
+    Conn* conn = ConnOf(user_data);
+    auto* stream =
+        static_cast<Stream*>(nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
+    if (stream == nullptr) return 0;
+    const bool ended = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+    if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+      stream->client_ended = ended;
+      conn->relay->Begin(stream, ended);
+      return 0;
+    }
+    if ((frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS) && ended) {
+      stream->client_ended = true;
+      if (!stream->backend_closed && conn->backend != nullptr) {
+        nghttp2_session_resume_data(conn->backend, stream->backend_id);
+      }
+    }
+    return 0;
+  }
+
+  static int ServerSent(nghttp2_session* session, const nghttp2_frame* frame, void* user_data) {
+    if (frame->hd.type != NGHTTP2_HEADERS || (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) == 0) {
+      return 0;
+    }
+    auto* stream =
+        static_cast<Stream*>(nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
+    if (stream != nullptr && stream->answered && !stream->client_ended) {
+      nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, stream->client_id, NGHTTP2_NO_ERROR);
+    }
+    return 0;
+  }
+
+  static int ServerData(nghttp2_session* session, uint8_t flags, int32_t stream_id,
+                        const uint8_t* data, size_t len, void* user_data) {
+    Conn* conn = ConnOf(user_data);
+    auto* stream = static_cast<Stream*>(nghttp2_session_get_stream_user_data(session, stream_id));
+    if (stream == nullptr || stream->backend_closed || conn->backend == nullptr) {
+      // Nobody will take these bytes: hand the credit back at once.
+      nghttp2_session_consume(session, stream_id, len);
+      return 0;
+    }
+    stream->up.append(reinterpret_cast<const char*>(data), len);
+    nghttp2_session_resume_data(conn->backend, stream->backend_id);
+    return 0;
+  }
+
+  static int ServerClose(nghttp2_session* session, int32_t stream_id, uint32_t error_code,
+                         void* user_data) {
+    Conn* conn = ConnOf(user_data);
+    auto* stream = static_cast<Stream*>(nghttp2_session_get_stream_user_data(session, stream_id));
+    if (stream == nullptr) return 0;
+    stream->client_closed = true;
+    if (!stream->backend_closed && conn->backend != nullptr) {
+      // The caller reset or went away: containerd's stream goes too.
+      nghttp2_submit_rst_stream(
+          conn->backend, NGHTTP2_FLAG_NONE, stream->backend_id,
+          error_code == NGHTTP2_NO_ERROR ? uint32_t{NGHTTP2_CANCEL} : error_code);
+    }
+    conn->relay->Forget(stream);
+    return 0;
+  }
+
+  // The caller's DATA, handed to containerd's session as it asks for it.
+  static ssize_t ReadUp(nghttp2_session* session, int32_t stream_id, uint8_t* buf, size_t length,
+                        uint32_t* data_flags, nghttp2_data_source* source, void* user_data) {
+    auto* stream = static_cast<Stream*>(source->ptr);
+    const size_t n = std::min(length, stream->up.size());
+    if (n > 0) {
+      std::copy_n(stream->up.data(), n, reinterpret_cast<char*>(buf));
+      stream->up.erase(0, n);
+      // containerd's side has taken them: the caller may send as much again.
+      if (!stream->client_closed) {
+        nghttp2_session_consume(stream->conn->server, stream->client_id, n);
+      }
+    }
+    if (stream->up.empty() && stream->client_ended) {
+      *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+      return static_cast<ssize_t>(n);
+    }
+    if (n == 0) return NGHTTP2_ERR_DEFERRED;
+    return static_cast<ssize_t>(n);
+  }
+
+  // ---- nghttp2 callbacks: containerd's side ----
+
+  static int BackendHeader(nghttp2_session* session, const nghttp2_frame* frame,
+                           const uint8_t* name, size_t namelen, const uint8_t* value,
+                           size_t valuelen, uint8_t flags, void* user_data) {
+    auto* stream =
+        static_cast<Stream*>(nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
+    if (stream == nullptr) return 0;
+    Field field{std::string(reinterpret_cast<const char*>(name), namelen),
+                std::string(reinterpret_cast<const char*>(value), valuelen)};
+    if (frame->headers.cat == NGHTTP2_HCAT_RESPONSE) {
+      stream->response.push_back(std::move(field));
+    } else {
+      stream->trailers.push_back(std::move(field));
+    }
+    return 0;
+  }
+
+  static int BackendFrame(nghttp2_session* session, const nghttp2_frame* frame, void* user_data) {
+    Conn* conn = ConnOf(user_data);
+    auto* stream =
+        static_cast<Stream*>(nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
+    if (stream == nullptr || stream->client_closed) return 0;
+    const bool ended = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+    if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_RESPONSE) {
+      std::vector<nghttp2_nv> nv = ToNv(stream->response, false);
+      stream->responded = true;
+      if (ended) {
+        stream->backend_ended = true;  // trailers-only
+        nghttp2_submit_response(conn->server, stream->client_id, nv.data(), nv.size(), nullptr);
+        return 0;
+      }
+      nghttp2_data_provider down{};
+      down.source.ptr = stream;
+      down.read_callback = &ReadDown;
+      nghttp2_submit_response(conn->server, stream->client_id, nv.data(), nv.size(), &down);
+      return 0;
+    }
+    if ((frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS) && ended) {
+      stream->backend_ended = true;
+      nghttp2_session_resume_data(conn->server, stream->client_id);
+    }
+    return 0;
+  }
+
+  static int BackendData(nghttp2_session* session, uint8_t flags, int32_t stream_id,
+                         const uint8_t* data, size_t len, void* user_data) {
+    Conn* conn = ConnOf(user_data);
+    auto* stream = static_cast<Stream*>(nghttp2_session_get_stream_user_data(session, stream_id));
+    if (stream == nullptr || stream->client_closed) {
+      nghttp2_session_consume(session, stream_id, len);
+      return 0;
+    }
+    stream->down.append(reinterpret_cast<const char*>(data), len);
+    nghttp2_session_resume_data(conn->server, stream->client_id);
+    return 0;
+  }
+
+  static int BackendClose(nghttp2_session* session, int32_t stream_id, uint32_t error_code,
+                          void* user_data) {
+    Conn* conn = ConnOf(user_data);
+    auto* stream = static_cast<Stream*>(nghttp2_session_get_stream_user_data(session, stream_id));
+    if (stream == nullptr) return 0;
+    stream->backend_closed = true;
+    if (!stream->client_closed && error_code != NGHTTP2_NO_ERROR && !stream->backend_ended) {
+      // containerd reset the stream: so is the caller's.
+      nghttp2_submit_rst_stream(conn->server, NGHTTP2_FLAG_NONE, stream->client_id, error_code);
+    }
+    conn->relay->Forget(stream);
+    return 0;
+  }
+
+  // containerd's DATA and trailers, handed to the caller's session.
+  static ssize_t ReadDown(nghttp2_session* session, int32_t stream_id, uint8_t* buf, size_t length,
+                          uint32_t* data_flags, nghttp2_data_source* source, void* user_data) {
+    auto* stream = static_cast<Stream*>(source->ptr);
+    Conn* conn = stream->conn;
+    const size_t n = std::min(length, stream->down.size());
+    if (n > 0) {
+      std::copy_n(stream->down.data(), n, reinterpret_cast<char*>(buf));
+      stream->down.erase(0, n);
+      if (!stream->backend_closed && conn->backend != nullptr) {
+        nghttp2_session_consume(conn->backend, stream->backend_id, n);
+      }
+    }
+    if (stream->down.empty() && stream->backend_ended) {
+      *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+      if (!stream->trailers.empty()) {
+        *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+        std::vector<nghttp2_nv> nv = ToNv(stream->trailers, false);
+        nghttp2_submit_trailer(session, stream_id, nv.data(), nv.size());
+      }
+      return static_cast<ssize_t>(n);
+    }
+    if (n == 0) return NGHTTP2_ERR_DEFERRED;
+    return static_cast<ssize_t>(n);
+  }
+
+  // ---- I/O ----
+
+  // Reads what fd has and feeds it to session; false when the peer is gone
+  // or broke the protocol.
+  static bool Feed(int fd, nghttp2_session* session) {
+    char buf[kReadChunk];
+    for (;;) {
+      const ssize_t n = read(fd, buf, sizeof(buf));
+      if (n == 0) return false;
+      if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+      const ssize_t used =
+          nghttp2_session_mem_recv(session, reinterpret_cast<const uint8_t*>(buf), n);
+      if (used < 0) return false;
+    }
+  }
+
+  // Serializes what session has to send and writes as much as fd takes;
+  // false when the peer is gone.
+  static bool Flush(int fd, nghttp2_session* session, std::string* out) {
+    for (;;) {
+      const uint8_t* data = nullptr;
+      const ssize_t n = nghttp2_session_mem_send(session, &data);
+      if (n < 0) return false;
+      if (n == 0) break;
+      out->append(reinterpret_cast<const char*>(data), n);
+    }
+    while (!out->empty()) {
+      // MSG_NOSIGNAL: a caller that went away is an error here, not SIGPIPE.
+      const ssize_t n = send(fd, out->data(), out->size(), MSG_NOSIGNAL);
+      if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+        if (errno == EINTR) continue;
+        return false;
+      }
+      out->erase(0, n);
+    }
+    return true;
+  }
+
+  void Service(Conn* conn) {
+    // Both sessions may have produced frames for either side.
+    if (conn->backend != nullptr && !Flush(conn->backend_fd, conn->backend, &conn->backend_out)) {
+      DropBackend(conn);
+    }
+    if (!Flush(conn->client_fd, conn->server, &conn->client_out)) conn->dead = true;
+    if (conn->backend != nullptr && !Flush(conn->backend_fd, conn->backend, &conn->backend_out)) {
+      DropBackend(conn);
+      Flush(conn->client_fd, conn->server, &conn->client_out);
+    }
+    if (!conn->dead && nghttp2_session_want_read(conn->server) == 0 &&
+        nghttp2_session_want_write(conn->server) == 0 && conn->client_out.empty()) {
+      conn->dead = true;
+    }
+    if (conn->dead) {
+      Close(conn);  // its fds leave the epoll set; the object goes after this round
+      graveyard.push_back(conn);
+      return;
+    }
+    Watch(conn->client_fd, &conn->client_end, !conn->client_out.empty());
+    if (conn->backend_fd >= 0) {
+      Watch(conn->backend_fd, &conn->backend_end, !conn->backend_out.empty());
+    }
+  }
+
+  void OnEvent(Endpoint* end, uint32_t events) {
+    Conn* conn = end->conn;
+    if (conn->server == nullptr) return;  // closed earlier in this round
+    if (end->backend) {
+      if (conn->backend == nullptr) return;  // dropped earlier in this round
+      if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) != 0 &&
+          !Feed(conn->backend_fd, conn->backend)) {
+        DropBackend(conn);
+      }
+    } else if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) != 0 &&
+               !Feed(conn->client_fd, conn->server)) {
+      conn->dead = true;
+    }
+    Service(conn);
+  }
+};
+
+base::Result<std::unique_ptr<Relay>> Relay::Create(RelayOptions options) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = std::move(options);
+  impl->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+  if (impl->epoll_fd < 0) {
+    return base::Status::Internal("cannot create an epoll set: " + base::ErrnoText(errno));
+  }
+  impl->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (impl->wake_fd < 0) {
+    return base::Status::Internal("cannot create an eventfd: " + base::ErrnoText(errno));
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.ptr = nullptr;  // the wake-up
+  if (epoll_ctl(impl->epoll_fd, EPOLL_CTL_ADD, impl->wake_fd, &ev) != 0) {
+    return base::Status::Internal("cannot watch the eventfd: " + base::ErrnoText(errno));
+  }
+  return std::unique_ptr<Relay>(new Relay(std::move(impl)));
+}
+
+Relay::Relay(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Relay::~Relay() = default;
+
+void Relay::Adopt(int fd) {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->adopted.push_back(fd);
+  }
+  const uint64_t one = 1;
+  ssize_t ignored = write(impl_->wake_fd, &one, sizeof(one));
+  (void)ignored;
+}
+
+void Relay::Stop() {
+  impl_->stopping.store(true);
+  const uint64_t one = 1;
+  ssize_t ignored = write(impl_->wake_fd, &one, sizeof(one));
+  (void)ignored;
+}
+
+void Relay::Run() {
+  epoll_event events[64];
+  while (!impl_->stopping.load()) {
+    const int n = epoll_wait(impl_->epoll_fd, events, 64, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    for (int i = 0; i < n; ++i) {
+      if (events[i].data.ptr == nullptr) {
+        uint64_t count = 0;
+        ssize_t ignored = read(impl_->wake_fd, &count, sizeof(count));
+        (void)ignored;
+        std::vector<int> fds;
+        {
+          std::lock_guard<std::mutex> lock(impl_->mu);
+          fds.swap(impl_->adopted);
+        }
+        for (int fd : fds) impl_->Service(impl_->Open(fd));  // sends its SETTINGS
+        continue;
+      }
+      impl_->OnEvent(static_cast<Endpoint*>(events[i].data.ptr), events[i].events);
+    }
+    for (Conn* conn : impl_->graveyard) impl_->conns.erase(conn);
+    impl_->graveyard.clear();
+  }
+  for (auto& [raw, conn] : impl_->conns) impl_->Close(conn.get());
+  impl_->conns.clear();
+}
+
+}  // namespace crigate::cri::h2
