@@ -217,7 +217,7 @@ FirstMessage::State FirstMessage::Add(std::string_view data) {
     }
     // Grown as the bytes come, never reserved up front from the prefix: a
     // 5-byte DATA frame must not make the gate set aside max_bytes per stream.
-    payload_.reserve(std::min<size_t>(length_, 64 * 1024));
+    payload_.reserve(std::min<size_t>(length_, size_t{64} * 1024));
   }
   const size_t want = length_ - payload_.size();
   payload_.append(data.substr(0, want));
