@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <thread>
 
 #include "cri/h2/grpc_wire.h"
 #include "policy/base/files.h"
@@ -41,6 +42,12 @@ struct Stream {
   bool backend_ended = false;
   bool responded = false;  // response HEADERS submitted to the caller
   bool answered = false;   // answered by the relay itself (trailers-only)
+  // Held streams (Route::kHold) only.
+  bool held = false;
+  RequestHead head;
+  std::unique_ptr<FirstMessage> first;
+  bool deciding = false;  // a worker has the call
+  bool decided = false;   // allowed and relayed
 };
 
 struct Endpoint {
@@ -60,6 +67,15 @@ struct Conn {
   std::string client_out, backend_out;
   std::map<int32_t, std::unique_ptr<Stream>> streams;  // by caller stream id
   bool dead = false;
+  uint64_t serial = 0;  // names the connection to verdicts that outlive it
+  int peer_pid = -1, peer_uid = -1, peer_gid = -1;
+};
+
+// A decision's answer, on its way back to the loop.
+struct Decided {
+  uint64_t conn_serial;
+  int32_t client_id;
+  Verdict verdict;
 };
 
 std::vector<nghttp2_nv> ToNv(const std::vector<Field>& fields, bool skip_gate_only) {
@@ -84,7 +100,10 @@ struct Relay::Impl {
   std::mutex mu;
   std::vector<int> adopted;  // guarded by mu
   std::map<Conn*, std::unique_ptr<Conn>> conns;
+  std::map<uint64_t, Conn*> by_serial;
+  uint64_t next_serial = 1;
   std::vector<Conn*> graveyard;  // closed this round, deleted after it
+  std::vector<Decided> decided;  // guarded by mu
 
   ~Impl() {
     for (auto& [raw, conn] : conns) Close(conn.get());
@@ -128,8 +147,17 @@ struct Relay::Impl {
     nghttp2_settings_entry settings[] = {{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 1000},
                                          {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1 << 20}};
     nghttp2_submit_settings(conn->server, NGHTTP2_FLAG_NONE, settings, 2);
+    ucred peer{};
+    socklen_t len = sizeof(peer);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) == 0) {
+      conn->peer_pid = peer.pid;
+      conn->peer_uid = static_cast<int>(peer.uid);
+      conn->peer_gid = static_cast<int>(peer.gid);
+    }
+    conn->serial = next_serial++;
     Watch(fd, &conn->client_end, true);
     Conn* raw = conn.get();
+    by_serial[raw->serial] = raw;
     conns.emplace(raw, std::move(conn));
     return raw;
   }
@@ -229,23 +257,37 @@ struct Relay::Impl {
   }
 
   void Begin(Stream* stream, bool ended) {
-    Conn* conn = stream->conn;
     auto head = ParseRequestHead(stream->request);
     if (!head.ok()) {
       Answer(stream, head.code(), "crigate: " + head.error());
       return;
     }
-    if (!options.served || !options.served(head->path)) {
+    const Route route = options.route ? options.route(head->path) : Route::kRefuse;
+    if (route == Route::kRefuse) {
       Answer(stream, base::Code::UNIMPLEMENTED,
              "crigate: this path is not served: crigate answers only the CRI methods, spelled "
              "exactly");
       return;
     }
+    if (route == Route::kHold) {
+      stream->held = true;
+      stream->head = *std::move(head);
+      stream->first = std::make_unique<FirstMessage>(options.max_message_bytes);
+      if (ended) Held(stream, std::string_view(), true);
+      return;
+    }
+    Forward(stream, ended);
+  }
+
+  // Opens containerd's stream for this one; its DATA comes from stream->up.
+  // False (and the caller answered) when containerd cannot be reached.
+  bool Forward(Stream* stream, bool ended) {
+    Conn* conn = stream->conn;
     if (!ConnectBackend(conn)) {
       Answer(stream, base::Code::UNAVAILABLE,
              fmt::format("crigate: containerd is unavailable at {}: {}", options.backend_socket,
                          base::ErrnoText(errno)));
-      return;
+      return false;
     }
     std::vector<nghttp2_nv> nv = ToNv(stream->request, true);
     nghttp2_data_provider up{};
@@ -256,10 +298,113 @@ struct Relay::Impl {
     if (id < 0) {
       Answer(stream, base::Code::UNAVAILABLE,
              fmt::format("crigate: cannot open a stream to containerd: {}", nghttp2_strerror(id)));
-      return;
+      return false;
     }
     stream->backend_id = id;
     stream->backend_closed = false;
+    return true;
+  }
+
+  // A held stream's DATA (and its end): assembled until the first message
+  // is complete, then handed to a worker for the decision.
+  void Held(Stream* stream, std::string_view data, bool ended) {
+    if (stream->answered) return;
+    if (stream->deciding || stream->decided) {
+      if (!data.empty()) {
+        // A second message on a unary call: never relayed uninspected.
+        if (stream->decided) {
+          nghttp2_submit_rst_stream(stream->conn->server, NGHTTP2_FLAG_NONE, stream->client_id,
+                                    NGHTTP2_PROTOCOL_ERROR);
+        } else {
+          Answer(stream, base::Code::INVALID_ARGUMENT,
+                 "crigate: a CRI request carries one message; this one sent more");
+        }
+      }
+      return;
+    }
+    FirstMessage& first = *stream->first;
+    if (!data.empty()) first.Add(data);
+    if (ended) first.Finish();
+    switch (first.state()) {
+      case FirstMessage::State::kNeedMore:
+        return;
+      case FirstMessage::State::kTooLarge:
+        Answer(stream, base::Code::RESOURCE_EXHAUSTED, "crigate: " + first.Problem());
+        return;
+      case FirstMessage::State::kMalformed:
+        Answer(stream, base::Code::INVALID_ARGUMENT, "crigate: " + first.Problem());
+        return;
+      case FirstMessage::State::kComplete:
+        break;
+    }
+    if (first.extra_bytes() > 0) {
+      Answer(stream, base::Code::INVALID_ARGUMENT,
+             "crigate: a CRI request carries one message; this one sent more");
+      return;
+    }
+    auto message = MessageToJudge(first, stream->head, options.max_message_bytes);
+    if (!message.ok()) {
+      Answer(stream, message.code(), "crigate: " + message.error());
+      return;
+    }
+    HeldCall call;
+    call.path = stream->head.path;
+    call.head = stream->head;
+    call.message = *std::move(message);
+    call.peer_pid = stream->conn->peer_pid;
+    call.peer_uid = stream->conn->peer_uid;
+    call.peer_gid = stream->conn->peer_gid;
+    stream->deciding = true;
+    const uint64_t serial = stream->conn->serial;
+    const int32_t id = stream->client_id;
+    auto task = [this, serial, id, call = std::move(call)]() {
+      Verdict verdict;
+      if (options.decide) {
+        verdict = options.decide(call);
+      } else {
+        verdict.status = base::Status::PermissionDenied("crigate: no decision is configured");
+      }
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        decided.push_back({serial, id, std::move(verdict)});
+      }
+      const uint64_t one = 1;
+      ssize_t ignored = write(wake_fd, &one, sizeof(one));
+      (void)ignored;
+    };
+    if (options.post) {
+      options.post(std::move(task));
+    } else {
+      std::thread(std::move(task)).detach();
+    }
+  }
+
+  // On the loop thread: a verdict came back.
+  void Apply(Decided& done) {
+    auto conn_it = by_serial.find(done.conn_serial);
+    Conn* conn = conn_it == by_serial.end() ? nullptr : conn_it->second;
+    Stream* stream = nullptr;
+    if (conn != nullptr) {
+      auto it = conn->streams.find(done.client_id);
+      if (it != conn->streams.end()) stream = it->second.get();
+    }
+    Verdict& verdict = done.verdict;
+    if (stream == nullptr || stream->client_closed || stream->answered) {
+      // The caller went away (or broke the rules) while it was decided.
+      if (verdict.status.ok() && verdict.undo) verdict.undo();
+      return;
+    }
+    stream->deciding = false;
+    if (!verdict.status.ok()) {
+      Answer(stream, verdict.status.code(), verdict.status.message());
+    } else {
+      stream->decided = true;
+      const FirstMessage& first = *stream->first;
+      stream->up = verdict.replacement ? FrameMessage(*verdict.replacement)
+                                       : FrameMessage(first.payload(), first.compressed());
+      if (!Forward(stream, false) && verdict.undo) verdict.undo();
+    }
+    Service(conn);
   }
 
   // ---- nghttp2 callbacks: the caller's side ----
@@ -302,6 +447,7 @@ struct Relay::Impl {
     }
     if ((frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS) && ended) {
       stream->client_ended = true;
+      if (stream->held && !stream->decided) conn->relay->Held(stream, std::string_view(), true);
       if (!stream->backend_closed && conn->backend != nullptr) {
         nghttp2_session_resume_data(conn->backend, stream->backend_id);
       }
@@ -325,6 +471,13 @@ struct Relay::Impl {
                         const uint8_t* data, size_t len, void* user_data) {
     Conn* conn = ConnOf(user_data);
     auto* stream = static_cast<Stream*>(nghttp2_session_get_stream_user_data(session, stream_id));
+    if (stream != nullptr && stream->held) {
+      // Kept here (at most max_message_bytes of it), so the credit goes back
+      // now: a held stream never stalls its connection.
+      nghttp2_session_consume(session, stream_id, len);
+      conn->relay->Held(stream, std::string_view(reinterpret_cast<const char*>(data), len), false);
+      return 0;
+    }
     if (stream == nullptr || stream->backend_closed || conn->backend == nullptr) {
       // Nobody will take these bytes: hand the credit back at once.
       nghttp2_session_consume(session, stream_id, len);
@@ -525,6 +678,7 @@ struct Relay::Impl {
     }
     if (conn->dead) {
       Close(conn);  // its fds leave the epoll set; the object goes after this round
+      by_serial.erase(conn->serial);
       graveyard.push_back(conn);
       return;
     }
@@ -610,6 +764,12 @@ void Relay::Run() {
           fds.swap(impl_->adopted);
         }
         for (int fd : fds) impl_->Service(impl_->Open(fd));  // sends its SETTINGS
+        std::vector<Decided> verdicts;
+        {
+          std::lock_guard<std::mutex> lock(impl_->mu);
+          verdicts.swap(impl_->decided);
+        }
+        for (Decided& done : verdicts) impl_->Apply(done);
         continue;
       }
       impl_->OnEvent(static_cast<Endpoint*>(events[i].data.ptr), events[i].events);

@@ -79,6 +79,7 @@ class RelayTest : public ::testing::Test {
   void TearDown() override {
     if (relay_) relay_->Stop();
     if (loop_.joinable()) loop_.join();
+    for (auto& worker : workers_) worker.join();
     stop_accept_ = true;
     if (listen_fd_ >= 0) shutdown(listen_fd_, SHUT_RDWR);
     if (acceptor_.joinable()) acceptor_.join();
@@ -98,11 +99,20 @@ class RelayTest : public ::testing::Test {
     ASSERT_NE(server_, nullptr);
   }
 
-  void StartRelay() {
+  // CreateContainer is held for decide_; the rest of RuntimeService is
+  // relayed at once; anything else is refused.
+  void StartRelay(size_t max_message_bytes = 16 << 20) {
     RelayOptions options;
     options.backend_socket = backend_socket_;
-    options.served = [](std::string_view path) {
-      return path.substr(0, 27) == "/runtime.v1.RuntimeService/";
+    options.max_message_bytes = max_message_bytes;
+    options.route = [](std::string_view path) {
+      if (path == "/runtime.v1.RuntimeService/CreateContainer") return Route::kHold;
+      return path.substr(0, 27) == "/runtime.v1.RuntimeService/" ? Route::kRelay : Route::kRefuse;
+    };
+    options.decide = [this](const HeldCall& call) { return decide_(call); };
+    options.post = [this](std::function<void()> task) {
+      std::lock_guard<std::mutex> lock(workers_mu_);
+      workers_.emplace_back(std::move(task));
     };
     auto relay = Relay::Create(options);
     ASSERT_TRUE(relay.ok()) << relay.error();
@@ -144,6 +154,9 @@ class RelayTest : public ::testing::Test {
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<Relay> relay_;
   std::thread loop_, acceptor_;
+  std::function<Verdict(const HeldCall&)> decide_ = [](const HeldCall&) { return Verdict(); };
+  std::mutex workers_mu_;
+  std::vector<std::thread> workers_;
   int listen_fd_ = -1;
   std::atomic<bool> stop_accept_{false};
 };
@@ -264,6 +277,181 @@ TEST_F(RelayTest, NoBackendIsUnavailableAndTheCallerStaysConnected) {
   grpc::Status s = stub->Version(&ctx, req, &resp);
   EXPECT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(resp.version(), "v1");
+}
+
+v1::CreateContainerRequest CreateRequest(const std::string& pod) {
+  v1::CreateContainerRequest req;
+  req.set_pod_sandbox_id(pod);
+  req.mutable_config()->mutable_metadata()->set_name("web");
+  (*req.mutable_config()->mutable_annotations())["crigate.io/token"] = "secret";
+  return req;
+}
+
+TEST_F(RelayTest, AHeldCallIsDecidedOnItsMessageWithTheCallersCredentialsThenRelayed) {
+  StartBackend();
+  std::mutex mu;
+  std::vector<HeldCall> seen;
+  decide_ = [&](const HeldCall& call) {
+    std::lock_guard<std::mutex> lock(mu);
+    seen.push_back(call);
+    return Verdict();
+  };
+  StartRelay();
+  auto stub = Client();
+  grpc::ClientContext ctx;
+  Deadline(&ctx);
+  ctx.AddMetadata("authorization", "Bearer t.o.k");
+  const v1::CreateContainerRequest req = CreateRequest("pod-1");
+  v1::CreateContainerResponse resp;
+  grpc::Status s = stub->CreateContainer(&ctx, req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(resp.container_id(), std::to_string(req.ByteSizeLong()));
+  EXPECT_EQ(backend_.calls.load(), 1);
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].path, "/runtime.v1.RuntimeService/CreateContainer");
+  EXPECT_EQ(seen[0].head.bearer_token, "t.o.k");
+  EXPECT_EQ(seen[0].peer_uid, static_cast<int>(getuid()));
+  EXPECT_EQ(seen[0].peer_pid, static_cast<int>(getpid()));
+  v1::CreateContainerRequest judged;
+  ASSERT_TRUE(judged.ParseFromString(seen[0].message));
+  EXPECT_EQ(judged.pod_sandbox_id(), "pod-1");
+}
+
+TEST_F(RelayTest, ADenialIsTheAnswerAndNothingReachesContainerd) {
+  StartBackend();
+  decide_ = [](const HeldCall&) {
+    Verdict v;
+    v.status = base::Status::PermissionDenied("crigate: untrusted image");
+    return v;
+  };
+  StartRelay();
+  auto stub = Client();
+  grpc::ClientContext ctx;
+  Deadline(&ctx);
+  v1::CreateContainerResponse resp;
+  grpc::Status s = stub->CreateContainer(&ctx, CreateRequest("pod-1"), &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(s.error_message(), "crigate: untrusted image");
+  EXPECT_EQ(backend_.calls.load(), 0);
+}
+
+TEST_F(RelayTest, AReplacementIsWhatContainerdGets) {
+  StartBackend();
+  decide_ = [](const HeldCall& call) {
+    v1::CreateContainerRequest stripped;
+    stripped.ParseFromString(call.message);
+    stripped.mutable_config()->mutable_annotations()->erase("crigate.io/token");
+    Verdict v;
+    v.replacement = stripped.SerializeAsString();
+    return v;
+  };
+  StartRelay();
+  auto stub = Client();
+  grpc::ClientContext ctx;
+  Deadline(&ctx);
+  v1::CreateContainerRequest req = CreateRequest("pod-1");
+  v1::CreateContainerResponse resp;
+  grpc::Status s = stub->CreateContainer(&ctx, req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  req.mutable_config()->mutable_annotations()->erase("crigate.io/token");
+  EXPECT_EQ(resp.container_id(), std::to_string(req.ByteSizeLong()));
+}
+
+TEST_F(RelayTest, AGzipRequestIsJudgedDecompressed) {
+  StartBackend();
+  std::atomic<bool> parsed{false};
+  decide_ = [&](const HeldCall& call) {
+    v1::CreateContainerRequest judged;
+    parsed = call.head.encoding == "gzip" && judged.ParseFromString(call.message) &&
+             judged.pod_sandbox_id() == "pod-gz";
+    return Verdict();
+  };
+  StartRelay();
+  auto stub = Client();
+  grpc::ClientContext ctx;
+  Deadline(&ctx);
+  ctx.set_compression_algorithm(GRPC_COMPRESS_GZIP);
+  v1::CreateContainerRequest req = CreateRequest("pod-gz");
+  (*req.mutable_config()->mutable_labels())["padding"] =
+      std::string(4096, 'p');  // worth compressing
+  v1::CreateContainerResponse resp;
+  grpc::Status s = stub->CreateContainer(&ctx, req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(parsed.load()) << "the decision did not see the decompressed request";
+  EXPECT_EQ(resp.container_id(), std::to_string(req.ByteSizeLong()));
+}
+
+// server.max_message_bytes on a held call: refused, and the connection,
+// whose credit the held bytes used, goes on serving.
+TEST_F(RelayTest, AHeldRequestOverTheLimitIsRefusedAndTheConnectionGoesOn) {
+  StartBackend();
+  StartRelay(1 << 20);
+  auto stub = Client();
+  {
+    grpc::ClientContext ctx;
+    Deadline(&ctx);
+    v1::CreateContainerRequest req = CreateRequest("pod-1");
+    (*req.mutable_config()->mutable_labels())["big"] = std::string(3 << 20, 'b');
+    v1::CreateContainerResponse resp;
+    grpc::Status s = stub->CreateContainer(&ctx, req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
+    EXPECT_NE(s.error_message().find("more than the 1048576 allowed"), std::string::npos)
+        << s.error_message();
+  }
+  for (int i = 0; i < 3; ++i) {
+    grpc::ClientContext ctx;
+    Deadline(&ctx);
+    v1::CreateContainerResponse resp;
+    grpc::Status s = stub->CreateContainer(&ctx, CreateRequest("pod-2"), &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+  }
+  EXPECT_EQ(backend_.calls.load(), 3);
+}
+
+// A call allowed after its caller left is not relayed, and its undo runs
+// (a token's use given back).
+TEST_F(RelayTest, TheUndoRunsWhenTheCallerLeavesDuringTheDecision) {
+  StartBackend();
+  std::mutex mu;
+  std::condition_variable cv;
+  bool deciding = false, release = false;
+  std::atomic<bool> undone{false};
+  decide_ = [&](const HeldCall&) {
+    std::unique_lock<std::mutex> lock(mu);
+    deciding = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return release; });
+    Verdict v;
+    v.undo = [&] { undone = true; };
+    return v;
+  };
+  StartRelay();
+  auto stub = Client();
+  grpc::ClientContext ctx;
+  Deadline(&ctx);
+  std::thread caller([&] {
+    v1::CreateContainerResponse resp;
+    grpc::Status s = stub->CreateContainer(&ctx, CreateRequest("pod-1"), &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::CANCELLED);
+  });
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return deciding; });
+  }
+  ctx.TryCancel();
+  caller.join();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the RST reaches the relay
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  for (int i = 0; i < 200 && !undone; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(undone.load());
+  EXPECT_EQ(backend_.calls.load(), 0) << "an abandoned call reached containerd";
 }
 
 TEST_F(RelayTest, ManyCallersAtOnce) {
