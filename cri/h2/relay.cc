@@ -30,7 +30,8 @@ struct Conn;
 struct Stream {
   Conn* conn = nullptr;
   int32_t client_id = 0;
-  int32_t backend_id = -1;  // -1: not relayed (refused, or not yet)
+  int32_t backend_id = -1;                     // -1: not relayed (refused, or not yet)
+  nghttp2_session* backend_session = nullptr;  // the session backend_id is in
   std::vector<Field> request;
   bool client_ended = false;   // the caller half-closed
   bool client_closed = false;  // the server session closed the stream
@@ -301,6 +302,7 @@ struct Relay::Impl {
       return false;
     }
     stream->backend_id = id;
+    stream->backend_session = conn->backend;
     stream->backend_closed = false;
     return true;
   }
@@ -513,9 +515,9 @@ struct Relay::Impl {
       std::copy_n(stream->up.data(), n, reinterpret_cast<char*>(buf));
       stream->up.erase(0, n);
       // containerd's side has taken them: the caller may send as much again.
-      if (!stream->client_closed) {
-        nghttp2_session_consume(stream->conn->server, stream->client_id, n);
-      }
+      // Also once the caller's stream is closed: the connection's window
+      // must get them back. A held stream's bytes were credited on arrival.
+      if (!stream->held) nghttp2_session_consume(stream->conn->server, stream->client_id, n);
     }
     if (stream->up.empty() && stream->client_ended) {
       *data_flags |= NGHTTP2_DATA_FLAG_EOF;
@@ -606,7 +608,11 @@ struct Relay::Impl {
     if (n > 0) {
       std::copy_n(stream->down.data(), n, reinterpret_cast<char*>(buf));
       stream->down.erase(0, n);
-      if (!stream->backend_closed && conn->backend != nullptr) {
+      // Also once containerd closed the stream: the connection's window must
+      // get them back (else it drains, a response's worth at a time, and the
+      // connection stalls). Not across a reconnect: those bytes were the old
+      // session's.
+      if (conn->backend != nullptr && conn->backend == stream->backend_session) {
         nghttp2_session_consume(conn->backend, stream->backend_id, n);
       }
     }

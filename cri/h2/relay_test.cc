@@ -454,6 +454,34 @@ TEST_F(RelayTest, TheUndoRunsWhenTheCallerLeavesDuringTheDecision) {
   EXPECT_EQ(backend_.calls.load(), 0) << "an abandoned call reached containerd";
 }
 
+// Flow-control credit comes back on every stream, also after containerd
+// closed it: thousands of answers on one connection, far past the 64 KiB
+// connection window, never stall it.
+TEST_F(RelayTest, OneConnectionCarriesThousandsOfCalls) {
+  StartBackend();
+  StartRelay();
+  auto stub = Client();
+  int ok = 0;
+  for (int i = 0; i < 3000; ++i) {
+    grpc::ClientContext ctx;
+    Deadline(&ctx);
+    v1::VersionRequest req;
+    req.set_version(std::string(100, 'v'));
+    v1::VersionResponse resp;
+    if (stub->Version(&ctx, req, &resp).ok()) ++ok;
+    if (ok != i + 1) break;
+  }
+  EXPECT_EQ(ok, 3000);
+  for (int i = 0; i < 60; ++i) {  // and held ones, whose bytes are credited on arrival
+    grpc::ClientContext ctx;
+    Deadline(&ctx);
+    v1::CreateContainerRequest req = CreateRequest("pod-1");
+    (*req.mutable_config()->mutable_labels())["pad"] = std::string(4096, 'p');
+    v1::CreateContainerResponse resp;
+    ASSERT_TRUE(stub->CreateContainer(&ctx, req, &resp).ok()) << i;
+  }
+}
+
 TEST_F(RelayTest, ManyCallersAtOnce) {
   StartBackend();
   StartRelay();
