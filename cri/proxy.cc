@@ -11,6 +11,7 @@
 #include "cri/log.h"
 #include "cri/method_table.h"
 #include "policy/audit_record.h"
+#include "policy/base/text.h"
 
 namespace crigate::cri {
 namespace {
@@ -30,21 +31,8 @@ bool GateOnlyHeader(const grpc::string_ref& key) {
   return std::string_view(key.data(), key.size()) == "authorization";
 }
 
-// A path as it can be shown in a log line or a status message: anything but
-// printable ASCII as \xNN, and at most 200 bytes.
-std::string Printable(std::string_view raw) {
-  std::string out;
-  for (char c : raw.substr(0, 200)) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u >= 0x20 && u < 0x7f && c != '\\') {
-      out += c;
-    } else {
-      out += fmt::format("\\x{:02x}", u);
-    }
-  }
-  if (raw.size() > 200) out += "...";
-  return out;
-}
+// A path as it can be shown in a log line or a status message.
+std::string Printable(std::string_view raw) { return base::Printable(raw, 200); }
 
 using policy::StatusCodeName;
 

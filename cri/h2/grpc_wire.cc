@@ -7,6 +7,8 @@
 #include <array>
 #include <set>
 
+#include "policy/base/text.h"
+
 namespace crigate::cri::h2 {
 namespace {
 
@@ -14,17 +16,8 @@ base::Status Invalid(std::string message) {
   return base::Status::InvalidArgument(std::move(message));
 }
 
-// A field value as it can be quoted in a message: printable ASCII, at most
-// 100 bytes.
-std::string Quote(std::string_view value) {
-  std::string out;
-  for (char c : value.substr(0, 100)) {
-    const auto u = static_cast<unsigned char>(c);
-    out += (u >= 0x20 && u < 0x7f) ? std::string(1, c) : fmt::format("\\x{:02x}", u);
-  }
-  if (value.size() > 100) out += "...";
-  return out;
-}
+// A field as it can be quoted in a message.
+std::string Quote(std::string_view value) { return base::Printable(value, 100); }
 
 // RFC 9113 section 8.2.1: a name is visible ASCII with no uppercase letter
 // and no ':' (but the pseudo-header's first); a value has no NUL, CR or LF
