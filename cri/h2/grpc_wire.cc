@@ -333,6 +333,75 @@ std::string PercentEncode(std::string_view message) {
   return out;
 }
 
+std::string PercentDecode(std::string_view message) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(message.size());
+  for (size_t i = 0; i < message.size(); ++i) {
+    if (message[i] == '%' && i + 2 < message.size()) {
+      const int hi = hex(message[i + 1]);
+      const int lo = hex(message[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        out += static_cast<char>(hi * 16 + lo);
+        i += 2;
+        continue;
+      }
+    }
+    out += message[i];
+  }
+  return out;
+}
+
+base::Status AnswerOf(const std::vector<Field>& fields) {
+  const Field* status = nullptr;
+  const Field* message = nullptr;
+  for (const Field& f : fields) {
+    if (f.name == "grpc-status" && status == nullptr) status = &f;
+    if (f.name == "grpc-message" && message == nullptr) message = &f;
+  }
+  if (status == nullptr) {
+    return base::Status(base::Code::UNKNOWN, "containerd's answer carried no grpc-status");
+  }
+  const std::string& v = status->value;
+  if (v.empty() || v.size() > 2 || !std::all_of(v.begin(), v.end(), [](char c) {
+        return c >= '0' && c <= '9';
+      })) {
+    return base::Status(base::Code::UNKNOWN,
+                        "containerd's answer carried grpc-status \"" + Quote(v) + "\"");
+  }
+  int code = std::stoi(v);
+  if (code == 0) return base::Status::OK();
+  if (code > static_cast<int>(base::Code::UNAUTHENTICATED)) code = static_cast<int>(base::Code::UNKNOWN);
+  return base::Status(static_cast<base::Code>(code),
+                      message == nullptr ? std::string() : PercentDecode(message->value));
+}
+
+std::optional<std::string> LastMessage(std::string_view data, std::string_view encoding,
+                                       size_t max_bytes) {
+  std::optional<std::string_view> last;
+  bool compressed = false;
+  while (!data.empty()) {
+    if (data.size() < 5) return std::nullopt;
+    const auto* p = reinterpret_cast<const unsigned char*>(data.data());
+    const size_t n = (size_t{p[1]} << 24) | (size_t{p[2]} << 16) | (size_t{p[3]} << 8) | p[4];
+    if (p[0] > 1 || data.size() - 5 < n) return std::nullopt;
+    compressed = p[0] == 1;
+    last = data.substr(5, n);
+    data.remove_prefix(5 + n);
+  }
+  if (!last) return std::nullopt;
+  if (!compressed) return std::string(*last);
+  if (encoding != "gzip") return std::nullopt;
+  auto inflated = Gunzip(*last, max_bytes);
+  if (!inflated.ok()) return std::nullopt;
+  return std::move(inflated).value();
+}
+
 std::vector<Field> TrailersOnly(base::Code code, std::string_view message) {
   return {{":status", "200"},
           {"content-type", "application/grpc"},

@@ -128,6 +128,22 @@ base::Result<std::string> Gunzip(std::string_view compressed, size_t max_bytes);
 // and '%', as %XX.
 std::string PercentEncode(std::string_view message);
 
+// grpc-message's percent-encoding undone; a '%' not followed by two hex
+// digits is kept as it is (gRPC's rule for a malformed encoding).
+std::string PercentDecode(std::string_view message);
+
+// The status an answer's trailers (or a trailers-only header block) carry:
+// grpc-status and grpc-message. UNKNOWN when grpc-status is missing or not a
+// number (gRPC's rule for a response without one).
+base::Status AnswerOf(const std::vector<Field>& fields);
+
+// The last whole gRPC message in a response's DATA bytes, decompressed when
+// its flag says so and encoding is gzip; empty when there is none, when the
+// bytes end inside a message, or when it cannot be decompressed to at most
+// max_bytes.
+std::optional<std::string> LastMessage(std::string_view data, std::string_view encoding,
+                                       size_t max_bytes);
+
 // The fields of a trailers-only answer: HTTP 200, application/grpc, and the
 // status. What a refused call gets instead of containerd's answer.
 std::vector<Field> TrailersOnly(base::Code code, std::string_view message);

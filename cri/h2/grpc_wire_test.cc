@@ -384,6 +384,37 @@ TEST(TrailersOnly, StatusAndAPercentEncodedMessage) {
   EXPECT_EQ(fields, expected);
 }
 
+TEST(PercentDecode, UndoesPercentEncodeAndKeepsABrokenEscape) {
+  const std::string message = "crigate: 100% denied\nna\xc3\xafve";
+  EXPECT_EQ(PercentDecode(PercentEncode(message)), message);
+  EXPECT_EQ(PercentDecode("50%"), "50%");
+  EXPECT_EQ(PercentDecode("%zz%4"), "%zz%4");
+  EXPECT_EQ(PercentDecode("%41%62"), "Ab");
+}
+
+TEST(AnswerOf, StatusAndMessageFromTrailers) {
+  EXPECT_TRUE(AnswerOf({{"grpc-status", "0"}}).ok());
+  const base::Status denied = AnswerOf({{"grpc-status", "7"}, {"grpc-message", "no%20way"}});
+  EXPECT_EQ(denied.code(), base::Code::PERMISSION_DENIED);
+  EXPECT_EQ(denied.message(), "no way");
+  EXPECT_EQ(AnswerOf({{"grpc-message", "x"}}).code(), base::Code::UNKNOWN) << "no grpc-status";
+  EXPECT_EQ(AnswerOf({{"grpc-status", "-1"}}).code(), base::Code::UNKNOWN);
+  EXPECT_EQ(AnswerOf({{"grpc-status", "007"}}).code(), base::Code::UNKNOWN);
+  EXPECT_EQ(AnswerOf({{"grpc-status", "99"}}).code(), base::Code::UNKNOWN);
+}
+
+TEST(LastMessage, TheLastWholeMessageDecompressedWhenFlagged) {
+  const std::string two = FrameMessage("first") + FrameMessage("second");
+  EXPECT_EQ(LastMessage(two, "", 1024), "second");
+  EXPECT_EQ(LastMessage(FrameMessage(""), "", 1024), "");
+  EXPECT_FALSE(LastMessage("", "", 1024)) << "no message at all";
+  EXPECT_FALSE(LastMessage(two.substr(0, two.size() - 1), "", 1024)) << "cut inside a message";
+  EXPECT_FALSE(LastMessage(FrameMessage("x", true), "", 1024)) << "compressed, no encoding";
+  EXPECT_FALSE(LastMessage(FrameMessage("not gzip", true), "gzip", 1024));
+  EXPECT_EQ(LastMessage(FrameMessage("a") + FrameMessage(Gzip("packed"), true), "gzip", 1024),
+            "packed");
+}
+
 TEST(FrameMessage, PrefixIsFlagAndBigEndianLength) {
   const std::string framed = FrameMessage(std::string(0x010203, 'x'), true);
   ASSERT_EQ(framed.size(), 5u + 0x010203);
