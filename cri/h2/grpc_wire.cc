@@ -266,6 +266,26 @@ base::Result<std::string> MessageToJudge(const FirstMessage& first, const Reques
   return Gunzip(first.payload(), max_bytes);
 }
 
+std::string FormatGrpcTimeout(std::chrono::nanoseconds t) {
+  constexpr int64_t kMax = 99999999;  // 8 digits
+  struct Unit {
+    int64_t ns;
+    char name;
+  };
+  constexpr Unit kUnits[] = {{1, 'n'},
+                             {1000, 'u'},
+                             {1000000, 'm'},
+                             {1000000000, 'S'},
+                             {int64_t{60} * 1000000000, 'M'},
+                             {int64_t{3600} * 1000000000, 'H'}};
+  const int64_t ns = std::max<int64_t>(t.count(), 1);
+  for (const Unit& unit : kUnits) {
+    if (ns / unit.ns <= kMax)
+      return fmt::format("{}{}", std::max<int64_t>(ns / unit.ns, 1), unit.name);
+  }
+  return fmt::format("{}H", kMax);
+}
+
 std::string FrameMessage(std::string_view payload, bool compressed) {
   const auto n = static_cast<uint32_t>(payload.size());
   std::string out;
@@ -368,15 +388,15 @@ base::Status AnswerOf(const std::vector<Field>& fields) {
     return base::Status(base::Code::UNKNOWN, "containerd's answer carried no grpc-status");
   }
   const std::string& v = status->value;
-  if (v.empty() || v.size() > 2 || !std::all_of(v.begin(), v.end(), [](char c) {
-        return c >= '0' && c <= '9';
-      })) {
+  if (v.empty() || v.size() > 2 ||
+      !std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; })) {
     return base::Status(base::Code::UNKNOWN,
                         "containerd's answer carried grpc-status \"" + Quote(v) + "\"");
   }
   int code = std::stoi(v);
   if (code == 0) return base::Status::OK();
-  if (code > static_cast<int>(base::Code::UNAUTHENTICATED)) code = static_cast<int>(base::Code::UNKNOWN);
+  if (code > static_cast<int>(base::Code::UNAUTHENTICATED))
+    code = static_cast<int>(base::Code::UNKNOWN);
   return base::Status(static_cast<base::Code>(code),
                       message == nullptr ? std::string() : PercentDecode(message->value));
 }

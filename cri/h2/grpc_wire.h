@@ -61,6 +61,10 @@ base::Result<RequestHead> ParseRequestHead(const std::vector<Field>& fields);
 // grpc-timeout's value ("100m", "5S"), or INVALID_ARGUMENT.
 base::Result<std::chrono::nanoseconds> ParseGrpcTimeout(std::string_view value);
 
+// A grpc-timeout value for t (at least 1 ns): in the finest unit that fits
+// gRPC's 8 digits, rounded down, so that a relayed deadline never grows.
+std::string FormatGrpcTimeout(std::chrono::nanoseconds t);
+
 // The first gRPC message of a request stream, from DATA as it arrives: a
 // 5-byte prefix (compressed flag, big-endian length) and the payload. A
 // length over max_bytes is refused as soon as the prefix is in, before the

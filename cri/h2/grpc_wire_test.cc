@@ -384,6 +384,21 @@ TEST(TrailersOnly, StatusAndAPercentEncodedMessage) {
   EXPECT_EQ(fields, expected);
 }
 
+TEST(FormatGrpcTimeout, FinestUnitInEightDigitsRoundedDown) {
+  using std::chrono::nanoseconds;
+  EXPECT_EQ(FormatGrpcTimeout(nanoseconds(1500)), "1500n");
+  EXPECT_EQ(FormatGrpcTimeout(std::chrono::seconds(2)), "2000000u");
+  EXPECT_EQ(FormatGrpcTimeout(std::chrono::seconds(120) + nanoseconds(999)), "120000m");
+  EXPECT_EQ(FormatGrpcTimeout(nanoseconds(0)), "1n") << "never zero: the call still ends";
+  EXPECT_EQ(FormatGrpcTimeout(std::chrono::hours(24 * 365 * 20)), "10512000M");
+  for (auto t : {nanoseconds(123456789), nanoseconds(98765432101234)}) {
+    auto parsed = ParseGrpcTimeout(FormatGrpcTimeout(t));
+    ASSERT_TRUE(parsed.ok());
+    EXPECT_LE(*parsed, t);
+    EXPECT_GT(*parsed, t * 999 / 1000);
+  }
+}
+
 TEST(PercentDecode, UndoesPercentEncodeAndKeepsABrokenEscape) {
   const std::string message = "crigate: 100% denied\nna\xc3\xafve";
   EXPECT_EQ(PercentDecode(PercentEncode(message)), message);

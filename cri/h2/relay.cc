@@ -18,6 +18,7 @@
 
 #include "cri/h2/grpc_wire.h"
 #include "policy/base/files.h"
+#include "policy/base/text.h"
 
 namespace crigate::cri::h2 {
 namespace {
@@ -47,8 +48,18 @@ struct Stream {
   bool held = false;
   RequestHead head;
   std::unique_ptr<FirstMessage> first;
-  bool deciding = false;  // a worker has the call
-  bool decided = false;   // allowed and relayed
+  bool deciding = false;                          // a worker has the call
+  bool decided = false;                           // allowed and relayed
+  std::chrono::steady_clock::time_point arrived;  // its header block, for grpc-timeout
+  // Allowed held streams with Verdict::after.
+  std::function<base::Status(const CallEnd&)> after;
+  bool after_inline = false;
+  bool after_ran = false;      // started: it runs once
+  bool after_pending = false;  // its result decides the status the caller gets
+  bool got_response = false;   // containerd sent its response headers
+  bool trailers_only = false;  // containerd answered trailers-only, held for after
+  std::string answer_bytes;    // containerd's DATA, for CallEnd::last_response
+  bool answer_overflow = false;
 };
 
 struct Endpoint {
@@ -79,6 +90,21 @@ struct Decided {
   Verdict verdict;
 };
 
+// Verdict::after's result, on its way back to the loop.
+struct Finished {
+  uint64_t conn_serial;
+  int32_t client_id;
+  base::Status status;
+};
+
+// The value of the first field named `name`, or empty.
+std::string_view ValueOf(const std::vector<Field>& fields, std::string_view name) {
+  for (const Field& f : fields) {
+    if (f.name == name) return f.value;
+  }
+  return {};
+}
+
 std::vector<nghttp2_nv> ToNv(const std::vector<Field>& fields, bool skip_gate_only) {
   std::vector<nghttp2_nv> nv;
   nv.reserve(fields.size());
@@ -103,8 +129,13 @@ struct Relay::Impl {
   std::map<Conn*, std::unique_ptr<Conn>> conns;
   std::map<uint64_t, Conn*> by_serial;
   uint64_t next_serial = 1;
-  std::vector<Conn*> graveyard;  // closed this round, deleted after it
-  std::vector<Decided> decided;  // guarded by mu
+  std::vector<Conn*> graveyard;              // closed this round, deleted after it
+  std::vector<Decided> decided;              // guarded by mu
+  std::vector<Finished> finished;            // guarded by mu
+  bool drain_requested = false;              // guarded by mu
+  std::chrono::milliseconds drain_grace{0};  // guarded by mu
+  bool draining = false;                     // loop thread: GOAWAY went out
+  std::chrono::steady_clock::time_point drain_deadline;
 
   ~Impl() {
     for (auto& [raw, conn] : conns) Close(conn.get());
@@ -200,7 +231,19 @@ struct Relay::Impl {
     return true;
   }
 
+  // Drain: the caller may finish the streams it has and open no more; the
+  // connection closes once they are done (Service sees no more to do).
+  void GoAway(Conn* conn) {
+    nghttp2_submit_goaway(conn->server, NGHTTP2_FLAG_NONE,
+                          nghttp2_session_get_last_proc_stream_id(conn->server), NGHTTP2_NO_ERROR,
+                          nullptr, 0);
+  }
+
   void Close(Conn* conn) {
+    for (auto& [id, stream] : conn->streams) {
+      EndAfter(stream.get(),
+               base::Status(base::Code::CANCELLED, "crigate: the caller's connection closed"));
+    }
     if (conn->client_fd >= 0) close(conn->client_fd);
     if (conn->backend_fd >= 0) close(conn->backend_fd);
     conn->client_fd = conn->backend_fd = -1;
@@ -223,6 +266,9 @@ struct Relay::Impl {
       if (stream->backend_closed) continue;
       stream->backend_closed = true;
       stream->backend_id = -1;
+      EndAfter(stream.get(), base::Status::Unavailable(
+                                 fmt::format("crigate: the connection to containerd at {} was lost",
+                                             options.backend_socket)));
       if (stream->client_closed) {
         gone.push_back(stream.get());
         continue;
@@ -251,6 +297,125 @@ struct Relay::Impl {
     nghttp2_submit_response(stream->conn->server, stream->client_id, nv.data(), nv.size(), nullptr);
   }
 
+  // A refusal by the relay itself: answered, and told to `refused`.
+  void Refuse(Stream* stream, base::Code code, const std::string& message) {
+    Answer(stream, code, message);
+    Report(stream, base::Status(code, message));
+  }
+
+  void Report(Stream* stream, base::Status refusal) {
+    if (!options.refused) return;
+    HeldCall call = CallOf(stream);
+    if (stream->first && stream->first->state() == FirstMessage::State::kComplete) {
+      call.message = stream->first->payload();
+    }
+    Post([this, call = std::move(call), refusal = std::move(refusal)] {
+      options.refused(call, refusal);
+    });
+  }
+
+  HeldCall CallOf(const Stream* stream) const {
+    HeldCall call;
+    call.head = stream->head;
+    call.path = stream->head.path.empty() ? std::string(ValueOf(stream->request, ":path"))
+                                          : stream->head.path;
+    call.peer_pid = stream->conn->peer_pid;
+    call.peer_uid = stream->conn->peer_uid;
+    call.peer_gid = stream->conn->peer_gid;
+    return call;
+  }
+
+  void Post(std::function<void()> task) {
+    if (options.post) {
+      options.post(std::move(task));
+    } else {
+      std::thread(std::move(task)).detach();
+    }
+  }
+
+  void Wake() {
+    const uint64_t one = 1;
+    ssize_t ignored = write(wake_fd, &one, sizeof(one));
+    (void)ignored;
+  }
+
+  // The allowed call ended while nobody waits for its status (the caller
+  // or containerd went away): after still runs, its result unused.
+  void EndAfter(Stream* stream, base::Status answer) {
+    if (!stream->after || stream->after_ran) return;
+    stream->after_ran = true;
+    CallEnd end;
+    end.answer = std::move(answer);
+    end.reached_backend = stream->got_response;
+    if (stream->after_inline) {
+      base::Status ignored = stream->after(end);
+      (void)ignored;
+      return;
+    }
+    Post([after = std::move(stream->after), end]() {
+      base::Status ignored = after(end);
+      (void)ignored;
+    });
+  }
+
+  // containerd's answer to an allowed call is in (status in `answer`):
+  // after runs before the caller gets it. False when there is no after.
+  bool RunAfter(Stream* stream, base::Status answer) {
+    if (!stream->after || stream->after_ran) return false;
+    stream->after_ran = true;
+    std::optional<std::string> last;
+    if (!stream->answer_overflow) {
+      last = LastMessage(stream->answer_bytes, ValueOf(stream->response, "grpc-encoding"),
+                         options.max_message_bytes);
+    }
+    stream->answer_bytes.clear();
+    if (stream->after_inline) {
+      CallEnd end{std::move(answer), stream->got_response, last ? &*last : nullptr};
+      base::Status status = stream->after(end);
+      stream->after_pending = true;
+      ApplyAfter(stream, std::move(status));
+      return true;
+    }
+    stream->after_pending = true;
+    const uint64_t serial = stream->conn->serial;
+    const int32_t id = stream->client_id;
+    Post([this, serial, id, after = std::move(stream->after), answer = std::move(answer),
+          reached = stream->got_response, last = std::move(last)]() mutable {
+      CallEnd end{std::move(answer), reached, last ? &*last : nullptr};
+      base::Status status = after(end);
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        finished.push_back({serial, id, std::move(status)});
+      }
+      Wake();
+    });
+    return true;
+  }
+
+  // after's result: containerd's status goes to the caller, or the one
+  // after put in its place.
+  void ApplyAfter(Stream* stream, base::Status status) {
+    if (!stream->after_pending) return;
+    stream->after_pending = false;
+    if (stream->client_closed) return;
+    if (stream->trailers_only) {
+      if (status.ok()) {
+        std::vector<nghttp2_nv> nv = ToNv(stream->response, false);
+        stream->responded = true;
+        nghttp2_submit_response(stream->conn->server, stream->client_id, nv.data(), nv.size(),
+                                nullptr);
+      } else {
+        Answer(stream, status.code(), status.message());
+      }
+      return;
+    }
+    if (!status.ok()) {
+      stream->trailers = {{"grpc-status", std::to_string(static_cast<int>(status.code()))},
+                          {"grpc-message", PercentEncode(status.message())}};
+    }
+    nghttp2_session_resume_data(stream->conn->server, stream->client_id);
+  }
+
   void Forget(Stream* stream) {
     if (stream->client_closed && stream->backend_closed) {
       stream->conn->streams.erase(stream->client_id);
@@ -258,21 +423,24 @@ struct Relay::Impl {
   }
 
   void Begin(Stream* stream, bool ended) {
+    stream->arrived = std::chrono::steady_clock::now();
     auto head = ParseRequestHead(stream->request);
     if (!head.ok()) {
-      Answer(stream, head.code(), "crigate: " + head.error());
+      Refuse(stream, head.code(), "crigate: " + head.error());
       return;
     }
-    const Route route = options.route ? options.route(head->path) : Route::kRefuse;
+    stream->head = *std::move(head);
+    const Route route = options.route ? options.route(stream->head.path) : Route::kRefuse;
     if (route == Route::kRefuse) {
-      Answer(stream, base::Code::UNIMPLEMENTED,
-             "crigate: this path is not served: crigate answers only the CRI methods, spelled "
-             "exactly");
+      Refuse(stream, base::Code::UNIMPLEMENTED,
+             fmt::format("crigate: {} is not served: crigate answers only the CRI methods "
+                         "/runtime.v1.RuntimeService/<Method>, /runtime.v1.ImageService/<Method> "
+                         "(and runtime.v1alpha2), spelled exactly",
+                         base::Printable(stream->head.path, 200)));
       return;
     }
     if (route == Route::kHold) {
       stream->held = true;
-      stream->head = *std::move(head);
       stream->first = std::make_unique<FirstMessage>(options.max_message_bytes);
       if (ended) Held(stream, std::string_view(), true);
       return;
@@ -318,7 +486,7 @@ struct Relay::Impl {
           nghttp2_submit_rst_stream(stream->conn->server, NGHTTP2_FLAG_NONE, stream->client_id,
                                     NGHTTP2_PROTOCOL_ERROR);
         } else {
-          Answer(stream, base::Code::INVALID_ARGUMENT,
+          Refuse(stream, base::Code::INVALID_ARGUMENT,
                  "crigate: a CRI request carries one message; this one sent more");
         }
       }
@@ -331,31 +499,26 @@ struct Relay::Impl {
       case FirstMessage::State::kNeedMore:
         return;
       case FirstMessage::State::kTooLarge:
-        Answer(stream, base::Code::RESOURCE_EXHAUSTED, "crigate: " + first.Problem());
+        Refuse(stream, base::Code::RESOURCE_EXHAUSTED, "crigate: " + first.Problem());
         return;
       case FirstMessage::State::kMalformed:
-        Answer(stream, base::Code::INVALID_ARGUMENT, "crigate: " + first.Problem());
+        Refuse(stream, base::Code::INVALID_ARGUMENT, "crigate: " + first.Problem());
         return;
       case FirstMessage::State::kComplete:
         break;
     }
     if (first.extra_bytes() > 0) {
-      Answer(stream, base::Code::INVALID_ARGUMENT,
+      Refuse(stream, base::Code::INVALID_ARGUMENT,
              "crigate: a CRI request carries one message; this one sent more");
       return;
     }
     auto message = MessageToJudge(first, stream->head, options.max_message_bytes);
     if (!message.ok()) {
-      Answer(stream, message.code(), "crigate: " + message.error());
+      Refuse(stream, message.code(), "crigate: " + message.error());
       return;
     }
-    HeldCall call;
-    call.path = stream->head.path;
-    call.head = stream->head;
+    HeldCall call = CallOf(stream);
     call.message = *std::move(message);
-    call.peer_pid = stream->conn->peer_pid;
-    call.peer_uid = stream->conn->peer_uid;
-    call.peer_gid = stream->conn->peer_gid;
     stream->deciding = true;
     const uint64_t serial = stream->conn->serial;
     const int32_t id = stream->client_id;
@@ -370,15 +533,9 @@ struct Relay::Impl {
         std::lock_guard<std::mutex> lock(mu);
         decided.push_back({serial, id, std::move(verdict)});
       }
-      const uint64_t one = 1;
-      ssize_t ignored = write(wake_fd, &one, sizeof(one));
-      (void)ignored;
+      Wake();
     };
-    if (options.post) {
-      options.post(std::move(task));
-    } else {
-      std::thread(std::move(task)).detach();
-    }
+    Post(std::move(task));
   }
 
   // On the loop thread: a verdict came back.
@@ -399,13 +556,45 @@ struct Relay::Impl {
     stream->deciding = false;
     if (!verdict.status.ok()) {
       Answer(stream, verdict.status.code(), verdict.status.message());
+    } else if (!ShortenDeadline(stream)) {
+      Answer(stream, base::Code::DEADLINE_EXCEEDED,
+             "crigate: the call's deadline passed while it was decided");
+      if (verdict.undo) verdict.undo();
     } else {
       stream->decided = true;
       const FirstMessage& first = *stream->first;
       stream->up = verdict.replacement ? FrameMessage(*verdict.replacement)
                                        : FrameMessage(first.payload(), first.compressed());
-      if (!Forward(stream, false) && verdict.undo) verdict.undo();
+      if (Forward(stream, false)) {
+        stream->after = std::move(verdict.after);
+        stream->after_inline = verdict.after_inline;
+      } else if (verdict.undo) {
+        verdict.undo();
+      }
     }
+    Service(conn);
+  }
+
+  // A held call's grpc-timeout, less the time it waited here: containerd
+  // gets what the caller has left. False when nothing is left.
+  static bool ShortenDeadline(Stream* stream) {
+    if (!stream->head.timeout) return true;
+    const auto left = *stream->head.timeout - (std::chrono::steady_clock::now() - stream->arrived);
+    if (left <= std::chrono::nanoseconds::zero()) return false;
+    for (Field& f : stream->request) {
+      if (f.name == "grpc-timeout") f.value = FormatGrpcTimeout(left);
+    }
+    return true;
+  }
+
+  // On the loop thread: an after hook's result came back.
+  void ApplyFinished(Finished& done) {
+    auto conn_it = by_serial.find(done.conn_serial);
+    if (conn_it == by_serial.end()) return;
+    Conn* conn = conn_it->second;
+    auto it = conn->streams.find(done.client_id);
+    if (it == conn->streams.end()) return;
+    ApplyAfter(it->second.get(), std::move(done.status));
     Service(conn);
   }
 
@@ -496,6 +685,12 @@ struct Relay::Impl {
     auto* stream = static_cast<Stream*>(nghttp2_session_get_stream_user_data(session, stream_id));
     if (stream == nullptr) return 0;
     stream->client_closed = true;
+    if (stream->held && !stream->deciding && !stream->decided && !stream->answered) {
+      // Still one audit record for a call that never got to its decision.
+      conn->relay->Report(stream, base::Status(base::Code::CANCELLED,
+                                               "crigate: the caller left before its request "
+                                               "arrived whole"));
+    }
     if (!stream->backend_closed && conn->backend != nullptr) {
       // The caller reset or went away: containerd's stream goes too.
       nghttp2_submit_rst_stream(
@@ -552,13 +747,18 @@ struct Relay::Impl {
     if (stream == nullptr || stream->client_closed) return 0;
     const bool ended = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
     if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_RESPONSE) {
-      std::vector<nghttp2_nv> nv = ToNv(stream->response, false);
-      stream->responded = true;
+      stream->got_response = true;
       if (ended) {
         stream->backend_ended = true;  // trailers-only
+        stream->trailers_only = true;
+        if (conn->relay->RunAfter(stream, AnswerOf(stream->response))) return 0;
+        std::vector<nghttp2_nv> nv = ToNv(stream->response, false);
+        stream->responded = true;
         nghttp2_submit_response(conn->server, stream->client_id, nv.data(), nv.size(), nullptr);
         return 0;
       }
+      std::vector<nghttp2_nv> nv = ToNv(stream->response, false);
+      stream->responded = true;
       nghttp2_data_provider down{};
       down.source.ptr = stream;
       down.read_callback = &ReadDown;
@@ -567,6 +767,7 @@ struct Relay::Impl {
     }
     if ((frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS) && ended) {
       stream->backend_ended = true;
+      if (conn->relay->RunAfter(stream, AnswerOf(stream->trailers))) return 0;
       nghttp2_session_resume_data(conn->server, stream->client_id);
     }
     return 0;
@@ -581,6 +782,14 @@ struct Relay::Impl {
       return 0;
     }
     stream->down.append(reinterpret_cast<const char*>(data), len);
+    if (stream->after && !stream->answer_overflow) {
+      if (stream->answer_bytes.size() + len > conn->relay->options.max_message_bytes) {
+        stream->answer_overflow = true;
+        stream->answer_bytes.clear();
+      } else {
+        stream->answer_bytes.append(reinterpret_cast<const char*>(data), len);
+      }
+    }
     nghttp2_session_resume_data(conn->server, stream->client_id);
     return 0;
   }
@@ -591,6 +800,13 @@ struct Relay::Impl {
     auto* stream = static_cast<Stream*>(nghttp2_session_get_stream_user_data(session, stream_id));
     if (stream == nullptr) return 0;
     stream->backend_closed = true;
+    if (!stream->backend_ended) {
+      conn->relay->EndAfter(
+          stream,
+          stream->client_closed
+              ? base::Status(base::Code::CANCELLED, "crigate: the caller cancelled the call")
+              : base::Status::Unavailable("crigate: containerd reset the stream"));
+    }
     if (!stream->client_closed && error_code != NGHTTP2_NO_ERROR && !stream->backend_ended) {
       // containerd reset the stream: so is the caller's.
       nghttp2_submit_rst_stream(conn->server, NGHTTP2_FLAG_NONE, stream->client_id, error_code);
@@ -616,7 +832,7 @@ struct Relay::Impl {
         nghttp2_session_consume(conn->backend, stream->backend_id, n);
       }
     }
-    if (stream->down.empty() && stream->backend_ended) {
+    if (stream->down.empty() && stream->backend_ended && !stream->after_pending) {
       *data_flags |= NGHTTP2_DATA_FLAG_EOF;
       if (!stream->trailers.empty()) {
         *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
@@ -739,22 +955,35 @@ void Relay::Adopt(int fd) {
     std::lock_guard<std::mutex> lock(impl_->mu);
     impl_->adopted.push_back(fd);
   }
-  const uint64_t one = 1;
-  ssize_t ignored = write(impl_->wake_fd, &one, sizeof(one));
-  (void)ignored;
+  impl_->Wake();
 }
 
 void Relay::Stop() {
   impl_->stopping.store(true);
-  const uint64_t one = 1;
-  ssize_t ignored = write(impl_->wake_fd, &one, sizeof(one));
-  (void)ignored;
+  impl_->Wake();
+}
+
+void Relay::Drain(std::chrono::milliseconds grace) {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->drain_requested = true;
+    impl_->drain_grace = grace;
+  }
+  impl_->Wake();
 }
 
 void Relay::Run() {
+  using Clock = std::chrono::steady_clock;
+  Impl& r = *impl_;
   epoll_event events[64];
-  while (!impl_->stopping.load()) {
-    const int n = epoll_wait(impl_->epoll_fd, events, 64, -1);
+  while (!r.stopping.load()) {
+    int timeout_ms = -1;
+    if (r.draining) {
+      if (r.conns.empty() || Clock::now() >= r.drain_deadline) break;
+      timeout_ms = static_cast<int>(
+          std::chrono::ceil<std::chrono::milliseconds>(r.drain_deadline - Clock::now()).count());
+    }
+    const int n = epoll_wait(r.epoll_fd, events, 64, timeout_ms);
     if (n < 0) {
       if (errno == EINTR) continue;
       break;
@@ -762,26 +991,43 @@ void Relay::Run() {
     for (int i = 0; i < n; ++i) {
       if (events[i].data.ptr == nullptr) {
         uint64_t count = 0;
-        ssize_t ignored = read(impl_->wake_fd, &count, sizeof(count));
+        ssize_t ignored = read(r.wake_fd, &count, sizeof(count));
         (void)ignored;
         std::vector<int> fds;
-        {
-          std::lock_guard<std::mutex> lock(impl_->mu);
-          fds.swap(impl_->adopted);
-        }
-        for (int fd : fds) impl_->Service(impl_->Open(fd));  // sends its SETTINGS
         std::vector<Decided> verdicts;
+        std::vector<Finished> ends;
+        bool drain = false;
+        std::chrono::milliseconds grace{0};
         {
-          std::lock_guard<std::mutex> lock(impl_->mu);
-          verdicts.swap(impl_->decided);
+          std::lock_guard<std::mutex> lock(r.mu);
+          fds.swap(r.adopted);
+          verdicts.swap(r.decided);
+          ends.swap(r.finished);
+          drain = r.drain_requested && !r.draining;
+          grace = r.drain_grace;
         }
-        for (Decided& done : verdicts) impl_->Apply(done);
+        for (int fd : fds) {
+          Conn* conn = r.Open(fd);
+          if (r.draining) r.GoAway(conn);
+          r.Service(conn);  // sends its SETTINGS
+        }
+        for (Decided& done : verdicts) r.Apply(done);
+        for (Finished& done : ends) r.ApplyFinished(done);
+        if (drain) {
+          r.draining = true;
+          r.drain_deadline = Clock::now() + grace;
+          for (auto& [raw, conn] : r.conns) {
+            if (conn->server == nullptr) continue;
+            r.GoAway(conn.get());
+            r.Service(conn.get());
+          }
+        }
         continue;
       }
-      impl_->OnEvent(static_cast<Endpoint*>(events[i].data.ptr), events[i].events);
+      r.OnEvent(static_cast<Endpoint*>(events[i].data.ptr), events[i].events);
     }
-    for (Conn* conn : impl_->graveyard) impl_->conns.erase(conn);
-    impl_->graveyard.clear();
+    for (Conn* conn : r.graveyard) r.conns.erase(conn);
+    r.graveyard.clear();
   }
   for (auto& [raw, conn] : impl_->conns) impl_->Close(conn.get());
   impl_->conns.clear();

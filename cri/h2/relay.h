@@ -18,9 +18,12 @@
 // stream carries one message: more is refused before the decision, and
 // resets both hops after it.
 //
-// Not yet here (the daemon still serves with cri/proxy.cc): the observer
-// and rewriter hooks, deadlines enforced by the relay, GOAWAY and drain,
-// containerd restarts beyond answering UNAVAILABLE.
+// After the call: an allowed call's Verdict::after runs once it ended,
+// however it ended, and before containerd's status reaches the caller (so
+// it may replace it); the relay's own refusals go to `refused` (for the
+// audit). A held call's grpc-timeout reaches containerd less the time the
+// decision took. Drain() sends GOAWAY on every connection
+// and lets the streams in flight finish.
 //
 //   auto relay = Relay::Create({"/run/containerd/containerd.sock", route, decide});
 //   std::thread loop([&] { (*relay)->Run(); });
@@ -28,6 +31,7 @@
 //   (*relay)->Stop(); loop.join();
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -58,6 +62,18 @@ struct HeldCall {
   int peer_gid = -1;
 };
 
+// How an allowed, relayed call ended.
+struct CallEnd {
+  // containerd's grpc-status and grpc-message, or the relay's own when the
+  // call broke off (CANCELLED: the caller left; UNAVAILABLE: containerd's
+  // connection was lost or it reset the stream).
+  base::Status answer;
+  bool reached_backend = false;  // containerd sent its response headers
+  // containerd's last message, decompressed; null when it sent none (or
+  // more than max_message_bytes of answer).
+  const std::string* last_response = nullptr;
+};
+
 struct Verdict {
   base::Status status;  // OK: relay the call; otherwise its answer
   // Allowed with a new message (e.g. a token stripped): relayed
@@ -67,6 +83,12 @@ struct Verdict {
   // away while it was decided, or containerd is gone): runs on the loop
   // thread, e.g. to give back a token's use.
   std::function<void()> undo;
+  // Allowed and relayed: runs once the call ended, however it ended; exactly
+  // one of undo and after runs for an allowed call. A non-OK result replaces
+  // containerd's status, when the caller is still there to get it. Runs on a
+  // worker, or on the loop thread when after_inline (it must not block then).
+  std::function<base::Status(const CallEnd&)> after;
+  bool after_inline = false;
 };
 
 struct RelayOptions {
@@ -79,6 +101,10 @@ struct RelayOptions {
   std::function<Verdict(const HeldCall&)> decide;
   // Runs a task on a worker. Unset: a thread per decision.
   std::function<void(std::function<void()>)> post;
+  // A stream the relay answered itself (not served, a malformed header
+  // block or message, too large, the caller gone before its request was
+  // whole), on a worker; `message` is empty when there was none.
+  std::function<void(const HeldCall&, const base::Status& refusal)> refused;
   // The largest first message a held stream may carry.
   size_t max_message_bytes = 16 << 20;
 };
@@ -95,8 +121,11 @@ class Relay final {
   void Adopt(int fd);
   // Serves until Stop(); closes every connection when it returns.
   void Run();
-  // Thread-safe.
+  // Thread-safe: stops the loop now; the connections close.
   void Stop();
+  // Thread-safe: sends GOAWAY on every connection, takes no new stream, and
+  // returns from Run() once the streams in flight ended, or after `grace`.
+  void Drain(std::chrono::milliseconds grace);
 
   struct Impl;
 

@@ -51,9 +51,12 @@ class Backend final : public v1::RuntimeService::Service {
     }
     return grpc::Status::OK;
   }
-  grpc::Status CreateContainer(grpc::ServerContext*, const v1::CreateContainerRequest* req,
+  grpc::Status CreateContainer(grpc::ServerContext* ctx, const v1::CreateContainerRequest* req,
                                v1::CreateContainerResponse* resp) override {
     ++calls;
+    deadline_left_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           ctx->deadline() - std::chrono::system_clock::now())
+                           .count();
     resp->set_container_id(std::to_string(req->ByteSizeLong()));
     return grpc::Status::OK;
   }
@@ -62,7 +65,17 @@ class Backend final : public v1::RuntimeService::Service {
     ++calls;
     return grpc::Status(grpc::StatusCode::NOT_FOUND, "no such container " + req->container_id());
   }
+  // Answers only once the caller gave up (or after 10 s).
+  grpc::Status StopContainer(grpc::ServerContext* ctx, const v1::StopContainerRequest*,
+                             v1::StopContainerResponse*) override {
+    ++calls;
+    for (int i = 0; i < 1000 && !ctx->IsCancelled(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return grpc::Status::OK;
+  }
   std::atomic<int> calls{0};
+  std::atomic<int64_t> deadline_left_ms{0};
 };
 
 // The relay in front of a backend, on a socket of its own, accepting on a
@@ -106,10 +119,18 @@ class RelayTest : public ::testing::Test {
     options.backend_socket = backend_socket_;
     options.max_message_bytes = max_message_bytes;
     options.route = [](std::string_view path) {
-      if (path == "/runtime.v1.RuntimeService/CreateContainer") return Route::kHold;
+      if (path == "/runtime.v1.RuntimeService/CreateContainer" ||
+          path == "/runtime.v1.RuntimeService/RemoveContainer" ||
+          path == "/runtime.v1.RuntimeService/StopContainer") {
+        return Route::kHold;
+      }
       return path.substr(0, 27) == "/runtime.v1.RuntimeService/" ? Route::kRelay : Route::kRefuse;
     };
     options.decide = [this](const HeldCall& call) { return decide_(call); };
+    options.refused = [this](const HeldCall& call, const base::Status& refusal) {
+      std::lock_guard<std::mutex> lock(refused_mu_);
+      refused_.emplace_back(call, refusal);
+    };
     options.post = [this](std::function<void()> task) {
       std::lock_guard<std::mutex> lock(workers_mu_);
       workers_.emplace_back(std::move(task));
@@ -145,6 +166,19 @@ class RelayTest : public ::testing::Test {
         "unix:" + front_socket_, grpc::InsecureChannelCredentials(), args));
   }
 
+  // What `refused` was told, once it holds n entries (or after 5 s).
+  std::vector<std::pair<HeldCall, base::Status>> WaitForRefusals(size_t n) {
+    for (int i = 0; i < 500; ++i) {
+      {
+        std::lock_guard<std::mutex> lock(refused_mu_);
+        if (refused_.size() >= n) return refused_;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    std::lock_guard<std::mutex> lock(refused_mu_);
+    return refused_;
+  }
+
   static void Deadline(grpc::ClientContext* ctx) {
     ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
   }
@@ -155,6 +189,8 @@ class RelayTest : public ::testing::Test {
   std::unique_ptr<Relay> relay_;
   std::thread loop_, acceptor_;
   std::function<Verdict(const HeldCall&)> decide_ = [](const HeldCall&) { return Verdict(); };
+  std::mutex refused_mu_;
+  std::vector<std::pair<HeldCall, base::Status>> refused_;  // guarded by refused_mu_
   std::mutex workers_mu_;
   std::vector<std::thread> workers_;
   int listen_fd_ = -1;
@@ -254,6 +290,15 @@ TEST_F(RelayTest, APathThatIsNotServedIsAnsweredByTheRelayAlone) {
     EXPECT_NE(status.error_message().find("not served"), std::string::npos) << path;
   }
   EXPECT_EQ(backend_.calls.load(), 0) << "a refused path reached the backend";
+  // Each refusal is told to `refused` (the daemon audits it), with its path.
+  auto refused = WaitForRefusals(2);
+  ASSERT_EQ(refused.size(), 2u);
+  EXPECT_EQ(refused[0].first.path, "/containerd.services.tasks.v1.Tasks/Start");
+  EXPECT_EQ(refused[1].first.path, "/runtime.v1.ImageService/ListImages");
+  for (const auto& [call, status] : refused) {
+    EXPECT_EQ(status.code(), base::Code::UNIMPLEMENTED);
+    EXPECT_EQ(call.peer_uid, static_cast<int>(getuid()));
+  }
 }
 
 TEST_F(RelayTest, NoBackendIsUnavailableAndTheCallerStaysConnected) {
@@ -452,6 +497,180 @@ TEST_F(RelayTest, TheUndoRunsWhenTheCallerLeavesDuringTheDecision) {
   }
   EXPECT_TRUE(undone.load());
   EXPECT_EQ(backend_.calls.load(), 0) << "an abandoned call reached containerd";
+}
+
+// Verdict::after sees containerd's status and last message before the
+// caller does, and its error is what the caller gets (a pulled image whose
+// digest the trust store refuses); on the worker and inline alike.
+TEST_F(RelayTest, AfterSeesTheAnswerAndLastMessageAndMayReplaceTheStatus) {
+  StartBackend();
+  std::mutex mu;
+  std::vector<std::string> seen;
+  bool inline_after = false;
+  decide_ = [&](const HeldCall&) {
+    Verdict v;
+    v.after_inline = inline_after;
+    v.after = [&](const CallEnd& end) {
+      v1::CreateContainerResponse created;
+      std::lock_guard<std::mutex> lock(mu);
+      if (end.last_response != nullptr && created.ParseFromString(*end.last_response)) {
+        seen.push_back(base::CodeName(end.answer.code()) + " " + created.container_id() +
+                       (end.reached_backend ? " reached" : " not reached"));
+      }
+      return base::Status::PermissionDenied("crigate: the created container is refused");
+    };
+    return v;
+  };
+  StartRelay();
+  auto stub = Client();
+  const v1::CreateContainerRequest req = CreateRequest("pod-1");
+  for (bool mode : {false, true}) {
+    inline_after = mode;
+    grpc::ClientContext ctx;
+    Deadline(&ctx);
+    v1::CreateContainerResponse resp;
+    grpc::Status s = stub->CreateContainer(&ctx, req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << "inline=" << mode;
+    EXPECT_EQ(s.error_message(), "crigate: the created container is refused");
+  }
+  EXPECT_EQ(backend_.calls.load(), 2);
+  std::lock_guard<std::mutex> lock(mu);
+  const std::string expected = "OK " + std::to_string(req.ByteSizeLong()) + " reached";
+  EXPECT_EQ(seen, std::vector<std::string>({expected, expected}));
+}
+
+// An OK from after keeps containerd's answer as it was, an error included,
+// also when containerd answered trailers-only.
+TEST_F(RelayTest, AnOkAfterKeepsContainerdsErrorAsItWas) {
+  StartBackend();
+  std::atomic<int> after_calls{0};
+  std::atomic<int> seen_code{-1};
+  decide_ = [&](const HeldCall&) {
+    Verdict v;
+    v.after = [&](const CallEnd& end) {
+      ++after_calls;
+      seen_code = static_cast<int>(end.answer.code());
+      return base::Status::OK();
+    };
+    return v;
+  };
+  StartRelay();
+  auto stub = Client();
+  grpc::ClientContext ctx;
+  Deadline(&ctx);
+  v1::RemoveContainerRequest req;
+  req.set_container_id("abc");
+  v1::RemoveContainerResponse resp;
+  grpc::Status s = stub->RemoveContainer(&ctx, req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(s.error_message(), "no such container abc");
+  EXPECT_EQ(after_calls.load(), 1);
+  EXPECT_EQ(seen_code.load(), static_cast<int>(base::Code::NOT_FOUND));
+}
+
+// A relayed call the caller gives up on still ends its after, once, with
+// CANCELLED (the daemon removes the approval it wrote for it).
+TEST_F(RelayTest, AfterRunsOnceWithCancelledWhenTheCallerGivesUp) {
+  StartBackend();
+  std::atomic<int> after_calls{0};
+  std::atomic<int> seen_code{-1};
+  decide_ = [&](const HeldCall&) {
+    Verdict v;
+    v.after = [&](const CallEnd& end) {
+      seen_code = static_cast<int>(end.answer.code());
+      ++after_calls;
+      return base::Status::OK();
+    };
+    v.undo = [] { ADD_FAILURE() << "undo ran for a call that was relayed"; };
+    return v;
+  };
+  StartRelay();
+  auto stub = Client();
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
+  v1::StopContainerRequest req;
+  req.set_container_id("abc");
+  v1::StopContainerResponse resp;
+  grpc::Status s = stub->StopContainer(&ctx, req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  for (int i = 0; i < 500 && after_calls.load() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // a second run would show now
+  EXPECT_EQ(after_calls.load(), 1);
+  EXPECT_EQ(seen_code.load(), static_cast<int>(base::Code::CANCELLED));
+  EXPECT_EQ(backend_.calls.load(), 1);
+}
+
+// containerd gets the caller's deadline less the time the decision took.
+TEST_F(RelayTest, AHeldCallsDeadlineShrinksByTheDecisionTime) {
+  StartBackend();
+  decide_ = [](const HeldCall&) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    return Verdict();
+  };
+  StartRelay();
+  auto stub = Client();
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  v1::CreateContainerResponse resp;
+  grpc::Status s = stub->CreateContainer(&ctx, CreateRequest("pod-1"), &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  // grpc rounds a sent timeout up (to 100 ms here), so not to the millisecond.
+  EXPECT_LE(backend_.deadline_left_ms.load(), 19000) << "the decision's 1.5 s were not taken off";
+  EXPECT_GT(backend_.deadline_left_ms.load(), 10000) << "far more than the decision was taken off";
+}
+
+// Drain: GOAWAY on every connection; the call in flight still gets its
+// answer, and Run() returns once it has.
+TEST_F(RelayTest, DrainLetsTheCallInFlightFinishThenRunReturns) {
+  StartBackend();
+  std::mutex mu;
+  std::condition_variable cv;
+  bool deciding = false, release = false;
+  decide_ = [&](const HeldCall&) {
+    std::unique_lock<std::mutex> lock(mu);
+    deciding = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return release; });
+    return Verdict();
+  };
+  StartRelay();
+  std::atomic<bool> loop_done{false};
+  // The fixture's loop thread runs Run(); watch for its return.
+  std::thread watcher([&] {
+    loop_.join();
+    loop_done = true;
+  });
+  auto stub = Client();
+  grpc::Status in_flight;
+  std::thread caller([&] {
+    grpc::ClientContext ctx;
+    Deadline(&ctx);
+    v1::CreateContainerResponse resp;
+    in_flight = stub->CreateContainer(&ctx, CreateRequest("pod-1"), &resp);
+  });
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return deciding; });
+  }
+  relay_->Drain(std::chrono::seconds(10));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_FALSE(loop_done.load()) << "Run() returned with a call in flight";
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  caller.join();
+  EXPECT_TRUE(in_flight.ok()) << in_flight.error_message();
+  EXPECT_EQ(backend_.calls.load(), 1);
+  for (int i = 0; i < 500 && !loop_done; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(loop_done.load()) << "Run() did not return once the calls ended";
+  stop_accept_ = true;  // before the fixture stops the relay: nothing left to adopt
+  watcher.join();
 }
 
 // Flow-control credit comes back on every stream, also after containerd
