@@ -6,6 +6,7 @@
 #include <mutex>
 #include <optional>
 
+#include "cri/gate_call.h"
 #include "cri/grpc_status.h"
 #include "cri/inspect.h"
 #include "cri/log.h"
@@ -55,17 +56,6 @@ std::string Flatten(const grpc::ByteBuffer& buffer) {
 grpc::ByteBuffer ToByteBuffer(const std::string& bytes) {
   const grpc::Slice slice(bytes);  // copies
   return grpc::ByteBuffer(&slice, 1);
-}
-
-std::string Describe(const policy::GateRequest& r) {
-  std::string out = fmt::format("uid={} gid={} pid={}", r.caller.uid, r.caller.gid, r.caller.pid);
-  if (!r.caller.known) out = "caller=unknown";
-  if (r.pod) out += fmt::format(" pod={}/{}", r.pod->namespace_, r.pod->name);
-  if (r.container) out += fmt::format(" container={}", r.container->name);
-  if (!r.container_id.empty()) out += fmt::format(" container_id={:.12}", r.container_id);
-  if (!r.pod_sandbox_id.empty()) out += fmt::format(" sandbox_id={:.12}", r.pod_sandbox_id);
-  if (!r.image.empty()) out += fmt::format(" image={}", r.image);
-  return out;
 }
 
 class ProxyCall;
@@ -242,26 +232,12 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
                                         service_->options().backend_target, status.error_message()),
                             status.error_details());
     }
-    if (gated_ && !answer.ok()) {
-      // The decision line said "allow"; say how the call itself ended.
-      log::Info("containerd answered allowed {} {}: {}: {}", request_.action, Describe(request_),
-                StatusCodeName(FromGrpc(answer.error_code())), answer.error_message());
-      // A call containerd never ran uses no token up.
-      if ((status.error_code() == grpc::StatusCode::UNAVAILABLE && !ReachedBackend()) ||
-          status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
-        ReleaseUses();
-      }
-    }
-    if (gated_ && service_->deps().rewriter != nullptr) {
-      service_->deps().rewriter->Done(request_, decision_);
-    }
-    CallObserver* observer = service_->deps().observer;
-    if (gated_ && observer != nullptr && !observer->MayBlock(request_)) {
+    if (gated_ && !ObserverMayBlock(service_->parts(), gate_.request)) {
       FinishOnce(Observed(answer));
       Release();
       return;
     }
-    if (gated_ && observer != nullptr) {
+    if (gated_) {
       service_->deps().work->Post([this, answer] {
         FinishOnce(Observed(answer));
         Release();
@@ -277,8 +253,8 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
   grpc::Status Observed(const grpc::Status& answer) {
     std::optional<std::string> last;
     if (last_response_) last = Flatten(*last_response_);
-    base::Status replaced = service_->deps().observer->AfterAllowed(
-        request_, decision_, FromGrpc(answer), last ? &*last : nullptr);
+    base::Status replaced = FinishAllowed(
+        service_->parts(), &gate_, {FromGrpc(answer), ReachedBackend(), last ? &*last : nullptr});
     return replaced.ok() ? answer : ToGrpc(replaced);
   }
 
@@ -323,15 +299,16 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
   }
 
   void GateInit() {
-    request_.method = method_;
-    request_.action = std::string(path_.method);
-    request_.method_class = class_;
-    request_.caller = service_->deps().peers->Lookup(ctx_->peer());
+    policy::GateRequest& request = gate_.request;
+    request.method = method_;
+    request.action = std::string(path_.method);
+    request.method_class = class_;
+    request.caller = service_->deps().peers->Lookup(ctx_->peer());
     for (const auto& [key, value] : ctx_->client_metadata()) {
       std::string_view k(key.data(), key.size()), v(value.data(), value.size());
       constexpr std::string_view kBearer = "Bearer ";
       if (k == "authorization" && v.substr(0, kBearer.size()) == kBearer) {
-        request_.bearer_token = std::string(v.substr(kBearer.size()));
+        request.bearer_token = std::string(v.substr(kBearer.size()));
       }
     }
   }
@@ -339,72 +316,20 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
   // Runs on the work queue: inspect, decide, then forward or refuse.
   void Decide() {
     GateInit();
-    std::string message = Flatten(from_client_);
-    base::Status parsed = InspectRequest(path_.method, message, &request_);
-    if (!parsed.ok()) {
-      Refuse(ToGrpc(parsed.code()), parsed.message());
-      return;
-    }
-    decision_ = service_->deps().pipeline->Decide(request_);
-    if (!decision_.allow) {
-      log::Info("deny {} {}: {} ({} us)", request_.action, Describe(request_), decision_.reason,
-                decision_.latency.count());
-      FinishOnce(ToGrpc(decision_.ToStatus()));
+    const std::string message = Flatten(from_client_);
+    gate_ = JudgeHeld(service_->parts(), std::move(gate_.request), message);
+    if (!gate_.status.ok()) {
+      FinishOnce(ToGrpc(gate_.status));
       return;
     }
     if (ctx_->IsCancelled()) {
-      ReleaseUses();
+      AbandonAllowed(service_->parts(), &gate_);
       FinishOnce(grpc::Status::CANCELLED);
       return;
     }
-    if (CarriesTokenAnnotation(request_)) {
-      // The token is for the gate; containerd would keep it where any reader
-      // of the pod's or container's status finds it.
-      std::string stripped;
-      bool changed = false;
-      base::Status status = StripTokenAnnotations(request_.action, message, &stripped, &changed);
-      if (!status.ok()) {
-        log::Error("allowed {} could not be stripped of its token: {}", request_.action,
-                   status.message());
-        ReleaseUses();
-        Refuse(ToGrpc(status.code()), status.message());
-        return;
-      }
-      if (changed) {
-        message = std::move(stripped);
-        from_client_ = ToByteBuffer(message);
-      }
-    }
-    if (service_->deps().rewriter != nullptr) {
-      std::string rewritten;
-      bool changed = false;
-      base::Status status =
-          service_->deps().rewriter->Rewrite(request_, decision_, message, &rewritten, &changed);
-      if (!status.ok()) {
-        // Allowed, but it cannot be forwarded as approved: refused, and the
-        // refusal is recorded after the allow.
-        log::Error("allowed {} could not be prepared for forwarding: {}", request_.action,
-                   status.message());
-        service_->deps().rewriter->Done(request_, decision_);
-        ReleaseUses();
-        Refuse(ToGrpc(status.code()), status.message());
-        return;
-      }
-      if (changed) from_client_ = ToByteBuffer(rewritten);
-    }
-    log::Info("allow {} {} ({} us)", request_.action, Describe(request_),
-              decision_.latency.count());
+    if (gate_.replaced) from_client_ = ToByteBuffer(gate_.replacement);
     StartBackend();
     leg_.StartWrite(&from_client_);
-  }
-
-  // The allowed call will not run: its token uses are given back.
-  void ReleaseUses() {
-    for (const auto& use : decision_.uses) {
-      base::Status s = use->Release();
-      if (!s.ok()) log::Warn("{} stays recorded: {}", use->Describe(), s.message());
-    }
-    decision_.uses.clear();
   }
 
   // Refuse, from the work queue: the audit write may block, and this may be
@@ -418,9 +343,8 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
 
   // Refused before the stages ran (malformed request): still one audit record.
   void Refuse(grpc::StatusCode code, std::string reason) {
-    decision_ = service_->deps().pipeline->Reject(request_, FromGrpc(code), reason);
-    log::Info("deny {} {}: {}", request_.action, Describe(request_), reason);
-    FinishOnce(grpc::Status(code, reason));
+    FinishOnce(ToGrpc(RefuseUnjudged(service_->parts(), gate_.request,
+                                     base::Status(FromGrpc(code), std::move(reason)))));
   }
 
   void FinishOnce(const grpc::Status& status) {
@@ -459,8 +383,7 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
   grpc::ByteBuffer to_client_;
   bool decided_ = false;
   bool backend_started_ = false;
-  policy::GateRequest request_;
-  policy::Decision decision_;
+  HeldGate gate_;  // a held call's request, decision and what is forwarded
   std::optional<grpc::ByteBuffer> last_response_;
   std::optional<grpc::ByteBuffer> first_request_;  // observed calls only
 

@@ -14,27 +14,13 @@
 #include <string>
 
 #include "cri/call_hooks.h"
+#include "cri/front_end_options.h"
+#include "cri/gate_call.h"
 #include "cri/peer_registry.h"
 #include "cri/work_queue.h"
 #include "policy/gate.h"
 
 namespace crigate::cri {
-
-// How much of the gate a served method passes (PolicyConfig::ClassOf).
-using MethodClassifier = std::function<policy::MethodClass(policy::CriService, std::string_view)>;
-
-struct ProxyOptions {
-  std::string backend_target;  // for messages: "unix:///run/containerd/containerd.sock"
-  // Read-only methods are relayed at once; mutating and gated ones are held
-  // until the pipeline decides. Unset: everything is gated.
-  MethodClassifier classify;
-  // The largest request a held call may carry: containerd's own limit, so the
-  // gate never allows (and uses a token for) what containerd then refuses.
-  size_t max_message_bytes = 16 << 20;
-  // Actions, gated or not, whose outcome the observer wants to know.
-  std::set<std::string> observed_actions = {"StartContainer", "StopContainer", "RemoveContainer",
-                                            "PullImage"};
-};
 
 // Constant after construction; all members must outlive the server.
 struct ProxyDeps {
@@ -54,6 +40,7 @@ class ProxyService final : public grpc::CallbackGenericService {
   const ProxyOptions& options() const { return options_; }
   const ProxyDeps& deps() const { return deps_; }
   grpc::GenericStub& stub() { return stub_; }
+  GateParts parts() const { return {deps_.pipeline, deps_.rewriter, deps_.observer}; }
 
  private:
   const ProxyOptions options_;

@@ -1,0 +1,85 @@
+#include "cri/relay_gate.h"
+
+#include <memory>
+
+#include "cri/method_table.h"
+
+namespace crigate::cri {
+namespace {
+
+policy::MethodClass ClassOf(const MethodClassifier& classify, const MethodPath& path) {
+  if (!path.served || !classify) return policy::MethodClass::kGated;
+  return classify(path.service, path.method);
+}
+
+// What the relay knows of a held call, as the gate's request.
+policy::GateRequest RequestOf(const h2::HeldCall& call, const MethodClassifier& classify) {
+  const MethodPath path = ParseMethodPath(call.path);
+  policy::GateRequest request;
+  request.method = call.path;
+  request.action = std::string(path.method);
+  request.method_class = ClassOf(classify, path);
+  if (call.peer_pid >= 0) {
+    request.caller.pid = call.peer_pid;
+    request.caller.uid = static_cast<uid_t>(call.peer_uid);
+    request.caller.gid = static_cast<gid_t>(call.peer_gid);
+    request.caller.known = true;
+  }
+  request.bearer_token = call.head.bearer_token;
+  return request;
+}
+
+}  // namespace
+
+base::Result<std::string> UnixSocketPath(const std::string& endpoint) {
+  for (std::string_view prefix : {"unix://", "unix:"}) {
+    if (endpoint.compare(0, prefix.size(), prefix) == 0) {
+      std::string path = endpoint.substr(prefix.size());
+      if (!path.empty() && path[0] == '/') return path;
+    }
+  }
+  return base::Status::InvalidArgument(
+      "\"" + endpoint + "\" is not a unix socket address with an absolute path, such as " +
+      "\"unix:///run/containerd/containerd.sock\"");
+}
+
+base::Result<h2::RelayOptions> RelayGateOptions(const ProxyOptions& options,
+                                                const GateParts& parts, WorkQueue* work) {
+  auto socket = UnixSocketPath(options.backend_target);
+  if (!socket.ok()) return socket.status();
+  h2::RelayOptions relay;
+  relay.backend_socket = *std::move(socket);
+  relay.max_message_bytes = options.max_message_bytes;
+  const MethodClassifier classify = options.classify;
+  relay.route = [classify](std::string_view path) {
+    const MethodPath parsed = ParseMethodPath(path);
+    if (!parsed.served) return h2::Route::kRefuse;
+    return ClassOf(classify, parsed) == policy::MethodClass::kReadOnly ? h2::Route::kRelay
+                                                                       : h2::Route::kHold;
+  };
+  relay.post = [work](std::function<void()> task) { work->Post(std::move(task)); };
+  relay.refused = [parts, classify](const h2::HeldCall& call, const base::Status& refusal) {
+    base::Status answered = RefuseUnjudged(parts, RequestOf(call, classify), refusal);
+    (void)answered;
+  };
+  relay.decide = [parts, classify](const h2::HeldCall& call) {
+    auto gate =
+        std::make_shared<HeldGate>(JudgeHeld(parts, RequestOf(call, classify), call.message));
+    h2::Verdict verdict;
+    verdict.status = gate->status;
+    if (!gate->status.ok()) return verdict;
+    if (gate->replaced) verdict.replacement = gate->replacement;
+    // On the loop thread, rarely (the caller left while it was decided):
+    // one small write to the token-use store, one approval file removed.
+    verdict.undo = [parts, gate] { AbandonAllowed(parts, gate.get()); };
+    verdict.after_inline = !ObserverMayBlock(parts, gate->request);
+    verdict.after = [parts, gate](const h2::CallEnd& end) {
+      return FinishAllowed(parts, gate.get(),
+                           {end.answer, end.reached_backend, end.last_response});
+    };
+    return verdict;
+  };
+  return relay;
+}
+
+}  // namespace crigate::cri
