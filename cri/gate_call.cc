@@ -66,8 +66,8 @@ HeldGate JudgeHeld(const GateParts& parts, policy::GateRequest request, std::str
   if (CarriesTokenAnnotation(gate.request)) {
     // The token is for the gate; containerd would keep it where any reader
     // of the pod's or container's status finds it.
-    base::Status status = StripTokenAnnotations(gate.request.action, message, &gate.replacement,
-                                                &gate.replaced);
+    base::Status status =
+        StripTokenAnnotations(gate.request.action, message, &gate.replacement, &gate.replaced);
     if (!status.ok()) {
       gate.status = RefuseAllowed(parts, &gate, status, "stripped of its token");
       return gate;

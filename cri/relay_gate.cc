@@ -43,13 +43,15 @@ base::Result<std::string> UnixSocketPath(const std::string& endpoint) {
       "\"unix:///run/containerd/containerd.sock\"");
 }
 
-base::Result<h2::RelayOptions> RelayGateOptions(const ProxyOptions& options,
-                                                const GateParts& parts, WorkQueue* work) {
+base::Result<h2::RelayOptions> RelayGateOptions(const ProxyOptions& options, const GateParts& parts,
+                                                WorkQueue* work) {
   auto socket = UnixSocketPath(options.backend_target);
   if (!socket.ok()) return socket.status();
   h2::RelayOptions relay;
   relay.backend_socket = *std::move(socket);
+  relay.backend_name = options.backend_target;
   relay.max_message_bytes = options.max_message_bytes;
+  relay.limit_name = "server.max_message_bytes";
   const MethodClassifier classify = options.classify;
   relay.route = [classify](std::string_view path) {
     const MethodPath parsed = ParseMethodPath(path);
@@ -74,8 +76,7 @@ base::Result<h2::RelayOptions> RelayGateOptions(const ProxyOptions& options,
     verdict.undo = [parts, gate] { AbandonAllowed(parts, gate.get()); };
     verdict.after_inline = !ObserverMayBlock(parts, gate->request);
     verdict.after = [parts, gate](const h2::CallEnd& end) {
-      return FinishAllowed(parts, gate.get(),
-                           {end.answer, end.reached_backend, end.last_response});
+      return FinishAllowed(parts, gate.get(), {end.answer, end.reached_backend, end.last_response});
     };
     return verdict;
   };

@@ -12,9 +12,9 @@
 
 #include <string>
 
+#include "cri/front_end_options.h"
 #include "cri/gate_call.h"
 #include "cri/h2/relay.h"
-#include "cri/front_end_options.h"
 #include "cri/work_queue.h"
 
 namespace crigate::cri {
@@ -24,7 +24,7 @@ namespace crigate::cri {
 base::Result<std::string> UnixSocketPath(const std::string& endpoint);
 
 // options.backend_target must be a unix endpoint (UnixSocketPath).
-base::Result<h2::RelayOptions> RelayGateOptions(const ProxyOptions& options,
-                                                const GateParts& parts, WorkQueue* work);
+base::Result<h2::RelayOptions> RelayGateOptions(const ProxyOptions& options, const GateParts& parts,
+                                                WorkQueue* work);
 
 }  // namespace crigate::cri

@@ -61,17 +61,27 @@ BackendResolver::BackendResolver(const std::shared_ptr<grpc::Channel>& backend,
 
 BackendResolver::~BackendResolver() = default;
 
-void BackendResolver::Prepare(grpc::ClientContext* ctx) const {
-  ctx->set_deadline(std::chrono::system_clock::now() + timeout_);
+grpc::Status BackendResolver::Lookup(
+    const std::function<grpc::Status(grpc::ClientContext*)>& call) const {
+  grpc::Status s;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + timeout_);
+    s = call(&ctx);
+    // A lookup reads only, so it is asked again once when the connection
+    // it went out on had died (containerd restarted since the last one):
+    // grpc notices a dead connection only when a call fails on it.
+    if (s.error_code() != grpc::StatusCode::UNAVAILABLE) break;
+  }
+  return s;
 }
 
 policy::Result<policy::ImageIdentity> BackendResolver::Image(const std::string& image) {
-  grpc::ClientContext ctx;
-  Prepare(&ctx);
   v1::ImageStatusRequest req;
   req.mutable_image()->set_image(image);
   v1::ImageStatusResponse resp;
-  grpc::Status s = stubs_->images->ImageStatus(&ctx, req, &resp);
+  grpc::Status s = Lookup(
+      [&](grpc::ClientContext* ctx) { return stubs_->images->ImageStatus(ctx, req, &resp); });
   if (!s.ok()) return BackendFailed("ImageStatus", s);
   if (!resp.has_image() || resp.image().id().empty()) {
     return base::Status(base::Code::NOT_FOUND, fmt::format("image {} is not on this node", image));
@@ -90,13 +100,13 @@ policy::Result<policy::ExistingContainer> BackendResolver::Container(
     const std::string& container_id) {
   policy::ExistingContainer out;
   {
-    grpc::ClientContext ctx;
-    Prepare(&ctx);
     v1::ContainerStatusRequest req;
     req.set_container_id(container_id);
     req.set_verbose(true);
     v1::ContainerStatusResponse resp;
-    grpc::Status s = stubs_->runtime->ContainerStatus(&ctx, req, &resp);
+    grpc::Status s = Lookup([&](grpc::ClientContext* ctx) {
+      return stubs_->runtime->ContainerStatus(ctx, req, &resp);
+    });
     if (!s.ok()) return BackendFailed("ContainerStatus", s);
     const auto& st = resp.status();
     out.id = st.id();
@@ -122,12 +132,11 @@ policy::Result<policy::ExistingContainer> BackendResolver::Container(
   {
     // ContainerStatus names neither the image id for certain nor the sandbox:
     // ListContainers does (image_ref is the image id in containerd 1.6).
-    grpc::ClientContext ctx;
-    Prepare(&ctx);
     v1::ListContainersRequest req;
     req.mutable_filter()->set_id(out.id);
     v1::ListContainersResponse resp;
-    grpc::Status s = stubs_->runtime->ListContainers(&ctx, req, &resp);
+    grpc::Status s = Lookup(
+        [&](grpc::ClientContext* ctx) { return stubs_->runtime->ListContainers(ctx, req, &resp); });
     if (!s.ok()) return BackendFailed("ListContainers", s);
     if (resp.containers_size() != 1) {
       return base::Status(base::Code::NOT_FOUND,
@@ -142,8 +151,6 @@ policy::Result<policy::ExistingContainer> BackendResolver::Container(
     out.image_id = image->id;
   }
   {
-    grpc::ClientContext ctx;
-    Prepare(&ctx);
     policy::Result<policy::ExistingSandbox> sandbox = Sandbox(out.pod_sandbox_id);
     if (!sandbox.ok()) return sandbox.status();
     out.sandbox_pid = sandbox->pid;
@@ -164,12 +171,11 @@ policy::Result<CriRuntimeConfig> BackendResolver::RuntimeConfig() {
     std::lock_guard lock(mu_);
     if (runtime_config_) return *runtime_config_;
   }
-  grpc::ClientContext ctx;
-  Prepare(&ctx);
   v1::StatusRequest req;
   req.set_verbose(true);
   v1::StatusResponse resp;
-  grpc::Status s = stubs_->runtime->Status(&ctx, req, &resp);
+  grpc::Status s =
+      Lookup([&](grpc::ClientContext* ctx) { return stubs_->runtime->Status(ctx, req, &resp); });
   if (!s.ok()) return BackendFailed("Status", s);
   CriRuntimeConfig out;
   const auto it = resp.info().find("config");
@@ -196,13 +202,12 @@ policy::Result<CriRuntimeConfig> BackendResolver::RuntimeConfig() {
 }
 
 policy::Result<std::vector<std::string>> BackendResolver::ImageCommand(const std::string& image) {
-  grpc::ClientContext ctx;
-  Prepare(&ctx);
   v1::ImageStatusRequest req;
   req.mutable_image()->set_image(image);
   req.set_verbose(true);
   v1::ImageStatusResponse resp;
-  grpc::Status s = stubs_->images->ImageStatus(&ctx, req, &resp);
+  grpc::Status s = Lookup(
+      [&](grpc::ClientContext* ctx) { return stubs_->images->ImageStatus(ctx, req, &resp); });
   if (!s.ok()) return BackendFailed("ImageStatus", s);
   std::optional<json> info = VerboseInfo(resp.info());
   if (!resp.has_image() || !info) {
@@ -236,13 +241,12 @@ base::Status BackendResolver::PullImage(const std::string& image,
 }
 
 policy::Result<policy::ExistingSandbox> BackendResolver::Sandbox(const std::string& sandbox_id) {
-  grpc::ClientContext ctx;
-  Prepare(&ctx);
   v1::PodSandboxStatusRequest req;
   req.set_pod_sandbox_id(sandbox_id);
   req.set_verbose(true);
   v1::PodSandboxStatusResponse resp;
-  grpc::Status s = stubs_->runtime->PodSandboxStatus(&ctx, req, &resp);
+  grpc::Status s = Lookup(
+      [&](grpc::ClientContext* ctx) { return stubs_->runtime->PodSandboxStatus(ctx, req, &resp); });
   if (!s.ok()) return BackendFailed("PodSandboxStatus", s);
   const auto& st = resp.status();
   if (st.id().empty()) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -15,6 +16,7 @@
 namespace grpc {
 class Channel;
 class ClientContext;
+class Status;
 }  // namespace grpc
 
 namespace crigate::cri {
@@ -46,7 +48,9 @@ class BackendResolver final : public policy::ImageResolver {
   base::Status PullImage(const std::string& image, std::chrono::milliseconds timeout);
 
  private:
-  void Prepare(grpc::ClientContext* ctx) const;
+  // Runs one read-only call with the lookup deadline, once more if it
+  // failed UNAVAILABLE.
+  grpc::Status Lookup(const std::function<grpc::Status(grpc::ClientContext*)>& call) const;
 
   // containerd's RuntimeService and ImageService stubs. Out of line: the
   // generated gRPC header costs 2.6 s to parse, and only backend_resolver.cc

@@ -88,7 +88,14 @@ bool ParseDaemonConfig(const toml::table& root, DaemonConfig* out,
 
   base::TomlFields server(base::SectionOf(root, "server", *errors), "server", *errors);
   server.RejectUnknown({"socket", "socket_mode", "socket_owner", "socket_group", "drain_timeout_ms",
-                        "decision_threads", "max_message_bytes"});
+                        "decision_threads", "max_message_bytes", "front_end"});
+  std::string front_end;
+  server.String("front_end", front_end);
+  if (front_end == "grpc") {
+    out->front_end = FrontEnd::kGrpc;
+  } else if (!front_end.empty() && front_end != "relay") {
+    server.Error("front_end", "must be \"relay\" (the event loop) or \"grpc\" (the grpc++ proxy)");
+  }
   server.String("socket", out->socket.path);
   if (!out->socket.path.empty() && out->socket.path[0] != '/') {
     server.Error("socket", "must be an absolute path");

@@ -23,7 +23,13 @@ namespace crigate::cri {
 
 inline constexpr char kDefaultConfigPath[] = "/etc/crigate/config.toml";
 
+// What serves the CRI socket: the event loop terminating HTTP/2 itself
+// (cri/relay_gate.h), or the grpc++ generic proxy it replaced (cri/proxy.h),
+// kept for one release as a way back.
+enum class FrontEnd { kRelay, kGrpc };
+
 struct DaemonConfig {
+  FrontEnd front_end = FrontEnd::kRelay;
   SocketOptions socket{"/run/crigate/crigate.sock", 0660};
   std::string backend_endpoint = "unix:///run/containerd/containerd.sock";
   int drain_timeout_ms = 10000;  // how long in-flight calls get at shutdown

@@ -45,6 +45,7 @@ socket_owner = 0
 socket_group = "root"
 drain_timeout_ms = 500
 decision_threads = 2
+front_end = "grpc"
 [backend]
 endpoint = "unix:///tmp/c.sock"
 [log]
@@ -57,8 +58,14 @@ level = "debug"
   EXPECT_EQ(p.config.socket.group, 0u);
   EXPECT_EQ(p.config.drain_timeout_ms, 500);
   EXPECT_EQ(p.config.decision_threads, 2);
+  EXPECT_EQ(p.config.front_end, FrontEnd::kGrpc);
   EXPECT_EQ(p.config.backend_endpoint, "unix:///tmp/c.sock");
   EXPECT_EQ(p.config.log_level, log::Level::kDebug);
+}
+
+TEST(DaemonConfig, TheEventLoopServesUnlessTold) {
+  EXPECT_EQ(ParseText("").config.front_end, FrontEnd::kRelay);
+  EXPECT_EQ(ParseText("[server]\nfront_end = \"relay\"\n").config.front_end, FrontEnd::kRelay);
 }
 
 TEST(DaemonConfig, OctalIntegerModeAccepted) {
@@ -81,6 +88,7 @@ TEST(DaemonConfig, EachBadKeyIsNamed) {
       {"[server]\ndrain_timeout_ms = -1\n", "server.drain_timeout_ms"},
       {"[server]\ndecision_threads = 0\n", "server.decision_threads"},
       {"[server]\nsoket = \"/x\"\n", "server.soket"},
+      {"[server]\nfront_end = \"envoy\"\n", "server.front_end"},
       {"[backend]\nendpoint = \"tcp://1.2.3.4:5\"\n", "backend.endpoint"},
       {"[backend]\nendpoint = \"\"\n", "backend.endpoint"},
       {"[log]\nlevel = \"loud\"\n", "log.level"},

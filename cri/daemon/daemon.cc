@@ -11,8 +11,10 @@
 #include "cri/daemon/backend_resolver.h"
 #include "cri/daemon/follow_up.h"
 #include "cri/daemon/stop_reporter.h"
+#include "cri/h2/relay.h"
 #include "cri/log.h"
 #include "cri/proxy.h"
+#include "cri/relay_gate.h"
 #include "cri/unix_listener.h"
 #include "cri/work_queue.h"
 #include "monitor/monitor.h"
@@ -132,6 +134,11 @@ base::Status Daemon::BuildParts() {
     minter_ = std::make_unique<ApprovalMinter>(approvals_.get(), sandbox_facts_.get());
     deps.rewriter = minter_.get();
   }
+  return BuildFrontEnd(deps);
+}
+
+base::Status Daemon::BuildFrontEnd(const ProxyDeps& deps) {
+  const DaemonConfig& config = settings_.daemon;
   ProxyOptions proxy_options;
   proxy_options.backend_target = config.backend_endpoint;
   proxy_options.classify = [policy = settings_.policy](policy::CriService service,
@@ -139,6 +146,16 @@ base::Status Daemon::BuildParts() {
     return policy->ClassOf(service, method);
   };
   proxy_options.max_message_bytes = static_cast<size_t>(config.max_message_bytes);
+  if (config.front_end == FrontEnd::kRelay) {
+    auto options =
+        RelayGateOptions(proxy_options, {deps.pipeline, deps.rewriter, deps.observer}, work_.get());
+    if (!options.ok()) return base::Status(options.code(), "backend.endpoint: " + options.error());
+    auto relay = h2::Relay::Create(*std::move(options));
+    if (!relay.ok())
+      return base::Status(relay.code(), "cannot start the front end: " + relay.error());
+    relay_ = std::move(relay).value();
+    return base::Status::OK();
+  }
   service_ = std::make_unique<ProxyService>(proxy_options, deps);
 
   grpc::ServerBuilder builder;
@@ -161,19 +178,29 @@ base::Status Daemon::Serve() {
   auto listener = UnixListener::Open(config.socket);
   if (!listener.ok()) return base::Status(listener.code(), "cannot serve: " + listener.error());
   listener_ = std::move(listener).value();
-  acceptor_ = std::thread([this] {
-    listener_->Run([this](int fd) {
-      std::optional<policy::Caller> caller = ReadPeerCredentials(fd);
-      if (!caller) log::Warn("fd {}: cannot read peer credentials; caller treated as unknown", fd);
-      // Recorded before grpc sees the fd, so the connection's first call finds it.
-      peers_.Put(fd, caller.value_or(policy::Caller{}));
-      grpc::AddInsecureChannelFromFd(server_.get(), fd);
+  if (relay_) {
+    relay_loop_ = std::thread([this] { relay_->Run(); });
+    // The loop reads each connection's credentials (SO_PEERCRED) itself.
+    acceptor_ = std::thread([this] { listener_->Run([this](int fd) { relay_->Adopt(fd); }); });
+  } else {
+    acceptor_ = std::thread([this] {
+      listener_->Run([this](int fd) {
+        std::optional<policy::Caller> caller = ReadPeerCredentials(fd);
+        if (!caller)
+          log::Warn("fd {}: cannot read peer credentials; caller treated as unknown", fd);
+        // Recorded before grpc sees the fd, so the connection's first call finds it.
+        peers_.Put(fd, caller.value_or(policy::Caller{}));
+        grpc::AddInsecureChannelFromFd(server_.get(), fd);
+      });
     });
-  });
+  }
 
-  log::Info("crigate listening on {} (mode {:04o}), forwarding to {}, gating [{}], audit {}",
-            listener_->path(), config.socket.mode, config.backend_endpoint,
-            base::Join(GatedActions(*settings_.policy)), pipeline_->audit().path());
+  log::Info(
+      "crigate listening on {} (mode {:04o}, {} front end), forwarding to {}, gating [{}], "
+      "audit {}",
+      listener_->path(), config.socket.mode, relay_ ? "event-loop" : "grpc++",
+      config.backend_endpoint, base::Join(GatedActions(*settings_.policy)),
+      pipeline_->audit().path());
   if (approvals_) {
     log::Info("approving pod and container starts in {} with key {}", approvals_->dir(),
               approvals_->key_file());
@@ -244,9 +271,20 @@ void Daemon::Drain() {
   if (listener_) listener_->Stop();
   if (acceptor_.joinable()) acceptor_.join();
   listener_.reset();  // removes the socket file: new callers fail fast
-  server_->Shutdown(std::chrono::system_clock::now() +
-                    std::chrono::milliseconds(settings_.daemon.drain_timeout_ms));
-  server_->Wait();
+  if (relay_) {
+    // GOAWAY to every caller; the loop returns once their calls ended.
+    relay_->Drain(std::chrono::milliseconds(settings_.daemon.drain_timeout_ms));
+    if (relay_loop_.joinable()) relay_loop_.join();
+    // Decisions and after-call steps still queued run now, with the relay
+    // and every part they use still there; then the relay goes, giving
+    // back the token uses of calls allowed too late to be relayed.
+    work_.reset();
+    relay_.reset();
+  } else {
+    server_->Shutdown(std::chrono::system_clock::now() +
+                      std::chrono::milliseconds(settings_.daemon.drain_timeout_ms));
+    server_->Wait();
+  }
   if (watchdog_) watchdog_->Stop();
   if (events_) events_->Shutdown(std::chrono::seconds(2));
   log::Info("decisions: {}", pipeline_->CountsText());

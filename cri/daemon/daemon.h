@@ -36,6 +36,10 @@ namespace crigate::monitor {
 class Watchdog;
 }  // namespace crigate::monitor
 
+namespace crigate::cri::h2 {
+class Relay;
+}  // namespace crigate::cri::h2
+
 namespace crigate::cri {
 
 class ApprovalIssuer;
@@ -44,6 +48,7 @@ class BackendResolver;
 class BackendSandboxFacts;
 class FollowUp;
 class ProxyService;
+struct ProxyDeps;
 class UnixListener;
 class WorkQueue;
 
@@ -79,6 +84,7 @@ class Daemon final {
  private:
   explicit Daemon(Settings settings);
   base::Status BuildParts();
+  base::Status BuildFrontEnd(const ProxyDeps& deps);
   base::Result<std::shared_ptr<const Snapshot>> BuildSnapshot(
       std::shared_ptr<const Settings> settings) const;
 
@@ -98,6 +104,9 @@ class Daemon final {
   std::unique_ptr<BackendSandboxFacts> sandbox_facts_;
   std::unique_ptr<ApprovalIssuer> approvals_;
   std::unique_ptr<ApprovalMinter> minter_;
+  // The front end: the event loop (server.front_end = "relay") or grpc++.
+  std::unique_ptr<h2::Relay> relay_;
+  std::thread relay_loop_;
   std::unique_ptr<ProxyService> service_;
   std::unique_ptr<grpc::Server> server_;
 

@@ -138,10 +138,19 @@ struct Relay::Impl {
   std::chrono::steady_clock::time_point drain_deadline;
 
   ~Impl() {
+    // Allowed after the loop stopped: never relayed, so undone.
+    for (Decided& done : decided) {
+      if (done.verdict.status.ok() && done.verdict.undo) done.verdict.undo();
+    }
     for (auto& [raw, conn] : conns) Close(conn.get());
     conns.clear();
+    for (int fd : adopted) close(fd);
     if (epoll_fd >= 0) close(epoll_fd);
     if (wake_fd >= 0) close(wake_fd);
+  }
+
+  const std::string& BackendName() const {
+    return options.backend_name.empty() ? options.backend_socket : options.backend_name;
   }
 
   // ---- connections ----
@@ -266,17 +275,16 @@ struct Relay::Impl {
       if (stream->backend_closed) continue;
       stream->backend_closed = true;
       stream->backend_id = -1;
-      EndAfter(stream.get(), base::Status::Unavailable(
-                                 fmt::format("crigate: the connection to containerd at {} was lost",
-                                             options.backend_socket)));
+      EndAfter(stream.get(),
+               base::Status::Unavailable(fmt::format(
+                   "crigate: the connection to containerd at {} was lost", BackendName())));
       if (stream->client_closed) {
         gone.push_back(stream.get());
         continue;
       }
       if (!stream->responded) {
         Answer(stream.get(), base::Code::UNAVAILABLE,
-               fmt::format("crigate: the connection to containerd at {} was lost",
-                           options.backend_socket));
+               fmt::format("crigate: the connection to containerd at {} was lost", BackendName()));
       } else {
         nghttp2_submit_rst_stream(conn->server, NGHTTP2_FLAG_NONE, stream->client_id,
                                   NGHTTP2_INTERNAL_ERROR);
@@ -454,7 +462,7 @@ struct Relay::Impl {
     Conn* conn = stream->conn;
     if (!ConnectBackend(conn)) {
       Answer(stream, base::Code::UNAVAILABLE,
-             fmt::format("crigate: containerd is unavailable at {}: {}", options.backend_socket,
+             fmt::format("crigate: containerd is unavailable at {}: {}", BackendName(),
                          base::ErrnoText(errno)));
       return false;
     }
@@ -499,7 +507,10 @@ struct Relay::Impl {
       case FirstMessage::State::kNeedMore:
         return;
       case FirstMessage::State::kTooLarge:
-        Refuse(stream, base::Code::RESOURCE_EXHAUSTED, "crigate: " + first.Problem());
+        Refuse(stream, base::Code::RESOURCE_EXHAUSTED,
+               fmt::format("crigate: the {} request is {} bytes, more than {} ({})",
+                           base::Printable(stream->head.path, 200), first.announced(),
+                           options.limit_name, options.max_message_bytes));
         return;
       case FirstMessage::State::kMalformed:
         Refuse(stream, base::Code::INVALID_ARGUMENT, "crigate: " + first.Problem());

@@ -93,6 +93,9 @@ struct Verdict {
 
 struct RelayOptions {
   std::string backend_socket;  // containerd's unix socket
+  std::string backend_name;    // containerd, as messages name it; empty: backend_socket
+  // The held-message limit, as messages name it (a config key).
+  std::string limit_name = "the limit for a held request";
   // What to do with a :path. Unset: refuse everything.
   std::function<Route(std::string_view path)> route;
   // Decides a held call. Runs on whatever `post` runs it on (a worker: the

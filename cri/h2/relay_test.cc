@@ -441,7 +441,8 @@ TEST_F(RelayTest, AHeldRequestOverTheLimitIsRefusedAndTheConnectionGoesOn) {
     v1::CreateContainerResponse resp;
     grpc::Status s = stub->CreateContainer(&ctx, req, &resp);
     EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
-    EXPECT_NE(s.error_message().find("more than the 1048576 allowed"), std::string::npos)
+    EXPECT_NE(s.error_message().find("more than the limit for a held request (1048576)"),
+              std::string::npos)
         << s.error_message();
   }
   for (int i = 0; i < 3; ++i) {
