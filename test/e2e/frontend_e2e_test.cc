@@ -348,6 +348,46 @@ TEST_F(FrontEnd, SigtermDrainsAndRemovesTheSocket) {
   EXPECT_NE(gate.Log().find("crigate stopped"), std::string::npos);
 }
 
+// SIGTERM while a call runs: that call still gets containerd's answer (the
+// front end sends GOAWAY and waits), and crigate then exits cleanly. Run
+// with both front ends: the grpc++ proxy stays as server.front_end = "grpc".
+class Drain : public FrontEnd, public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(Drain, SigtermLetsTheCallInFlightFinish) {
+  CrigateProcess gate({"", std::string("front_end = \"") + GetParam() + "\"", ""});
+  ASSERT_TRUE(gate.WaitReady()) << gate.Log();
+  CriClient cri(gate.socket());
+  auto pod = HostNetworkPod(std::string("drain-") + GetParam(), gate.dir());
+  std::string pod_id, id;
+  ASSERT_TRUE(cri.RunPodSandbox(pod, &pod_id).ok()) << gate.Log();
+  ASSERT_TRUE(
+      cri.CreateContainer(pod_id, Container("c", kBusybox, {"sleep", "3600"}), pod, &id).ok());
+  ASSERT_TRUE(cri.StartContainer(id).ok());
+
+  grpc::Status in_flight;
+  v1::ExecSyncResponse exec;
+  std::thread caller([&] {
+    in_flight = cri.ExecSync(id, {"sh", "-c", "sleep 2; echo done"}, &exec, 10);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));  // the exec is running
+  const int status = gate.Stop();
+  caller.join();
+  EXPECT_TRUE(in_flight.ok()) << in_flight.error_code() << ": " << in_flight.error_message() << "\n"
+                              << gate.Log();
+  EXPECT_EQ(exec.stdout(), "done\n");
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_NE(gate.Log().find("draining in-flight calls"), std::string::npos) << gate.Log();
+
+  // Cleaned up straight at containerd: the gate is gone.
+  CriClient direct(ContainerdSocket());
+  direct.StopContainer(id, 0);
+  direct.RemoveContainer(id);
+  direct.StopPodSandbox(pod_id);
+  direct.RemovePodSandbox(pod_id);
+}
+
+INSTANTIATE_TEST_SUITE_P(FrontEnds, Drain, ::testing::Values("relay", "grpc"));
+
 TEST_F(FrontEnd, SocketHasConfiguredMode) {
   CrigateProcess gate;
   ASSERT_TRUE(gate.WaitReady()) << gate.Log();
