@@ -203,23 +203,32 @@ struct Relay::Impl {
     return raw;
   }
 
-  // containerd's side, opened on the connection's first relayed stream.
-  bool ConnectBackend(Conn* conn) {
-    if (conn->backend != nullptr) return true;
+  int ConnectUnix() const {
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) return false;
+    if (fd < 0) return -1;
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     if (options.backend_socket.size() >= sizeof(addr.sun_path)) {
       close(fd);
-      return false;
+      errno = ENAMETOOLONG;
+      return -1;
     }
     std::memcpy(addr.sun_path, options.backend_socket.c_str(), options.backend_socket.size() + 1);
     if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 && errno != EAGAIN &&
         errno != EINPROGRESS) {
+      const int saved = errno;
       close(fd);
-      return false;
+      errno = saved;
+      return -1;
     }
+    return fd;
+  }
+
+  // containerd's side, opened on the connection's first relayed stream.
+  bool ConnectBackend(Conn* conn) {
+    if (conn->backend != nullptr) return true;
+    const int fd = options.connect_backend ? options.connect_backend() : ConnectUnix();
+    if (fd < 0) return false;
     conn->backend_fd = fd;
     nghttp2_session_callbacks* cb = nullptr;
     nghttp2_session_callbacks_new(&cb);
@@ -921,6 +930,42 @@ struct Relay::Impl {
     }
   }
 
+  // The eventfd: adopted connections, verdicts, after results, a drain.
+  void OnWake() {
+    uint64_t count = 0;
+    ssize_t ignored = read(wake_fd, &count, sizeof(count));
+    (void)ignored;
+    std::vector<int> fds;
+    std::vector<Decided> verdicts;
+    std::vector<Finished> ends;
+    bool drain = false;
+    std::chrono::milliseconds grace{0};
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      fds.swap(adopted);
+      verdicts.swap(decided);
+      ends.swap(finished);
+      drain = drain_requested && !draining;
+      grace = drain_grace;
+    }
+    for (int fd : fds) {
+      Conn* conn = Open(fd);
+      if (draining) GoAway(conn);
+      Service(conn);  // sends its SETTINGS
+    }
+    for (Decided& done : verdicts) Apply(done);
+    for (Finished& done : ends) ApplyFinished(done);
+    if (drain) {
+      draining = true;
+      drain_deadline = std::chrono::steady_clock::now() + grace;
+      for (auto& [raw, conn] : conns) {
+        if (conn->server == nullptr) continue;
+        GoAway(conn.get());
+        Service(conn.get());
+      }
+    }
+  }
+
   void OnEvent(Endpoint* end, uint32_t events) {
     Conn* conn = end->conn;
     if (conn->server == nullptr) return;  // closed earlier in this round
@@ -984,64 +1029,35 @@ void Relay::Drain(std::chrono::milliseconds grace) {
 }
 
 void Relay::Run() {
-  using Clock = std::chrono::steady_clock;
-  Impl& r = *impl_;
-  epoll_event events[64];
-  while (!r.stopping.load()) {
-    int timeout_ms = -1;
-    if (r.draining) {
-      if (r.conns.empty() || Clock::now() >= r.drain_deadline) break;
-      timeout_ms = static_cast<int>(
-          std::chrono::ceil<std::chrono::milliseconds>(r.drain_deadline - Clock::now()).count());
-    }
-    const int n = epoll_wait(r.epoll_fd, events, 64, timeout_ms);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
-    for (int i = 0; i < n; ++i) {
-      if (events[i].data.ptr == nullptr) {
-        uint64_t count = 0;
-        ssize_t ignored = read(r.wake_fd, &count, sizeof(count));
-        (void)ignored;
-        std::vector<int> fds;
-        std::vector<Decided> verdicts;
-        std::vector<Finished> ends;
-        bool drain = false;
-        std::chrono::milliseconds grace{0};
-        {
-          std::lock_guard<std::mutex> lock(r.mu);
-          fds.swap(r.adopted);
-          verdicts.swap(r.decided);
-          ends.swap(r.finished);
-          drain = r.drain_requested && !r.draining;
-          grace = r.drain_grace;
-        }
-        for (int fd : fds) {
-          Conn* conn = r.Open(fd);
-          if (r.draining) r.GoAway(conn);
-          r.Service(conn);  // sends its SETTINGS
-        }
-        for (Decided& done : verdicts) r.Apply(done);
-        for (Finished& done : ends) r.ApplyFinished(done);
-        if (drain) {
-          r.draining = true;
-          r.drain_deadline = Clock::now() + grace;
-          for (auto& [raw, conn] : r.conns) {
-            if (conn->server == nullptr) continue;
-            r.GoAway(conn.get());
-            r.Service(conn.get());
-          }
-        }
-        continue;
-      }
-      r.OnEvent(static_cast<Endpoint*>(events[i].data.ptr), events[i].events);
-    }
-    for (Conn* conn : r.graveyard) r.conns.erase(conn);
-    r.graveyard.clear();
+  while (RunOnce(-1)) {
   }
   for (auto& [raw, conn] : impl_->conns) impl_->Close(conn.get());
   impl_->conns.clear();
+}
+
+bool Relay::RunOnce(int timeout_ms) {
+  using Clock = std::chrono::steady_clock;
+  Impl& r = *impl_;
+  if (r.stopping.load()) return false;
+  if (r.draining) {
+    if (r.conns.empty() || Clock::now() >= r.drain_deadline) return false;
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(r.drain_deadline - Clock::now());
+    const int left_ms = static_cast<int>(left.count());
+    timeout_ms = timeout_ms < 0 ? left_ms : std::min(timeout_ms, left_ms);
+  }
+  epoll_event events[64];
+  const int n = epoll_wait(r.epoll_fd, events, 64, timeout_ms);
+  if (n < 0) return errno == EINTR;
+  for (int i = 0; i < n; ++i) {
+    if (events[i].data.ptr == nullptr) {
+      r.OnWake();
+      continue;
+    }
+    r.OnEvent(static_cast<Endpoint*>(events[i].data.ptr), events[i].events);
+  }
+  for (Conn* conn : r.graveyard) r.conns.erase(conn);
+  r.graveyard.clear();
+  return true;
 }
 
 }  // namespace crigate::cri::h2

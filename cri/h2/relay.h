@@ -108,6 +108,10 @@ struct RelayOptions {
   // block or message, too large, the caller gone before its request was
   // whole), on a worker; `message` is empty when there was none.
   std::function<void(const HeldCall&, const base::Status& refusal)> refused;
+  // Opens a non-blocking connection to containerd and returns its fd, or -1
+  // with errno set. Unset: connects to backend_socket. (The fuzz target
+  // hands the relay one end of a socketpair.)
+  std::function<int()> connect_backend;
   // The largest first message a held stream may carry.
   size_t max_message_bytes = 16 << 20;
 };
@@ -122,8 +126,14 @@ class Relay final {
   // Thread-safe: hands an accepted, non-blocking caller connection to the
   // loop, which owns it from now on.
   void Adopt(int fd);
-  // Serves until Stop(); closes every connection when it returns.
+  // Serves until Stop() (or a drain ends); closes every connection when it
+  // returns.
   void Run();
+  // One round of the loop: waits up to timeout_ms for events and handles
+  // them. False once the loop should end (Stop, or a drain finished); the
+  // connections stay open until Run() or the destructor. For driving the
+  // relay from one thread (the fuzz target).
+  bool RunOnce(int timeout_ms);
   // Thread-safe: stops the loop now; the connections close.
   void Stop();
   // Thread-safe: sends GOAWAY on every connection, takes no new stream, and
