@@ -469,6 +469,12 @@ struct Relay::Impl {
   // False (and the caller answered) when containerd cannot be reached.
   bool Forward(Stream* stream, bool ended) {
     Conn* conn = stream->conn;
+    if (conn->backend != nullptr && nghttp2_session_check_request_allowed(conn->backend) == 0 &&
+        !AnyRelayed(conn)) {
+      // containerd said GOAWAY on this connection and nothing is left on
+      // it: a new stream goes on a new connection.
+      DropBackend(conn);
+    }
     if (!ConnectBackend(conn)) {
       Answer(stream, base::Code::UNAVAILABLE,
              fmt::format("crigate: containerd is unavailable at {}: {}", BackendName(),
@@ -490,6 +496,11 @@ struct Relay::Impl {
     stream->backend_session = conn->backend;
     stream->backend_closed = false;
     return true;
+  }
+
+  static bool AnyRelayed(const Conn* conn) {
+    return std::any_of(conn->streams.begin(), conn->streams.end(),
+                       [](const auto& entry) { return !entry.second->backend_closed; });
   }
 
   // A held stream's DATA (and its end): assembled until the first message

@@ -103,8 +103,13 @@ class RelayTest : public ::testing::Test {
     rmdir(dir_.c_str());
   }
 
-  void StartBackend() {
+  void StartBackend(int max_connection_age_ms = 0) {
     grpc::ServerBuilder builder;
+    if (max_connection_age_ms > 0) {
+      // grpc sends GOAWAY at this age and closes the connection a minute later.
+      builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS, max_connection_age_ms);
+      builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS, 60000);
+    }
     builder.AddListeningPort("unix:" + backend_socket_, grpc::InsecureServerCredentials());
     builder.SetMaxReceiveMessageSize(-1);
     builder.RegisterService(&backend_);
@@ -299,6 +304,23 @@ TEST_F(RelayTest, APathThatIsNotServedIsAnsweredByTheRelayAlone) {
     EXPECT_EQ(status.code(), base::Code::UNIMPLEMENTED);
     EXPECT_EQ(call.peer_uid, static_cast<int>(getuid()));
   }
+}
+
+// containerd's GOAWAY ends the use of that connection, not the caller's
+// calls: the next one goes on a new connection.
+TEST_F(RelayTest, AfterContainerdsGoawayTheNextCallUsesANewConnection) {
+  StartBackend(300);
+  StartRelay();
+  auto stub = Client();
+  for (int i = 0; i < 3; ++i) {
+    grpc::ClientContext ctx;
+    Deadline(&ctx);
+    v1::VersionResponse resp;
+    grpc::Status s = stub->Version(&ctx, v1::VersionRequest(), &resp);
+    EXPECT_TRUE(s.ok()) << "call " << i << ": " << s.error_code() << " " << s.error_message();
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));  // past the age: GOAWAY sent
+  }
+  EXPECT_EQ(backend_.calls.load(), 3);
 }
 
 TEST_F(RelayTest, NoBackendIsUnavailableAndTheCallerStaysConnected) {
