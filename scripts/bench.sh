@@ -22,6 +22,7 @@
 #                              cloud) for the gated-cloud-hit/-miss scenarios
 #   CRIGATE_BENCH_CLOUD_CMD    command that serves that loopback cloud, started
 #                              first and stopped at the end
+#   CRIGATE_BENCH_FRONT_END    server.front_end of every crigate: relay (default) or grpc
 #   CRIGATE_KEEP_UP=1          leave containerd and the crigates running
 set -euo pipefail
 : "${CRIGATE_RUN_DIR:=/tmp/crigate-bench}"
@@ -120,6 +121,7 @@ base_config() { # name
 # Written by scripts/bench.sh.
 [server]
 socket = "$bench_dir/$1.sock"
+front_end = "${CRIGATE_BENCH_FRONT_END:-relay}"
 [backend]
 endpoint = "unix://$CRIGATE_CONTAINERD_SOCK"
 [log]
