@@ -178,7 +178,7 @@ gate_pid=$last_pid
 start_crigate crigate-ungated "$bench_dir/crigate-ungated.toml"
 
 bench_args=(--direct "$CRIGATE_CONTAINERD_SOCK"
-  --gate "$bench_dir/crigate.sock" --gate-pid "$gate_pid"
+  --gate "$bench_dir/crigate.sock" --gate-pid "$gate_pid" --direct-pid "$(<"$CRIGATE_CONTAINERD_PID")"
   --gate-ungated "$bench_dir/crigate-ungated.sock")
 
 # The cloud stage on loopback, when configured.

@@ -65,6 +65,7 @@ struct Stream {
 struct Endpoint {
   Conn* conn;
   bool backend;
+  uint32_t watched = 0;  // the events epoll has for its fd; 0: not in the set
 };
 
 // A caller connection and its own connection to containerd.
@@ -155,13 +156,16 @@ struct Relay::Impl {
 
   // ---- connections ----
 
+  // Asks epoll for what the endpoint needs now; no system call when that
+  // has not changed (most rounds: reading, nothing left to write).
   void Watch(int fd, Endpoint* end, bool want_write) {
+    const uint32_t events = EPOLLIN | EPOLLRDHUP | (want_write ? uint32_t{EPOLLOUT} : 0u);
+    if (end->watched == events) return;
     epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLRDHUP | (want_write ? uint32_t{EPOLLOUT} : 0u);
+    ev.events = events;
     ev.data.ptr = end;
-    if (epoll_ctl(epoll_fd, EPOLL_CTL_MOD, fd, &ev) != 0) {
-      epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev);
-    }
+    const int op = end->watched == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+    if (epoll_ctl(epoll_fd, op, fd, &ev) == 0) end->watched = events;
   }
 
   Conn* Open(int fd) {
@@ -274,8 +278,9 @@ struct Relay::Impl {
   // answered UNAVAILABLE (or reset, if its answer had begun); the caller's
   // connection stays, and the next stream connects again.
   void DropBackend(Conn* conn) {
-    if (conn->backend_fd >= 0) close(conn->backend_fd);
+    if (conn->backend_fd >= 0) close(conn->backend_fd);  // leaves the epoll set
     conn->backend_fd = -1;
+    conn->backend_end.watched = 0;
     if (conn->backend != nullptr) nghttp2_session_del(conn->backend);
     conn->backend = nullptr;
     conn->backend_out.clear();
@@ -889,6 +894,9 @@ struct Relay::Impl {
       const ssize_t used =
           nghttp2_session_mem_recv(session, reinterpret_cast<const uint8_t*>(buf), n);
       if (used < 0) return false;
+      // A short read took all there was: epoll (level-triggered) says when
+      // more comes, so no read that can only say EAGAIN.
+      if (static_cast<size_t>(n) < sizeof(buf)) return true;
     }
   }
 

@@ -42,7 +42,9 @@ Endpoints (unix socket paths):
   --gate SOCK            crigate, default gating
   --gate-ungated SOCK    crigate gating nothing: separates the hop from the gate
   --gate-cloud SOCK      crigate with the cloud stage (gated-cloud-* scenarios)
-  --gate-pid PID         crigate's pid for the monitor scenario (the --gate one)
+  --gate-pid PID         crigate's pid (the --gate one): its CPU per call, its
+                         memory, and the monitor scenario
+  --direct-pid PID       containerd's pid: its CPU per call, direct and through crigate
 Workload:
   --scenarios LIST       default: every scenario (version,list,imagestatus,gated,
                          gated-create,gated-cloud-hit,gated-cloud-miss,lifecycle,
@@ -70,6 +72,7 @@ unexpected answers, 1 otherwise, 2 on bad usage.
 struct Flags {
   std::map<std::string, std::string> endpoints;  // role -> socket
   pid_t gate_pid = -1;
+  pid_t direct_pid = -1;
   std::vector<std::string> scenarios;
   std::vector<int> callers = {1, 8};
   int64_t calls = 2000, warmup = 200, pods = 40, pod_warmup = 2;
@@ -133,6 +136,8 @@ bool ParseFlags(int argc, char** argv, Flags* f, std::string* error) {
       f->endpoints["gate-cloud"] = v;
     else if (flag == "--gate-pid")
       ok = ParseNumber(v, &f->gate_pid);
+    else if (flag == "--direct-pid")
+      ok = ParseNumber(v, &f->direct_pid);
     else if (flag == "--scenarios")
       f->scenarios = SplitList(v);
     else if (flag == "--callers")
@@ -266,6 +271,7 @@ int Main(int argc, char** argv) {
   grpc::Status image_status = endpoints["direct"].client->ImageStatus(flags.context.image, &image);
   bool have_image = image_status.ok() && !image.image().id().empty();
 
+  if (flags.gate_pid > 0) report.gate_rss_idle_kib = ReadStatusKib(flags.gate_pid, "VmRSS");
   bool failed = false;
   for (const Scenario* sc : chosen) {
     if (sc->kind == ScenarioKind::kMonitor) {
@@ -295,6 +301,8 @@ int Main(int argc, char** argv) {
       run.plan.calls = sc->counts_pods ? flags.pods : flags.calls;
       run.plan.warmup = sc->counts_pods ? flags.pod_warmup : flags.warmup;
       run.plan.expected = sc->expected;
+      if (flags.direct_pid > 0) run.plan.cpu_pids["containerd"] = flags.direct_pid;
+      if (flags.gate_pid > 0) run.plan.cpu_pids["crigate"] = flags.gate_pid;
       run.skipped = MissingEndpoint(*sc, endpoints);
       if (run.skipped.empty() && sc->kind == ScenarioKind::kLifecycle && !have_image) {
         run.skipped = flags.context.image + " is not on the node (scripts/import-images.sh)";
@@ -323,6 +331,7 @@ int Main(int argc, char** argv) {
     }
   }
   ReadLoadAverages(report.machine.load_end);
+  if (flags.gate_pid > 0) report.gate_rss_peak_kib = ReadStatusKib(flags.gate_pid, "VmHWM");
 
   if (!flags.micro_json_path.empty()) {
     std::ifstream in(flags.micro_json_path);

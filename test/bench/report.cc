@@ -112,6 +112,67 @@ json SummaryJson(const Summary& s) {
           {"throughput_per_s", s.throughput}};
 }
 
+}  // namespace
+
+int64_t ReadStatusKib(pid_t pid, const std::string& key) {
+  std::ifstream in(fmt::format("/proc/{}/status", pid));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.compare(0, key.size() + 1, key + ":") == 0) {
+      return std::strtoll(line.c_str() + key.size() + 1, nullptr, 10);
+    }
+  }
+  return 0;
+}
+
+namespace {
+
+// CPU per call of each watched process on each endpoint, where it was read.
+void RenderCpu(const Report& report, std::string& out) {
+  bool any = false;
+  for (const ScenarioRun& run : report.runs) {
+    for (const EndpointSamples& e : run.samples) any |= !e.cpu_ms.empty();
+  }
+  if (!any && report.gate_rss_idle_kib == 0) return;
+  out += "### What each call costs the processes\n\n";
+  if (report.gate_rss_idle_kib > 0) {
+    out += fmt::format(
+        "crigate's resident memory (the `--gate` process, monitor on): {:.1f} MiB before the "
+        "scenarios, {:.1f} MiB at its peak.\n\n",
+        static_cast<double>(report.gate_rss_idle_kib) / 1024,
+        static_cast<double>(report.gate_rss_peak_kib) / 1024);
+  }
+  if (!any) return;
+  out +=
+      "CPU time (every thread, user + system) read around each round, divided by the calls "
+      "measured in it; containerd × = containerd's CPU per call on this endpoint / direct.\n\n"
+      "| scenario | callers | endpoint | containerd µs/call | containerd × | crigate µs/call | "
+      "crigate ms per 10k calls |\n|---|---:|---|---:|---:|---:|---:|\n";
+  for (const ScenarioRun& run : report.runs) {
+    if (!run.skipped.empty() || run.samples.empty()) continue;
+    const EndpointSamples& direct = run.samples.front();
+    auto per_call = [](const EndpointSamples& e, const std::string& name) -> double {
+      auto it = e.cpu_ms.find(name);
+      if (it == e.cpu_ms.end() || e.latency_us.empty()) return -1;
+      return it->second * 1000 / static_cast<double>(e.latency_us.size());
+    };
+    const double base = per_call(direct, "containerd");
+    for (size_t i = 0; i < run.samples.size(); ++i) {
+      const EndpointSamples& e = run.samples[i];
+      const double ctrd = per_call(e, "containerd");
+      // Only the --gate process is watched: other crigates' rows have none.
+      const double gate = e.role == "gate" ? per_call(e, "crigate") : -1;
+      auto cell = [](double v) { return v < 0 ? std::string() : fmt::format("{:.1f}", v); };
+      out +=
+          fmt::format("| {} | {} | {} | {} | {} | {} | {} |\n", i == 0 ? run.scenario->title : "",
+                      i == 0 ? std::to_string(run.callers) : "", RoleLabel(e.role), cell(ctrd),
+                      i == 0 || base <= 0 || ctrd < 0 ? "" : fmt::format("{:.2f}", ctrd / base),
+                      cell(gate), gate < 0 ? "" : fmt::format("{:.0f}", gate * 10));
+    }
+  }
+  out += "\n";
+}
+
 void RenderCalls(const Report& report, std::string& out) {
   out +=
       "| scenario | callers | endpoint | n | p50 | p99 | rate | p50 × | p99 × | rate × | +p50 | "
@@ -276,6 +337,7 @@ std::string RenderMarkdown(const Report& report) {
     out += "### CRI calls\n\n";
     RenderCalls(report, out);
   }
+  RenderCpu(report, out);
   if (report.monitor_requested) RenderMonitor(report, out);
   RenderMicro(report, out);
   return out;
@@ -336,6 +398,11 @@ json RenderJson(const Report& report) {
           ej["added_p50_over_reference_us"] = rm.measured.p50_us - rm.reference->p50_us;
         }
         ej["p50_ratio_95ci"] = {rm.p50_ratio_low, rm.p50_ratio_high};
+        for (const auto& [name, ms] : e.cpu_ms) {
+          if (!e.latency_us.empty()) {
+            ej["cpu_us_per_call"][name] = ms * 1000 / static_cast<double>(e.latency_us.size());
+          }
+        }
         if (sc.target) {
           json targets = json::array();
           for (const auto& t : sc.target(e.role, rm)) {
@@ -374,6 +441,10 @@ json RenderJson(const Report& report) {
     j["monitor"] = mon;
   }
   if (!report.micro.is_null()) j["micro"] = report.micro;
+  if (report.gate_rss_idle_kib > 0) {
+    j["gate_memory_kib"] = {{"idle_rss", report.gate_rss_idle_kib},
+                            {"peak_rss", report.gate_rss_peak_kib}};
+  }
   return j;
 }
 

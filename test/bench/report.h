@@ -48,7 +48,14 @@ struct Report {
   std::string monitor_skipped;  // why the monitor scenario did not run
   bool monitor_requested = false;
   nlohmann::json micro;  // Google Benchmark's JSON output, or null
+  // crigate's (--gate-pid) resident memory before the scenarios and its peak
+  // at the end; 0 when unknown.
+  int64_t gate_rss_idle_kib = 0;
+  int64_t gate_rss_peak_kib = 0;
 };
+
+// A "<key>: N kB" line of /proc/<pid>/status (VmRSS, VmHWM); 0 when absent.
+int64_t ReadStatusKib(pid_t pid, const std::string& key);
 
 std::string RenderMarkdown(const Report& report);
 nlohmann::json RenderJson(const Report& report);

@@ -1,6 +1,7 @@
 #include "test/bench/runner.h"
 
 #include <fmt/format.h>
+#include <time.h>
 
 #include <algorithm>
 #include <cmath>
@@ -130,6 +131,13 @@ std::pair<double, double> P50RatioInterval(const std::vector<double>& baseline,
   return {Percentile(ratios, 0.025), Percentile(ratios, 0.975)};
 }
 
+double ProcessCpuMs(pid_t pid) {
+  clockid_t clock;
+  timespec ts{};
+  if (clock_getcpuclockid(pid, &clock) != 0 || clock_gettime(clock, &ts) != 0) return -1;
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
+}
+
 std::vector<EndpointSamples> RunAlternating(
     const RunPlan& plan, const std::vector<const Endpoint*>& endpoints, const Operation& op,
     const std::function<void(const std::string&)>& progress) {
@@ -151,7 +159,13 @@ std::vector<EndpointSamples> RunAlternating(
     std::string line = fmt::format("round {}/{}:", r + 1, rounds);
     for (size_t k = 0; k < n; ++k) {
       size_t i = (r + k) % n;
+      std::map<std::string, double> cpu_before;
+      for (const auto& [name, pid] : plan.cpu_pids) cpu_before[name] = ProcessCpuMs(pid);
       double wall = RunRound(*endpoints[i], plan, r, calls, op, &logs);
+      for (const auto& [name, pid] : plan.cpu_pids) {
+        const double after = ProcessCpuMs(pid);
+        if (after >= 0 && cpu_before[name] >= 0) out[i].cpu_ms[name] += after - cpu_before[name];
+      }
       out[i].wall_s += wall;
       Merge(logs, &out[i]);
       line += fmt::format(" {} {:.2f}s", endpoints[i]->role, wall);

@@ -46,6 +46,9 @@ struct RunPlan {
   int rounds = 5;
   int callers = 1;
   std::set<grpc::StatusCode> expected{grpc::StatusCode::OK};  // outcomes that count as success
+  // Processes whose CPU time is read around every round, by name
+  // ("containerd", "crigate"): what each costs per call on each endpoint.
+  std::map<std::string, pid_t> cpu_pids;
 };
 
 // Everything measured on one endpoint.
@@ -56,7 +59,13 @@ struct EndpointSamples {
   int64_t unexpected = 0;                // answers outside the plan's expected codes
   std::map<std::string, int64_t> codes;  // status code name -> count
   std::string first_unexpected;          // "CODE: message"
+  std::map<std::string, double>
+      cpu_ms;  // RunPlan::cpu_pids' CPU time during this endpoint's rounds
 };
+
+// A process's CPU time so far (every thread, user and system), in ms, to
+// the nanosecond; negative when it cannot be read.
+double ProcessCpuMs(pid_t pid);
 
 struct Summary {
   int64_t calls = 0;
