@@ -271,7 +271,10 @@ int Main(int argc, char** argv) {
   grpc::Status image_status = endpoints["direct"].client->ImageStatus(flags.context.image, &image);
   bool have_image = image_status.ok() && !image.image().id().empty();
 
-  if (flags.gate_pid > 0) report.gate_rss_idle_kib = ReadStatusKib(flags.gate_pid, "VmRSS");
+  if (flags.gate_pid > 0) {
+    report.gate_rss_idle_kib = ReadStatusKib(flags.gate_pid, "VmRSS");
+    report.gate_anon_idle_kib = ReadStatusKib(flags.gate_pid, "RssAnon");
+  }
   bool failed = false;
   for (const Scenario* sc : chosen) {
     if (sc->kind == ScenarioKind::kMonitor) {
@@ -331,7 +334,10 @@ int Main(int argc, char** argv) {
     }
   }
   ReadLoadAverages(report.machine.load_end);
-  if (flags.gate_pid > 0) report.gate_rss_peak_kib = ReadStatusKib(flags.gate_pid, "VmHWM");
+  if (flags.gate_pid > 0) {
+    report.gate_rss_peak_kib = ReadStatusKib(flags.gate_pid, "VmHWM");
+    report.gate_anon_after_kib = ReadStatusKib(flags.gate_pid, "RssAnon");
+  }
 
   if (!flags.micro_json_path.empty()) {
     std::ifstream in(flags.micro_json_path);

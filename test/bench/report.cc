@@ -138,9 +138,12 @@ void RenderCpu(const Report& report, std::string& out) {
   if (report.gate_rss_idle_kib > 0) {
     out += fmt::format(
         "crigate's resident memory (the `--gate` process, monitor on): {:.1f} MiB before the "
-        "scenarios, {:.1f} MiB at its peak.\n\n",
+        "scenarios, {:.1f} MiB at its peak. Of it, its own pages (RssAnon, not the shared "
+        "libraries' mapped pages): {:.1f} MiB before, {:.1f} MiB after.\n\n",
         static_cast<double>(report.gate_rss_idle_kib) / 1024,
-        static_cast<double>(report.gate_rss_peak_kib) / 1024);
+        static_cast<double>(report.gate_rss_peak_kib) / 1024,
+        static_cast<double>(report.gate_anon_idle_kib) / 1024,
+        static_cast<double>(report.gate_anon_after_kib) / 1024);
   }
   if (!any) return;
   out +=
@@ -443,7 +446,9 @@ json RenderJson(const Report& report) {
   if (!report.micro.is_null()) j["micro"] = report.micro;
   if (report.gate_rss_idle_kib > 0) {
     j["gate_memory_kib"] = {{"idle_rss", report.gate_rss_idle_kib},
-                            {"peak_rss", report.gate_rss_peak_kib}};
+                            {"peak_rss", report.gate_rss_peak_kib},
+                            {"idle_anon", report.gate_anon_idle_kib},
+                            {"after_anon", report.gate_anon_after_kib}};
   }
   return j;
 }

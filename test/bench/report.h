@@ -52,6 +52,10 @@ struct Report {
   // at the end; 0 when unknown.
   int64_t gate_rss_idle_kib = 0;
   int64_t gate_rss_peak_kib = 0;
+  // Of it, the process's own pages (RssAnon: not the shared libraries'
+  // mapped pages), before the scenarios and after them.
+  int64_t gate_anon_idle_kib = 0;
+  int64_t gate_anon_after_kib = 0;
 };
 
 // A "<key>: N kB" line of /proc/<pid>/status (VmRSS, VmHWM); 0 when absent.
