@@ -40,8 +40,10 @@ struct HeldGate {
 
 // How an allowed call ended.
 struct AllowedEnd {
-  base::Status answer;           // containerd's status, or why the call broke off
-  bool reached_backend = false;  // containerd sent its response headers
+  base::Status answer;  // containerd's status, or why the call broke off
+  // containerd may have run it: a token's use is given back only when it
+  // certainly did not (an UNAVAILABLE that never reached it).
+  bool reached_backend = false;
   const std::string* last_response = nullptr;
 };
 

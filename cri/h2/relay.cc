@@ -24,6 +24,12 @@ namespace crigate::cri::h2 {
 namespace {
 
 constexpr size_t kReadChunk = size_t{64} * 1024;
+// What one caller connection may make crigate hold: a caller that can reach
+// the socket must not be able to take the memory or the workers. A CRI
+// request's header block is a few hundred bytes (grpc's own default limit is
+// 8 KiB); kubelet runs a few gated calls at once.
+constexpr size_t kMaxHeaderBytes = size_t{64} * 1024;
+constexpr int kMaxDecidingPerConnection = 64;
 
 struct Conn;
 
@@ -31,8 +37,7 @@ struct Conn;
 struct Stream {
   Conn* conn = nullptr;
   int32_t client_id = 0;
-  int32_t backend_id = -1;                     // -1: not relayed (refused, or not yet)
-  nghttp2_session* backend_session = nullptr;  // the session backend_id is in
+  int32_t backend_id = -1;  // -1: not relayed (refused, or not yet)
   std::vector<Field> request;
   bool client_ended = false;   // the caller half-closed
   bool client_closed = false;  // the server session closed the stream
@@ -60,6 +65,10 @@ struct Stream {
   bool trailers_only = false;  // containerd answered trailers-only, held for after
   std::string answer_bytes;    // containerd's DATA, for CallEnd::last_response
   bool answer_overflow = false;
+  uint64_t backend_generation = 0;  // which of the connection's containerd sessions it is on
+  size_t header_bytes = 0;          // names and values of its request header block
+  bool header_overflow = false;     // more than kMaxHeaderBytes: refused, not kept
+  size_t held_bytes = 0;            // counted in Conn::held_bytes
 };
 
 struct Endpoint {
@@ -82,6 +91,9 @@ struct Conn {
   bool dead = false;
   uint64_t serial = 0;  // names the connection to verdicts that outlive it
   int peer_pid = -1, peer_uid = -1, peer_gid = -1;
+  uint64_t backend_generation = 0;  // bumped at every connection to containerd
+  size_t held_bytes = 0;            // first messages of held streams, kept here
+  int deciding = 0;                 // decisions out on workers, its streams gone or not
 };
 
 // A decision's answer, on its way back to the loop.
@@ -234,6 +246,7 @@ struct Relay::Impl {
     const int fd = options.connect_backend ? options.connect_backend() : ConnectUnix();
     if (fd < 0) return false;
     conn->backend_fd = fd;
+    ++conn->backend_generation;
     nghttp2_session_callbacks* cb = nullptr;
     nghttp2_session_callbacks_new(&cb);
     nghttp2_session_callbacks_set_on_header_callback(cb, &BackendHeader);
@@ -265,6 +278,14 @@ struct Relay::Impl {
     for (auto& [id, stream] : conn->streams) {
       EndAfter(stream.get(),
                base::Status(base::Code::CANCELLED, "crigate: the caller's connection closed"));
+      if (stream->held && !stream->deciding && !stream->decided && !stream->answered &&
+          !stream->client_closed) {
+        // No stream-close callback comes once the session is deleted: the
+        // call that never got to its decision is recorded here.
+        Report(stream.get(), base::Status(base::Code::CANCELLED,
+                                          "crigate: the caller's connection closed before its "
+                                          "request arrived whole"));
+      }
     }
     if (conn->client_fd >= 0) close(conn->client_fd);
     if (conn->backend_fd >= 0) close(conn->backend_fd);
@@ -289,6 +310,14 @@ struct Relay::Impl {
       if (stream->backend_closed) continue;
       stream->backend_closed = true;
       stream->backend_id = -1;
+      if (stream->backend_ended) {
+        // containerd's answer is all here (what is left of it goes out from
+        // `down`, or once `after` is back): nothing was lost.
+        if (stream->client_closed) gone.push_back(stream.get());
+        continue;
+      }
+      // It may have run: containerd had the request when the connection
+      // went, so a token's use stays used.
       EndAfter(stream.get(),
                base::Status::Unavailable(fmt::format(
                    "crigate: the connection to containerd at {} was lost", BackendName())));
@@ -363,12 +392,12 @@ struct Relay::Impl {
 
   // The allowed call ended while nobody waits for its status (the caller
   // or containerd went away): after still runs, its result unused.
-  void EndAfter(Stream* stream, base::Status answer) {
+  void EndAfter(Stream* stream, base::Status answer, bool may_have_run = true) {
     if (!stream->after || stream->after_ran) return;
     stream->after_ran = true;
     CallEnd end;
     end.answer = std::move(answer);
-    end.reached_backend = stream->got_response;
+    end.reached_backend = may_have_run || stream->got_response;
     if (stream->after_inline) {
       base::Status ignored = stream->after(end);
       (void)ignored;
@@ -440,12 +469,24 @@ struct Relay::Impl {
 
   void Forget(Stream* stream) {
     if (stream->client_closed && stream->backend_closed) {
+      ReleaseHeld(stream);
       stream->conn->streams.erase(stream->client_id);
     }
   }
 
+  // The stream's first message no longer counts against its connection.
+  static void ReleaseHeld(Stream* stream) {
+    stream->conn->held_bytes -= stream->held_bytes;
+    stream->held_bytes = 0;
+  }
+
   void Begin(Stream* stream, bool ended) {
     stream->arrived = std::chrono::steady_clock::now();
+    if (stream->header_overflow) {
+      Refuse(stream, base::Code::RESOURCE_EXHAUSTED,
+             fmt::format("crigate: the request's header block is over {} bytes", kMaxHeaderBytes));
+      return;
+    }
     auto head = ParseRequestHead(stream->request);
     if (!head.ok()) {
       Refuse(stream, head.code(), "crigate: " + head.error());
@@ -462,6 +503,12 @@ struct Relay::Impl {
       return;
     }
     if (route == Route::kHold) {
+      if (stream->conn->deciding >= kMaxDecidingPerConnection) {
+        Refuse(stream, base::Code::RESOURCE_EXHAUSTED,
+               fmt::format("crigate: {} calls of this connection are being decided; try again",
+                           stream->conn->deciding));
+        return;
+      }
       stream->held = true;
       stream->first = std::make_unique<FirstMessage>(options.max_message_bytes);
       if (ended) Held(stream, std::string_view(), true);
@@ -498,7 +545,7 @@ struct Relay::Impl {
       return false;
     }
     stream->backend_id = id;
-    stream->backend_session = conn->backend;
+    stream->backend_generation = conn->backend_generation;
     stream->backend_closed = false;
     return true;
   }
@@ -519,14 +566,30 @@ struct Relay::Impl {
           nghttp2_submit_rst_stream(stream->conn->server, NGHTTP2_FLAG_NONE, stream->client_id,
                                     NGHTTP2_PROTOCOL_ERROR);
         } else {
-          Refuse(stream, base::Code::INVALID_ARGUMENT,
+          // Not Refuse: the decision under way leaves the call's one audit
+          // record, and its verdict is undone when it comes back.
+          Answer(stream, base::Code::INVALID_ARGUMENT,
                  "crigate: a CRI request carries one message; this one sent more");
         }
       }
       return;
     }
     FirstMessage& first = *stream->first;
-    if (!data.empty()) first.Add(data);
+    if (!data.empty()) {
+      // Every held stream of the connection together: at most twice what
+      // one may carry.
+      if (stream->conn->held_bytes + data.size() > 2 * options.max_message_bytes) {
+        Refuse(stream, base::Code::RESOURCE_EXHAUSTED,
+               fmt::format("crigate: this connection's requests waiting for a decision are over "
+                           "{} bytes together",
+                           2 * options.max_message_bytes));
+        ReleaseHeld(stream);
+        return;
+      }
+      stream->conn->held_bytes += data.size();
+      stream->held_bytes += data.size();
+      first.Add(data);
+    }
     if (ended) first.Finish();
     switch (first.state()) {
       case FirstMessage::State::kNeedMore:
@@ -556,6 +619,7 @@ struct Relay::Impl {
     HeldCall call = CallOf(stream);
     call.message = *std::move(message);
     stream->deciding = true;
+    ++stream->conn->deciding;
     const uint64_t serial = stream->conn->serial;
     const int32_t id = stream->client_id;
     auto task = [this, serial, id, call = std::move(call)]() {
@@ -583,6 +647,7 @@ struct Relay::Impl {
       auto it = conn->streams.find(done.client_id);
       if (it != conn->streams.end()) stream = it->second.get();
     }
+    if (conn != nullptr) --conn->deciding;
     Verdict& verdict = done.verdict;
     if (stream == nullptr || stream->client_closed || stream->answered) {
       // The caller went away (or broke the rules) while it was decided.
@@ -601,6 +666,7 @@ struct Relay::Impl {
       const FirstMessage& first = *stream->first;
       stream->up = verdict.replacement ? FrameMessage(*verdict.replacement)
                                        : FrameMessage(first.payload(), first.compressed());
+      ReleaseHeld(stream);
       if (Forward(stream, false)) {
         stream->after = std::move(verdict.after);
         stream->after_inline = verdict.after_inline;
@@ -656,6 +722,13 @@ struct Relay::Impl {
     auto* stream =
         static_cast<Stream*>(nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
     if (stream == nullptr || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+    stream->header_bytes += namelen + valuelen;
+    if (stream->header_bytes > kMaxHeaderBytes) {
+      // Not kept: HPACK lets a few bytes on the wire name a large field
+      // again and again. Begin refuses the stream.
+      stream->header_overflow = true;
+      return 0;
+    }
     stream->request.push_back({std::string(reinterpret_cast<const char*>(name), namelen),
                                std::string(reinterpret_cast<const char*>(value), valuelen)});
     return 0;
@@ -837,15 +910,30 @@ struct Relay::Impl {
     if (stream == nullptr) return 0;
     stream->backend_closed = true;
     if (!stream->backend_ended) {
-      conn->relay->EndAfter(
-          stream,
-          stream->client_closed
-              ? base::Status(base::Code::CANCELLED, "crigate: the caller cancelled the call")
-              : base::Status::Unavailable("crigate: containerd reset the stream"));
-    }
-    if (!stream->client_closed && error_code != NGHTTP2_NO_ERROR && !stream->backend_ended) {
-      // containerd reset the stream: so is the caller's.
-      nghttp2_submit_rst_stream(conn->server, NGHTTP2_FLAG_NONE, stream->client_id, error_code);
+      // Only REFUSED_STREAM says containerd did not run the call (RFC 9113
+      // section 8.7); any other reset may come after it did (grpc-go resets
+      // with CANCEL when the deadline passes, whatever the handler did).
+      const bool refused = error_code == NGHTTP2_REFUSED_STREAM && !stream->got_response;
+      if (stream->client_closed) {
+        conn->relay->EndAfter(
+            stream, base::Status(base::Code::CANCELLED, "crigate: the caller cancelled the call"));
+      } else if (refused) {
+        conn->relay->EndAfter(stream,
+                              base::Status::Unavailable("crigate: containerd refused the stream"),
+                              /*may_have_run=*/false);
+      } else {
+        conn->relay->EndAfter(stream,
+                              base::Status(base::Code::CANCELLED,
+                                           fmt::format("crigate: containerd reset the stream ({})",
+                                                       nghttp2_http2_strerror(error_code))));
+      }
+      if (!stream->client_closed) {
+        // containerd reset the stream: so is the caller's (a reset with no
+        // error still ends it: the caller must not wait for trailers).
+        nghttp2_submit_rst_stream(
+            conn->server, NGHTTP2_FLAG_NONE, stream->client_id,
+            error_code == NGHTTP2_NO_ERROR ? uint32_t{NGHTTP2_CANCEL} : error_code);
+      }
     }
     conn->relay->Forget(stream);
     return 0;
@@ -864,7 +952,7 @@ struct Relay::Impl {
       // get them back (else it drains, a response's worth at a time, and the
       // connection stalls). Not across a reconnect: those bytes were the old
       // session's.
-      if (conn->backend != nullptr && conn->backend == stream->backend_session) {
+      if (conn->backend != nullptr && conn->backend_generation == stream->backend_generation) {
         nghttp2_session_consume(conn->backend, stream->backend_id, n);
       }
     }

@@ -68,7 +68,10 @@ struct CallEnd {
   // call broke off (CANCELLED: the caller left; UNAVAILABLE: containerd's
   // connection was lost or it reset the stream).
   base::Status answer;
-  bool reached_backend = false;  // containerd sent its response headers
+  // Whether containerd may have run the call: false only when it certainly
+  // did not (it refused the stream, RFC 9113 section 8.7), so that a token's
+  // use is given back only then.
+  bool reached_backend = false;
   // containerd's last message, decompressed; null when it sent none (or
   // more than max_message_bytes of answer).
   const std::string* last_response = nullptr;

@@ -2,6 +2,7 @@
 // the CRI subset over unix sockets: what goes in comes out, both ways.
 #include "cri/h2/relay.h"
 
+#include <fcntl.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
@@ -13,6 +14,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -119,8 +121,10 @@ class RelayTest : public ::testing::Test {
 
   // CreateContainer is held for decide_; the rest of RuntimeService is
   // relayed at once; anything else is refused.
-  void StartRelay(size_t max_message_bytes = 16 << 20) {
+  void StartRelay(size_t max_message_bytes = 16 << 20,
+                  std::function<int()> connect_backend = nullptr) {
     RelayOptions options;
+    options.connect_backend = std::move(connect_backend);
     options.backend_socket = backend_socket_;
     options.max_message_bytes = max_message_bytes;
     options.route = [](std::string_view path) {
@@ -703,6 +707,325 @@ TEST_F(RelayTest, DrainLetsTheCallInFlightFinishThenRunReturns) {
   EXPECT_TRUE(loop_done.load()) << "Run() did not return once the calls ended";
   stop_accept_ = true;  // before the fixture stops the relay: nothing left to adopt
   watcher.join();
+}
+
+// A header block far over what any CRI call sends (HPACK makes that cheap
+// to send): refused and audited, never kept or relayed.
+TEST_F(RelayTest, AnOversizedHeaderBlockIsRefused) {
+  StartBackend();
+  StartRelay();
+  auto stub = Client();
+  grpc::ClientContext ctx;
+  Deadline(&ctx);
+  // 80 KB: over the relay's 64 KiB, and still within the few CONTINUATION
+  // frames nghttp2 itself allows before it drops the connection.
+  for (int i = 0; i < 20; ++i) {
+    ctx.AddMetadata("x-pad-" + std::to_string(i), std::string(4000, 'p'));
+  }
+  v1::VersionResponse resp;
+  grpc::Status s = stub->Version(&ctx, v1::VersionRequest(), &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
+  EXPECT_NE(s.error_message().find("header block is over 65536 bytes"), std::string::npos)
+      << s.error_message();
+  EXPECT_EQ(backend_.calls.load(), 0);
+  auto refused = WaitForRefusals(1);
+  ASSERT_EQ(refused.size(), 1u);
+  EXPECT_EQ(refused[0].second.code(), base::Code::RESOURCE_EXHAUSTED);
+}
+
+// Held requests wait in crigate's memory: one connection's together are
+// bounded (twice max_message_bytes), so a caller cannot pile up messages by
+// opening streams faster than they are decided.
+TEST_F(RelayTest, OneConnectionsHeldRequestsAreBoundedTogether) {
+  StartBackend();
+  std::mutex mu;
+  std::condition_variable cv;
+  int deciding = 0;
+  bool release = false;
+  decide_ = [&](const HeldCall&) {
+    std::unique_lock<std::mutex> lock(mu);
+    ++deciding;
+    cv.notify_all();
+    cv.wait(lock, [&] { return release; });
+    return Verdict();
+  };
+  StartRelay(1 << 20);  // so 2 MiB for the connection
+  auto stub = Client();
+  v1::CreateContainerRequest req = CreateRequest("pod-1");
+  (*req.mutable_config()->mutable_labels())["pad"] = std::string(900 << 10, 'p');
+  std::vector<grpc::Status> first(2);
+  std::vector<std::thread> callers;
+  for (int i = 0; i < 2; ++i) {
+    callers.emplace_back([&, i] {
+      grpc::ClientContext ctx;
+      Deadline(&ctx);
+      v1::CreateContainerResponse resp;
+      first[i] = stub->CreateContainer(&ctx, req, &resp);
+    });
+  }
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return deciding == 2; });
+  }
+  {
+    grpc::ClientContext ctx;
+    Deadline(&ctx);
+    v1::CreateContainerResponse resp;
+    grpc::Status third = stub->CreateContainer(&ctx, req, &resp);
+    EXPECT_EQ(third.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << third.error_message();
+    EXPECT_NE(third.error_message().find("waiting for a decision"), std::string::npos)
+        << third.error_message();
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  for (auto& t : callers) t.join();
+  EXPECT_TRUE(first[0].ok()) << first[0].error_message();
+  EXPECT_TRUE(first[1].ok()) << first[1].error_message();
+  // Decided and relayed, they no longer count: the next one goes through.
+  grpc::ClientContext ctx;
+  Deadline(&ctx);
+  v1::CreateContainerResponse resp;
+  EXPECT_TRUE(stub->CreateContainer(&ctx, req, &resp).ok());
+  EXPECT_EQ(backend_.calls.load(), 3);
+}
+
+// A stand-in containerd that speaks raw HTTP/2 on a socketpair: it reads
+// and drops what the relay sends, and answers what the test writes.
+class RawBackend {
+ public:
+  int Connect() {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return -1;
+    fcntl(sv[0], F_SETFL, O_NONBLOCK);
+    fd_ = sv[1];
+    reader_ = std::thread([fd = fd_] {
+      char buf[4096];
+      while (read(fd, buf, sizeof(buf)) > 0) {
+      }
+    });
+    const unsigned char settings[9] = {0, 0, 0, 4, 0, 0, 0, 0, 0};
+    Write(settings, sizeof(settings));
+    return sv[0];
+  }
+  // RST_STREAM on the relay's stream 1 (its first to containerd).
+  void Reset(uint32_t code) {
+    const unsigned char frame[13] = {0,
+                                     0,
+                                     4,
+                                     3,
+                                     0,
+                                     0,
+                                     0,
+                                     0,
+                                     1,
+                                     static_cast<unsigned char>(code >> 24),
+                                     static_cast<unsigned char>(code >> 16),
+                                     static_cast<unsigned char>(code >> 8),
+                                     static_cast<unsigned char>(code)};
+    Write(frame, sizeof(frame));
+  }
+  ~RawBackend() {
+    if (fd_ >= 0) shutdown(fd_, SHUT_RDWR);
+    if (reader_.joinable()) reader_.join();
+    if (fd_ >= 0) close(fd_);
+  }
+
+ private:
+  void Write(const unsigned char* data, size_t n) { ASSERT_EQ(write(fd_, data, n), ssize_t(n)); }
+  int fd_ = -1;
+  std::thread reader_;
+};
+
+// Whether an allowed call's token use comes back hangs on this: only a
+// refused stream says containerd did not run the call. Any other reset
+// (grpc-go resets with CANCEL when the deadline passes, after the handler
+// may have run) keeps the use used.
+class ContainerdResetTest : public RelayTest {
+ protected:
+  // containerd resets the relayed call with `code`; what after is told.
+  std::optional<CallEnd> EndAfterReset(uint32_t code) {
+    RawBackend containerd;
+    std::mutex mu;
+    std::condition_variable cv;
+    bool relayed = false;
+    std::optional<CallEnd> seen;
+    decide_ = [&](const HeldCall&) {
+      Verdict v;
+      v.after = [&](const CallEnd& end) {
+        std::lock_guard<std::mutex> lock(mu);
+        seen = CallEnd{end.answer, end.reached_backend, nullptr};
+        cv.notify_all();
+        return base::Status::OK();
+      };
+      std::lock_guard<std::mutex> lock(mu);
+      relayed = true;
+      cv.notify_all();
+      return v;
+    };
+    StartRelay(16 << 20, [&] { return containerd.Connect(); });
+    auto stub = Client();
+    grpc::Status s;
+    std::thread caller([&] {
+      grpc::ClientContext ctx;
+      Deadline(&ctx);
+      v1::CreateContainerResponse resp;
+      s = stub->CreateContainer(&ctx, CreateRequest("pod-1"), &resp);
+    });
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [&] { return relayed; });
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the request is out
+    containerd.Reset(code);
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait_for(lock, std::chrono::seconds(10), [&] { return seen.has_value(); });
+    }
+    caller.join();
+    EXPECT_FALSE(s.ok()) << "the caller must see the reset";
+    relay_->Stop();  // before `containerd` goes
+    loop_.join();
+    return seen;
+  }
+};
+
+TEST_F(ContainerdResetTest, ARefusedStreamNeverRan) {
+  std::optional<CallEnd> end = EndAfterReset(7);  // REFUSED_STREAM
+  ASSERT_TRUE(end.has_value()) << "after did not run";
+  EXPECT_FALSE(end->reached_backend);
+  EXPECT_EQ(end->answer.code(), base::Code::UNAVAILABLE);
+}
+
+TEST_F(ContainerdResetTest, AnyOtherResetMayHaveRun) {
+  std::optional<CallEnd> end = EndAfterReset(8);  // CANCEL
+  ASSERT_TRUE(end.has_value()) << "after did not run";
+  EXPECT_TRUE(end->reached_backend) << "a token's use would be given back for a call that ran";
+  EXPECT_EQ(end->answer.code(), base::Code::CANCELLED);
+}
+
+// A caller speaking raw HTTP/2, for what a grpc++ client never does: go
+// away in the middle of a request, or send more after a unary message.
+class RawCaller {
+ public:
+  explicit RawCaller(const std::string& socket) {
+    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, socket.c_str(), sizeof(addr.sun_path) - 1);
+    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    Send(std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") + Frame(4, 0, 0, ""));
+  }
+  ~RawCaller() { Close(); }
+  bool connected() const { return connected_; }
+
+  static std::string Frame(uint8_t type, uint8_t flags, uint32_t stream,
+                           const std::string& payload) {
+    std::string f;
+    const auto n = static_cast<uint32_t>(payload.size());
+    f += static_cast<char>(n >> 16);
+    f += static_cast<char>(n >> 8);
+    f += static_cast<char>(n);
+    f += static_cast<char>(type);
+    f += static_cast<char>(flags);
+    for (int shift : {24, 16, 8, 0}) f += static_cast<char>((stream >> shift) & 0xff);
+    return f + payload;
+  }
+  // A request header block: HPACK literals without indexing, no Huffman.
+  static std::string Headers(uint32_t stream, const std::string& path) {
+    std::string block;
+    for (const auto& [name, value] :
+         std::vector<std::pair<std::string, std::string>>{{":method", "POST"},
+                                                          {":scheme", "http"},
+                                                          {":path", path},
+                                                          {"content-type", "application/grpc"},
+                                                          {"te", "trailers"}}) {
+      block += '\0';
+      block += static_cast<char>(name.size());
+      block += name;
+      block += static_cast<char>(value.size());
+      block += value;
+    }
+    return Frame(1, 0x4 /*END_HEADERS*/, stream, block);
+  }
+  void Send(const std::string& bytes) {
+    if (fd_ >= 0) {
+      EXPECT_EQ(write(fd_, bytes.data(), bytes.size()), ssize_t(bytes.size()));
+    }
+  }
+  void Close() {
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+  bool connected_ = false;
+};
+
+// The caller's connection closes with half a request sent: still one audit
+// record, though no stream-close callback comes for it.
+TEST_F(RelayTest, ACallerThatHangsUpMidRequestIsAudited) {
+  StartBackend();
+  StartRelay();
+  RawCaller caller(front_socket_);
+  ASSERT_TRUE(caller.connected());
+  const std::string message = FrameMessage(CreateRequest("pod-1").SerializeAsString());
+  caller.Send(RawCaller::Headers(1, "/runtime.v1.RuntimeService/CreateContainer") +
+              RawCaller::Frame(0, 0, 1, message.substr(0, message.size() / 2)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the relay has it
+  caller.Close();
+  auto refused = WaitForRefusals(1);
+  ASSERT_EQ(refused.size(), 1u);
+  EXPECT_EQ(refused[0].first.path, "/runtime.v1.RuntimeService/CreateContainer");
+  EXPECT_EQ(refused[0].second.code(), base::Code::CANCELLED);
+  EXPECT_EQ(backend_.calls.load(), 0);
+}
+
+// More DATA while the call is being decided: answered, never relayed, and
+// not audited twice (the decision's record is the call's one record; its
+// allow is undone when it comes back).
+TEST_F(RelayTest, MoreDataDuringTheDecisionIsRefusedWithoutASecondRecord) {
+  StartBackend();
+  std::mutex mu;
+  std::condition_variable cv;
+  bool deciding = false, release = false;
+  std::atomic<bool> undone{false};
+  decide_ = [&](const HeldCall&) {
+    std::unique_lock<std::mutex> lock(mu);
+    deciding = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return release; });
+    Verdict v;
+    v.undo = [&] { undone = true; };
+    return v;
+  };
+  StartRelay();
+  RawCaller caller(front_socket_);
+  ASSERT_TRUE(caller.connected());
+  const std::string message = FrameMessage(CreateRequest("pod-1").SerializeAsString());
+  caller.Send(RawCaller::Headers(1, "/runtime.v1.RuntimeService/CreateContainer") +
+              RawCaller::Frame(0, 0, 1, message));
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return deciding; });
+  }
+  caller.Send(RawCaller::Frame(0, 0x1 /*END_STREAM*/, 1, message));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  for (int i = 0; i < 200 && !undone; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(undone.load());
+  EXPECT_EQ(backend_.calls.load(), 0);
+  std::lock_guard<std::mutex> lock(refused_mu_);
+  EXPECT_TRUE(refused_.empty()) << refused_.size() << " extra audit records";
 }
 
 // Flow-control credit comes back on every stream, also after containerd
