@@ -424,7 +424,7 @@ struct Relay::Impl {
       CallEnd end{std::move(answer), stream->got_response, last ? &*last : nullptr};
       base::Status status = stream->after(end);
       stream->after_pending = true;
-      ApplyAfter(stream, std::move(status));
+      ApplyAfter(stream, status);
       return true;
     }
     stream->after_pending = true;
@@ -445,7 +445,7 @@ struct Relay::Impl {
 
   // after's result: containerd's status goes to the caller, or the one
   // after put in its place.
-  void ApplyAfter(Stream* stream, base::Status status) {
+  void ApplyAfter(Stream* stream, const base::Status& status) {
     if (!stream->after_pending) return;
     stream->after_pending = false;
     if (stream->client_closed) return;
@@ -696,7 +696,7 @@ struct Relay::Impl {
     Conn* conn = conn_it->second;
     auto it = conn->streams.find(done.client_id);
     if (it == conn->streams.end()) return;
-    ApplyAfter(it->second.get(), std::move(done.status));
+    ApplyAfter(it->second.get(), done.status);
     Service(conn);
   }
 
