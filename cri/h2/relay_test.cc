@@ -804,14 +804,22 @@ class RawBackend {
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return -1;
     fcntl(sv[0], F_SETFL, O_NONBLOCK);
     fd_ = sv[1];
-    reader_ = std::thread([fd = fd_] {
+    reader_ = std::thread([this, fd = fd_] {
       char buf[4096];
-      while (read(fd, buf, sizeof(buf)) > 0) {
-      }
+      ssize_t n;
+      while ((n = read(fd, buf, sizeof(buf))) > 0) received_ += static_cast<size_t>(n);
     });
     const unsigned char settings[9] = {0, 0, 0, 4, 0, 0, 0, 0, 0};
     Write(settings, sizeof(settings));
     return sv[0];
+  }
+  // Waits (up to 10 s) until the relay's first request HEADERS are in: more
+  // than its preface (24 bytes) and its SETTINGS frame (9 + 6).
+  bool WaitForRequest() {
+    for (int i = 0; i < 1000 && received_.load() <= 24 + 15; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return received_.load() > 24 + 15;
   }
   // RST_STREAM on the relay's stream 1 (its first to containerd).
   void Reset(uint32_t code) {
@@ -839,6 +847,7 @@ class RawBackend {
  private:
   void Write(const unsigned char* data, size_t n) { ASSERT_EQ(write(fd_, data, n), ssize_t(n)); }
   int fd_ = -1;
+  std::atomic<size_t> received_{0};
   std::thread reader_;
 };
 
@@ -881,7 +890,7 @@ class ContainerdResetTest : public RelayTest {
       std::unique_lock<std::mutex> lock(mu);
       cv.wait(lock, [&] { return relayed; });
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the request is out
+    EXPECT_TRUE(containerd.WaitForRequest());
     containerd.Reset(code);
     {
       std::unique_lock<std::mutex> lock(mu);
