@@ -1040,6 +1040,61 @@ TEST_F(RelayTest, MoreDataDuringTheDecisionIsRefusedWithoutASecondRecord) {
   EXPECT_TRUE(refused_.empty()) << refused_.size() << " extra audit records";
 }
 
+// Decisions run on workers: one connection may have at most 64 out at once
+// (a caller resetting streams during their decisions must not queue work
+// without end); the next held stream is refused and audited.
+TEST_F(RelayTest, OneConnectionHasAtMost64DecisionsOut) {
+  StartBackend();
+  std::mutex mu;
+  std::condition_variable cv;
+  int deciding = 0;
+  bool release = false;
+  decide_ = [&](const HeldCall&) {
+    std::unique_lock<std::mutex> lock(mu);
+    ++deciding;
+    cv.notify_all();
+    cv.wait(lock, [&] { return release; });
+    Verdict v;
+    v.status = base::Status::PermissionDenied("crigate: no");
+    return v;
+  };
+  // However the test ends, the decisions are let go (TearDown joins them).
+  struct Release {
+    std::mutex& mu;
+    std::condition_variable& cv;
+    bool& release;
+    ~Release() {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        release = true;
+      }
+      cv.notify_all();
+    }
+  } let_go{mu, cv, release};
+  StartRelay();
+  RawCaller caller(front_socket_);
+  ASSERT_TRUE(caller.connected());
+  const std::string message = FrameMessage(CreateRequest("pod-1").SerializeAsString());
+  for (uint32_t i = 0; i < 64; ++i) {
+    caller.Send(RawCaller::Headers(2 * i + 1, "/runtime.v1.RuntimeService/CreateContainer") +
+                RawCaller::Frame(0, 0x1 /*END_STREAM*/, 2 * i + 1, message));
+  }
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(20), [&] { return deciding == 64; }));
+  }
+  caller.Send(RawCaller::Headers(129, "/runtime.v1.RuntimeService/CreateContainer") +
+              RawCaller::Frame(0, 0x1 /*END_STREAM*/, 129, message));
+  auto refused = WaitForRefusals(1);
+  ASSERT_EQ(refused.size(), 1u);
+  EXPECT_EQ(refused[0].second.code(), base::Code::RESOURCE_EXHAUSTED);
+  EXPECT_NE(refused[0].second.message().find("64 calls of this connection are being decided"),
+            std::string::npos)
+      << refused[0].second.message();
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_EQ(deciding, 64) << "the 65th was decided too";
+}
+
 // Flow-control credit comes back on every stream, also after containerd
 // closed it: thousands of answers on one connection, far past the 64 KiB
 // connection window, never stall it.
