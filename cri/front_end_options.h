@@ -8,12 +8,20 @@
 #include <string>
 #include <string_view>
 
+#include "cri/method_table.h"
 #include "policy/gate.h"
 
 namespace crigate::cri {
 
 // How much of the gate a served method passes (PolicyConfig::ClassOf).
 using MethodClassifier = std::function<policy::MethodClass(policy::CriService, std::string_view)>;
+
+// The class of a path: what `classify` says of a served CRI method; the
+// strictest (gated) for anything else, or when there is no classifier.
+inline policy::MethodClass ClassOf(const MethodClassifier& classify, const MethodPath& path) {
+  if (!path.served || !classify) return policy::MethodClass::kGated;
+  return classify(path.service, path.method);
+}
 
 struct ProxyOptions {
   std::string backend_target;  // for messages: "unix:///run/containerd/containerd.sock"

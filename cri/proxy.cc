@@ -85,7 +85,7 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
         ctx_(ctx),
         method_(ctx->method()),
         path_(ParseMethodPath(method_)),
-        class_(ClassOf(service->options(), path_)),
+        class_(ClassOf(service->options().classify, path_)),
         gated_(class_ != policy::MethodClass::kReadOnly),
         observed_(!gated_ && service->deps().observer != nullptr &&
                   service->options().observed_actions.count(std::string(path_.method)) > 0),
@@ -111,11 +111,6 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
     }
     if (!gated_) StartBackend();
     StartRead(&from_client_);
-  }
-
-  static policy::MethodClass ClassOf(const ProxyOptions& options, const MethodPath& path) {
-    if (!path.served || !options.classify) return policy::MethodClass::kGated;
-    return options.classify(path.service, path.method);
   }
 
   void OnReadDone(bool ok) override {

@@ -7,11 +7,6 @@
 namespace crigate::cri {
 namespace {
 
-policy::MethodClass ClassOf(const MethodClassifier& classify, const MethodPath& path) {
-  if (!path.served || !classify) return policy::MethodClass::kGated;
-  return classify(path.service, path.method);
-}
-
 // What the relay knows of a held call, as the gate's request.
 policy::GateRequest RequestOf(const h2::HeldCall& call, const MethodClassifier& classify) {
   const MethodPath path = ParseMethodPath(call.path);

@@ -278,8 +278,7 @@ struct Relay::Impl {
     for (auto& [id, stream] : conn->streams) {
       EndAfter(stream.get(),
                base::Status(base::Code::CANCELLED, "crigate: the caller's connection closed"));
-      if (stream->held && !stream->deciding && !stream->decided && !stream->answered &&
-          !stream->client_closed) {
+      if (AwaitingRequest(*stream) && !stream->client_closed) {
         // No stream-close callback comes once the session is deleted: the
         // call that never got to its decision is recorded here.
         Report(stream.get(), base::Status(base::Code::CANCELLED,
@@ -472,6 +471,12 @@ struct Relay::Impl {
       ReleaseHeld(stream);
       stream->conn->streams.erase(stream->client_id);
     }
+  }
+
+  // A held stream still assembling its request: neither decided, being
+  // decided, nor answered. If it ends now, nothing has audited it yet.
+  static bool AwaitingRequest(const Stream& stream) {
+    return stream.held && !stream.deciding && !stream.decided && !stream.answered;
   }
 
   // The stream's first message no longer counts against its connection.
@@ -794,7 +799,7 @@ struct Relay::Impl {
     auto* stream = static_cast<Stream*>(nghttp2_session_get_stream_user_data(session, stream_id));
     if (stream == nullptr) return 0;
     stream->client_closed = true;
-    if (stream->held && !stream->deciding && !stream->decided && !stream->answered) {
+    if (AwaitingRequest(*stream)) {
       // Still one audit record for a call that never got to its decision.
       conn->relay->Report(stream, base::Status(base::Code::CANCELLED,
                                                "crigate: the caller left before its request "
