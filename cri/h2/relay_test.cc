@@ -93,6 +93,7 @@ class RelayTest : public ::testing::Test {
     front_socket_ = dir_ + "/front.sock";
   }
   void TearDown() override {
+    held_.Release();  // decisions a failed test left waiting
     if (relay_) relay_->Stop();
     if (loop_.joinable()) loop_.join();
     for (auto& worker : workers_) worker.join();
@@ -176,6 +177,41 @@ class RelayTest : public ::testing::Test {
         "unix:" + front_socket_, grpc::InsecureChannelCredentials(), args));
   }
 
+  // Decisions that wait until the test lets them go, for what happens while
+  // a call is being decided. TearDown lets go what a test left waiting.
+  class HeldDecisions {
+   public:
+    // From decide_: counts this decision, then waits to be let go.
+    void Hold() {
+      std::unique_lock<std::mutex> lock(mu_);
+      ++held_;
+      cv_.notify_all();
+      cv_.wait(lock, [&] { return released_; });
+    }
+    // Waits (up to 20 s) until n decisions are held.
+    bool WaitFor(int n) {
+      std::unique_lock<std::mutex> lock(mu_);
+      return cv_.wait_for(lock, std::chrono::seconds(20), [&] { return held_ >= n; });
+    }
+    int count() {
+      std::lock_guard<std::mutex> lock(mu_);
+      return held_;
+    }
+    void Release() {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        released_ = true;
+      }
+      cv_.notify_all();
+    }
+
+   private:
+    std::mutex mu_;
+    std::condition_variable cv_;
+    int held_ = 0;           // guarded by mu_
+    bool released_ = false;  // guarded by mu_
+  };
+
   // What `refused` was told, once it holds n entries (or after 5 s).
   std::vector<std::pair<HeldCall, base::Status>> WaitForRefusals(size_t n) {
     for (int i = 0; i < 500; ++i) {
@@ -199,6 +235,7 @@ class RelayTest : public ::testing::Test {
   std::unique_ptr<Relay> relay_;
   std::thread loop_, acceptor_;
   std::function<Verdict(const HeldCall&)> decide_ = [](const HeldCall&) { return Verdict(); };
+  HeldDecisions held_;
   std::mutex refused_mu_;
   std::vector<std::pair<HeldCall, base::Status>> refused_;  // guarded by refused_mu_
   std::mutex workers_mu_;
@@ -488,15 +525,9 @@ TEST_F(RelayTest, AHeldRequestOverTheLimitIsRefusedAndTheConnectionGoesOn) {
 // (a token's use given back).
 TEST_F(RelayTest, TheUndoRunsWhenTheCallerLeavesDuringTheDecision) {
   StartBackend();
-  std::mutex mu;
-  std::condition_variable cv;
-  bool deciding = false, release = false;
   std::atomic<bool> undone{false};
   decide_ = [&](const HeldCall&) {
-    std::unique_lock<std::mutex> lock(mu);
-    deciding = true;
-    cv.notify_all();
-    cv.wait(lock, [&] { return release; });
+    held_.Hold();
     Verdict v;
     v.undo = [&] { undone = true; };
     return v;
@@ -510,18 +541,11 @@ TEST_F(RelayTest, TheUndoRunsWhenTheCallerLeavesDuringTheDecision) {
     grpc::Status s = stub->CreateContainer(&ctx, CreateRequest("pod-1"), &resp);
     EXPECT_EQ(s.error_code(), grpc::StatusCode::CANCELLED);
   });
-  {
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return deciding; });
-  }
+  ASSERT_TRUE(held_.WaitFor(1));
   ctx.TryCancel();
   caller.join();
   std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the RST reaches the relay
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    release = true;
-  }
-  cv.notify_all();
+  held_.Release();
   for (int i = 0; i < 200 && !undone; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
@@ -664,14 +688,8 @@ TEST_F(RelayTest, AHeldCallsDeadlineShrinksByTheDecisionTime) {
 // answer, and Run() returns once it has.
 TEST_F(RelayTest, DrainLetsTheCallInFlightFinishThenRunReturns) {
   StartBackend();
-  std::mutex mu;
-  std::condition_variable cv;
-  bool deciding = false, release = false;
   decide_ = [&](const HeldCall&) {
-    std::unique_lock<std::mutex> lock(mu);
-    deciding = true;
-    cv.notify_all();
-    cv.wait(lock, [&] { return release; });
+    held_.Hold();
     return Verdict();
   };
   StartRelay();
@@ -689,18 +707,11 @@ TEST_F(RelayTest, DrainLetsTheCallInFlightFinishThenRunReturns) {
     v1::CreateContainerResponse resp;
     in_flight = stub->CreateContainer(&ctx, CreateRequest("pod-1"), &resp);
   });
-  {
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return deciding; });
-  }
+  ASSERT_TRUE(held_.WaitFor(1));
   relay_->Drain(std::chrono::seconds(10));
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   EXPECT_FALSE(loop_done.load()) << "Run() returned with a call in flight";
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    release = true;
-  }
-  cv.notify_all();
+  held_.Release();
   caller.join();
   EXPECT_TRUE(in_flight.ok()) << in_flight.error_message();
   EXPECT_EQ(backend_.calls.load(), 1);
@@ -741,15 +752,8 @@ TEST_F(RelayTest, AnOversizedHeaderBlockIsRefused) {
 // opening streams faster than they are decided.
 TEST_F(RelayTest, OneConnectionsHeldRequestsAreBoundedTogether) {
   StartBackend();
-  std::mutex mu;
-  std::condition_variable cv;
-  int deciding = 0;
-  bool release = false;
   decide_ = [&](const HeldCall&) {
-    std::unique_lock<std::mutex> lock(mu);
-    ++deciding;
-    cv.notify_all();
-    cv.wait(lock, [&] { return release; });
+    held_.Hold();
     return Verdict();
   };
   StartRelay(1 << 20);  // so 2 MiB for the connection
@@ -766,10 +770,7 @@ TEST_F(RelayTest, OneConnectionsHeldRequestsAreBoundedTogether) {
       first[i] = stub->CreateContainer(&ctx, req, &resp);
     });
   }
-  {
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return deciding == 2; });
-  }
+  ASSERT_TRUE(held_.WaitFor(2));
   {
     grpc::ClientContext ctx;
     Deadline(&ctx);
@@ -779,11 +780,7 @@ TEST_F(RelayTest, OneConnectionsHeldRequestsAreBoundedTogether) {
     EXPECT_NE(third.error_message().find("waiting for a decision"), std::string::npos)
         << third.error_message();
   }
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    release = true;
-  }
-  cv.notify_all();
+  held_.Release();
   for (auto& t : callers) t.join();
   EXPECT_TRUE(first[0].ok()) << first[0].error_message();
   EXPECT_TRUE(first[1].ok()) << first[1].error_message();
@@ -1001,15 +998,9 @@ TEST_F(RelayTest, ACallerThatHangsUpMidRequestIsAudited) {
 // allow is undone when it comes back).
 TEST_F(RelayTest, MoreDataDuringTheDecisionIsRefusedWithoutASecondRecord) {
   StartBackend();
-  std::mutex mu;
-  std::condition_variable cv;
-  bool deciding = false, release = false;
   std::atomic<bool> undone{false};
   decide_ = [&](const HeldCall&) {
-    std::unique_lock<std::mutex> lock(mu);
-    deciding = true;
-    cv.notify_all();
-    cv.wait(lock, [&] { return release; });
+    held_.Hold();
     Verdict v;
     v.undo = [&] { undone = true; };
     return v;
@@ -1020,17 +1011,10 @@ TEST_F(RelayTest, MoreDataDuringTheDecisionIsRefusedWithoutASecondRecord) {
   const std::string message = FrameMessage(CreateRequest("pod-1").SerializeAsString());
   caller.Send(RawCaller::Headers(1, "/runtime.v1.RuntimeService/CreateContainer") +
               RawCaller::Frame(0, 0, 1, message));
-  {
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return deciding; });
-  }
+  ASSERT_TRUE(held_.WaitFor(1));
   caller.Send(RawCaller::Frame(0, 0x1 /*END_STREAM*/, 1, message));
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    release = true;
-  }
-  cv.notify_all();
+  held_.Release();
   for (int i = 0; i < 200 && !undone; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
@@ -1045,32 +1029,12 @@ TEST_F(RelayTest, MoreDataDuringTheDecisionIsRefusedWithoutASecondRecord) {
 // without end); the next held stream is refused and audited.
 TEST_F(RelayTest, OneConnectionHasAtMost64DecisionsOut) {
   StartBackend();
-  std::mutex mu;
-  std::condition_variable cv;
-  int deciding = 0;
-  bool release = false;
   decide_ = [&](const HeldCall&) {
-    std::unique_lock<std::mutex> lock(mu);
-    ++deciding;
-    cv.notify_all();
-    cv.wait(lock, [&] { return release; });
+    held_.Hold();
     Verdict v;
     v.status = base::Status::PermissionDenied("crigate: no");
     return v;
   };
-  // However the test ends, the decisions are let go (TearDown joins them).
-  struct Release {
-    std::mutex& mu;
-    std::condition_variable& cv;
-    bool& release;
-    ~Release() {
-      {
-        std::lock_guard<std::mutex> lock(mu);
-        release = true;
-      }
-      cv.notify_all();
-    }
-  } let_go{mu, cv, release};
   StartRelay();
   RawCaller caller(front_socket_);
   ASSERT_TRUE(caller.connected());
@@ -1079,10 +1043,7 @@ TEST_F(RelayTest, OneConnectionHasAtMost64DecisionsOut) {
     caller.Send(RawCaller::Headers(2 * i + 1, "/runtime.v1.RuntimeService/CreateContainer") +
                 RawCaller::Frame(0, 0x1 /*END_STREAM*/, 2 * i + 1, message));
   }
-  {
-    std::unique_lock<std::mutex> lock(mu);
-    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(20), [&] { return deciding == 64; }));
-  }
+  ASSERT_TRUE(held_.WaitFor(64));
   caller.Send(RawCaller::Headers(129, "/runtime.v1.RuntimeService/CreateContainer") +
               RawCaller::Frame(0, 0x1 /*END_STREAM*/, 129, message));
   auto refused = WaitForRefusals(1);
@@ -1091,8 +1052,7 @@ TEST_F(RelayTest, OneConnectionHasAtMost64DecisionsOut) {
   EXPECT_NE(refused[0].second.message().find("64 calls of this connection are being decided"),
             std::string::npos)
       << refused[0].second.message();
-  std::lock_guard<std::mutex> lock(mu);
-  EXPECT_EQ(deciding, 64) << "the 65th was decided too";
+  EXPECT_EQ(held_.count(), 64) << "the 65th was decided too";
 }
 
 // Flow-control credit comes back on every stream, also after containerd
