@@ -27,11 +27,12 @@ policy::GateRequest RequestOf(const h2::HeldCall& call, const MethodClassifier& 
 }  // namespace
 
 base::Result<std::string> UnixSocketPath(const std::string& endpoint) {
-  for (std::string_view prefix : {"unix://", "unix:"}) {
-    if (endpoint.compare(0, prefix.size(), prefix) == 0) {
-      std::string path = endpoint.substr(prefix.size());
-      if (!path.empty() && path[0] == '/') return path;
-    }
+  // "unix://" + path, or else "unix:" + path: one or the other, so that
+  // "unix://" alone is not read as the path "//".
+  const std::string_view prefix = endpoint.rfind("unix://", 0) == 0 ? "unix://" : "unix:";
+  if (endpoint.rfind(prefix, 0) == 0) {
+    std::string path = endpoint.substr(prefix.size());
+    if (!path.empty() && path[0] == '/') return path;
   }
   return base::Status::InvalidArgument(
       "\"" + endpoint + "\" is not a unix socket address with an absolute path, such as " +
