@@ -348,16 +348,24 @@ struct Relay::Impl {
   }
 
   // A refusal by the relay itself: answered, and told to `refused`.
+  // The record is written before the answer is queued, here on the loop
+  // thread (one local append): a caller that has its refusal finds it in
+  // the audit log, as with the proxy.
   void Refuse(Stream* stream, base::Code code, const std::string& message) {
+    Report(stream, base::Status(code, message), /*now=*/true);
     Answer(stream, code, message);
-    Report(stream, base::Status(code, message));
   }
 
-  void Report(Stream* stream, base::Status refusal) {
+  // Tells `refused`; on a worker unless `now`.
+  void Report(Stream* stream, base::Status refusal, bool now = false) {
     if (!options.refused) return;
     HeldCall call = CallOf(stream);
     if (stream->first && stream->first->state() == FirstMessage::State::kComplete) {
       call.message = stream->first->payload();
+    }
+    if (now) {
+      options.refused(call, refusal);
+      return;
     }
     Post([this, call = std::move(call), refusal = std::move(refusal)] {
       options.refused(call, refusal);

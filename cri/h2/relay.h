@@ -108,8 +108,9 @@ struct RelayOptions {
   // Runs a task on a worker. Unset: a thread per decision.
   std::function<void(std::function<void()>)> post;
   // A stream the relay answered itself (not served, a malformed header
-  // block or message, too large, the caller gone before its request was
-  // whole), on a worker; `message` is empty when there was none.
+  // block or message, too large: on the loop thread, before the answer is
+  // sent; the caller gone before its request was whole: on a worker).
+  // `message` is empty when there was none.
   std::function<void(const HeldCall&, const base::Status& refusal)> refused;
   // Opens a non-blocking connection to containerd and returns its fd, or -1
   // with errno set. Unset: connects to backend_socket. (The fuzz target
