@@ -8,6 +8,7 @@
 
 #include "policy/base/base64url.h"
 #include "policy/image_ref.h"
+#include "policy/jws.h"
 
 namespace crigate::policy {
 namespace {
@@ -24,13 +25,7 @@ base::Status Unauthenticated(std::string reason) {
   return Fail(Code::UNAUTHENTICATED, std::move(reason));
 }
 
-// Claim values are quoted in reasons; keep them short and printable.
-std::string Quote(std::string_view text) {
-  std::string out;
-  for (char c : text.substr(0, 80)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
-  if (text.size() > 80) out += "...";
-  return "'" + out + "'";
-}
+std::string Quote(std::string_view text) { return QuoteUntrusted(text); }
 
 std::string When(int64_t seconds) { return base::FormatUtc(base::FromUnixSeconds(seconds)); }
 
@@ -125,86 +120,13 @@ base::Status CheckTimes(const TokenClaims& c, const TokenCheck& check) {
 
 Result<VerifiedToken> Verify(std::string_view compact, const KeySet& keys,
                              const TokenCheck& check) {
-  if (compact.empty()) return Unauthenticated("token is empty");
-  if (compact.size() > kMaxTokenBytes) {
-    return Unauthenticated(
-        fmt::format("token is {} bytes, more than the {} allowed", compact.size(), kMaxTokenBytes));
-  }
-  const size_t dot1 = compact.find('.');
-  const size_t dot2 = dot1 == std::string_view::npos ? dot1 : compact.find('.', dot1 + 1);
-  if (dot2 == std::string_view::npos || compact.find('.', dot2 + 1) != std::string_view::npos) {
-    return Unauthenticated("token is not JWS compact serialisation (header.payload.signature)");
-  }
-  const std::string_view header_b64 = compact.substr(0, dot1);
-  const std::string_view payload_b64 = compact.substr(dot1 + 1, dot2 - dot1 - 1);
-  const std::string_view signature_b64 = compact.substr(dot2 + 1);
-
-  std::optional<std::string> header_text = base::Base64UrlDecode(header_b64);
-  if (!header_text || header_text->empty()) return Unauthenticated("token header is not base64url");
-  json header = json::parse(*header_text, nullptr, /*allow_exceptions=*/false);
-  if (header.is_discarded() || !header.is_object()) {
-    return Unauthenticated("token header is not a JSON object");
-  }
-  auto alg_it = header.find("alg");
-  if (alg_it == header.end() || !alg_it->is_string())
-    return Unauthenticated("token header has no alg");
-  const std::string alg = alg_it->get<std::string>();
-  if (alg != AlgName(JwsAlg::kEdDSA) && alg != AlgName(JwsAlg::kES256)) {
-    return Unauthenticated(fmt::format(
-        "token alg {} is not accepted (only EdDSA or ES256, as the key decides)", Quote(alg)));
-  }
-  if (header.contains("crit")) {
-    return Unauthenticated("token header has crit extensions, which crigate does not support");
-  }
-  if (auto typ = header.find("typ");
-      typ != header.end() && !(typ->is_string() && (*typ == "JWT" || *typ == "jwt"))) {
-    return Unauthenticated("token typ is not JWT");
-  }
-  std::vector<const JwsKey*> candidates;
-  std::string kid;
-  if (auto kid_it = header.find("kid"); kid_it != header.end()) {
-    if (!kid_it->is_string()) return Unauthenticated("token kid is not a string");
-    kid = kid_it->get<std::string>();
-    const JwsKey* key = keys.Find(kid);
-    if (!key)
-      return Unauthenticated(fmt::format("token kid {} names no configured key", Quote(kid)));
-    if (alg != AlgName(key->alg())) {
-      return Unauthenticated(fmt::format("token alg {} does not match key {}, which is {}",
-                                         Quote(alg), kid, AlgName(key->alg())));
-    }
-    candidates.push_back(key);
-  } else {
-    for (const auto& key : keys.keys()) {
-      if (alg == AlgName(key->alg())) candidates.push_back(key.get());
-    }
-    if (candidates.empty()) {
-      return Unauthenticated(fmt::format("token alg {} matches no configured key", Quote(alg)));
-    }
-  }
-
-  std::optional<std::string> signature = base::Base64UrlDecode(signature_b64);
-  if (!signature) return Unauthenticated("token signature is not base64url");
-  const std::string_view signed_part = compact.substr(0, dot2);
-  const JwsKey* verified_by = nullptr;
-  for (const JwsKey* key : candidates) {
-    if (key->Verify(signed_part, *signature)) {
-      verified_by = key;
-      break;
-    }
-  }
-  if (!verified_by) {
-    if (!kid.empty()) {
-      return Unauthenticated(fmt::format("token signature does not verify with key {}", kid));
-    }
-    std::string names;
-    for (const JwsKey* key : candidates) names += (names.empty() ? "" : ", ") + key->kid();
-    return Unauthenticated(
-        fmt::format("token signature does not verify with any {} key ({})", alg, names));
-  }
-
-  std::optional<std::string> payload = base::Base64UrlDecode(payload_b64);
-  if (!payload) return Unauthenticated("token payload is not base64url");
-  json claims_json = json::parse(*payload, nullptr, /*allow_exceptions=*/false);
+  JwsRules rules;
+  rules.what = "token";
+  rules.max_bytes = kMaxTokenBytes;
+  rules.typs = {"JWT", "jwt"};
+  Result<VerifiedJws> jws = VerifyJws(compact, keys, rules);
+  if (!jws.ok()) return jws.status();
+  json claims_json = json::parse(jws->payload, nullptr, /*allow_exceptions=*/false);
   if (claims_json.is_discarded()) return Unauthenticated("token payload is not JSON");
   Result<TokenClaims> claims = ParseClaims(claims_json);
   if (!claims.ok()) return claims.status();
@@ -216,7 +138,7 @@ Result<VerifiedToken> Verify(std::string_view compact, const KeySet& keys,
   }
   VerifiedToken out;
   out.claims = std::move(claims).value();
-  out.kid = verified_by->kid();
+  out.kid = jws->kid;
   out.claims_json = claims_json.dump(-1, ' ', false, json::error_handler_t::replace);
   return out;
 }
@@ -265,22 +187,13 @@ std::string ClaimsJson(const TokenClaims& c) {
 }
 
 Result<std::string> IssueToken(const TokenClaims& claims, const JwsKey& key) {
-  try {
-    json header = {{"alg", AlgName(key.alg())}, {"kid", key.kid()}, {"typ", "JWT"}};
-    std::string signing_input =
-        base::Base64UrlEncode(header.dump()) + "." + base::Base64UrlEncode(ClaimsJson(claims));
-    Result<std::string> signature = key.Sign(signing_input);
-    if (!signature.ok()) return signature.status();
-    std::string token = signing_input + "." + base::Base64UrlEncode(*signature);
-    if (token.size() > kMaxTokenBytes) {
-      return Fail(Code::INVALID_ARGUMENT,
-                  fmt::format("token would be {} bytes, more than the {} a verifier accepts",
-                              token.size(), kMaxTokenBytes));
-    }
-    return token;
-  } catch (const std::exception& e) {
-    return Fail(Code::INTERNAL, fmt::format("cannot issue token: {}", e.what()));
+  Result<std::string> token = SignJws(ClaimsJson(claims), "JWT", key);
+  if (token.ok() && token->size() > kMaxTokenBytes) {
+    return Fail(Code::INVALID_ARGUMENT,
+                fmt::format("token would be {} bytes, more than the {} a verifier accepts",
+                            token->size(), kMaxTokenBytes));
   }
+  return token;
 }
 
 }  // namespace crigate::policy
