@@ -41,6 +41,51 @@ CRIGATE_REGISTRY_HOST=localhost:$CRIGATE_REGISTRY_PORT
 CRIGATE_REGISTRY_PID=$CRIGATE_RUN_DIR/registry.pid
 CRIGATE_REGISTRY_LOG=$CRIGATE_RUN_DIR/registry.log
 
+# ---- MQTT broker for the cloud channel (scripts/broker-up.sh, broker-down.sh,
+# templates in scripts/broker/). Loopback only, TLS with client certificates.
+# Everything the broker keeps (config, ACL, PKI, persistence, pid, log) is
+# below CRIGATE_BROKER_DIR.
+: "${CRIGATE_BROKER_DIR:=$CRIGATE_RUN_DIR/broker}"
+# One broker per machine on this port (127.0.0.1 only).
+: "${CRIGATE_BROKER_PORT:=18883}"
+# Topics are <prefix>/<node id>/{policy,policy/ack,events,status}.
+: "${CRIGATE_BROKER_PREFIX:=crigate}"
+# One client certificate (CN = the identity = the MQTT username) per name.
+# Every identity but CRIGATE_BROKER_CLOUD is a gateway (node id).
+: "${CRIGATE_BROKER_CLIENTS:=gw-a gw-b cloud}"
+: "${CRIGATE_BROKER_CLOUD:=cloud}"
+# Largest payload (a policy bundle) the broker accepts, in bytes.
+: "${CRIGATE_BROKER_MESSAGE_LIMIT:=1048576}"
+# 1: also a TLS listener (no client certificate) with username/password
+# logins on CRIGATE_BROKER_PASSWORD_PORT (empty: CRIGATE_BROKER_PORT + 1);
+# one password per identity.
+: "${CRIGATE_BROKER_PASSWORDS:=0}"
+: "${CRIGATE_BROKER_PASSWORD_PORT:=}"
+# 1: the client id is forced to the username (use_username_as_clientid), so
+# no client can take over another identity's session by using its client id;
+# but then each identity has one connection at a time (the newer one wins).
+: "${CRIGATE_BROKER_CLIENTID_LOCK:=0}"
+# The name clients connect to: the server certificate is for this name (and
+# for IP 127.0.0.1).
+CRIGATE_BROKER_HOST=localhost
+CRIGATE_BROKER_PKI=$CRIGATE_BROKER_DIR/pki
+CRIGATE_BROKER_CA=$CRIGATE_BROKER_PKI/ca.crt
+CRIGATE_BROKER_CONFIG=$CRIGATE_BROKER_DIR/mosquitto.conf
+CRIGATE_BROKER_ACL=$CRIGATE_BROKER_DIR/acl
+CRIGATE_BROKER_PASSWD=$CRIGATE_BROKER_DIR/passwd
+CRIGATE_BROKER_PASSWORD_DIR=$CRIGATE_BROKER_DIR/passwords
+CRIGATE_BROKER_STATE=$CRIGATE_BROKER_DIR/state
+CRIGATE_BROKER_PID=$CRIGATE_BROKER_DIR/mosquitto.pid
+CRIGATE_BROKER_LOG=$CRIGATE_BROKER_DIR/mosquitto.log
+export CRIGATE_BROKER_DIR CRIGATE_BROKER_PORT CRIGATE_BROKER_PREFIX \
+  CRIGATE_BROKER_CLIENTS CRIGATE_BROKER_CLOUD CRIGATE_BROKER_MESSAGE_LIMIT \
+  CRIGATE_BROKER_PASSWORDS CRIGATE_BROKER_PASSWORD_PORT CRIGATE_BROKER_CLIENTID_LOCK \
+  CRIGATE_BROKER_HOST \
+  CRIGATE_BROKER_PKI CRIGATE_BROKER_CA CRIGATE_BROKER_CONFIG CRIGATE_BROKER_ACL \
+  CRIGATE_BROKER_PASSWD CRIGATE_BROKER_PASSWORD_DIR CRIGATE_BROKER_STATE \
+  CRIGATE_BROKER_PID CRIGATE_BROKER_LOG
+# ---- end of the MQTT broker block
+
 # CRI images live in this containerd namespace.
 CRIGATE_K8S_NS=k8s.io
 
