@@ -21,6 +21,8 @@ build_deps=(
   clang-14 libclang-rt-14-dev
   # clang-tidy (scripts/tidy.sh).
   clang-tidy-14
+  # The cloud channel's MQTT client (policy/channel/).
+  libmosquitto-dev
 )
 runtime_deps=(
   containerd runc
@@ -33,6 +35,8 @@ runtime_deps=(
   # The loopback registry that lets CRI PullImage really pull, and the tool
   # that pushes our OCI archives into it.
   docker-registry skopeo
+  # The cloud channel's broker and the cloud side's clients (scripts/broker-up.sh).
+  mosquitto mosquitto-clients
 )
 
 if [[ ${1:-} == --if-missing ]]; then

@@ -21,6 +21,8 @@
 #include "policy/actions.h"
 #include "policy/base/text.h"
 #include "policy/base/time.h"
+#include "policy/channel/mqtt_channel.h"
+#include "policy/cloud/cloud_config.h"
 #include "policy/cloud/event_sink.h"
 
 namespace crigate::cri {
@@ -101,10 +103,14 @@ base::Status Daemon::BuildParts() {
     events_ = std::move(sink).value();
   }
 
+  if (settings_.channel.enabled) {
+    if (base::Status built = BuildChannel(); !built.ok()) return built;
+  }
+
   if (settings_.monitor.enabled) {
     auto watchdog = monitor::CreateHostWatchdog(
         settings_.monitor, backend_,
-        std::make_shared<StopReporter>(&pipeline_->audit(), events_.get()),
+        std::make_shared<StopReporter>(&pipeline_->audit(), events_.get(), channel_.get()),
         [](std::string_view message) { log::Warn("monitor: {}", message); });
     if (!watchdog.ok()) {
       return base::Status(watchdog.code(), "cannot start the monitor: " + watchdog.error());
@@ -235,34 +241,106 @@ base::Result<std::shared_ptr<const Snapshot>> Daemon::BuildSnapshot(
   return std::shared_ptr<const Snapshot>(std::move(snapshot));
 }
 
-bool Daemon::Reload() {
+bool Daemon::Reload() { return ReloadFor("SIGHUP").ok(); }
+
+base::Status Daemon::ReloadFor(const std::string& why) {
+  std::lock_guard<std::mutex> lock(reload_mu_);
   const std::string& path = settings_.path;
+  auto refuse = [&](base::Status status) {
+    log::Error("{}: {} not reloaded, everything stays as it was: {}", why, path, status.message());
+    return status;
+  };
   std::vector<std::string> errors;
   std::optional<Settings> settings = LoadSettings(path, settings_.must_exist, errors);
-  if (!settings) {
-    log::Error("SIGHUP: {} not reloaded, everything stays as it was: {}", path,
-               base::Join(errors, "; "));
-    return false;
-  }
+  if (!settings) return refuse(base::Status::InvalidArgument(base::Join(errors, "; ")));
   if (std::vector<std::string> changed = RestartOnlyChanges(settings_, *settings);
       !changed.empty()) {
-    log::Error(
-        "SIGHUP: {} not reloaded, everything stays as it was: {} changed, which takes a "
-        "restart of crigate",
-        path, base::Join(changed));
-    return false;
+    return refuse(base::Status(
+        base::Code::FAILED_PRECONDITION,
+        fmt::format("{} changed, which takes a restart of crigate", base::Join(changed))));
   }
   base::Result<std::shared_ptr<const Snapshot>> next =
       BuildSnapshot(std::make_shared<const Settings>(std::move(*settings)));
-  if (!next.ok()) {
-    log::Error("SIGHUP: {} not reloaded, everything stays as it was: {}", path, next.error());
-    return false;
-  }
+  if (!next.ok()) return refuse(next.status());
   live_.Set(std::move(next).value());
-  log::Info("SIGHUP: {} reloaded: trust store, token keys, cloud authorization and node key{}",
+  log::Info("{}: {} reloaded: trust store, token keys, cloud authorization and node key{}", why,
             path, approvals_ ? ", approval key" : "");
   log::Info("decisions so far: {}", pipeline_->CountsText());
-  return true;
+  return base::Status::OK();
+}
+
+base::Status Daemon::BuildChannel() {
+  const channel::ChannelConfig& config = settings_.channel;
+  const policy::PolicyConfig& policy_config = *settings_.policy;
+  std::vector<std::string> errors;
+  std::shared_ptr<const policy::KeySet> bundle_keys =
+      policy::KeySet::Load(config.bundle_keys, errors);
+  if (!bundle_keys) {
+    return base::Status::InvalidArgument("channel.bundle_keys: " + base::Join(errors, "; "));
+  }
+  channel::SpoolOptions spool_options;
+  spool_options.dir = config.state_dir + "/events";
+  spool_options.max_events = config.spool_max_events;
+  channel::BundleTargets targets;
+  targets.node_id = policy_config.node_id;
+  targets.trust_store_path = policy_config.trust.enabled ? policy_config.trust.store : "";
+  targets.token_keys_dir = config.token_keys_dir;
+  targets.state_dir = config.state_dir;
+  // state_dir first: the spool lives inside it.
+  auto bundles = channel::BundleApplier::Open(
+      targets, bundle_keys, [this](const std::string& why) { return ReloadFor(why); });
+  if (!bundles.ok()) {
+    return base::Status(bundles.code(), "cannot start the cloud channel: " + bundles.error());
+  }
+  auto spool = channel::EventSpool::Open(spool_options);
+  if (!spool.ok()) {
+    return base::Status(spool.code(), "cannot open the cloud channel's spool: " + spool.error());
+  }
+  channel::NodeFacts node;
+  node.id = policy_config.node_id;
+  node.mac = policy_config.cloud ? policy_config.cloud->node_mac : cloud::FirstInterfaceMac();
+  node.crigate_version = CRIGATE_VERSION;
+  auto started = channel::MqttChannel::Start(
+      config, std::move(node), std::move(spool).value(), std::move(bundles).value(),
+      [this](const channel::BundleOutcome& outcome) { RecordBundle(outcome); },
+      [](bool warning, const std::string& message) {
+        if (warning) {
+          log::Warn("cloud channel: {}", message);
+        } else {
+          log::Info("cloud channel: {}", message);
+        }
+      });
+  if (!started.ok()) {
+    return base::Status(started.code(), "cannot start the cloud channel: " + started.error());
+  }
+  channel_ = std::move(started).value();
+  log::Info("cloud channel: broker {}:{} as {}, topics {}/{}/..., policy version {}", config.host,
+            config.port, config.client_id, config.prefix, policy_config.node_id,
+            channel_->stats().policy_version);
+  return base::Status::OK();
+}
+
+void Daemon::RecordBundle(const channel::BundleOutcome& outcome) {
+  const char* result = channel::KindName(outcome.kind);
+  nlohmann::ordered_json record = {
+      {"time", base::FormatUtc(base::SystemClock::Instance().Now(), true)},
+      {"type", "policy_bundle"},
+      {"result", result},
+      {"version", outcome.version},
+      {"in_force", outcome.in_force},
+  };
+  if (!outcome.signed_by.empty()) record["signed_by"] = outcome.signed_by;
+  if (!outcome.reason.empty()) record["reason"] = outcome.reason;
+  if (outcome.kind == channel::BundleOutcome::Kind::kRefused) {
+    log::Warn("cloud bundle v{} refused, version {} stays in force: {}", outcome.version,
+              outcome.in_force, outcome.reason);
+  } else if (outcome.kind == channel::BundleOutcome::Kind::kApplied) {
+    log::Info("cloud bundle v{} (signed by {}) is in force{}", outcome.version, outcome.signed_by,
+              outcome.reason.empty() ? "" : ": " + outcome.reason);
+  }
+  if (outcome.kind == channel::BundleOutcome::Kind::kAlreadyApplied) return;  // a redelivery
+  base::Status s = pipeline_->audit().Record(record);
+  if (!s.ok()) log::Error("audit record of a cloud bundle failed: {}", s.message());
 }
 
 void Daemon::Drain() {
@@ -287,6 +365,9 @@ void Daemon::Drain() {
   }
   if (watchdog_) watchdog_->Stop();
   if (events_) events_->Shutdown(std::chrono::seconds(2));
+  // After the watchdog: its last stops are spooled; what the broker has not
+  // taken yet is sent after the next start.
+  if (channel_) channel_->Stop();
   log::Info("decisions: {}", pipeline_->CountsText());
 }
 

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -31,6 +32,11 @@ namespace crigate::cloud {
 class EventSink;
 class NodeSigner;
 }  // namespace crigate::cloud
+
+namespace crigate::channel {
+class MqttChannel;
+struct BundleOutcome;
+}  // namespace crigate::channel
 
 namespace crigate::monitor {
 class Watchdog;
@@ -77,6 +83,10 @@ class Daemon final {
   // no restart-only key, swaps in a new Snapshot (README, "Reload"). Returns
   // whether it did; the log says why not.
   bool Reload();
+  // The same, for a caller that reports why not (a cloud bundle's ack);
+  // why names the trigger in the log ("SIGHUP", "cloud bundle v7").
+  // Serialised: SIGHUP and the cloud channel may reload at the same time.
+  base::Status ReloadFor(const std::string& why);
   // Stops accepting, removes the socket, lets in-flight calls finish for up
   // to server.drain_timeout_ms, stops the watchdog and flushes the events.
   void Drain();
@@ -85,6 +95,8 @@ class Daemon final {
   explicit Daemon(Settings settings);
   base::Status BuildParts();
   base::Status BuildFrontEnd(const ProxyDeps& deps);
+  base::Status BuildChannel();
+  void RecordBundle(const channel::BundleOutcome& outcome);
   base::Result<std::shared_ptr<const Snapshot>> BuildSnapshot(
       std::shared_ptr<const Settings> settings) const;
 
@@ -97,6 +109,8 @@ class Daemon final {
   base::Latest<Snapshot> live_{nullptr};
   std::unique_ptr<policy::StagedPipeline> pipeline_;
   std::unique_ptr<cloud::EventSink> events_;
+  std::unique_ptr<channel::MqttChannel> channel_;  // [channel]: bundles down, events up
+  std::mutex reload_mu_;                           // serialises ReloadFor
   std::unique_ptr<monitor::Watchdog> watchdog_;
   std::unique_ptr<FollowUp> follow_up_;
   PeerRegistry peers_;

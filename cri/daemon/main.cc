@@ -11,6 +11,7 @@
 #include "cri/daemon/daemon.h"
 #include "cri/daemon/settings.h"
 #include "cri/log.h"
+#include "policy/channel/bundle_cli.h"
 #include "policy/token_cli.h"
 
 namespace crigate {
@@ -19,6 +20,7 @@ namespace {
 constexpr char kUsage[] =
     "usage: crigate [--config PATH] [--check-config]\n"
     "       crigate token issue|verify|keygen ...   (crigate token --help)\n"
+    "       crigate bundle sign|verify ...          (crigate bundle --help)\n"
     "\n"
     "Serves the CRI on its own unix socket and forwards every call to containerd,\n"
     "stopping the gated ones at the policy pipeline first.\n"
@@ -128,6 +130,9 @@ int Run(const Args& args) {
 int main(int argc, char** argv) {
   if (argc >= 2 && std::string_view(argv[1]) == "token") {
     return crigate::policy::RunTokenCli(argc - 1, argv + 1);
+  }
+  if (argc >= 2 && std::string_view(argv[1]) == "bundle") {
+    return crigate::channel::RunBundleCli(argc - 1, argv + 1);
   }
   crigate::Args args;
   if (!crigate::ParseArgs(argc, argv, &args)) {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <set>
 #include <sstream>
 #include <string_view>
@@ -13,8 +14,8 @@ namespace {
 // Sections owned by parts that parse them elsewhere; known so that a typo in
 // a section name is reported rather than silently ignored.
 bool KnownSection(std::string_view name) {
-  static const std::set<std::string_view> kOwn = {"server", "backend", "log", "monitor",
-                                                  "approval"};
+  static const std::set<std::string_view> kOwn = {"server",  "backend",  "log",
+                                                  "monitor", "approval", "channel"};
   return kOwn.count(name) > 0 || policy::PolicySections().count(name) > 0;
 }
 
@@ -57,6 +58,7 @@ const char* const kRestartOnly[] = {"server",
                                     "cloud.node_mac",
                                     "cloud.event_queue_size",
                                     "cloud.event_retry_max",
+                                    "channel",
                                     nullptr};
 
 std::vector<std::string> RestartOnlyChanges(const Settings& a, const Settings& b) {
@@ -92,6 +94,18 @@ std::optional<Settings> LoadSettings(const std::string& path, bool must_exist,
   settings.monitor = monitor::ParseMonitorConfig(root, errors);
   settings.policy = policy::ParsePolicyConfig(root, errors);
   settings.approval = ParseApprovalConfig(root, errors);
+  // The channel is addressed by node.id, so it is read once that is known.
+  if (settings.policy)
+    settings.channel = channel::ParseChannelConfig(root, settings.policy->node_id, errors);
+  if (errors.size() == before && settings.channel.enabled &&
+      !settings.channel.token_keys_dir.empty()) {
+    // A bundle's keys take effect through token.keys, like any other key.
+    const auto& keys = settings.policy->token.keys;
+    if (std::find(keys.begin(), keys.end(), settings.channel.token_keys_dir) == keys.end()) {
+      errors.push_back(fmt::format("channel.token_keys_dir: {} must also be in token.keys",
+                                   settings.channel.token_keys_dir));
+    }
+  }
   if (errors.size() == before && settings.approval.enabled) {
     // Approvals are written for allowed calls only: an ungated RunPodSandbox
     // or StartContainer would reach containerd without one and always fail.

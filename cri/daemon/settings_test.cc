@@ -98,5 +98,27 @@ TEST(RestartOnlyChanges, NamesWhatAReloadCannotApply) {
   EXPECT_EQ(changed, (std::vector<std::string>{"server", "token.use_store"}));
 }
 
+TEST(LoadSettings, TheChannelsTokenKeyDirectoryMustBeOneOfTheTokenKeys) {
+  TempDir dir;
+  dir.Write("keys/k.pub", "");  // the directory; its content is not read here
+  const std::string channel =
+      "[channel]\nenabled = true\nca_file = \"a\"\ncert_file = \"c\"\nkey_file = \"k\"\n"
+      "token_keys_dir = \"" +
+      dir.path() + "/cloud-keys\"\n";
+  std::vector<std::string> errors;
+  const std::string path =
+      dir.Write("c.toml", std::string(kNoFiles) +
+                              "[token]\nenabled = false\n[node]\nid = \"gw-a\"\n" + channel);
+  EXPECT_FALSE(LoadSettings(path, true, errors));
+  EXPECT_TRUE(Mentions(
+      errors, "channel.token_keys_dir: " + dir.path() + "/cloud-keys must also be in token.keys"));
+  // The channel is a restart-only section.
+  bool restart_only = false;
+  for (const char* const* name = kRestartOnly; *name != nullptr; ++name) {
+    restart_only = restart_only || std::string(*name) == "channel";
+  }
+  EXPECT_TRUE(restart_only);
+}
+
 }  // namespace
 }  // namespace crigate::cri

@@ -4,6 +4,7 @@
 
 #include "cri/log.h"
 #include "policy/base/time.h"
+#include "policy/channel/mqtt_channel.h"
 #include "policy/cloud/event_sink.h"
 
 namespace crigate::cri {
@@ -35,6 +36,10 @@ void StopReporter::Report(const monitor::StopAction& a) {
     if (!s.ok()) log::Error("audit record of a monitor stop failed: {}", s.message());
   }
   if (events_ != nullptr) events_->Post(nlohmann::json(record));
+  if (channel_ != nullptr) {
+    base::Status spooled = channel_->Post(nlohmann::json(record));
+    if (!spooled.ok()) log::Error("monitor stop not spooled for the cloud: {}", spooled.message());
+  }
 }
 
 }  // namespace crigate::cri
