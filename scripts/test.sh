@@ -6,7 +6,9 @@
 #
 # A second private containerd, whose containerd-shim-runc-v2 is crigate's
 # shim wrapper (scripts/shim-up.sh), serves the no-bypass tests
-# (test/e2e/shim_e2e_test.cc).
+# (test/e2e/shim_e2e_test.cc). A private Mosquitto broker on loopback
+# (scripts/broker-up.sh: TLS, client certificates, per-gateway ACL) serves
+# the cloud channel's tests (test/e2e/channel_e2e_test.cc, MonitorChannel).
 #
 # scripts/check.sh, which CI runs, adds the format check, the sanitizer,
 # fuzz and ThreadSanitizer runs around this one.
@@ -27,6 +29,7 @@ cmake --build "$build_dir" -j "$(nproc)"
 
 cleanup() {
   if [[ ${CRIGATE_KEEP_UP:-0} != 1 ]]; then
+    bash "$CRIGATE_SCRIPTS_DIR/broker-down.sh" || true
     bash "$CRIGATE_SCRIPTS_DIR/shim-down.sh" || true
     bash "$CRIGATE_SCRIPTS_DIR/registry-down.sh" || true
     bash "$CRIGATE_SCRIPTS_DIR/containerd-down.sh" || true
@@ -41,6 +44,9 @@ bash "$CRIGATE_SCRIPTS_DIR/registry-up.sh" >/dev/null
 # Exports CRIGATE_SHIM_CONTAINERD_SOCK, _KEY_FILE, _APPROVALS, _REAL, _RUN_DIR.
 shim_env=$(CRIGATE_BUILD_DIR=$build_dir bash "$CRIGATE_SCRIPTS_DIR/shim-up.sh")
 eval "$shim_env"
+# Exports CRIGATE_BROKER_HOST, _PORT, _CA, _PKI, _PREFIX, _CLOUD.
+broker_env=$(bash "$CRIGATE_SCRIPTS_DIR/broker-up.sh")
+eval "$broker_env"
 
 export CRIGATE_RUN_DIR
 # End-to-end tests are marked RUN_SERIAL; unit tests share the two cores.

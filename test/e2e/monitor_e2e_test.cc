@@ -1,6 +1,7 @@
 // The watchdog against real containerd and runc, on this host's real cgroups
 // (v1 hybrid here): a container over its CPU threshold is stopped, the most
 // recently started one first, and a restart of crigate finds them again.
+#include <dirent.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -13,6 +14,7 @@
 #include <thread>
 
 #include "test/cri_client.h"
+#include "test/e2e/broker.h"
 #include "test/e2e/harness.h"
 
 namespace crigate::test {
@@ -328,6 +330,135 @@ TEST_F(Monitor, PageCacheIsNotMemoryTheContainerHolds) {
   EXPECT_TRUE(WaitExited(cri, grower, 30s)) << gate.Log();
   EXPECT_EQ(State(cri, reader), v1::CONTAINER_RUNNING) << gate.Log();
   EXPECT_NE(gate.Audit().find("\"resource\":\"memory\""), std::string::npos) << gate.Audit();
+}
+
+// The watchdog's stops reach the cloud through the MQTT channel
+// (test/e2e/channel_e2e_test.cc has the policy direction): spooled on disk
+// while the broker is away, delivered once it is back, and kept across a
+// kill -9 of crigate.
+class MonitorChannel : public Monitor {
+ protected:
+  static constexpr char kNode[] = "gw-a";
+
+  void SetUp() override {
+    Monitor::SetUp();
+    std::string why;
+    auto broker = Broker::FromEnv(&why);
+    ASSERT_TRUE(broker) << why;
+    broker_ = std::move(*broker);
+    broker_.Reset(kNode);
+    dir_ = ScratchDir();
+    ASSERT_EQ(mkdir((dir_ + "/cloud-keys").c_str(), 0755), 0);
+    Ran keygen = RunProgram({CrigateBinary(), "token", "keygen", "--type", "ed25519", "--out",
+                             dir_ + "/cloud-keys/cloud-1"});
+    ASSERT_EQ(keygen.code, 0) << keygen.err;
+    ASSERT_EQ(unlink((dir_ + "/cloud-keys/cloud-1.key").c_str()), 0);  // the gateway has no secret
+    // The cloud, with a session the broker keeps while it restarts.
+    cloud_id_ = "cloud-monitor-" + std::to_string(getpid());
+    cloud_ = std::make_unique<Subscriber>(broker_, broker_.cloud(), cloud_id_,
+                                          std::vector<std::string>{Events()});
+    // Subscribed once a gateway's event comes through (a probe published
+    // before the subscription exists is not kept for it: send until one is).
+    bool subscribed = false;
+    for (int i = 0; i < 20 && !subscribed; ++i) {
+      ASSERT_EQ(broker_.Publish(kNode, Events(), R"({"type":"probe"})", false).code, 0);
+      subscribed = cloud_->WaitFor(Events(), "probe", 1, 500ms);
+    }
+    ASSERT_TRUE(subscribed) << cloud_->Log();
+  }
+  void TearDown() override {
+    cloud_.reset();
+    broker_.EndSession(broker_.cloud(), cloud_id_);
+    if (!broker_started_) broker_.Start();  // never leave it down for the next test
+    Monitor::TearDown();
+  }
+
+  std::string Events() const { return broker_.Topic(kNode, "events"); }
+  CrigateProcess::Options GateOptions() const {
+    CrigateProcess::Options options;
+    options.monitor = true;
+    options.body = std::string(kMonitorConfig) +
+                   broker_.ChannelSection(kNode, dir_ + "/cloud-keys", dir_ + "/state");
+    options.policy += std::string("[node]\nid = \"") + kNode + "\"\n";
+    return options;
+  }
+  size_t Spooled() const {
+    size_t n = 0;
+    if (DIR* d = opendir((dir_ + "/state/events").c_str())) {
+      while (dirent* e = readdir(d)) {
+        std::string name = e->d_name;
+        if (name.size() > 5 && name.compare(name.size() - 5, 5, ".json") == 0) ++n;
+      }
+      closedir(d);
+    }
+    return n;
+  }
+  bool WaitSpooled(size_t want, std::chrono::seconds limit) const {
+    auto until = std::chrono::steady_clock::now() + limit;
+    while (Spooled() != want && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(50ms);
+    }
+    return Spooled() == want;
+  }
+  void StopBroker() {
+    ASSERT_TRUE(broker_.Stop());
+    broker_started_ = false;
+  }
+  void StartBroker() {
+    ASSERT_TRUE(broker_.Start());
+    broker_started_ = true;
+  }
+
+  Broker broker_;
+  std::string dir_, cloud_id_;
+  std::unique_ptr<Subscriber> cloud_;
+  bool broker_started_ = true;
+};
+
+TEST_F(MonitorChannel, AStopWhileTheBrokerIsDownArrivesExactlyOnceWhenItIsBack) {
+  CrigateProcess gate(GateOptions());
+  ASSERT_TRUE(gate.WaitReady()) << gate.Log();
+  StopBroker();
+  CriClient cri(gate.socket());
+  std::string burner = StartHalfCpu(cri, "burner", true, gate.dir());
+  ASSERT_TRUE(WaitExited(cri, burner, 30s)) << gate.Log();
+  ASSERT_TRUE(WaitSpooled(1, 10s)) << gate.Log();
+  EXPECT_EQ(cloud_->Count(Events(), burner), 0u);
+
+  StartBroker();
+  ASSERT_TRUE(cloud_->WaitFor(Events(), burner, 1, 30s)) << gate.Log() << cloud_->Log();
+  // The event leaves the spool only on the broker's PUBACK; once it has,
+  // nothing is left to send again.
+  ASSERT_TRUE(WaitSpooled(0, 10s)) << gate.Log();
+  EXPECT_EQ(cloud_->Count(Events(), burner), 1u);
+  for (const auto& [topic, payload] : cloud_->Messages()) {
+    if (payload.find(burner) == std::string::npos) continue;
+    nlohmann::json event = nlohmann::json::parse(payload);
+    EXPECT_EQ(event.value("type", ""), "monitor_stop");
+    EXPECT_EQ(event.value("resource", ""), "cpu");
+    EXPECT_GT(event.value("ratio", 0.0), event.value("threshold", 1.0));
+    EXPECT_EQ(event.value("outcome", ""), "stopped");
+    EXPECT_EQ(event["node"].value("id", ""), kNode);
+    EXPECT_EQ(event.value("id", "").size(), 32u);
+  }
+}
+
+TEST_F(MonitorChannel, EventsSpooledWhenCrigateIsKilledArriveAfterItsRestart) {
+  CrigateProcess gate(GateOptions());
+  ASSERT_TRUE(gate.WaitReady()) << gate.Log();
+  StopBroker();
+  CriClient cri(gate.socket());
+  std::string burner = StartHalfCpu(cri, "burner", true, gate.dir());
+  ASSERT_TRUE(WaitExited(cri, burner, 30s)) << gate.Log();
+  ASSERT_TRUE(WaitSpooled(1, 10s)) << gate.Log();
+  gate.Kill();  // SIGKILL: no flush, no goodbye
+
+  StartBroker();
+  gate.Restart();
+  ASSERT_TRUE(gate.WaitReady()) << gate.Log();
+  ASSERT_TRUE(cloud_->WaitFor(Events(), burner, 1, 30s)) << gate.Log() << cloud_->Log();
+  ASSERT_TRUE(WaitSpooled(0, 10s)) << gate.Log();
+  EXPECT_EQ(cloud_->Count(Events(), burner), 1u);
 }
 
 }  // namespace
