@@ -11,18 +11,28 @@
 # reference cloud authorizer (test/authz/crigate-authz.py, a development
 # stand-in for OPA or the fleet's service) and crigate's config.
 #
+# The cloud channel too: a private Mosquitto on loopback (scripts/broker-up.sh:
+# TLS, a client certificate per gateway, per-gateway ACLs) and a cloud key
+# that signs policy bundles (crigate bundle sign). At the end the cloud
+# pushes a bundle that trusts the image step 2 was refused, and the same
+# pod is allowed.
+#
 # Usage: scripts/demo.sh        (as root; installs Debian packages if missing)
 #   CRIGATE_RUN_DIR    where everything lives (default /tmp/crigate-demo)
 #   CRIGATE_BUILD_DIR  build tree (default ./build)
 #   CRIGATE_KEEP_UP=1  leave containerd, crigate and the authorizer running afterwards
 set -euo pipefail
 : "${CRIGATE_RUN_DIR:=/tmp/crigate-demo}"
+# Not the tests' broker port, so the demo runs next to a test run.
+: "${CRIGATE_BROKER_PORT:=18893}"
+node_id=demo-node
+: "${CRIGATE_BROKER_CLIENTS:=$node_id cloud}"
+export CRIGATE_BROKER_PORT CRIGATE_BROKER_CLIENTS
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 [[ $(id -u) -eq 0 ]] || die "must run as root (it starts a private containerd)"
 build_dir=${CRIGATE_BUILD_DIR:-$CRIGATE_REPO_ROOT/build}
 demo_dir=$CRIGATE_RUN_DIR/demo
-node_id=demo-node
 
 bash "$CRIGATE_SCRIPTS_DIR/install-deps.sh" --if-missing
 log "building crigate (first build takes a few minutes)"
@@ -49,6 +59,7 @@ cleanup() {
     kill -TERM "$authz_pid" 2>/dev/null || true
     wait "$authz_pid" 2>/dev/null || true
   fi
+  bash "$CRIGATE_SCRIPTS_DIR/broker-down.sh" >/dev/null 2>&1 || true
   bash "$CRIGATE_SCRIPTS_DIR/containerd-down.sh" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
@@ -109,6 +120,19 @@ authz_pid=$!
 wait_until 15 test -s "$demo_dir/authz.port" || { cat "$demo_dir/authz.log"; die "the authorizer did not start"; }
 authz_port=$(<"$demo_dir/authz.port")
 
+# --- the cloud channel: a fresh broker (--purge: no bundle retained from an
+# earlier demo), and the cloud's bundle key; crigate holds only its .pub.
+bash "$CRIGATE_SCRIPTS_DIR/broker-down.sh" --purge >/dev/null 2>&1 || true
+broker_env=$(bash "$CRIGATE_SCRIPTS_DIR/broker-up.sh" 2>"$demo_dir/broker-up.log") ||
+  { cat "$demo_dir/broker-up.log"; die "the broker did not start"; }
+eval "$broker_env"
+mkdir -p "$demo_dir/cloud-keys"
+"$crigate" token keygen --type ed25519 --out "$demo_dir/cloud" >/dev/null
+cp "$demo_dir/cloud.pub" "$demo_dir/cloud-keys/cloud.pub"
+as_cloud=(-h "$CRIGATE_BROKER_HOST" -p "$CRIGATE_BROKER_PORT" --cafile "$CRIGATE_BROKER_CA"
+  --cert "$CRIGATE_BROKER_PKI/cloud.crt" --key "$CRIGATE_BROKER_PKI/cloud.key")
+topic=$CRIGATE_BROKER_PREFIX/$node_id
+
 # --- crigate's config: every stage on.
 cat >"$demo_dir/crigate.toml" <<TOML
 [server]
@@ -134,6 +158,16 @@ url = "http://127.0.0.1:$authz_port/v1/data/crigate/allow"
 events_url = "http://127.0.0.1:$authz_port/v1/events"
 node_key_file = "$demo_dir/node.key"
 timeout_ms = 2000
+[channel]
+enabled = true
+host = "$CRIGATE_BROKER_HOST"
+port = $CRIGATE_BROKER_PORT
+ca_file = "$CRIGATE_BROKER_CA"
+cert_file = "$CRIGATE_BROKER_PKI/$node_id.crt"
+key_file = "$CRIGATE_BROKER_PKI/$node_id.key"
+prefix = "$CRIGATE_BROKER_PREFIX"
+bundle_keys = ["$demo_dir/cloud-keys"]
+state_dir = "$demo_dir/channel"
 TOML
 
 # --- tokens: the operator issues one per pod for this node and image (a token
@@ -169,6 +203,9 @@ crigate is serving the CRI on $demo_dir/crigate.sock, in front of containerd at 
    cloud          reference authorizer on 127.0.0.1:$authz_port (cloud-rules.toml),
                   requests signed with node.key (mode $(stat -c %a "$demo_dir/node.key"))
    token          $claims
+   cloud channel  Mosquitto on $CRIGATE_BROKER_HOST:$CRIGATE_BROKER_PORT (TLS, a client certificate
+                  per gateway, per-gateway ACLs); bundles signed with cloud.key,
+                  crigate verifies with cloud-keys/cloud.pub
 EOF
 
 status=0
@@ -179,17 +216,52 @@ status=0
   --untrusted-image docker.io/library/busybox:latest || status=$?
 
 echo
+echo "== 9. The cloud pushes a signed policy bundle through the broker: busybox:latest is trusted now"
+cp "$demo_dir/trust.toml" "$demo_dir/trust-v1.toml"
+cat >>"$demo_dir/trust-v1.toml" <<'TOML'
+
+[[rule]]
+name = "busybox-latest"
+image = "docker.io/library/busybox:latest"
+namespaces = ["default"]
+profile = "restricted"
+allow_host_network = true
+TOML
+bundle=$("$crigate" bundle sign --key "$demo_dir/cloud.key" --node "$node_id" --version 1 \
+  --trust-store "$demo_dir/trust-v1.toml")
+mosquitto_sub "${as_cloud[@]}" -t "$topic/policy/ack" -C 1 -W 20 >"$demo_dir/ack.json" 2>&1 &
+ack_pid=$!
+sleep 0.5  # subscribed before the ack can come
+published_at=$(date +%s%N)
+mosquitto_pub "${as_cloud[@]}" -q 1 -r -t "$topic/policy" -m "$bundle"
+wait_until 20 grep -q "cloud bundle v1 (signed by cloud) is in force" "$demo_dir/crigate.log" ||
+  status=1
+in_force_ms=$(( ($(date +%s%N) - published_at) / 1000000 ))
+wait "$ack_pid" || true
+echo "   mosquitto_pub -r -q 1 -t $topic/policy   (bundle v1, ${#bundle} bytes, kid cloud)"
+echo "   in force within ${in_force_ms} ms of the publish (loopback; includes this script's polling)"
+echo "   ack on $topic/policy/ack: $(cat "$demo_dir/ack.json")"
+token_pushed=$(issue ops --img docker.io/library/busybox:latest)
+"$build_dir/test/crigate-demo" --gate "$demo_dir/crigate.sock" --log-dir "$demo_dir/logs" \
+  --phase pushed --token-pushed "$token_pushed" \
+  --untrusted-image docker.io/library/busybox:latest || status=$?
+
+echo
 echo "== What crigate logged ($demo_dir/crigate.log)"
 sed 's/^/   /' "$demo_dir/crigate.log"
 echo
 echo "== The audit record ($demo_dir/audit.jsonl: one JSON line per decision; summarised)"
-jq -r '"   \(.time)  \(.decision | ascii_upcase)  \(.action)  " +
+jq -r 'if .type == "policy_bundle" then
+  "   \(.time)  BUNDLE  v\(.version) \(.result) (signed by \(.signed_by // "-"))" +
+  (if .reason then ": \(.reason)" else "" end)
+  else
+  "   \(.time)  \(.decision | ascii_upcase)  \(.action)  " +
   (if .caller.uid != null then "uid=\(.caller.uid)  " else "" end) +
   (if .pod.name then "pod=\(.pod.name)  " elif .container_id then "container=\(.container_id[0:12])  " else "" end) +
   (if .decision == "deny"
    then "[\((.stages | last).stage // "-")] \(.code): \(.reason)"
-   else "by \([.stages[].stage] | join(", "))  decision \(.decision_id)" end)' \
-  "$demo_dir/audit.jsonl"
+   else "by \([.stages[].stage] | join(", "))  decision \(.decision_id)" end)
+  end' "$demo_dir/audit.jsonl"
 echo
 echo "== What the cloud decided ($demo_dir/authz.log)"
 jq -r 'select(.event == "decision") |

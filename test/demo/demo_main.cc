@@ -7,6 +7,9 @@
 //                [--token-blocked T] [--token-forged T]   (one token per pod)
 //                [--log-dir DIR] [--image REF] [--untrusted-image REF]
 //                [--nobody-uid N]
+//   crigate-demo --gate SOCKET --phase pushed --token-pushed TOKEN
+//       after the cloud pushed a bundle that trusts --untrusted-image: the
+//       step-2 pod again, now allowed (scripts/demo.sh publishes the bundle)
 //
 // The non-root step runs this same program again as --nobody-uid (it drops
 // to that uid before it opens any connection), so the caller crigate sees
@@ -37,6 +40,7 @@ struct Flags {
   std::string untrusted_image = "docker.io/library/busybox:latest";
   long nobody_uid = 65534;
   bool as_nobody = false;  // internal: this process is the non-root caller
+  std::string phase;       // "pushed": only the step after the cloud's bundle
 };
 
 int g_failures = 0;
@@ -131,6 +135,27 @@ void UntrustedImage(const Flags& f) {
       pod_id, crigate::test::Container("miner", f.untrusted_image, {"sleep", "3600"}), pod, &id);
   Show("CreateContainer", s, false);
   if (s.ok()) cri.RemoveContainer(id);
+  RemovePod(cri, pod_id);
+}
+
+void PushedPolicy(const Flags& f) {
+  Step("10. Step 2's image again, now that the cloud's bundle trusts it: allowed, and it runs");
+  CriClient cri(f.gate);
+  auto pod = Pod(f, "demo-pushed", Token(f, "pushed"));
+  std::string pod_id, id;
+  grpc::Status s = cri.RunPodSandbox(pod, &pod_id);
+  Show("RunPodSandbox", s, true);
+  if (!s.ok()) return;
+  std::printf("   the container asks for %s\n", f.untrusted_image.c_str());
+  v1::ContainerConfig c = crigate::test::Container("pushed", f.untrusted_image, {"sleep", "3600"});
+  Restrict(c);
+  s = cri.CreateContainer(pod_id, c, pod, &id);
+  Show("CreateContainer", s, true);
+  if (s.ok()) {
+    Show("StartContainer", cri.StartContainer(id), true);
+    cri.StopContainer(id, 0);
+    cri.RemoveContainer(id);
+  }
   RemovePod(cri, pod_id);
 }
 
@@ -244,6 +269,8 @@ int main(int argc, char** argv) {
       f.untrusted_image = v;
     } else if (k == "--nobody-uid") {
       f.nobody_uid = std::stol(v);
+    } else if (k == "--phase") {
+      f.phase = v;
     } else if (k == "--as-nobody") {
       f.as_nobody = v == "1";
     } else if (k.rfind("--token-", 0) == 0) {
@@ -253,11 +280,16 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  if (!f.gate.empty() && f.phase == "pushed" && !Token(f, "pushed").empty()) {
+    PushedPolicy(f);
+    return g_failures == 0 ? 0 : 1;
+  }
   if (f.gate.empty() || Token(f, "allowed").empty()) {
     std::fprintf(stderr,
                  "usage: crigate-demo --gate SOCKET --token-allowed TOKEN [--token-forged T]\n"
                  "                    [--log-dir DIR] [--image REF] [--untrusted-image REF]\n"
-                 "                    [--nobody-uid N]\n");
+                 "                    [--nobody-uid N]\n"
+                 "       crigate-demo --gate SOCKET --phase pushed --token-pushed TOKEN\n");
     return 2;
   }
   if (f.as_nobody) return NobodyCalls(f);
