@@ -19,7 +19,7 @@ namespace crigate::policy {
 
 struct JwsRules {
   std::string_view what = "token";  // starts every reason: "token header has no alg"
-  size_t max_bytes = 8 * 1024;
+  size_t max_bytes = size_t{8} * 1024;
   // Accepted "typ" values; an absent typ is accepted when typ_optional.
   std::set<std::string, std::less<>> typs;
   bool typ_optional = true;

@@ -2,8 +2,10 @@
 # Builds the unit tests of crigate's threaded parts with ThreadSanitizer, in a
 # build tree of their own, and runs them: every unit test of policy/ (the
 # decision pipeline, its audit log, the token-use store), policy/cloud (the
-# authorizer, stage and event sink), monitor/ (the watchdog) and cri/ (the
-# peer registry the accept thread shares with grpc's threads).
+# authorizer, stage and event sink), policy/channel (the event spool the
+# watchdog appends to while the channel's thread drains it), monitor/ (the
+# watchdog) and cri/ (the peer registry the accept thread shares with grpc's
+# threads).
 #
 # Usage: scripts/tsan.sh
 #   CRIGATE_TSAN_BUILD_DIR   build tree (default <repo>/build-tsan)
@@ -19,7 +21,7 @@ build_dir=${CRIGATE_TSAN_BUILD_DIR:-$CRIGATE_REPO_ROOT/build-tsan}
 # server in process: the races reported there are inside Debian's
 # uninstrumented gRPC and protobuf, not crigate's threads, so only the
 # watchdog's own tests run here.
-tests=(policy/policy_tests policy/cloud/cloud_tests
+tests=(policy/policy_tests policy/cloud/cloud_tests policy/channel/channel_tests
   "monitor/monitor_tests:WatchdogTest.*:CreateHostWatchdog.*" cri/cri_tests)
 log "building the threaded units with ThreadSanitizer in $build_dir"
 cmake -S "$CRIGATE_REPO_ROOT" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \

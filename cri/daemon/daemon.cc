@@ -217,6 +217,9 @@ base::Status Daemon::Serve() {
               config.backend_endpoint);
   }
   if (watchdog_ && !watchdog_->Start()) log::Error("the monitor could not start its threads");
+  // Last: a retained bundle may arrive at once, and its reload needs every
+  // part built.
+  if (channel_) channel_->Start();
   return base::Status::OK();
 }
 
@@ -300,7 +303,7 @@ base::Status Daemon::BuildChannel() {
   node.id = policy_config.node_id;
   node.mac = policy_config.cloud ? policy_config.cloud->node_mac : cloud::FirstInterfaceMac();
   node.crigate_version = CRIGATE_VERSION;
-  auto started = channel::MqttChannel::Start(
+  auto started = channel::MqttChannel::Create(
       config, std::move(node), std::move(spool).value(), std::move(bundles).value(),
       [this](const channel::BundleOutcome& outcome) { RecordBundle(outcome); },
       [](bool warning, const std::string& message) {

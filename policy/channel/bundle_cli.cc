@@ -103,7 +103,11 @@ int Sign(const std::vector<std::string>& args, std::ostream& out, std::ostream& 
     base::Result<std::vector<std::string>> names = base::ListDirectory(path);
     if (names.ok()) {
       for (const std::string& name : *names) {
-        if (IsKeyName(name)) files.push_back(path + "/" + name);
+        if (!IsKeyName(name)) continue;
+        std::string file = path;
+        file += '/';
+        file += name;
+        files.push_back(std::move(file));
       }
     } else {
       files.push_back(path);

@@ -39,7 +39,7 @@ void InitLibraryOnce() {
 
 }  // namespace
 
-base::Result<std::unique_ptr<MqttChannel>> MqttChannel::Start(
+base::Result<std::unique_ptr<MqttChannel>> MqttChannel::Create(
     ChannelConfig config, NodeFacts node, std::unique_ptr<EventSpool> spool,
     std::unique_ptr<BundleApplier> bundles, OutcomeHook on_outcome, LogHook log) {
   if (!spool || !bundles) return base::Status::Internal("channel started without spool or bundles");
@@ -69,8 +69,11 @@ base::Result<std::unique_ptr<MqttChannel>> MqttChannel::Start(
   if (!channel->Setup()) {
     return base::Status::InvalidArgument("channel: " + channel->stats().last_error);
   }
-  channel->thread_ = std::thread(&MqttChannel::Run, channel.get());
   return channel;
+}
+
+void MqttChannel::Start() {
+  if (!thread_.joinable()) thread_ = std::thread(&MqttChannel::Run, this);
 }
 
 MqttChannel::MqttChannel(ChannelConfig config, NodeFacts node, std::unique_ptr<EventSpool> spool,

@@ -67,14 +67,18 @@ class MqttChannel final {
   // (once per loss, not per retry), refused by the broker. May be empty.
   using LogHook = std::function<void(bool warning, const std::string& message)>;
 
-  // Checks the key and password files (owner, mode), then starts the thread;
-  // it connects in the background, so a broker that is away at start is not
-  // an error.
-  static base::Result<std::unique_ptr<MqttChannel>> Start(ChannelConfig config, NodeFacts node,
-                                                          std::unique_ptr<EventSpool> spool,
-                                                          std::unique_ptr<BundleApplier> bundles,
-                                                          OutcomeHook on_outcome, LogHook log = {});
+  // Checks the key and password files (owner, mode) and sets the client up;
+  // nothing is sent before Start. Post works from here on (it spools).
+  static base::Result<std::unique_ptr<MqttChannel>> Create(ChannelConfig config, NodeFacts node,
+                                                           std::unique_ptr<EventSpool> spool,
+                                                           std::unique_ptr<BundleApplier> bundles,
+                                                           OutcomeHook on_outcome,
+                                                           LogHook log = {});
   ~MqttChannel();
+  // Starts the thread, which connects in the background: a broker that is
+  // away at start is not an error. Bundles are applied from here on, so the
+  // daemon starts the channel once every part a reload touches is built.
+  void Start();
   MqttChannel(const MqttChannel&) = delete;
   MqttChannel& operator=(const MqttChannel&) = delete;
 

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <thread>
 
@@ -347,6 +348,22 @@ TEST_F(ChannelE2E, AfterABrokerRestartItReconnectsAndTheRetainedPolicyStaysInFor
   const std::string log = gate.Log();
   EXPECT_NE(log.find("cloud channel: connection to " + broker_.Address() + " lost"),
             std::string::npos)
+      << log;
+}
+
+TEST_F(ChannelE2E, AGatewayKeyOthersCanReadStopsTheStartWithTheReason) {
+  CrigateProcess::Options options = GateOptions();
+  const std::string original = std::string(std::getenv("CRIGATE_BROKER_PKI")) + "/gw-a.key";
+  const std::string loose = dir_ + "/gw-a.key";
+  WriteFile(loose, ReadFile(original), 0644);
+  const size_t at = options.body.find(original);
+  ASSERT_NE(at, std::string::npos) << options.body;
+  options.body.replace(at, original.size(), loose);
+  CrigateProcess gate(options);
+  EXPECT_FALSE(gate.WaitReady());
+  const std::string log = gate.Log();
+  EXPECT_NE(log.find("channel.key_file: " + loose), std::string::npos) << log;
+  EXPECT_NE(log.find("has mode 0644: group and others must have no access"), std::string::npos)
       << log;
 }
 
