@@ -1,6 +1,9 @@
 // Logging for an operator reading the gateway's log at 3 a.m.: one line per
 // event, "2026-11-26T21:54:19.123Z info  message", to stderr (the service
 // manager keeps it). Thread-safe; each line is written with one write(2).
+// With log.format = "json" (journald, log shippers) each line is one JSON
+// object with the same fields:
+//   {"time":"2026-11-26T21:54:19.123Z","level":"info","message":"..."}
 #pragma once
 
 #include <fmt/format.h>
@@ -11,8 +14,14 @@
 namespace crigate::log {
 
 enum class Level { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
+enum class Format { kText, kJson };
 
 void SetLevel(Level level);
+void SetFormat(Format format);
+// Parses "text", "json"; false on anything else.
+bool ParseFormat(std::string_view text, Format* format);
+// The line Write writes, for a given time (tests).
+std::string FormatLine(std::string_view time, Level level, std::string_view message);
 bool Enabled(Level level);
 // Parses "debug", "info", "warn", "error"; false on anything else.
 bool ParseLevel(std::string_view text, Level* level);

@@ -132,11 +132,16 @@ bool ParseDaemonConfig(const toml::table& root, DaemonConfig* out,
   }
 
   base::TomlFields logs(base::SectionOf(root, "log", *errors), "log", *errors);
-  logs.RejectUnknown({"level"});
+  logs.RejectUnknown({"level", "format"});
   std::string level;
   logs.String("level", level);
   if (!level.empty() && !log::ParseLevel(level, &out->log_level)) {
     logs.Error("level", "must be one of debug, info, warn, error");
+  }
+  std::string format;
+  logs.String("format", format);
+  if (!format.empty() && !log::ParseFormat(format, &out->log_format)) {
+    logs.Error("format", "must be text or json");
   }
   return errors->size() == before;
 }

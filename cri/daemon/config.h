@@ -38,6 +38,7 @@ struct DaemonConfig {
   // its token used up, only for containerd to refuse it.
   int max_message_bytes = 16 << 20;
   log::Level log_level = log::Level::kInfo;
+  log::Format log_format = log::Format::kText;
 };
 
 // Reads and parses a TOML file; nullopt with "path:line:col: ..." in errors.

@@ -81,6 +81,7 @@ int Run(const Args& args) {
     return 2;
   }
   log::SetLevel(settings->daemon.log_level);
+  log::SetFormat(settings->daemon.log_format);
 
   // Signals are taken by sigwait in this thread only; every thread created
   // below inherits the mask.

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "cri_subset.grpc.pb.h"
@@ -42,6 +43,38 @@ TEST_F(FrontEnd, VersionAndStatusMatchContainerd) {
     if (c.type() == "RuntimeReady") runtime_ready = c.status();
   }
   EXPECT_TRUE(runtime_ready);
+}
+
+TEST_F(FrontEnd, WithJsonLogsEveryLineIsAnObjectWithTimeLevelAndMessage) {
+  CrigateProcess::Options options;
+  options.body = "[log]\nformat = \"json\"\nlevel = \"debug\"\n";
+  CrigateProcess gate(options);
+  ASSERT_TRUE(gate.WaitReady()) << gate.Log();
+  CriClient cri(gate.socket());
+  v1::VersionResponse version;
+  ASSERT_TRUE(cri.Version(&version).ok());
+  // A refusal whose reason quotes what the caller sent: a path with a quote.
+  EXPECT_EQ(ProbeRawAs(0, 0, gate.socket(), "/runtime.v1.RuntimeService/Ver\"sion", "").first,
+            static_cast<int>(grpc::StatusCode::UNIMPLEMENTED));
+  ASSERT_EQ(gate.Stop(), 0);
+  std::istringstream lines(gate.Log());
+  int objects = 0;
+  bool listening = false, refusal = false;
+  for (std::string line; std::getline(lines, line);) {
+    nlohmann::json object = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_TRUE(object.is_object()) << line;
+    ASSERT_EQ(object.size(), 3u) << line;
+    EXPECT_TRUE(object["time"].is_string() && object["level"].is_string() &&
+                object["message"].is_string())
+        << line;
+    const std::string message = object["message"];
+    listening = listening || message.find("crigate listening on") == 0;
+    refusal = refusal || message.find("Ver\"sion") != std::string::npos;
+    ++objects;
+  }
+  EXPECT_GT(objects, 2);
+  EXPECT_TRUE(listening) << gate.Log();
+  EXPECT_TRUE(refusal) << gate.Log();
 }
 
 TEST_F(FrontEnd, PullImageFromLocalRegistryThenStatusAndList) {
