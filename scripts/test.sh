@@ -44,7 +44,11 @@ bash "$CRIGATE_SCRIPTS_DIR/registry-up.sh" >/dev/null
 # Exports CRIGATE_SHIM_CONTAINERD_SOCK, _KEY_FILE, _APPROVALS, _REAL, _RUN_DIR.
 shim_env=$(CRIGATE_BUILD_DIR=$build_dir bash "$CRIGATE_SCRIPTS_DIR/shim-up.sh")
 eval "$shim_env"
-# Exports CRIGATE_BROKER_HOST, _PORT, _CA, _PKI, _PREFIX, _CLOUD.
+# Exports CRIGATE_BROKER_HOST, _PORT, _CA, _PKI, _PREFIX, _CLOUD, and with
+# passwords on (a second listener for username/password logins) _PASSWORD_PORT
+# and _PASSWORD_DIR.
+# Exported: the tests restart the broker with the same settings.
+export CRIGATE_BROKER_PASSWORDS=1
 broker_env=$(bash "$CRIGATE_SCRIPTS_DIR/broker-up.sh")
 eval "$broker_env"
 

@@ -367,5 +367,39 @@ TEST_F(ChannelE2E, AGatewayKeyOthersCanReadStopsTheStartWithTheReason) {
       << log;
 }
 
+TEST_F(ChannelE2E, AUsernameAndPasswordLoginGetsBundlesToo) {
+  // scripts/test.sh starts the broker with CRIGATE_BROKER_PASSWORDS=1: a
+  // second TLS listener where a client logs in with a password instead of a
+  // certificate, under the same ACL.
+  const char* port = std::getenv("CRIGATE_BROKER_PASSWORD_PORT");
+  const char* passwords = std::getenv("CRIGATE_BROKER_PASSWORD_DIR");
+  ASSERT_TRUE(port && passwords) << "the broker was started without CRIGATE_BROKER_PASSWORDS=1";
+  CrigateProcess::Options options = GateOptions();
+  options.body =
+      fmt::format(R"([channel]
+enabled = true
+host = "localhost"
+port = {}
+ca_file = "{}"
+username = "{}"
+password_file = "{}/{}"
+reconnect_min_ms = 100
+reconnect_max_ms = 500
+bundle_keys = ["{}/cloud-keys"]
+state_dir = "{}/state"
+)",
+                  port, std::getenv("CRIGATE_BROKER_CA"), kNode, passwords, kNode, dir_, dir_);
+  auto cloud = CloudListening();
+  CrigateProcess gate(options);
+  ASSERT_TRUE(gate.WaitReady()) << gate.Log();
+  ASSERT_TRUE(cloud->WaitFor(broker_.Topic(kNode, "status"), "\"online\"", 1, 15s)) << gate.Log();
+  Push(Sign(1, AllowRegistryBusybox()));
+  EXPECT_EQ(WaitAck(*cloud, "\"applied\"").value("version", 0), 1) << gate.Log();
+  CriClient cri(gate.socket());
+  v1::PullImageResponse pulled;
+  grpc::Status s = cri.PullImage(RegistryBusybox(), &pulled);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+}
+
 }  // namespace
 }  // namespace crigate::test
