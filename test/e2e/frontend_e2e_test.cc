@@ -6,6 +6,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -75,6 +77,66 @@ TEST_F(FrontEnd, WithJsonLogsEveryLineIsAnObjectWithTimeLevelAndMessage) {
   EXPECT_GT(objects, 2);
   EXPECT_TRUE(listening) << gate.Log();
   EXPECT_TRUE(refusal) << gate.Log();
+}
+
+// What kubelet sees while crigate restarts (README, "kubelet and crigate
+// restarts"): callers hammering the socket through a SIGTERM and a new start
+// get an answer or UNAVAILABLE, at once; no call hangs until its deadline,
+// and the same clients are served again once crigate is back.
+TEST_F(FrontEnd, ARestartUnderLoadAnswersEveryCallOrFailsItUnavailableAtOnce) {
+  CrigateProcess gate;
+  ASSERT_TRUE(gate.WaitReady()) << gate.Log();
+  constexpr auto kDeadline = std::chrono::seconds(2);
+  struct Tally {
+    int ok = 0, ok_after_restart = 0, unavailable = 0, other = 0;
+    std::chrono::milliseconds slowest{0};
+    std::string other_reason;
+  };
+  std::atomic<bool> stop{false}, restarted{false};
+  std::vector<Tally> tallies(4);
+  std::vector<std::thread> callers;
+  for (auto& tally : tallies) {
+    callers.emplace_back([&, t = &tally] {
+      CriClient cri(gate.socket(), kDeadline);
+      while (!stop) {
+        const bool after = restarted;
+        const auto start = std::chrono::steady_clock::now();
+        v1::VersionResponse version;
+        v1::ListContainersResponse containers;
+        grpc::Status s = (t->ok % 2 == 0) ? cri.Version(&version) : cri.ListContainers(&containers);
+        const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::steady_clock::now() - start);
+        t->slowest = std::max(t->slowest, took);
+        if (s.ok()) {
+          ++t->ok;
+          if (after) ++t->ok_after_restart;
+        } else if (s.error_code() == grpc::StatusCode::UNAVAILABLE) {
+          ++t->unavailable;
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));  // as a client backs off
+        } else if (t->other++ == 0) {
+          t->other_reason = s.error_message();
+        }
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  ASSERT_EQ(gate.Stop(), 0) << gate.Log();
+  gate.Restart();
+  ASSERT_TRUE(gate.WaitReady()) << gate.Log();
+  restarted = true;
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  stop = true;
+  for (auto& c : callers) c.join();
+
+  int unavailable = 0;
+  for (const Tally& t : tallies) {
+    EXPECT_EQ(t.other, 0) << t.other_reason;
+    EXPECT_GT(t.ok_after_restart, 0) << "a caller was not served again after the restart";
+    // A deadline is 2 s; a call that waited for it would have hung.
+    EXPECT_LT(t.slowest, kDeadline) << "a call took " << t.slowest.count() << " ms";
+    unavailable += t.unavailable;
+  }
+  RecordProperty("unavailable_calls", unavailable);
 }
 
 TEST_F(FrontEnd, PullImageFromLocalRegistryThenStatusAndList) {
