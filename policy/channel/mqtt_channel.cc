@@ -2,8 +2,13 @@
 
 #include <fmt/format.h>
 #include <mosquitto.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <mutex>
 #include <random>
@@ -21,6 +26,8 @@ using std::chrono::milliseconds;
 // broker lost the publish with its session: send it again (the cloud tells
 // a duplicate by its id).
 constexpr std::chrono::seconds kInflightRetry{20};
+// How long the TCP probe before each connection attempt waits for the broker.
+constexpr std::chrono::seconds kConnectTimeout{5};
 
 std::string RandomId() {
   std::random_device rd;
@@ -221,6 +228,18 @@ void MqttChannel::Run() {
       if (stopping_) break;
     }
     if (!socket_open) {
+      // libmosquitto's connect blocks in connect(2): towards a broker whose
+      // route is dead that is the kernel's SYN retries, about two minutes,
+      // and Stop (a drain at SIGTERM) would wait them out. So a TCP probe of
+      // our own, bounded and stoppable, goes first. (mosquitto_connect_async
+      // is no way out in 2.0.11: after a refused connect its loop spins and
+      // never reconnects, seen here.)
+      std::string unreachable;
+      if (!BrokerAnswers(&unreachable)) {
+        if (StopRequested()) break;
+        lost(unreachable);
+        continue;
+      }
       int rc = connected_once ? mosquitto_reconnect(mosq_)
                               : mosquitto_connect(mosq_, config_.host.c_str(), config_.port,
                                                   static_cast<int>(config_.keepalive.count()));
@@ -258,6 +277,46 @@ void MqttChannel::Run() {
   stats_.connected = false;
 }
 
+bool MqttChannel::StopRequested() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stopping_;
+}
+
+bool MqttChannel::BrokerAnswers(std::string* why) const {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  const std::string port = std::to_string(config_.port);
+  if (int rc = getaddrinfo(config_.host.c_str(), port.c_str(), &hints, &found); rc != 0) {
+    *why = fmt::format("cannot resolve {}: {}", config_.host, gai_strerror(rc));
+    return false;
+  }
+  std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> addresses(found, &freeaddrinfo);
+  *why = fmt::format("cannot connect to {}:{}", config_.host, config_.port);
+  for (const addrinfo* a = found; a != nullptr; a = a->ai_next) {
+    int fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) continue;
+    int err = connect(fd, a->ai_addr, a->ai_addrlen) == 0 ? 0 : errno;
+    const auto until = std::chrono::steady_clock::now() + kConnectTimeout;
+    while (err == EINPROGRESS && !StopRequested() && std::chrono::steady_clock::now() < until) {
+      pollfd p{fd, POLLOUT, 0};
+      if (poll(&p, 1, 100) > 0) {
+        socklen_t len = sizeof(err);
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+      }
+    }
+    close(fd);
+    if (err == 0) return true;
+    *why = fmt::format("cannot connect to {}:{}: {}", config_.host, config_.port,
+                       err == EINPROGRESS ? std::string("no answer within ") +
+                                                std::to_string(kConnectTimeout.count()) + " s"
+                                          : base::ErrnoText(err));
+    if (StopRequested()) return false;
+  }
+  return false;
+}
+
 void MqttChannel::PumpEvents() {
   const auto now = std::chrono::steady_clock::now();
   if (inflight_seq_ != 0 && now - inflight_since_ < kInflightRetry) return;
@@ -283,9 +342,19 @@ void MqttChannel::PumpEvents() {
 void MqttChannel::OnConnect(mosquitto* m, void* self_ptr, int rc) {
   auto* self = static_cast<MqttChannel*>(self_ptr);
   if (rc != 0) {
-    std::lock_guard<std::mutex> lock(self->mu_);
-    self->stats_.last_error =
-        fmt::format("broker refused the connection: {}", mosquitto_connack_string(rc));
+    // Said once per outage, with the broker's reason (the loss that follows
+    // would only say the connection was closed).
+    const std::string why =
+        fmt::format("broker {}:{} refused the connection: {}", self->config_.host,
+                    self->config_.port, mosquitto_connack_string(rc));
+    {
+      std::lock_guard<std::mutex> lock(self->mu_);
+      self->stats_.last_error = why;
+    }
+    if (!self->reported_loss_) {
+      self->reported_loss_ = true;
+      self->Note(true, why);
+    }
     return;  // the loop sees the broker close the connection and backs off
   }
   self->session_ = true;

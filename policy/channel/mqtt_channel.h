@@ -106,6 +106,10 @@ class MqttChannel final {
   void Publish(const std::string& topic, const std::string& payload, bool retain);
   std::string StatusPayload(const char* state, const char* reason) const;
   void WaitBackoff(std::chrono::milliseconds delay);
+  bool StopRequested() const;
+  // A TCP connection to the broker succeeds within kConnectTimeout (and is
+  // closed again); false with *why on refusal, timeout, or Stop.
+  bool BrokerAnswers(std::string* why) const;
 
   // libmosquitto's callbacks, on the channel's thread.
   static void OnConnect(mosquitto* m, void* self, int rc);

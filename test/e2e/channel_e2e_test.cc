@@ -2,9 +2,13 @@
 // certificates and the per-gateway ACL (scripts/broker-up.sh), the real
 // crigate as gateway gw-a, and Mosquitto's own clients as the cloud and as
 // a second gateway, gw-b. Decisions are checked by asking containerd.
+#include <arpa/inet.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -33,7 +37,7 @@ class ChannelE2E : public ::testing::Test {
     auto broker = Broker::FromEnv(&why);
     ASSERT_TRUE(broker) << why;
     broker_ = std::move(*broker);
-    broker_.Reset(kNode);
+    ASSERT_TRUE(broker_.Reset(kNode, &why)) << why;
     dir_ = ScratchDir();
     ASSERT_EQ(mkdir((dir_ + "/cloud-keys").c_str(), 0755), 0);
     ASSERT_EQ(mkdir((dir_ + "/token-keys").c_str(), 0755), 0);
@@ -100,6 +104,13 @@ class ChannelE2E : public ::testing::Test {
     for (const auto& id : sessions_) broker_.EndSession(broker_.cloud(), id);
   }
 
+  // Waits for crigate's count-th "online" (Reset cleared the retained
+  // status): from then on the cloud's subscription sees every ack.
+  void WaitOnline(const Subscriber& cloud, size_t count = 1) {
+    ASSERT_TRUE(cloud.WaitFor(broker_.Topic(kNode, "status"), "\"online\"", count, 15s))
+        << cloud.Log();
+  }
+
   // The last ack's JSON once one contains needle.
   json WaitAck(const Subscriber& cloud, const std::string& needle, size_t count = 1) {
     const std::string topic = broker_.Topic(kNode, "policy/ack");
@@ -142,8 +153,7 @@ TEST_F(ChannelE2E, APushedBundleTurnsADeniedPullIntoAnAllowedOneWithNoCallDroppe
   auto cloud = CloudListening();
   CrigateProcess gate(GateOptions());
   ASSERT_TRUE(gate.WaitReady()) << gate.Log();
-  ASSERT_TRUE(cloud->WaitFor(broker_.Topic(kNode, "status"), "\"online\"", 1, 15s))
-      << gate.Log() << cloud->Log();
+  WaitOnline(*cloud);
 
   CriClient cri(gate.socket());
   v1::PullImageResponse pulled;
@@ -208,6 +218,7 @@ TEST_F(ChannelE2E, ATamperedBundleIsRefusedAndThePolicyStays) {
   auto cloud = CloudListening();
   CrigateProcess gate(GateOptions());
   ASSERT_TRUE(gate.WaitReady()) << gate.Log();
+  WaitOnline(*cloud);
   Push(Sign(1, AllowRegistryBusybox()));
   ASSERT_EQ(WaitAck(*cloud, "\"applied\"").value("version", 0), 1);
 
@@ -246,6 +257,7 @@ TEST_F(ChannelE2E, ABundleSignedByAnUnknownKeyIsRefused) {
   auto cloud = CloudListening();
   CrigateProcess gate(GateOptions());
   ASSERT_TRUE(gate.WaitReady()) << gate.Log();
+  WaitOnline(*cloud);
   ASSERT_TRUE(Keygen("stranger"));
   Push(Sign(1, AllowRegistryBusybox(), "stranger"));
   json ack = WaitAck(*cloud, "\"refused\"");
@@ -262,6 +274,7 @@ TEST_F(ChannelE2E, ARollbackIsRefusedAlsoAfterARestart) {
   auto cloud = CloudListening();
   CrigateProcess gate(GateOptions());
   ASSERT_TRUE(gate.WaitReady()) << gate.Log();
+  WaitOnline(*cloud);
   const std::string old_bundle = Sign(1, "# v1: nothing allowed\n");
   Push(old_bundle);
   ASSERT_EQ(WaitAck(*cloud, "\"applied\"").value("version", 0), 1);
@@ -278,6 +291,7 @@ TEST_F(ChannelE2E, ARollbackIsRefusedAlsoAfterARestart) {
   gate.Stop();
   gate.Restart();
   ASSERT_TRUE(gate.WaitReady()) << gate.Log();
+  WaitOnline(*cloud, 2);
   // At reconnect the broker hands over the retained (old) bundle again.
   ack = WaitAck(*cloud, "\"refused\"", 2);
   EXPECT_EQ(ack.value("in_force", 0), 2) << ack.dump();
@@ -328,7 +342,7 @@ TEST_F(ChannelE2E, AfterABrokerRestartItReconnectsAndTheRetainedPolicyStaysInFor
   auto cloud = CloudListening(/*persistent=*/true);
   CrigateProcess gate(GateOptions());
   ASSERT_TRUE(gate.WaitReady()) << gate.Log();
-  ASSERT_TRUE(cloud->WaitFor(broker_.Topic(kNode, "status"), "\"online\"", 1, 15s)) << gate.Log();
+  WaitOnline(*cloud);
   Push(Sign(1, AllowRegistryBusybox()));
   ASSERT_EQ(WaitAck(*cloud, "\"applied\"").value("version", 0), 1);
 
@@ -392,13 +406,54 @@ state_dir = "{}/state"
   auto cloud = CloudListening();
   CrigateProcess gate(options);
   ASSERT_TRUE(gate.WaitReady()) << gate.Log();
-  ASSERT_TRUE(cloud->WaitFor(broker_.Topic(kNode, "status"), "\"online\"", 1, 15s)) << gate.Log();
+  WaitOnline(*cloud);
   Push(Sign(1, AllowRegistryBusybox()));
   EXPECT_EQ(WaitAck(*cloud, "\"applied\"").value("version", 0), 1) << gate.Log();
   CriClient cri(gate.socket());
   v1::PullImageResponse pulled;
   grpc::Status s = cri.PullImage(RegistryBusybox(), &pulled);
   EXPECT_TRUE(s.ok()) << s.error_message();
+}
+
+TEST_F(ChannelE2E, ABrokerThatNeverAnswersHoldsUpNeitherTheStartNorASigterm) {
+  // A loopback port whose listener never accepts and whose accept queue is
+  // full: the kernel drops crigate's SYN, as a broker behind a dead route
+  // would (a blocking connect waits out the kernel's SYN retries, about two
+  // minutes); and were a connection taken, nothing would answer TLS.
+  int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(listen(listener, 0), 0);
+  ASSERT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  std::vector<int> fillers;
+  for (int i = 0; i < 4; ++i) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    (void)connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    fillers.push_back(fd);
+  }
+  CrigateProcess::Options options = GateOptions();
+  const std::string port_line =
+      "port = " + broker_.Address().substr(broker_.Address().rfind(':') + 1);
+  const size_t at = options.body.find(port_line);
+  ASSERT_NE(at, std::string::npos) << options.body;
+  options.body.replace(at, port_line.size(), "port = " + std::to_string(ntohs(addr.sin_port)));
+  CrigateProcess gate(options);
+  ASSERT_TRUE(gate.WaitReady()) << gate.Log();
+  // Calls are served while the channel waits for its broker.
+  CriClient cri(gate.socket());
+  v1::VersionResponse version;
+  EXPECT_TRUE(cri.Version(&version).ok());
+  std::this_thread::sleep_for(300ms);  // the connection attempt is under way
+  // A hang, not a speed: a blocking TLS handshake would never return.
+  const int status = gate.StopWithin(15s);
+  EXPECT_NE(status, -1) << "crigate did not exit within 15 s of SIGTERM\n" << gate.Log();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << gate.Log();
+  for (int fd : fillers) close(fd);
+  close(listener);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -105,6 +106,9 @@ CrigateProcess::~CrigateProcess() {
 void CrigateProcess::Spawn() {
   pid_ = fork();
   if (pid_ == 0) {
+    // A test run that is killed (a timeout) takes its crigate with it: a
+    // stray one would hold sockets, sessions and client ids the next run uses.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     int log = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     dup2(log, STDERR_FILENO);
     dup2(log, STDOUT_FILENO);
@@ -144,6 +148,22 @@ int CrigateProcess::Stop() {
   kill(pid_, SIGTERM);
   int status = -1;
   waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return status;
+}
+
+int CrigateProcess::StopWithin(std::chrono::milliseconds limit) {
+  if (pid_ <= 0) return -1;
+  kill(pid_, SIGTERM);
+  const auto until = std::chrono::steady_clock::now() + limit;
+  int status = -1;
+  while (waitpid(pid_, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > until) {
+      Kill();
+      return -1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   pid_ = -1;
   return status;
 }

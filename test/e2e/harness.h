@@ -55,6 +55,8 @@ class CrigateProcess {
   bool WaitReady();
   // SIGTERM and wait; returns the exit status as from waitpid, or -1.
   int Stop();
+  // SIGTERM and wait up to limit; -1 (and SIGKILL) when it has not exited.
+  int StopWithin(std::chrono::milliseconds limit);
   // SIGKILL and reap: a crash, with no chance to clean up.
   void Kill();
   // Starts it again with the same config (e.g. after Stop()).
