@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -73,9 +74,17 @@ Ran Broker::Publish(const std::string& identity, const std::string& topic,
   return ran;
 }
 
-void Broker::Reset(const std::string& node) const {
-  Publish(cloud_, Topic(node, "policy"), "", /*retain=*/true);
+bool Broker::Reset(const std::string& node, std::string* why) const {
+  for (const auto& [identity, leaf] : {std::pair<std::string, const char*>{cloud_, "policy"},
+                                       std::pair<std::string, const char*>{node, "status"}}) {
+    Ran cleared = Publish(identity, Topic(node, leaf), "", /*retain=*/true);
+    if (cleared.code != 0) {
+      *why = "clearing the retained " + Topic(node, leaf) + " failed: " + cleared.err;
+      return false;
+    }
+  }
   EndSession(node, node);
+  return true;
 }
 
 void Broker::EndSession(const std::string& identity, const std::string& client_id) const {
@@ -133,6 +142,7 @@ Subscriber::Subscriber(const Broker& broker, const std::string& identity,
   }
   pid_ = fork();
   if (pid_ == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlives a killed test run
     FILE* out = freopen(out_.c_str(), "w", stdout);
     FILE* err = freopen(err_.c_str(), "w", stderr);
     (void)out;

@@ -32,9 +32,10 @@ class Broker {
   // mosquitto_pub as identity, QoS 1; payload from a file (bundles are long).
   Ran Publish(const std::string& identity, const std::string& topic, const std::string& payload,
               bool retain) const;
-  // Forgets what earlier tests left for node: its retained bundle, and its
-  // persistent session with any queued messages.
-  void Reset(const std::string& node) const;
+  // Forgets what earlier tests left for node: its retained bundle and
+  // status, and its persistent session with any queued messages.
+  // False with *why when the broker did not take it.
+  bool Reset(const std::string& node, std::string* why) const;
   // Ends the persistent session client_id left (a clean-session connection).
   void EndSession(const std::string& identity, const std::string& client_id) const;
   // scripts/broker-down.sh / broker-up.sh; persistence keeps retained

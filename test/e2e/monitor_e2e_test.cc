@@ -346,7 +346,7 @@ class MonitorChannel : public Monitor {
     auto broker = Broker::FromEnv(&why);
     ASSERT_TRUE(broker) << why;
     broker_ = std::move(*broker);
-    broker_.Reset(kNode);
+    ASSERT_TRUE(broker_.Reset(kNode, &why)) << why;
     dir_ = ScratchDir();
     ASSERT_EQ(mkdir((dir_ + "/cloud-keys").c_str(), 0755), 0);
     Ran keygen = RunProgram({CrigateBinary(), "token", "keygen", "--type", "ed25519", "--out",
