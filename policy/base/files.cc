@@ -10,6 +10,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <memory>
+#include <optional>
+
+#include "policy/base/text.h"
 
 namespace crigate::base {
 namespace {
@@ -167,6 +170,66 @@ Result<Secret> ReadSecretFile(const std::string& path, SecretRules rules) {
     got += static_cast<size_t>(n);
   }
   return secret;
+}
+
+Status WriteFileAtomicallyAt(int dir_fd, const std::string& dir, const std::string& name,
+                             std::string_view bytes, mode_t mode) {
+  const std::string tmp = name + ".tmp";
+  const std::string tmp_path = dir + "/" + tmp;
+  const int fd = openat(dir_fd, tmp.c_str(),
+                        O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, mode);
+  if (fd < 0) return Status::Internal(tmp_path + ": cannot create: " + ErrnoText(errno));
+  int err = 0;
+  for (std::string_view rest = bytes; err == 0 && !rest.empty();) {
+    const ssize_t n = write(fd, rest.data(), rest.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      err = n < 0 ? errno : EIO;
+    } else {
+      rest.remove_prefix(static_cast<size_t>(n));
+    }
+  }
+  // umask narrows what open(2) creates; the file's mode is the caller's.
+  if (err == 0 && fchmod(fd, mode) != 0) err = errno;
+  if (err == 0 && fsync(fd) != 0) err = errno;
+  if (close(fd) != 0 && err == 0) err = errno;
+  if (err != 0) {
+    (void)unlinkat(dir_fd, tmp.c_str(), 0);
+    return Status::Internal(tmp_path + ": cannot write: " + ErrnoText(err));
+  }
+  if (renameat(dir_fd, tmp.c_str(), dir_fd, name.c_str()) != 0) {
+    err = errno;
+    (void)unlinkat(dir_fd, tmp.c_str(), 0);
+    return Status::Internal(tmp_path + ": cannot rename to " + name + ": " + ErrnoText(err));
+  }
+  if (fsync(dir_fd) != 0) {
+    return Status::Internal(dir + ": cannot sync the directory: " + ErrnoText(errno));
+  }
+  return Status::OK();
+}
+
+Status WriteFileAtomically(const std::string& path, std::string_view bytes, mode_t mode) {
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "."
+                          : slash == 0               ? "/"
+                                                     : path.substr(0, slash);
+  const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+  Fd dir_fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir_fd.get() < 0) return Status::Internal(dir + ": cannot open: " + ErrnoText(errno));
+  return WriteFileAtomicallyAt(dir_fd.get(), dir, name, bytes, mode);
+}
+
+Result<uint64_t> ReadDecimalFile(const std::string& path, size_t max_bytes) {
+  ReadLimits limits;
+  limits.max_bytes = max_bytes;
+  limits.follow_symlinks = false;
+  Result<std::string> text = ReadBoundedFile(path, limits);
+  if (!text.ok()) return text.status();
+  std::string_view digits = *text;
+  if (EndsWith(digits, "\n")) digits.remove_suffix(1);
+  std::optional<uint64_t> value = ParseDecimal(digits);
+  if (!value) return Status::InvalidArgument(path + ": not a whole decimal number");
+  return *value;
 }
 
 }  // namespace crigate::base

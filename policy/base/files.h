@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "policy/base/status.h"
@@ -70,5 +72,21 @@ struct SecretRules {
 // PERMISSION_DENIED for owner and mode, INVALID_ARGUMENT for type and size,
 // NOT_FOUND when it cannot be read; the message names the path and the fix.
 Result<Secret> ReadSecretFile(const std::string& path, SecretRules rules = {});
+
+// Replaces dir/name with bytes, durably: dir/name.tmp is written with mode
+// (umask does not narrow it; a symlink there is refused), fsync'ed, renamed
+// over dir/name, and then the directory is fsync'ed. On any failure the
+// .tmp file is removed and the old dir/name stays. INTERNAL with the path
+// and errno text. dir_fd is the directory, open; dir names it in messages.
+Status WriteFileAtomicallyAt(int dir_fd, const std::string& dir, const std::string& name,
+                             std::string_view bytes, mode_t mode);
+// The same for a path: its directory is opened for the call.
+Status WriteFileAtomically(const std::string& path, std::string_view bytes, mode_t mode);
+
+// A file holding one whole decimal number, with an optional final newline:
+// a counter or a version crigate keeps. NOT_FOUND when it cannot be read,
+// INVALID_ARGUMENT (naming the path) when it holds anything else or a value
+// beyond uint64. Symlinks are refused.
+Result<uint64_t> ReadDecimalFile(const std::string& path, size_t max_bytes = 64);
 
 }  // namespace crigate::base

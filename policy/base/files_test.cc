@@ -105,5 +105,35 @@ TEST(Secret, MovingLeavesNothingBehind) {
   EXPECT_EQ(c.bytes().size(), 40u);
 }
 
+TEST_F(Files, WriteFileAtomicallyReplacesWithTheModeAskedAndLeavesNoTmp) {
+  const std::string path = Write("state", "old");
+  const mode_t old_mask = umask(077);  // the mode is the caller's, not the umask's
+  Status written = WriteFileAtomically(path, "new\n", 0644);
+  umask(old_mask);
+  ASSERT_TRUE(written.ok()) << written.message();
+  EXPECT_EQ(*ReadBoundedFile(path), "new\n");
+  struct stat st {};
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0644u);
+  EXPECT_NE(access((path + ".tmp").c_str(), F_OK), 0);
+}
+
+TEST_F(Files, WriteFileAtomicallyIntoAMissingDirectoryFailsNamingIt) {
+  Status written = WriteFileAtomically(dir_ + "/gone/state", "x", 0600);
+  EXPECT_EQ(written.code(), Code::INTERNAL);
+  EXPECT_NE(written.message().find(dir_ + "/gone: cannot open"), std::string::npos)
+      << written.message();
+}
+
+TEST_F(Files, ReadDecimalFileTakesOneWholeNumber) {
+  EXPECT_EQ(*ReadDecimalFile(Write("a", "42\n")), 42u);
+  EXPECT_EQ(*ReadDecimalFile(Write("b", "18446744073709551615")), UINT64_MAX);
+  for (const char* bad : {"", "\n", "4 2", " 42", "+42", "-1", "42\n\n", "18446744073709551616"}) {
+    Result<uint64_t> r = ReadDecimalFile(Write("c", bad));
+    EXPECT_EQ(r.code(), Code::INVALID_ARGUMENT) << "'" << bad << "'";
+  }
+  EXPECT_EQ(ReadDecimalFile(dir_ + "/absent").code(), Code::NOT_FOUND);
+}
+
 }  // namespace
 }  // namespace crigate::base

@@ -2,6 +2,9 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -38,6 +41,25 @@ inline std::string Printable(std::string_view raw, size_t max_bytes) {
   }
   if (raw.size() > max_bytes) out += "...";
   return out;
+}
+
+// A whole decimal number: digits only, at least one, within uint64;
+// nullopt otherwise (a sign, a space, an overflow).
+inline std::optional<uint64_t> ParseDecimal(std::string_view digits) {
+  if (digits.empty()) return std::nullopt;
+  uint64_t value = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return std::nullopt;
+    const auto digit = static_cast<uint64_t>(c - '0');
+    if (value > (std::numeric_limits<uint64_t>::max() - digit) / 10) return std::nullopt;
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
+// text ends with suffix.
+inline bool EndsWith(std::string_view text, std::string_view suffix) {
+  return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
 }
 
 }  // namespace crigate::base

@@ -29,12 +29,6 @@ base::Status Malformed(std::string reason) {
   return base::Status::InvalidArgument("bundle " + std::move(reason));
 }
 
-std::string DirOf(const std::string& path) {
-  size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  return slash == 0 ? "/" : path.substr(0, slash);
-}
-
 // A kid becomes a file name: no path, no hidden file, nothing a shell or a
 // log would mangle.
 bool SafeKid(const std::string& kid) {
@@ -148,13 +142,6 @@ std::optional<std::string> ReadIfPresent(const std::string& path) {
   return std::move(text).value();
 }
 
-bool IsKeyFile(const std::string& name) {
-  auto ends = [&](std::string_view s) {
-    return name.size() > s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0;
-  };
-  return ends(".pub") || ends(".pem");
-}
-
 }  // namespace
 
 const char* KindName(BundleOutcome::Kind kind) {
@@ -194,45 +181,6 @@ std::string BundlePayload(const BundleContent& c) {
   return payload.dump();
 }
 
-base::Status WriteFileAtomically(const std::string& path, std::string_view bytes,
-                                 bool world_readable) {
-  const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-                  world_readable ? 0644 : 0600);
-  if (fd < 0) return Errno("cannot create", tmp);
-  size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      base::Status s = Errno("cannot write", tmp);
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return s;
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fchmod(fd, world_readable ? 0644 : 0600) != 0 || ::fsync(fd) != 0) {
-    base::Status s = Errno("cannot sync", tmp);
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    return s;
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    base::Status s = Errno("cannot rename into place", path);
-    ::unlink(tmp.c_str());
-    return s;
-  }
-  const std::string dir = DirOf(path);
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) return Errno("cannot open directory", dir);
-  int rc = ::fsync(dfd);
-  ::close(dfd);
-  if (rc != 0) return Errno("cannot sync directory", dir);
-  return base::Status::OK();
-}
-
 base::Result<std::unique_ptr<BundleApplier>> BundleApplier::Open(
     BundleTargets targets, std::shared_ptr<const policy::KeySet> keys, Reload reload) {
   if (!keys || keys->keys().empty()) {
@@ -242,14 +190,9 @@ base::Result<std::unique_ptr<BundleApplier>> BundleApplier::Open(
     return Errno("cannot create", targets.state_dir);
   }
   uint64_t version = 0;
-  base::Result<std::string> text = base::ReadBoundedFile(VersionPath(targets), {64, false});
-  if (text.ok()) {
-    std::string digits = text.value();
-    while (!digits.empty() && (digits.back() == '\n' || digits.back() == ' ')) digits.pop_back();
-    char* end = nullptr;
-    errno = 0;
-    unsigned long long v = std::strtoull(digits.c_str(), &end, 10);
-    if (digits.empty() || errno != 0 || end != digits.c_str() + digits.size() || v > kMaxVersion) {
+  base::Result<uint64_t> kept = base::ReadDecimalFile(VersionPath(targets));
+  if (kept.ok() || kept.code() == base::Code::INVALID_ARGUMENT) {
+    if (!kept.ok() || *kept > kMaxVersion) {
       // Refusing to start is safer than forgetting the version: a forgotten
       // version would let an old bundle roll the policy back.
       return base::Status::InvalidArgument(
@@ -257,10 +200,9 @@ base::Result<std::unique_ptr<BundleApplier>> BundleApplier::Open(
                       "version the cloud sends next)",
                       VersionPath(targets)));
     }
-    version = v;
-  } else if (text.code() != base::Code::NOT_FOUND ||
-             ::access(VersionPath(targets).c_str(), F_OK) == 0) {
-    return text.status();
+    version = *kept;
+  } else if (::access(VersionPath(targets).c_str(), F_OK) == 0) {
+    return kept.status();  // there, and unreadable
   }
   return std::unique_ptr<BundleApplier>(
       new BundleApplier(std::move(targets), std::move(keys), std::move(reload), version));
@@ -308,8 +250,8 @@ BundleOutcome BundleApplier::Offer(std::string_view message) {
     version_.store(content->version);
     out.in_force = content->version;
     out.kind = BundleOutcome::Kind::kApplied;
-    base::Status kept =
-        WriteFileAtomically(VersionPath(targets_), std::to_string(content->version) + "\n");
+    base::Status kept = base::WriteFileAtomically(VersionPath(targets_),
+                                                  std::to_string(content->version) + "\n", 0600);
     if (!kept.ok()) {
       // In force, but a restart would not remember it: say so in the ack.
       out.reason = "applied, but the version was not saved: " + kept.message();
@@ -332,7 +274,7 @@ base::Status BundleApplier::Apply(const BundleContent& content) {
     base::Result<std::vector<std::string>> names = base::ListDirectory(targets_.token_keys_dir);
     if (!names.ok()) return names.status();
     for (const std::string& name : *names) {
-      if (!IsKeyFile(name)) continue;
+      if (!policy::IsKeyFileName(name)) continue;
       if (auto bytes = ReadIfPresent(targets_.token_keys_dir + "/" + name)) {
         previous.keys.emplace(name, std::move(*bytes));
       }
@@ -346,7 +288,7 @@ base::Status BundleApplier::Apply(const BundleContent& content) {
   auto restore = [&] {
     if (content.trust_store) {
       if (previous.trust_store) {
-        (void)WriteFileAtomically(targets_.trust_store_path, *previous.trust_store, true);
+        (void)base::WriteFileAtomically(targets_.trust_store_path, *previous.trust_store, 0644);
       } else {
         ::unlink(targets_.trust_store_path.c_str());
       }
@@ -358,18 +300,18 @@ base::Status BundleApplier::Apply(const BundleContent& content) {
         }
       }
       for (const auto& [name, bytes] : previous.keys) {
-        (void)WriteFileAtomically(targets_.token_keys_dir + "/" + name, bytes, true);
+        (void)base::WriteFileAtomically(targets_.token_keys_dir + "/" + name, bytes, 0644);
       }
     }
   };
 
   base::Status written;
   if (content.trust_store) {
-    written = WriteFileAtomically(targets_.trust_store_path, *content.trust_store, true);
+    written = base::WriteFileAtomically(targets_.trust_store_path, *content.trust_store, 0644);
   }
   if (written.ok() && content.token_keys) {
     for (const auto& [kid, pem] : *content.token_keys) {
-      written = WriteFileAtomically(targets_.token_keys_dir + "/" + kid + ".pub", pem, true);
+      written = base::WriteFileAtomically(targets_.token_keys_dir + "/" + kid + ".pub", pem, 0644);
       if (!written.ok()) break;
     }
     if (written.ok()) {

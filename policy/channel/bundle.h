@@ -113,9 +113,4 @@ class BundleApplier final {
   std::atomic<uint64_t> version_;  // written only by Offer's thread
 };
 
-// Writes bytes to path through path.tmp + fsync + rename + fsync of the
-// directory, mode 0600 (0644 with world_readable).
-base::Status WriteFileAtomically(const std::string& path, std::string_view bytes,
-                                 bool world_readable = false);
-
 }  // namespace crigate::channel

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "policy/base/files.h"
+#include "policy/base/text.h"
 
 namespace crigate::channel {
 namespace {
@@ -28,60 +29,27 @@ constexpr uint64_t kSeqBlock = 1024;
 // The last seq Append hands out, so that reserving a block cannot overflow.
 constexpr uint64_t kLastSeq = std::numeric_limits<uint64_t>::max() - kSeqBlock;
 
-bool EndsWith(std::string_view text, std::string_view suffix) {
-  return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
-}
-
 std::string EventName(uint64_t seq) { return fmt::format("{:020}{}", seq, kEventSuffix); }
-
-// Decimal digits only, without overflow; nullopt otherwise.
-std::optional<uint64_t> ParseDecimal(std::string_view digits) {
-  if (digits.empty()) return std::nullopt;
-  uint64_t value = 0;
-  for (char c : digits) {
-    if (c < '0' || c > '9') return std::nullopt;
-    const auto digit = static_cast<uint64_t>(c - '0');
-    if (value > (std::numeric_limits<uint64_t>::max() - digit) / 10) return std::nullopt;
-    value = value * 10 + digit;
-  }
-  return value;
-}
 
 // The seq of an event file's name: exactly 20 digits + ".json".
 std::optional<uint64_t> ParseEventName(std::string_view name) {
-  if (name.size() != kSeqDigits + kEventSuffix.size() || !EndsWith(name, kEventSuffix)) {
+  if (name.size() != kSeqDigits + kEventSuffix.size() || !base::EndsWith(name, kEventSuffix)) {
     return std::nullopt;
   }
-  return ParseDecimal(name.substr(0, kSeqDigits));
+  return base::ParseDecimal(name.substr(0, kSeqDigits));
 }
 
-// A counter file's value: decimal text with an optional final newline.
+// A counter file's value; nullopt when it is absent or unreadable.
 std::optional<uint64_t> ReadCounter(const std::string& path) {
-  base::ReadLimits limits;
-  limits.max_bytes = 32;
-  limits.follow_symlinks = false;
-  auto text = base::ReadBoundedFile(path, limits);
-  if (!text.ok()) return std::nullopt;
-  std::string_view digits = *text;
-  if (EndsWith(digits, "\n")) digits.remove_suffix(1);
-  return ParseDecimal(digits);
+  base::Result<uint64_t> value = base::ReadDecimalFile(path, 32);
+  if (!value.ok()) return std::nullopt;
+  return *value;
 }
 
 uint64_t NowMicros() {
   const auto since_epoch = std::chrono::system_clock::now().time_since_epoch();
   const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(since_epoch).count();
   return micros > 0 ? static_cast<uint64_t>(micros) : 1;
-}
-
-// errno, or 0 when all of bytes went to fd.
-int WriteAll(int fd, std::string_view bytes) {
-  while (!bytes.empty()) {
-    const ssize_t n = write(fd, bytes.data(), bytes.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return errno;
-    bytes.remove_prefix(static_cast<size_t>(n));
-  }
-  return 0;
 }
 
 // Errors that are the process's state, not the file's: the file is kept.
@@ -156,7 +124,7 @@ base::Status EventSpool::LoadLocked() {
   uint64_t malformed = 0;
   std::vector<uint64_t> seqs;
   for (const std::string& name : *names) {
-    if (EndsWith(name, kTmpSuffix)) {
+    if (base::EndsWith(name, kTmpSuffix)) {
       // A crash mid-write: its Append never returned OK, so nothing is lost.
       (void)unlinkat(dir_.get(), name.c_str(), 0);
       continue;
@@ -169,7 +137,7 @@ base::Status EventSpool::LoadLocked() {
       floor = ReadCounter(PathOf(name));
       continue;
     }
-    if (!EndsWith(name, kEventSuffix)) continue;  // not the spool's
+    if (!base::EndsWith(name, kEventSuffix)) continue;  // not the spool's
     const std::optional<uint64_t> seq = ParseEventName(name);
     struct stat st {};
     const bool fits = fstatat(dir_.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
@@ -284,30 +252,7 @@ SpoolStats EventSpool::stats() const {
 }
 
 base::Status EventSpool::WriteAtomicallyLocked(const std::string& name, std::string_view bytes) {
-  const std::string tmp = name + std::string(kTmpSuffix);
-  const int fd = openat(dir_.get(), tmp.c_str(),
-                        O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
-  if (fd < 0) {
-    return base::Status::Internal(PathOf(tmp) + ": cannot create: " + base::ErrnoText(errno));
-  }
-  int err = WriteAll(fd, bytes);
-  if (err == 0 && fsync(fd) != 0) err = errno;
-  if (close(fd) != 0 && err == 0) err = errno;
-  if (err != 0) {
-    (void)unlinkat(dir_.get(), tmp.c_str(), 0);
-    return base::Status::Internal(PathOf(tmp) + ": cannot write: " + base::ErrnoText(err));
-  }
-  if (renameat(dir_.get(), tmp.c_str(), dir_.get(), name.c_str()) != 0) {
-    err = errno;
-    (void)unlinkat(dir_.get(), tmp.c_str(), 0);
-    return base::Status::Internal(PathOf(tmp) + ": cannot rename to " + name + ": " +
-                                  base::ErrnoText(err));
-  }
-  if (fsync(dir_.get()) != 0) {
-    return base::Status::Internal(options_.dir +
-                                  ": cannot sync the directory: " + base::ErrnoText(errno));
-  }
-  return base::Status::OK();
+  return base::WriteFileAtomicallyAt(dir_.get(), options_.dir, name, bytes, 0600);
 }
 
 void EventSpool::DropOldestLocked() {
