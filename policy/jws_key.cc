@@ -224,6 +224,10 @@ Result<std::string> JwsKey::PrivatePem() const {
   return BioText(bio.get());
 }
 
+bool IsKeyFileName(std::string_view name) {
+  return !name.empty() && name[0] != '.' && (HasSuffix(name, ".pem") || HasSuffix(name, ".pub"));
+}
+
 std::string KidFromPath(std::string_view path) {
   size_t slash = path.rfind('/');
   std::string_view name = slash == std::string_view::npos ? path : path.substr(slash + 1);
@@ -263,8 +267,7 @@ std::shared_ptr<const KeySet> KeySet::Load(const std::vector<std::string>& paths
         continue;
       }
       for (const std::string& name : *names) {
-        if (name[0] == '.') continue;
-        if (HasSuffix(name, ".pem") || HasSuffix(name, ".pub")) {
+        if (IsKeyFileName(name)) {
           files.push_back(path);
           files.back().append(HasSuffix(path, "/") ? "" : "/").append(name);
         }

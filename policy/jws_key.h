@@ -81,4 +81,7 @@ class KeySet final {
 // "dir/edge-2026.pub" -> "edge-2026".
 std::string KidFromPath(std::string_view path);
 
+// A name KeySet::Load takes from a directory: *.pem or *.pub, not hidden.
+bool IsKeyFileName(std::string_view name);
+
 }  // namespace crigate::policy

@@ -21,6 +21,7 @@
 #include "policy/base/duration.h"
 #include "policy/base/files.h"
 #include "policy/base/text.h"
+#include "policy/cli_flags.h"
 #include "policy/image_ref.h"
 #include "policy/jws_key.h"
 #include "policy/policy_config.h"
@@ -36,57 +37,6 @@ constexpr char kUsage[] =
     "                            [--max-ttl D] TOKEN|-\n"
     "       crigate token keygen --type ed25519|p256 --out PREFIX\n";
 
-struct Parsed {
-  std::map<std::string, std::string> flags;
-  std::vector<std::string> positional;
-};
-
-// --name value or --name=value; only the flags in known.
-std::optional<Parsed> ParseFlags(const std::vector<std::string>& args,
-                                 const std::set<std::string>& known, std::ostream& err) {
-  Parsed parsed;
-  for (size_t i = 1; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    if (arg.rfind("--", 0) != 0 || arg == "--") {
-      parsed.positional.push_back(arg);
-      continue;
-    }
-    std::string name = arg.substr(2), value;
-    if (size_t eq = name.find('='); eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-    } else if (i + 1 < args.size()) {
-      value = args[++i];
-    } else {
-      err << "crigate token: --" << name << " needs a value\n";
-      return std::nullopt;
-    }
-    if (!known.count(name)) {
-      err << "crigate token: unknown option --" << name << "\n";
-      return std::nullopt;
-    }
-    parsed.flags[name] = value;
-  }
-  return parsed;
-}
-
-std::vector<std::string> SplitComma(const std::string& text) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  for (;;) {
-    size_t comma = text.find(',', start);
-    std::string item = text.substr(start, comma - start);
-    if (!item.empty()) out.push_back(item);
-    if (comma == std::string::npos) return out;
-    start = comma + 1;
-  }
-}
-
-std::string Flag(const Parsed& p, const std::string& name, const std::string& fallback = {}) {
-  auto it = p.flags.find(name);
-  return it == p.flags.end() ? fallback : it->second;
-}
-
 // An image claim: a normalised reference or a bare digest.
 std::optional<std::string> ImageClaim(const std::string& text, std::ostream& err) {
   if (IsDigest(text)) return text;
@@ -100,10 +50,11 @@ std::optional<std::string> ImageClaim(const std::string& text, std::ostream& err
 
 int Issue(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
           const base::Clock& clock) {
-  auto p = ParseFlags(args, {"key", "sub", "act", "img", "node", "ttl", "jti", "kid"}, err);
+  auto p = ParseCliFlags(args, {"key", "sub", "act", "img", "node", "ttl", "jti", "kid"},
+                         "crigate token", err);
   if (!p) return 2;
   for (const char* required : {"key", "sub", "act"}) {
-    if (Flag(*p, required).empty()) {
+    if (p->Get(required).empty()) {
       err << "crigate token issue: --" << required << " is required\n" << kUsage;
       return 2;
     }
@@ -113,8 +64,8 @@ int Issue(const std::vector<std::string>& args, std::ostream& out, std::ostream&
     return 2;
   }
   TokenClaims claims;
-  claims.sub = Flag(*p, "sub");
-  claims.act = SplitComma(Flag(*p, "act"));
+  claims.sub = p->Get("sub");
+  claims.act = SplitComma(p->Get("act"));
   for (const auto& action : claims.act) {
     if (!GatableActions().count(action)) {
       err << "crigate token issue: --act: '" << action
@@ -126,17 +77,17 @@ int Issue(const std::vector<std::string>& args, std::ostream& out, std::ostream&
     err << "crigate token issue: --act names no action\n";
     return 2;
   }
-  if (std::string img = Flag(*p, "img"); !img.empty()) {
+  if (std::string img = p->Get("img"); !img.empty()) {
     auto claim = ImageClaim(img, err);
     if (!claim) return 2;
     claims.img = *claim;
   }
-  claims.node = Flag(*p, "node", HostName());
+  claims.node = p->Get("node", HostName());
   if (claims.node.empty()) {
     err << "crigate token issue: --node not given and the host name cannot be read\n";
     return 2;
   }
-  Result<std::chrono::seconds> ttl = base::ParseDuration(Flag(*p, "ttl", "300s"));
+  Result<std::chrono::seconds> ttl = base::ParseDuration(p->Get("ttl", "300s"));
   if (!ttl.ok() || ttl->count() == 0) {
     err << "crigate token issue: --ttl: " << (ttl.ok() ? "must be more than 0s" : ttl.error())
         << "\n";
@@ -146,7 +97,7 @@ int Issue(const std::vector<std::string>& args, std::ostream& out, std::ostream&
   claims.iat = now;
   claims.nbf = now;
   claims.exp = now + ttl->count();
-  claims.jti = Flag(*p, "jti", "auto");
+  claims.jti = p->Get("jti", "auto");
   if (claims.jti == "auto") {
     unsigned char random[16];
     if (RAND_bytes(random, sizeof(random)) != 1) {
@@ -156,8 +107,8 @@ int Issue(const std::vector<std::string>& args, std::ostream& out, std::ostream&
     claims.jti =
         base::Base64UrlEncode(std::string(reinterpret_cast<char*>(random), sizeof(random)));
   }
-  const std::string key_path = Flag(*p, "key");
-  auto key = JwsKey::LoadPem(key_path, Flag(*p, "kid", KidFromPath(key_path)), true);
+  const std::string key_path = p->Get("key");
+  auto key = JwsKey::LoadPem(key_path, p->Get("kid", KidFromPath(key_path)), true);
   if (!key.ok()) {
     err << "crigate token issue: --key " << key.error() << "\n";
     return 1;
@@ -173,9 +124,10 @@ int Issue(const std::vector<std::string>& args, std::ostream& out, std::ostream&
 
 int Verify(const std::vector<std::string>& args, std::istream& in, std::ostream& out,
            std::ostream& err, const base::Clock& clock) {
-  auto p = ParseFlags(args, {"pub", "kid", "node", "act", "img", "max-ttl"}, err);
+  auto p =
+      ParseCliFlags(args, {"pub", "kid", "node", "act", "img", "max-ttl"}, "crigate token", err);
   if (!p) return 2;
-  if (Flag(*p, "pub").empty() || p->positional.size() != 1) {
+  if (p->Get("pub").empty() || p->positional.size() != 1) {
     err << "crigate token verify: needs --pub and one TOKEN (or - for stdin)\n" << kUsage;
     return 2;
   }
@@ -191,17 +143,17 @@ int Verify(const std::vector<std::string>& args, std::istream& in, std::ostream&
   while (!token.empty() && std::isspace(static_cast<unsigned char>(token.front())))
     token.erase(0, 1);
 
-  const std::string pub_path = Flag(*p, "pub");
-  auto key = JwsKey::LoadPem(pub_path, Flag(*p, "kid", KidFromPath(pub_path)), false);
+  const std::string pub_path = p->Get("pub");
+  auto key = JwsKey::LoadPem(pub_path, p->Get("kid", KidFromPath(pub_path)), false);
   if (!key.ok()) {
     err << "crigate token verify: --pub " << key.error() << "\n";
     return 1;
   }
   TokenCheck check;
   check.now = clock.Now();
-  check.node = Flag(*p, "node");
+  check.node = p->Get("node");
   check.max_ttl = std::chrono::seconds(0);
-  if (std::string max_ttl = Flag(*p, "max-ttl"); !max_ttl.empty()) {
+  if (std::string max_ttl = p->Get("max-ttl"); !max_ttl.empty()) {
     Result<std::chrono::seconds> parsed = base::ParseDuration(max_ttl);
     if (!parsed.ok()) {
       err << "crigate token verify: --max-ttl: " << parsed.error() << "\n";
@@ -215,13 +167,13 @@ int Verify(const std::vector<std::string>& args, std::istream& in, std::ostream&
     err << "crigate token verify: " << verified.error() << "\n";
     return 1;
   }
-  if (std::string act = Flag(*p, "act"); !act.empty()) {
+  if (std::string act = p->Get("act"); !act.empty()) {
     if (base::Status s = CheckTokenAction(verified->claims, act); !s.ok()) {
       err << "crigate token verify: " << s.message() << "\n";
       return 1;
     }
   }
-  if (std::string img = Flag(*p, "img"); !img.empty()) {
+  if (std::string img = p->Get("img"); !img.empty()) {
     if (base::Status s = CheckTokenImage(verified->claims, {img}, NormaliseOrKeep(img)); !s.ok()) {
       err << "crigate token verify: " << s.message() << "\n";
       return 1;
@@ -256,9 +208,9 @@ bool WriteNew(const std::string& path, const std::string& text, mode_t mode, std
 }
 
 int Keygen(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  auto p = ParseFlags(args, {"type", "out"}, err);
+  auto p = ParseCliFlags(args, {"type", "out"}, "crigate token", err);
   if (!p) return 2;
-  const std::string type = Flag(*p, "type"), prefix = Flag(*p, "out");
+  const std::string type = p->Get("type"), prefix = p->Get("out");
   if ((type != "ed25519" && type != "p256") || prefix.empty() || !p->positional.empty()) {
     err << "crigate token keygen: needs --type ed25519|p256 and --out PREFIX\n" << kUsage;
     return 2;

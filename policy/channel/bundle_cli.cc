@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
 #include <iostream>
 #include <iterator>
 #include <map>
@@ -13,6 +12,7 @@
 #include "policy/base/text.h"
 #include "policy/base/time.h"
 #include "policy/channel/bundle.h"
+#include "policy/cli_flags.h"
 #include "policy/jws.h"
 
 namespace crigate::channel {
@@ -23,66 +23,26 @@ constexpr char kUsage[] =
     "                           [--trust-store TRUST.toml] [--token-keys DIR|PUB.pem]\n"
     "       crigate bundle verify --keys PATH[,PATH] [--node N] FILE|-\n";
 
-using Flags = std::map<std::string, std::string>;
-
-std::optional<Flags> Parse(const std::vector<std::string>& args, const std::set<std::string>& known,
-                           std::vector<std::string>& positional, std::ostream& err) {
-  Flags flags;
-  for (size_t i = 1; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    if (arg.rfind("--", 0) != 0 || arg == "--") {
-      positional.push_back(arg);
-      continue;
-    }
-    std::string name = arg.substr(2), value;
-    if (size_t eq = name.find('='); eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-    } else if (i + 1 < args.size()) {
-      value = args[++i];
-    } else {
-      err << "crigate bundle: --" << name << " needs a value\n";
-      return std::nullopt;
-    }
-    if (known.count(name) == 0) {
-      err << "crigate bundle: unknown option --" << name << "\n" << kUsage;
-      return std::nullopt;
-    }
-    flags[name] = value;
-  }
-  return flags;
-}
-
-std::string Get(const Flags& f, const std::string& name) {
-  auto it = f.find(name);
-  return it == f.end() ? std::string() : it->second;
-}
-
-bool IsKeyName(const std::string& name) {
-  auto ends = [&](std::string_view s) {
-    return name.size() > s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0;
-  };
-  return ends(".pub") || ends(".pem");
-}
-
 int Sign(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  std::vector<std::string> positional;
-  auto f =
-      Parse(args, {"key", "kid", "node", "version", "trust-store", "token-keys"}, positional, err);
-  if (!f) return 2;
+  auto f = policy::ParseCliFlags(
+      args, {"key", "kid", "node", "version", "trust-store", "token-keys"}, "crigate bundle", err);
+  if (!f) {
+    err << kUsage;
+    return 2;
+  }
   for (const char* required : {"key", "node", "version"}) {
-    if (Get(*f, required).empty()) {
+    if (f->Get(required).empty()) {
       err << "crigate bundle sign: --" << required << " is required\n" << kUsage;
       return 2;
     }
   }
-  if (!positional.empty()) {
-    err << "crigate bundle sign: unexpected argument " << positional[0] << "\n" << kUsage;
+  if (!f->positional.empty()) {
+    err << "crigate bundle sign: unexpected argument " << f->positional[0] << "\n" << kUsage;
     return 2;
   }
   BundleContent content;
-  content.node = Get(*f, "node");
-  const std::string version = Get(*f, "version");
+  content.node = f->Get("node");
+  const std::string version = f->Get("version");
   if (version.find_first_not_of("0123456789") != std::string::npos || version.size() > 15 ||
       std::stoull(version) == 0) {
     err << "crigate bundle sign: --version must be a whole number from 1\n";
@@ -90,7 +50,7 @@ int Sign(const std::vector<std::string>& args, std::ostream& out, std::ostream& 
   }
   content.version = std::stoull(version);
   content.issued_at = base::FormatUtc(base::SystemClock::Instance().Now());
-  if (std::string path = Get(*f, "trust-store"); !path.empty()) {
+  if (std::string path = f->Get("trust-store"); !path.empty()) {
     base::Result<std::string> text = base::ReadBoundedFile(path, {kMaxBundleBytes, true});
     if (!text.ok()) {
       err << "crigate bundle sign: --trust-store " << text.error() << "\n";
@@ -98,28 +58,23 @@ int Sign(const std::vector<std::string>& args, std::ostream& out, std::ostream& 
     }
     content.trust_store = std::move(text).value();
   }
-  if (std::string path = Get(*f, "token-keys"); !path.empty()) {
-    std::vector<std::string> files;
-    base::Result<std::vector<std::string>> names = base::ListDirectory(path);
-    if (names.ok()) {
-      for (const std::string& name : *names) {
-        if (!IsKeyName(name)) continue;
-        std::string file = path;
-        file += '/';
-        file += name;
-        files.push_back(std::move(file));
-      }
-    } else {
-      files.push_back(path);
+  if (std::string path = f->Get("token-keys"); !path.empty()) {
+    // Read as a gateway's token.keys reads them: public keys only, kid from
+    // the file name.
+    std::vector<std::string> errors;
+    std::shared_ptr<const policy::KeySet> set = policy::KeySet::Load({path}, errors);
+    if (!set) {
+      err << "crigate bundle sign: --token-keys " << base::Join(errors, "; ") << "\n";
+      return 1;
     }
     std::map<std::string, std::string> keys;
-    for (const std::string& file : files) {
-      base::Result<std::string> pem = base::ReadBoundedFile(file, {64 << 10, true});
+    for (const auto& key : set->keys()) {
+      base::Result<std::string> pem = key->PublicPem();
       if (!pem.ok()) {
-        err << "crigate bundle sign: --token-keys " << pem.error() << "\n";
+        err << "crigate bundle sign: --token-keys " << key->kid() << ": " << pem.error() << "\n";
         return 1;
       }
-      keys[policy::KidFromPath(file)] = std::move(pem).value();
+      keys[key->kid()] = std::move(pem).value();
     }
     content.token_keys = std::move(keys);
   }
@@ -127,8 +82,8 @@ int Sign(const std::vector<std::string>& args, std::ostream& out, std::ostream& 
     err << "crigate bundle sign: give --trust-store, --token-keys or both\n";
     return 2;
   }
-  const std::string key_path = Get(*f, "key");
-  std::string kid = Get(*f, "kid");
+  const std::string key_path = f->Get("key");
+  std::string kid = f->Get("kid");
   if (kid.empty()) kid = policy::KidFromPath(key_path);
   auto key = policy::JwsKey::LoadPem(key_path, kid, /*want_private=*/true);
   if (!key.ok()) {
@@ -159,10 +114,13 @@ int Sign(const std::vector<std::string>& args, std::ostream& out, std::ostream& 
 
 int Verify(const std::vector<std::string>& args, std::istream& in, std::ostream& out,
            std::ostream& err) {
-  std::vector<std::string> positional;
-  auto f = Parse(args, {"keys", "node"}, positional, err);
-  if (!f) return 2;
-  if (Get(*f, "keys").empty() || positional.size() != 1) {
+  auto f = policy::ParseCliFlags(args, {"keys", "node"}, "crigate bundle", err);
+  if (!f) {
+    err << kUsage;
+    return 2;
+  }
+  const std::vector<std::string>& positional = f->positional;
+  if (f->Get("keys").empty() || positional.size() != 1) {
     err << kUsage;
     return 2;
   }
@@ -180,13 +138,7 @@ int Verify(const std::vector<std::string>& args, std::istream& in, std::ostream&
   }
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
   std::vector<std::string> errors;
-  std::vector<std::string> paths;
-  const std::string list = Get(*f, "keys");
-  for (size_t start = 0; start <= list.size();) {
-    size_t comma = std::min(list.find(',', start), list.size());
-    if (comma > start) paths.push_back(list.substr(start, comma - start));
-    start = comma + 1;
-  }
+  const std::vector<std::string> paths = policy::SplitComma(f->Get("keys"));
   auto keys = policy::KeySet::Load(paths, errors);
   if (!keys) {
     err << "crigate bundle verify: --keys " << base::Join(errors, "; ") << "\n";
@@ -197,7 +149,7 @@ int Verify(const std::vector<std::string>& args, std::istream& in, std::ostream&
     err << "refused: " << content.error() << "\n";
     return 1;
   }
-  if (std::string node = Get(*f, "node"); !node.empty() && node != content->node) {
+  if (std::string node = f->Get("node"); !node.empty() && node != content->node) {
     err << "refused: bundle is for node " << content->node << ", not " << node << "\n";
     return 1;
   }
