@@ -43,17 +43,8 @@ pids=$(
 )
 pids=$(sort -u <<<"$pids")
 if [[ -n $pids ]]; then
-  for pid in $pids; do
-    log "stopping broker (pid $pid)"
-    kill -TERM "$pid" 2>/dev/null || true
-  done
-  for pid in $pids; do
-    if ! wait_until 10 pid_gone "$pid"; then
-      log "broker $pid ignored SIGTERM; killing it (the last autosave is what stays)"
-      kill -KILL "$pid" 2>/dev/null || true
-      wait_until 5 pid_gone "$pid" || die "broker pid $pid does not die"
-    fi
-  done
+  # shellcheck disable=SC2086 # one pid per word
+  stop_pids broker 10 " (the last autosave is what stays)" $pids
 else
   log "broker not running"
 fi

@@ -67,17 +67,8 @@ pids=$(
 )
 pids=$(sort -u <<<"$pids")
 if [[ -n $pids ]]; then
-  for pid in $pids; do
-    log "stopping containerd (pid $pid)"
-    kill -TERM "$pid" 2>/dev/null || true
-  done
-  for pid in $pids; do
-    if ! wait_until 10 pid_gone "$pid"; then
-      log "containerd $pid ignored SIGTERM; killing it"
-      kill -KILL "$pid" 2>/dev/null || true
-      wait_until 5 pid_gone "$pid" || die "containerd pid $pid does not die"
-    fi
-  done
+  # shellcheck disable=SC2086 # one pid per word
+  stop_pids containerd 10 "" $pids
 else
   log "containerd not running"
 fi

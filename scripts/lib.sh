@@ -140,6 +140,24 @@ pid_gone() {
   [[ ${stat%% *} == Z ]]
 }
 
+# Stops each pid: SIGTERM, up to seconds for it to go, then SIGKILL and up
+# to 5 s more, or die. what names it in the log; note ends the SIGKILL line.
+stop_pids() { # what seconds note pid...
+  local what=$1 seconds=$2 note=$3 pid
+  shift 3
+  for pid in "$@"; do
+    log "stopping $what (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "$@"; do
+    if ! wait_until "$seconds" pid_gone "$pid"; then
+      log "$what $pid ignored SIGTERM; killing it$note"
+      kill -KILL "$pid" 2>/dev/null || true
+      wait_until 5 pid_gone "$pid" || die "$what pid $pid does not die"
+    fi
+  done
+}
+
 # The snapshotter containerd-up.sh chose; ctr must unpack and run with the
 # same one (ctr also reads it from $CONTAINERD_SNAPSHOTTER).
 crigate_snapshotter() {

@@ -7,14 +7,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 if pidfile_alive "$CRIGATE_REGISTRY_PID" "$CRIGATE_REGISTRY_DIR/config.yml"; then
-  pid=$(<"$CRIGATE_REGISTRY_PID")
-  log "stopping registry (pid $pid)"
-  kill -TERM "$pid" 2>/dev/null || true
-  if ! wait_until 10 pid_gone "$pid"; then
-    log "registry ignored SIGTERM; killing it"
-    kill -KILL "$pid" 2>/dev/null || true
-    wait_until 5 pid_gone "$pid" || die "registry pid $pid does not die"
-  fi
+  stop_pids registry 10 "" "$(<"$CRIGATE_REGISTRY_PID")"
 else
   log "registry not running"
 fi

@@ -42,14 +42,7 @@ if ((restart)); then
   [[ -x $CRIGATE_SHIM_BIN_DIR/containerd-shim-runc-v2 && -s $CRIGATE_SHIM_KEY_FILE ]] \
     || die "no shim instance in $CRIGATE_RUN_DIR to restart (run $0 first)"
   if pidfile_alive "$CRIGATE_CONTAINERD_PID" "$CRIGATE_CONTAINERD_CONFIG"; then
-    pid=$(<"$CRIGATE_CONTAINERD_PID")
-    log "stopping containerd (pid $pid); its shims keep running"
-    kill -TERM "$pid"
-    if ! wait_until 15 pid_gone "$pid"; then
-      log "containerd $pid ignored SIGTERM; killing it"
-      kill -KILL "$pid" 2>/dev/null || true
-      wait_until 5 pid_gone "$pid" || die "containerd pid $pid does not die"
-    fi
+    stop_pids "containerd (its shims keep running)" 15 "" "$(<"$CRIGATE_CONTAINERD_PID")"
   fi
   # The same snapshotter as before, whatever a new probe would say.
   CRIGATE_SNAPSHOTTER=$(crigate_snapshotter)
