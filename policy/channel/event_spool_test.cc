@@ -10,7 +10,6 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -20,19 +19,15 @@
 #include <vector>
 
 #include "policy/base/files.h"
+#include "policy/testing.h"
 
 namespace crigate::channel {
 namespace {
 
 class EventSpoolTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char base[] = "/tmp/crigate-spool-XXXXXX";
-    ASSERT_NE(mkdtemp(base), nullptr);
-    base_ = base;
-    dir_ = base_ + "/spool";
-  }
-  void TearDown() override { (void)std::system(("rm -rf " + base_).c_str()); }
+  // The spool's directory does not exist yet: Open makes it.
+  void SetUp() override { dir_ = base_.path() + "/spool"; }
 
   std::unique_ptr<EventSpool> OpenSpool(size_t max_events = 100, size_t max_event_bytes = 1024) {
     SpoolOptions options;
@@ -44,12 +39,18 @@ class EventSpoolTest : public ::testing::Test {
     return spool.ok() ? std::move(spool).value() : nullptr;
   }
 
-  // Every payload waiting, oldest first, removing each after reading it.
+  // Every payload waiting, oldest first, removing each after reading it;
+  // each seq must be above the one before.
   static std::vector<std::string> Drain(EventSpool& spool) {
+    uint64_t previous = 0;
     std::vector<std::string> payloads;
     while (auto event = spool.Front()) {
+      EXPECT_GT(event->seq, previous);
+      previous = event->seq;
       payloads.push_back(event->payload);
-      EXPECT_TRUE(spool.Remove(event->seq).ok());
+      const bool removed = spool.Remove(event->seq).ok();
+      EXPECT_TRUE(removed);
+      if (!removed) break;  // Front would return it again
     }
     return payloads;
   }
@@ -81,7 +82,7 @@ class EventSpoolTest : public ::testing::Test {
   }
   static std::string EventName(uint64_t seq) { return fmt::format("{:020}.json", seq); }
 
-  std::string base_;
+  policy::testing::TempDir base_;
   std::string dir_;
 };
 
@@ -96,15 +97,7 @@ TEST_F(EventSpoolTest, AppendedEventsComeBackOldestFirst) {
   EXPECT_EQ(spool->stats().depth, 3u);
   EXPECT_EQ(EventNames().size(), 3u);
 
-  uint64_t last_seq = 0;
-  std::vector<std::string> payloads;
-  while (auto event = spool->Front()) {
-    EXPECT_GT(event->seq, last_seq);
-    last_seq = event->seq;
-    payloads.push_back(event->payload);
-    ASSERT_TRUE(spool->Remove(event->seq).ok());
-  }
-  EXPECT_EQ(payloads, (std::vector<std::string>{"{\"a\":1}", "{\"b\":2}", "{\"c\":3}"}));
+  EXPECT_EQ(Drain(*spool), (std::vector<std::string>{"{\"a\":1}", "{\"b\":2}", "{\"c\":3}"}));
 }
 
 TEST_F(EventSpoolTest, FrontDoesNotRemoveAndRemovePopsTheFront) {
@@ -127,7 +120,6 @@ TEST_F(EventSpoolTest, FrontDoesNotRemoveAndRemovePopsTheFront) {
 }
 
 TEST_F(EventSpoolTest, WaitingEventsSurviveAReopenAndNewOnesSortAfterThem) {
-  uint64_t last_seq = 0;
   {
     auto spool = OpenSpool();
     ASSERT_NE(spool, nullptr);
@@ -141,14 +133,7 @@ TEST_F(EventSpoolTest, WaitingEventsSurviveAReopenAndNewOnesSortAfterThem) {
   EXPECT_EQ(spool->Front()->payload, "b");
   ASSERT_TRUE(spool->Append("d").ok());
 
-  std::vector<std::string> payloads;
-  while (auto event = spool->Front()) {
-    EXPECT_GT(event->seq, last_seq);
-    last_seq = event->seq;
-    payloads.push_back(event->payload);
-    ASSERT_TRUE(spool->Remove(event->seq).ok());
-  }
-  EXPECT_EQ(payloads, (std::vector<std::string>{"b", "c", "d"}));
+  EXPECT_EQ(Drain(*spool), (std::vector<std::string>{"b", "c", "d"}));
 }
 
 TEST_F(EventSpoolTest, SeqsKeepIncreasingAfterTheSpoolEmptiedAndReopened) {
@@ -425,7 +410,7 @@ TEST_F(EventSpoolTest, OpenOnARegularFileFailsNamingThePath) {
 
 TEST_F(EventSpoolTest, OpenWithoutTheParentFailsNamingThePath) {
   SpoolOptions options;
-  options.dir = base_ + "/missing/spool";
+  options.dir = base_.path() + "/missing/spool";
   auto spool = EventSpool::Open(options);
   ASSERT_FALSE(spool.ok());
   EXPECT_EQ(spool.error().rfind(options.dir + ": ", 0), 0u) << spool.error();

@@ -137,10 +137,7 @@ bool MqttChannel::Setup() {
 }
 
 base::Status MqttChannel::Post(json event) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_) return base::Status(base::Code::FAILED_PRECONDITION, "channel stopped");
-  }
+  if (StopRequested()) return base::Status(base::Code::FAILED_PRECONDITION, "channel stopped");
   if (!event.is_object()) return base::Status::InvalidArgument("event is not a JSON object");
   if (!event.contains("id")) event["id"] = RandomId();
   if (!event.contains("time")) {
@@ -222,11 +219,7 @@ void MqttChannel::Run() {
     WaitBackoff(backoff);
     backoff = std::min(backoff * 2, config_.reconnect_max);
   };
-  for (;;) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (stopping_) break;
-    }
+  while (!StopRequested()) {
     if (!socket_open) {
       // libmosquitto's connect blocks in connect(2): towards a broker whose
       // route is dead that is the kernel's SYN retries, about two minutes,

@@ -3,9 +3,11 @@
 #include <fmt/format.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -38,6 +40,27 @@ std::optional<Broker> Broker::FromEnv(std::string* why) {
     return std::nullopt;
   }
   return b;
+}
+
+std::optional<Broker> Broker::ForNode(const std::string& node, std::string* why) {
+  std::optional<Broker> broker = FromEnv(why);
+  if (broker && !broker->Reset(node, why)) return std::nullopt;
+  return broker;
+}
+
+bool MakeBundleKey(const std::string& dir, const std::string& kid, std::string* why) {
+  if (mkdir((dir + "/cloud-keys").c_str(), 0755) != 0 && errno != EEXIST) {
+    *why = "cannot create " + dir + "/cloud-keys";
+    return false;
+  }
+  Ran keygen = RunProgram(
+      {CrigateBinary(), "token", "keygen", "--type", "ed25519", "--out", dir + "/" + kid});
+  if (keygen.code != 0) {
+    *why = "crigate token keygen failed: " + keygen.err;
+    return false;
+  }
+  WriteFile(dir + "/cloud-keys/" + kid + ".pub", ReadFile(dir + "/" + kid + ".pub"));
+  return true;
 }
 
 std::string Broker::Topic(const std::string& node, const std::string& leaf) const {

@@ -22,6 +22,9 @@ class Broker {
   // are missing (the tests then fail: scripts/test.sh starts the broker).
   static std::optional<Broker> FromEnv(std::string* why);
 
+  // FromEnv, then Reset(node): a broker with nothing left for node.
+  static std::optional<Broker> ForNode(const std::string& node, std::string* why);
+
   // "<prefix>/<node>/<leaf>"
   std::string Topic(const std::string& node, const std::string& leaf) const;
   // -h, -p, --cafile, --cert, --key for identity (a gateway or "cloud").
@@ -53,6 +56,11 @@ class Broker {
   std::string host_, ca_, pki_, prefix_, cloud_, scripts_;
   int port_ = 0;
 };
+
+// A cloud bundle key made with `crigate token keygen`: dir/<kid>.key signs,
+// dir/cloud-keys/<kid>.pub is what a gateway's channel.bundle_keys names.
+// False with *why when it could not be made.
+bool MakeBundleKey(const std::string& dir, const std::string& kid, std::string* why);
 
 // mosquitto_sub in the background (QoS 1, a persistent session of its own
 // unless clean), writing "topic payload" lines to a file.

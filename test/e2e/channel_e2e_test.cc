@@ -34,15 +34,12 @@ class ChannelE2E : public ::testing::Test {
  protected:
   void SetUp() override {
     std::string why;
-    auto broker = Broker::FromEnv(&why);
+    auto broker = Broker::ForNode(kNode, &why);
     ASSERT_TRUE(broker) << why;
     broker_ = std::move(*broker);
-    ASSERT_TRUE(broker_.Reset(kNode, &why)) << why;
     dir_ = ScratchDir();
-    ASSERT_EQ(mkdir((dir_ + "/cloud-keys").c_str(), 0755), 0);
+    ASSERT_TRUE(MakeBundleKey(dir_, "cloud-1", &why)) << why;
     ASSERT_EQ(mkdir((dir_ + "/token-keys").c_str(), 0755), 0);
-    ASSERT_TRUE(Keygen("cloud-1")) << "crigate token keygen failed";
-    WriteFile(dir_ + "/cloud-keys/cloud-1.pub", ReadFile(dir_ + "/cloud-1.pub"));
     // Before any bundle: a trust store with no rule, which denies every image.
     WriteFile(dir_ + "/trust.toml", "# no rule yet: the cloud pushes them\n");
   }

@@ -343,16 +343,11 @@ class MonitorChannel : public Monitor {
   void SetUp() override {
     Monitor::SetUp();
     std::string why;
-    auto broker = Broker::FromEnv(&why);
+    auto broker = Broker::ForNode(kNode, &why);
     ASSERT_TRUE(broker) << why;
     broker_ = std::move(*broker);
-    ASSERT_TRUE(broker_.Reset(kNode, &why)) << why;
     dir_ = ScratchDir();
-    ASSERT_EQ(mkdir((dir_ + "/cloud-keys").c_str(), 0755), 0);
-    Ran keygen = RunProgram({CrigateBinary(), "token", "keygen", "--type", "ed25519", "--out",
-                             dir_ + "/cloud-keys/cloud-1"});
-    ASSERT_EQ(keygen.code, 0) << keygen.err;
-    ASSERT_EQ(unlink((dir_ + "/cloud-keys/cloud-1.key").c_str()), 0);  // the gateway has no secret
+    ASSERT_TRUE(MakeBundleKey(dir_, "cloud-1", &why)) << why;
     // The cloud, with a session the broker keeps while it restarts.
     cloud_id_ = "cloud-monitor-" + std::to_string(getpid());
     cloud_ = std::make_unique<Subscriber>(broker_, broker_.cloud(), cloud_id_,
@@ -404,6 +399,16 @@ class MonitorChannel : public Monitor {
     ASSERT_TRUE(broker_.Stop());
     broker_started_ = false;
   }
+  // With the broker down, a burner through gate is stopped by the watchdog
+  // and its event waits in the spool; *burner is its id.
+  void StopABurnerWhileTheBrokerIsDown(CrigateProcess& gate, std::string* burner) {
+    StopBroker();
+    CriClient cri(gate.socket());
+    *burner = StartHalfCpu(cri, "burner", true, gate.dir());
+    ASSERT_TRUE(WaitExited(cri, *burner, 30s)) << gate.Log();
+    ASSERT_TRUE(WaitSpooled(1, 10s)) << gate.Log();
+    EXPECT_EQ(cloud_->Count(Events(), *burner), 0u);
+  }
   void StartBroker() {
     ASSERT_TRUE(broker_.Start());
     broker_started_ = true;
@@ -418,12 +423,8 @@ class MonitorChannel : public Monitor {
 TEST_F(MonitorChannel, AStopWhileTheBrokerIsDownArrivesExactlyOnceWhenItIsBack) {
   CrigateProcess gate(GateOptions());
   ASSERT_TRUE(gate.WaitReady()) << gate.Log();
-  StopBroker();
-  CriClient cri(gate.socket());
-  std::string burner = StartHalfCpu(cri, "burner", true, gate.dir());
-  ASSERT_TRUE(WaitExited(cri, burner, 30s)) << gate.Log();
-  ASSERT_TRUE(WaitSpooled(1, 10s)) << gate.Log();
-  EXPECT_EQ(cloud_->Count(Events(), burner), 0u);
+  std::string burner;
+  ASSERT_NO_FATAL_FAILURE(StopABurnerWhileTheBrokerIsDown(gate, &burner));
 
   StartBroker();
   ASSERT_TRUE(cloud_->WaitFor(Events(), burner, 1, 30s)) << gate.Log() << cloud_->Log();
@@ -446,11 +447,8 @@ TEST_F(MonitorChannel, AStopWhileTheBrokerIsDownArrivesExactlyOnceWhenItIsBack) 
 TEST_F(MonitorChannel, EventsSpooledWhenCrigateIsKilledArriveAfterItsRestart) {
   CrigateProcess gate(GateOptions());
   ASSERT_TRUE(gate.WaitReady()) << gate.Log();
-  StopBroker();
-  CriClient cri(gate.socket());
-  std::string burner = StartHalfCpu(cri, "burner", true, gate.dir());
-  ASSERT_TRUE(WaitExited(cri, burner, 30s)) << gate.Log();
-  ASSERT_TRUE(WaitSpooled(1, 10s)) << gate.Log();
+  std::string burner;
+  ASSERT_NO_FATAL_FAILURE(StopABurnerWhileTheBrokerIsDown(gate, &burner));
   gate.Kill();  // SIGKILL: no flush, no goodbye
 
   StartBroker();
