@@ -347,6 +347,25 @@ struct Relay::Impl {
     nghttp2_submit_response(stream->conn->server, stream->client_id, nv.data(), nv.size(), nullptr);
   }
 
+  // An OK answer with one message, from the relay itself: response
+  // headers, the message through ReadDown, then OK trailers. The stream
+  // counts as decided (a second message resets it) and never had a
+  // containerd stream (backend_id stays -1).
+  void AnswerLocally(Stream* stream, const std::string& message) {
+    stream->decided = true;
+    ReleaseHeld(stream);
+    stream->response = {{":status", "200"}, {"content-type", "application/grpc"}};
+    stream->down = FrameMessage(message);
+    stream->trailers = {{"grpc-status", "0"}};
+    stream->backend_ended = true;
+    std::vector<nghttp2_nv> nv = ToNv(stream->response, false);
+    nghttp2_data_provider down{};
+    down.source.ptr = stream;
+    down.read_callback = &ReadDown;
+    stream->responded = true;
+    nghttp2_submit_response(stream->conn->server, stream->client_id, nv.data(), nv.size(), &down);
+  }
+
   // A refusal by the relay itself: answered, and told to `refused`.
   // The record is written before the answer is queued, here on the loop
   // thread (one local append): a caller that has its refusal finds it in
@@ -670,6 +689,8 @@ struct Relay::Impl {
     stream->deciding = false;
     if (!verdict.status.ok()) {
       Answer(stream, verdict.status.code(), verdict.status.message());
+    } else if (verdict.local_answer) {
+      AnswerLocally(stream, *verdict.local_answer);
     } else if (!ShortenDeadline(stream)) {
       Answer(stream, base::Code::DEADLINE_EXCEEDED,
              "crigate: the call's deadline passed while it was decided");
@@ -965,7 +986,8 @@ struct Relay::Impl {
       // get them back (else it drains, a response's worth at a time, and the
       // connection stalls). Not across a reconnect: those bytes were the old
       // session's.
-      if (conn->backend != nullptr && conn->backend_generation == stream->backend_generation) {
+      if (conn->backend != nullptr && stream->backend_id >= 0 &&
+          conn->backend_generation == stream->backend_generation) {
         nghttp2_session_consume(conn->backend, stream->backend_id, n);
       }
     }

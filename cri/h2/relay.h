@@ -11,7 +11,8 @@
 // RST_STREAM goes across both ways.
 //
 // A held stream (Route::kHold, the gated methods) reaches containerd only
-// once its first message is complete and `decide`, on a worker, allowed it;
+// once its first message is complete and `decide`, on a worker, allowed it
+// (or it is answered by crigate itself: Verdict::local_answer);
 // the verdict comes back to the loop through the eventfd. The held bytes are
 // taken off the caller's flow-control window as they arrive (bounded by
 // max_message_bytes), so a held stream never stalls its connection. A held
@@ -92,6 +93,10 @@ struct Verdict {
   // worker, or on the loop thread when after_inline (it must not block then).
   std::function<base::Status(const CallEnd&)> after;
   bool after_inline = false;
+  // Answered by crigate itself (grpc.health.v1): with status OK, this
+  // message (unframed, uncompressed) is the answer, and nothing reaches
+  // containerd; undo and after are not run.
+  std::optional<std::string> local_answer;
 };
 
 struct RelayOptions {
