@@ -61,7 +61,8 @@ TEST(ParseMethodPath, EverySpellingButTheExactOneIsRefused) {
            "/runtime.RuntimeService/Version",                       // no version
            "/containerd.services.namespaces.v1.Namespaces/Create",  // containerd's own API
            "/containerd.services.tasks.v1.Tasks/Start",
-           "/grpc.health.v1.Health/Check",  // not served (yet)
+           "/grpc.health.v1.Health/Check",  // not a CRI path: the relay answers it itself
+                                            // (cri/health.h)
            "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
        }) {
     MethodPath p = ParseMethodPath(path);

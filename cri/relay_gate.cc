@@ -24,6 +24,19 @@ policy::GateRequest RequestOf(const h2::HeldCall& call, const MethodClassifier& 
   return request;
 }
 
+// Health/Check: crigate's own answer, or its error; nothing reaches
+// containerd either way.
+h2::Verdict AnswerHealth(const HealthService& health, const h2::HeldCall& call) {
+  h2::Verdict verdict;
+  base::Result<std::string> answer = health.Check(call.message);
+  if (answer.ok()) {
+    verdict.local_answer = *std::move(answer);
+  } else {
+    verdict.status = answer.status();
+  }
+  return verdict;
+}
+
 }  // namespace
 
 base::Result<std::string> UnixSocketPath(const std::string& endpoint) {
@@ -40,7 +53,7 @@ base::Result<std::string> UnixSocketPath(const std::string& endpoint) {
 }
 
 base::Result<h2::RelayOptions> RelayGateOptions(const ProxyOptions& options, const GateParts& parts,
-                                                WorkQueue* work) {
+                                                WorkQueue* work, const HealthService* health) {
   auto socket = UnixSocketPath(options.backend_target);
   if (!socket.ok()) return socket.status();
   h2::RelayOptions relay;
@@ -49,7 +62,8 @@ base::Result<h2::RelayOptions> RelayGateOptions(const ProxyOptions& options, con
   relay.max_message_bytes = options.max_message_bytes;
   relay.limit_name = "server.max_message_bytes";
   const MethodClassifier classify = options.classify;
-  relay.route = [classify](std::string_view path) {
+  relay.route = [classify, health](std::string_view path) {
+    if (health != nullptr && path == kHealthCheckPath) return h2::Route::kHold;
     const MethodPath parsed = ParseMethodPath(path);
     if (!parsed.served) return h2::Route::kRefuse;
     return ClassOf(classify, parsed) == policy::MethodClass::kReadOnly ? h2::Route::kRelay
@@ -60,7 +74,8 @@ base::Result<h2::RelayOptions> RelayGateOptions(const ProxyOptions& options, con
     base::Status answered = RefuseUnjudged(parts, RequestOf(call, classify), refusal);
     (void)answered;
   };
-  relay.decide = [parts, classify](const h2::HeldCall& call) {
+  relay.decide = [parts, classify, health](const h2::HeldCall& call) {
+    if (health != nullptr && call.path == kHealthCheckPath) return AnswerHealth(*health, call);
     auto gate =
         std::make_shared<HeldGate>(JudgeHeld(parts, RequestOf(call, classify), call.message));
     h2::Verdict verdict;

@@ -166,6 +166,16 @@ policy::Result<policy::ExistingContainer> BackendResolver::Container(
   return out;
 }
 
+policy::Result<std::string> BackendResolver::Answers(std::chrono::milliseconds timeout) {
+  v1::VersionRequest req;
+  v1::VersionResponse resp;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + timeout);
+  grpc::Status s = stubs_->runtime->Version(&ctx, req, &resp);
+  if (!s.ok()) return BackendFailed("Version", s);
+  return resp.runtime_name() + " " + resp.runtime_version();
+}
+
 policy::Result<CriRuntimeConfig> BackendResolver::RuntimeConfig() {
   {
     std::lock_guard lock(mu_);

@@ -46,6 +46,9 @@ class BackendResolver final : public policy::ImageResolver {
   // within `timeout`. For the sandbox image, which containerd would pull
   // inside RunPodSandbox anyway.
   base::Status PullImage(const std::string& image, std::chrono::milliseconds timeout);
+  // Whether containerd answers now: one Version call within `timeout`, not
+  // retried. Its runtime name and version ("containerd 1.6.20"), or why not.
+  policy::Result<std::string> Answers(std::chrono::milliseconds timeout);
 
  private:
   // Runs one read-only call with the lookup deadline, once more if it

@@ -82,13 +82,20 @@ std::optional<toml::table> LoadToml(const std::string& path, std::vector<std::st
   return base::LoadTomlFile(path, kMaxConfigBytes, *errors);
 }
 
+std::string StatusFileOf(const DaemonConfig& config) {
+  if (!config.status_file.empty()) return config.status_file;
+  const std::string& socket = config.socket.path;
+  const size_t slash = socket.rfind('/');
+  return (slash == std::string::npos ? std::string(".") : socket.substr(0, slash)) + "/status.json";
+}
+
 bool ParseDaemonConfig(const toml::table& root, DaemonConfig* out,
                        std::vector<std::string>* errors) {
   const size_t before = errors->size();
 
   base::TomlFields server(base::SectionOf(root, "server", *errors), "server", *errors);
   server.RejectUnknown({"socket", "socket_mode", "socket_owner", "socket_group", "drain_timeout_ms",
-                        "decision_threads", "max_message_bytes", "front_end"});
+                        "decision_threads", "max_message_bytes", "front_end", "status_file"});
   std::string front_end;
   server.String("front_end", front_end);
   if (front_end == "grpc") {
@@ -99,6 +106,10 @@ bool ParseDaemonConfig(const toml::table& root, DaemonConfig* out,
   server.String("socket", out->socket.path);
   if (!out->socket.path.empty() && out->socket.path[0] != '/') {
     server.Error("socket", "must be an absolute path");
+  }
+  server.String("status_file", out->status_file);
+  if (!out->status_file.empty() && out->status_file[0] != '/') {
+    server.Error("status_file", "must be an absolute path");
   }
   std::string error;
   if (const toml::node* n = server.Get("socket_mode");

@@ -39,7 +39,14 @@ struct DaemonConfig {
   int max_message_bytes = 16 << 20;
   log::Level log_level = log::Level::kInfo;
   log::Format log_format = log::Format::kText;
+  // Where the daemon keeps its state for `crigate status`, rewritten every
+  // few seconds. Empty: status.json beside the socket (StatusFileOf).
+  std::string status_file;
 };
+
+// The status file a config names: server.status_file, or status.json in
+// the socket's directory.
+std::string StatusFileOf(const DaemonConfig& config);
 
 // Reads and parses a TOML file; nullopt with "path:line:col: ..." in errors.
 std::optional<toml::table> LoadToml(const std::string& path, std::vector<std::string>* errors);

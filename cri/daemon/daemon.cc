@@ -10,8 +10,10 @@
 #include "cri/daemon/approval_minter.h"
 #include "cri/daemon/backend_resolver.h"
 #include "cri/daemon/follow_up.h"
+#include "cri/daemon/status_file.h"
 #include "cri/daemon/stop_reporter.h"
 #include "cri/h2/relay.h"
+#include "cri/health.h"
 #include "cri/log.h"
 #include "cri/proxy.h"
 #include "cri/relay_gate.h"
@@ -36,6 +38,11 @@ std::set<std::string> GatedActions(const policy::PolicyConfig& config) {
   }
   return gated;
 }
+
+// How often the status file is rewritten, and how long a health probe
+// waits for containerd.
+constexpr std::chrono::seconds kStatusPeriod{2};
+constexpr std::chrono::seconds kHealthProbeTimeout{1};
 
 // The monitor keeps a few cgroup files open per container.
 void RaiseOpenFileLimit() {
@@ -153,8 +160,9 @@ base::Status Daemon::BuildFrontEnd(const ProxyDeps& deps) {
   };
   proxy_options.max_message_bytes = static_cast<size_t>(config.max_message_bytes);
   if (config.front_end == FrontEnd::kRelay) {
-    auto options =
-        RelayGateOptions(proxy_options, {deps.pipeline, deps.rewriter, deps.observer}, work_.get());
+    health_ = std::make_unique<HealthService>([this] { return Healthy(); });
+    auto options = RelayGateOptions(proxy_options, {deps.pipeline, deps.rewriter, deps.observer},
+                                    work_.get(), health_.get());
     if (!options.ok()) return base::Status(options.code(), "backend.endpoint: " + options.error());
     auto relay = h2::Relay::Create(*std::move(options));
     if (!relay.ok())
@@ -220,7 +228,99 @@ base::Status Daemon::Serve() {
   // Last: a retained bundle may arrive at once, and its reload needs every
   // part built.
   if (channel_) channel_->Start();
+  status_ = std::make_unique<StatusWriter>(StatusFileOf(config), kStatusPeriod,
+                                           [this] { return StatusNow("serving"); });
+  status_->Start();
   return base::Status::OK();
+}
+
+base::Status Daemon::Healthy() const {
+  auto answers = resolver_->Answers(kHealthProbeTimeout);
+  if (!answers.ok()) return answers.status();
+  if (!live_.Get() || !live_.Get()->stages) return base::Status::Unavailable("no policy in force");
+  return base::Status::OK();
+}
+
+nlohmann::ordered_json Daemon::StatusNow(const char* state) const {
+  using nlohmann::ordered_json;
+  const auto now = std::chrono::system_clock::now();
+  const DaemonConfig& config = settings_.daemon;
+  ordered_json status = {
+      {"crigate",
+       {{"version", CRIGATE_VERSION},
+        {"pid", getpid()},
+        {"state", state},
+        {"started_at", base::FormatUtc(started_at_)},
+        {"written_at", base::FormatUtc(now)},
+        {"written_unix",
+         std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count()}}},
+      {"config", settings_.path},
+      {"socket", config.socket.path},
+      {"front_end", relay_ ? "event-loop" : "grpc++"},
+  };
+  ordered_json containerd = {{"endpoint", config.backend_endpoint}};
+  if (std::string_view(state) == "serving") {
+    auto answers = resolver_->Answers(kHealthProbeTimeout);
+    containerd["answers"] = answers.ok();
+    containerd[answers.ok() ? "runtime" : "error"] = answers.ok() ? *answers : answers.error();
+  }
+  status["containerd"] = containerd;
+
+  ordered_json policy = {{"loaded", live_.Get() != nullptr && live_.Get()->stages != nullptr},
+                         {"gated", GatedActions(*settings_.policy)},
+                         {"audit", pipeline_->audit().path()}};
+  {
+    std::lock_guard<std::mutex> lock(reload_news_mu_);
+    policy["reloads_ok"] = reloads_ok_;
+    policy["reloads_refused"] = reloads_refused_;
+    if (!last_reload_.empty()) policy["last_reload"] = last_reload_;
+  }
+  ordered_json decisions = ordered_json::array();
+  for (const policy::StageCounts& c : pipeline_->Counts()) {
+    decisions.push_back(
+        {{"stage", c.stage}, {"allowed", c.allowed}, {"denied", c.denied}, {"errors", c.errors}});
+  }
+  policy["decisions"] = decisions;
+  status["policy"] = policy;
+
+  ordered_json cloud = ordered_json::object();
+  const auto& cloud_config = settings_.policy->cloud;
+  cloud["authorization"] = cloud_config && cloud_config->enabled ? cloud_config->url : "off";
+  if (events_) {
+    const cloud::EventSinkStats events = events_->stats();
+    cloud["events"] = {{"delivered", events.delivered},
+                       {"queued", events.queued},
+                       {"dropped", events.dropped_full + events.dropped_failed},
+                       {"last_error", events.last_error}};
+  }
+  if (channel_) {
+    const channel::ChannelStats channel = channel_->stats();
+    cloud["channel"] = {
+        {"broker", fmt::format("{}:{}", settings_.channel.host, settings_.channel.port)},
+        {"connected", channel.connected},
+        {"bundle_version", channel.policy_version},
+        {"bundles_applied", channel.bundles_applied},
+        {"bundles_refused", channel.bundles_refused},
+        {"events_sent", channel.events_sent},
+        {"spool_depth", channel.spool.depth},
+        {"spool_dropped", channel.spool.dropped},
+        {"last_error", channel.last_error}};
+  } else {
+    cloud["channel"] = "off";
+  }
+  status["cloud"] = cloud;
+
+  if (watchdog_) {
+    const monitor::WatchdogStats w = watchdog_->stats();
+    status["watchdog"] = {{"running", std::string_view(state) == "serving"},
+                          {"watched", w.watched},
+                          {"ticks", w.ticks},
+                          {"stops_ok", w.stops_ok},
+                          {"stops_failed", w.stops_failed}};
+  } else {
+    status["watchdog"] = "off";
+  }
+  return status;
 }
 
 base::Result<std::shared_ptr<const Snapshot>> Daemon::BuildSnapshot(
@@ -251,6 +351,10 @@ base::Status Daemon::ReloadFor(const std::string& why) {
   const std::string& path = settings_.path;
   auto refuse = [&](base::Status status) {
     log::Error("{}: {} not reloaded, everything stays as it was: {}", why, path, status.message());
+    std::lock_guard<std::mutex> news(reload_news_mu_);
+    ++reloads_refused_;
+    last_reload_ = fmt::format("{} at {}: refused: {}", why,
+                               base::FormatUtc(std::chrono::system_clock::now()), status.message());
     return status;
   };
   std::vector<std::string> errors;
@@ -266,6 +370,12 @@ base::Status Daemon::ReloadFor(const std::string& why) {
       BuildSnapshot(std::make_shared<const Settings>(std::move(*settings)));
   if (!next.ok()) return refuse(next.status());
   live_.Set(std::move(next).value());
+  {
+    std::lock_guard<std::mutex> news(reload_news_mu_);
+    ++reloads_ok_;
+    last_reload_ =
+        fmt::format("{} at {}: reloaded", why, base::FormatUtc(std::chrono::system_clock::now()));
+  }
   log::Info("{}: {} reloaded: trust store, token keys, cloud authorization and node key{}", why,
             path, approvals_ ? ", approval key" : "");
   log::Info("decisions so far: {}", pipeline_->CountsText());
@@ -349,6 +459,7 @@ void Daemon::RecordBundle(const channel::BundleOutcome& outcome) {
 void Daemon::Drain() {
   log::Info("no new connections; draining in-flight calls for up to {} ms",
             settings_.daemon.drain_timeout_ms);
+  if (status_) status_->Stop(StatusNow("draining"));
   if (listener_) listener_->Stop();
   if (acceptor_.joinable()) acceptor_.join();
   listener_.reset();  // removes the socket file: new callers fail fast
@@ -371,6 +482,11 @@ void Daemon::Drain() {
   // After the watchdog: its last stops are spooled; what the broker has not
   // taken yet is sent after the next start.
   if (channel_) channel_->Stop();
+  if (status_) {
+    if (base::Status s = status_->Write(StatusNow("stopped")); !s.ok()) {
+      log::Warn("status file: {}", s.message());
+    }
+  }
   log::Info("decisions: {}", pipeline_->CountsText());
 }
 

@@ -13,8 +13,10 @@
 // that main.cc does not parse the gRPC server and every part's header.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 
@@ -49,6 +51,8 @@ class Relay;
 namespace crigate::cri {
 
 class ApprovalIssuer;
+class HealthService;
+class StatusWriter;
 class ApprovalMinter;
 class BackendResolver;
 class BackendSandboxFacts;
@@ -97,6 +101,11 @@ class Daemon final {
   base::Status BuildFrontEnd(const ProxyDeps& deps);
   base::Status BuildChannel();
   void RecordBundle(const channel::BundleOutcome& outcome);
+  // Health/Check: containerd answers and a policy is in force.
+  base::Status Healthy() const;
+  // What `crigate status` shows; `state` is "serving", "draining" or
+  // "stopped". Asks containerd (one Version call) when serving.
+  nlohmann::ordered_json StatusNow(const char* state) const;
   base::Result<std::shared_ptr<const Snapshot>> BuildSnapshot(
       std::shared_ptr<const Settings> settings) const;
 
@@ -111,6 +120,11 @@ class Daemon final {
   std::unique_ptr<cloud::EventSink> events_;
   std::unique_ptr<channel::MqttChannel> channel_;  // [channel]: bundles down, events up
   std::mutex reload_mu_;                           // serialises ReloadFor
+  const std::chrono::system_clock::time_point started_at_ = std::chrono::system_clock::now();
+  mutable std::mutex reload_news_mu_;
+  uint64_t reloads_ok_ = 0;       // guarded by reload_news_mu_
+  uint64_t reloads_refused_ = 0;  // guarded by reload_news_mu_
+  std::string last_reload_;       // guarded by reload_news_mu_: "SIGHUP: reloaded at ..."
   std::unique_ptr<monitor::Watchdog> watchdog_;
   std::unique_ptr<FollowUp> follow_up_;
   PeerRegistry peers_;
@@ -118,6 +132,7 @@ class Daemon final {
   std::unique_ptr<BackendSandboxFacts> sandbox_facts_;
   std::unique_ptr<ApprovalIssuer> approvals_;
   std::unique_ptr<ApprovalMinter> minter_;
+  std::unique_ptr<HealthService> health_;  // the relay answers Health/Check with it
   // The front end: the event loop (server.front_end = "relay") or grpc++.
   std::unique_ptr<h2::Relay> relay_;
   std::thread relay_loop_;
@@ -127,6 +142,7 @@ class Daemon final {
   // Serving; last: stopped first.
   std::unique_ptr<UnixListener> listener_;
   std::thread acceptor_;
+  std::unique_ptr<StatusWriter> status_;
 };
 
 }  // namespace crigate::cri

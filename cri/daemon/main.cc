@@ -10,6 +10,7 @@
 
 #include "cri/daemon/daemon.h"
 #include "cri/daemon/settings.h"
+#include "cri/daemon/status_cli.h"
 #include "cri/log.h"
 #include "policy/channel/bundle_cli.h"
 #include "policy/token_cli.h"
@@ -21,6 +22,7 @@ constexpr char kUsage[] =
     "usage: crigate [--config PATH] [--check-config]\n"
     "       crigate token issue|verify|keygen ...   (crigate token --help)\n"
     "       crigate bundle sign|verify ...          (crigate bundle --help)\n"
+    "       crigate status [--config PATH] [--json] (what the running daemon does)\n"
     "\n"
     "Serves the CRI on its own unix socket and forwards every call to containerd,\n"
     "stopping the gated ones at the policy pipeline first.\n"
@@ -134,6 +136,9 @@ int main(int argc, char** argv) {
   }
   if (argc >= 2 && std::string_view(argv[1]) == "bundle") {
     return crigate::channel::RunBundleCli(argc - 1, argv + 1);
+  }
+  if (argc >= 2 && std::string_view(argv[1]) == "status") {
+    return crigate::cri::RunStatusCli(argc - 1, argv + 1);
   }
   crigate::Args args;
   if (!crigate::ParseArgs(argc, argv, &args)) {

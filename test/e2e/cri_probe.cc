@@ -3,6 +3,7 @@
 // "<status code> <message>" and exits 0 (1 on bad usage or failed setuid).
 //   cri_probe --socket PATH --uid N --gid N version|remove-image IMAGE
 //   cri_probe --socket PATH --uid N --gid N raw METHOD_PATH HEX_REQUEST_BYTES
+//   cri_probe --socket PATH --uid N --gid N health [SERVICE]
 #include <grp.h>
 #include <unistd.h>
 
@@ -50,6 +51,24 @@ int main(int argc, char** argv) {
     status = cri.Version(&v);
   } else if (verb == "remove-image") {
     status = cri.RemoveImage(arg);
+  } else if (verb == "health") {
+    // grpc.health.v1.HealthCheckRequest{service = arg}, encoded here, not
+    // with crigate's own encoder; prints SERVING/NOT_SERVING on OK.
+    std::string request;
+    if (!arg.empty()) {
+      request.push_back(0x0a);
+      request.push_back(static_cast<char>(arg.size()));
+      request += arg;
+    }
+    std::string answer;
+    status = cri.RawCall("/grpc.health.v1.Health/Check", request, &answer);
+    if (status.ok()) {
+      const char* name = answer == std::string("\x08\x01", 2)   ? "SERVING"
+                         : answer == std::string("\x08\x02", 2) ? "NOT_SERVING"
+                                                                : "UNEXPECTED_ANSWER";
+      std::printf("0 %s\n", name);
+      return 0;
+    }
   } else if (verb == "raw") {
     std::string bytes, answer;
     for (size_t i = 0; i + 1 < arg2.size(); i += 2) {

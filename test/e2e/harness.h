@@ -64,6 +64,7 @@ class CrigateProcess {
 
   const std::string& socket() const { return socket_; }
   const std::string& dir() const { return dir_; }
+  const std::string& config_path() const { return config_path_; }
   std::string Log() const;    // everything it wrote to stderr
   std::string Audit() const;  // the audit log, one JSON line per decision
   const std::string& audit_path() const { return audit_path_; }
@@ -86,6 +87,10 @@ std::pair<int, std::string> RunCrigateOnce(const std::string& config_path,
 
 // Path of the crigate binary under test.
 std::string CrigateBinary();
+
+// An ordinary caller: nobody, nogroup.
+inline constexpr uid_t kNobody = 65534;
+inline constexpr gid_t kNogroup = 65534;
 
 // The reference cloud authorizer (test/authz/crigate-authz.py, or
 // $CRIGATE_AUTHZ) as a child process on a free loopback port; stdout and

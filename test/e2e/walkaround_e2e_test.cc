@@ -39,8 +39,6 @@ using Code = grpc::StatusCode;
 using namespace std::chrono_literals;
 
 constexpr char kWalkNode[] = "walk-node";
-constexpr uid_t kNobody = 65534;
-constexpr gid_t kNogroup = 65534;
 
 // The pause image starts sandboxes, with host networking, in any namespace.
 // busybox:1.35 runs in "default", host networking allowed. busybox:latest
