@@ -7,7 +7,8 @@
 // prefaces (the caller's magic and SETTINGS, containerd's SETTINGS) are
 // sent by the target, so the input starts at the frames.
 // Mode bits: 1 deny held calls; 2 replace the message; 4 after runs inline;
-// 8 after replaces containerd's status.
+// 8 after replaces containerd's status; 16 answer held calls locally
+// (Verdict::local_answer, as Health/Check is).
 //
 // Besides "no crash, no leak, no undefined behaviour", one property: every
 // allowed call ends exactly once, by its undo (never relayed) or its after
@@ -83,6 +84,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Verdict verdict;
     if ((mode & 1) != 0) {
       verdict.status = Status::PermissionDenied("denied by the fuzz target");
+      return verdict;
+    }
+    if ((mode & 16) != 0) {
+      // Answered by the relay itself (as Health/Check is): no after, no undo.
+      verdict.local_answer = call.message;
       return verdict;
     }
     ++counts.allowed;
