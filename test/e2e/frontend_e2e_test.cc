@@ -21,12 +21,7 @@ namespace {
 
 class FrontEnd : public ::testing::Test {
  protected:
-  void SetUp() override {
-    struct stat st;
-    ASSERT_EQ(stat(ContainerdSocket().c_str(), &st), 0)
-        << "containerd is not running at " << ContainerdSocket()
-        << ": start it with scripts/containerd-up.sh (scripts/test.sh does)";
-  }
+  void SetUp() override { ASSERT_TRUE(ContainerdIsUp()); }
 };
 
 TEST_F(FrontEnd, VersionAndStatusMatchContainerd) {

@@ -48,6 +48,14 @@ std::string RegistryHost() { return "localhost:" + Env("CRIGATE_REGISTRY_PORT", 
 
 std::string RegistryBusybox() { return RegistryHost() + "/crigate/busybox:1.35"; }
 
+::testing::AssertionResult ContainerdIsUp() {
+  struct stat st;
+  if (stat(ContainerdSocket().c_str(), &st) == 0) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << "containerd is not running at " << ContainerdSocket()
+         << ": start it with scripts/containerd-up.sh (scripts/test.sh does)";
+}
+
 std::string CrigateBinary() { return Env("CRIGATE_BIN", CRIGATE_BIN_DEFAULT); }
 
 std::string ContainerdSocket() {

@@ -3,6 +3,7 @@
 // a config written for the test.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <sys/types.h>
 
 #include <chrono>
@@ -87,6 +88,10 @@ std::pair<int, std::string> RunCrigateOnce(const std::string& config_path,
 
 // Path of the crigate binary under test.
 std::string CrigateBinary();
+
+// Success when the private containerd's socket is there; otherwise a
+// failure that says how to start it. ASSERT_TRUE(ContainerdIsUp()) in SetUp.
+::testing::AssertionResult ContainerdIsUp();
 
 // An ordinary caller: nobody, nogroup.
 inline constexpr uid_t kNobody = 65534;

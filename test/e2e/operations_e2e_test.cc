@@ -2,7 +2,6 @@
 // grpc.health.v1 on crigate's own socket, and `crigate status`.
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
-#include <sys/stat.h>
 
 #include <chrono>
 #include <thread>
@@ -16,12 +15,7 @@ constexpr char kHealthWatch[] = "/grpc.health.v1.Health/Watch";
 
 class Operations : public ::testing::Test {
  protected:
-  void SetUp() override {
-    struct stat st;
-    ASSERT_EQ(stat(ContainerdSocket().c_str(), &st), 0)
-        << "containerd is not running at " << ContainerdSocket()
-        << ": start it with scripts/containerd-up.sh (scripts/test.sh does)";
-  }
+  void SetUp() override { ASSERT_TRUE(ContainerdIsUp()); }
 };
 
 Ran CrigateStatus(const CrigateProcess& gate) {
@@ -38,6 +32,19 @@ CrigateProcess::Options OpenSocket() {
 
 bool Says(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
+}
+
+// `crigate status` once its output says `part` (the status file is
+// rewritten every 2 s), or as it last was after 15 s.
+Ran CrigateStatusOnceItSays(const CrigateProcess& gate, const std::string& part) {
+  Ran status;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  do {
+    status = CrigateStatus(gate);
+    if (Says(status.out, part)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  } while (std::chrono::steady_clock::now() < deadline);
+  return status;
 }
 
 TEST_F(Operations, HealthIsServingForEveryCallerWhileContainerdAnswers) {
@@ -72,13 +79,7 @@ TEST_F(Operations, HealthIsNotServingAndStatusSaysWhyWhileContainerdIsGone) {
   ASSERT_TRUE(gate.WaitReady()) << gate.Log();
   EXPECT_EQ(ProbeAs(0, 0, gate.socket(), "health"), std::make_pair(0, std::string("NOT_SERVING")));
 
-  Ran status;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
-  do {
-    status = CrigateStatus(gate);
-    if (Says(status.out, "DOES NOT ANSWER")) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  } while (std::chrono::steady_clock::now() < deadline);
+  Ran status = CrigateStatusOnceItSays(gate, "DOES NOT ANSWER");
   EXPECT_EQ(status.code, 1) << status.out << status.err;
   EXPECT_TRUE(Says(status.out, "NOT SERVING: NOT_SERVING")) << status.out;
   EXPECT_TRUE(Says(status.out, "no-containerd.sock: DOES NOT ANSWER")) << status.out;
@@ -90,14 +91,7 @@ TEST_F(Operations, StatusShowsTheRunningDaemonItsDecisionsAndThenThatItStopped) 
   ASSERT_EQ(ProbeAs(kNobody, kNogroup, gate.socket(), "remove-image", "busybox").first,
             static_cast<int>(grpc::StatusCode::PERMISSION_DENIED));
 
-  // The status file is rewritten every 2 s: the denial shows within a few.
-  Ran status;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
-  do {
-    status = CrigateStatus(gate);
-    if (Says(status.out, "1 denied")) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  } while (std::chrono::steady_clock::now() < deadline);
+  Ran status = CrigateStatusOnceItSays(gate, "1 denied");
   EXPECT_EQ(status.code, 0) << status.out << status.err;
   EXPECT_TRUE(Says(status.out, ": SERVING (health check on " + gate.socket())) << status.out;
   EXPECT_TRUE(Says(status.out, gate.config_path())) << status.out;
