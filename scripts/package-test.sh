@@ -134,7 +134,7 @@ expect_mode() { # path mode owner:group
 }
 expect_mode /etc/crigate/keys 700 root:root
 expect_mode /var/lib/crigate 700 root:root
-expect_mode /var/log/crigate 750 root:adm
+expect_mode /var/log/crigate 2750 root:adm
 expect_mode /etc/crigate/config.toml 644 root:root
 expect_mode /etc/crigate/trust.toml 644 root:root
 conffiles=$(dpkg-query -W -f='${Conffiles}' crigate)
@@ -220,6 +220,8 @@ crigate_pid=
 grep -q 'STOPPING=1' "$notes" || die "no STOPPING=1 at SIGTERM"
 [[ ! -e $cri_socket ]] || die "$cri_socket left behind after SIGTERM"
 rm -rf "$runtime_dir"  # as systemd does at stop
+# The audit log takes the log directory's group (setgid), for the adm group.
+expect_mode /var/log/crigate/audit.jsonl 640 root:adm
 
 # --- remove: the conffiles (with the admin's edit), keys and state stay -----
 run_dpkg "$test_dir/dpkg-r" -r crigate || { cat "$test_dir/dpkg-r" >&2; die "dpkg -r failed"; }
