@@ -40,7 +40,7 @@ readme_keys() {
 }
 
 missing=$(comm -23 <(readme_keys) <(shipped_keys "$config"))
-[[ -z $missing ]] || die "keys in the README's Configuration reference missing from $config: $(echo $missing)"
+[[ -z $missing ]] || die "keys in the README's Configuration reference missing from $config: ${missing//$'\n'/ }"
 count=$(readme_keys | wc -l)
 ((count > 50)) || die "read only $count keys from the README's Configuration reference: is the table still there?"
 

@@ -53,9 +53,9 @@ ours >"$test_dir/before"
 # dpkg with its output in a file; while another engineer's apt or dpkg holds
 # the lock, wait for it (up to 2 min) rather than fail for them.
 run_dpkg() { # outfile dpkg-args...
-  local out=$1 try
+  local out=$1 _
   shift
-  for try in $(seq 60); do
+  for _ in $(seq 60); do
     dpkg "$@" >"$out" 2>&1 && return 0
     grep -q 'lock' "$out" || return 1
     sleep 2
@@ -63,7 +63,7 @@ run_dpkg() { # outfile dpkg-args...
   return 1
 }
 
-crigate_pid= listener_pid= installed=0 containerd_started=0 saved=()
+crigate_pid='' listener_pid='' installed=0 containerd_started=0 saved=()
 cleanup() {
   local rc=$? path
   # Every step below runs, whatever the one before it returned.
@@ -237,7 +237,7 @@ run_dpkg "$test_dir/dpkg-p" -P crigate || { cat "$test_dir/dpkg-p" >&2; die "dpk
 installed=0
 ours >"$test_dir/after"
 left=$(comm -13 "$test_dir/before" "$test_dir/after")
-[[ -z $left ]] || die "left after dpkg -P: $(echo $left)"
+[[ -z $left ]] || die "left after dpkg -P: ${left//$'\n'/ }"
 dpkg-query -W crigate >/dev/null 2>&1 && die "dpkg still knows crigate after dpkg -P"
 
 log "passed in $((SECONDS - started)) s (install, unit, READY after containerd, Version, reload, stop, remove, purge)"

@@ -14,8 +14,9 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-command -v dpkg-buildpackage >/dev/null && command -v dh >/dev/null ||
+if ! command -v dpkg-buildpackage >/dev/null || ! command -v dh >/dev/null; then
   die "dpkg-buildpackage/dh missing: scripts/install-deps.sh installs debhelper"
+fi
 
 out_dir=${CRIGATE_DEB_DIR:-$CRIGATE_REPO_ROOT/build-deb}
 jobs=${CRIGATE_DEB_JOBS:-$(nproc)}
