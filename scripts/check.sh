@@ -9,13 +9,17 @@
 #      leaks included (build tree <build>-asan, -DCRIGATE_SANITIZE=address,undefined);
 #   4. every libFuzzer target for a short bounded time from its seed corpus
 #      (scripts/fuzz.sh, clang-14, build-fuzz/);
-#   5. the threaded units under ThreadSanitizer (scripts/tsan.sh, build-tsan/).
+#   5. the threaded units under ThreadSanitizer (scripts/tsan.sh, build-tsan/);
+#   6. the Debian package: built, lintian-clean, installed, run as its unit
+#      would in front of a private containerd, removed and purged
+#      (scripts/package-test.sh, build-deb/).
 #
 # Usage: scripts/check.sh
 #   CRIGATE_BUILD_DIR          build tree of step 2 (default <repo>/build)
 #   CRIGATE_SANITIZE_TESTS=0   skip step 3
 #   CRIGATE_FUZZ_TESTS=0       skip step 4; CRIGATE_FUZZ_SECONDS per target (20)
 #   CRIGATE_TSAN_TESTS=0       skip step 5
+#   CRIGATE_PACKAGE_TESTS=0    skip step 6; CRIGATE_PACKAGE_TEST_SECONDS bounds it (1800)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -46,5 +50,13 @@ fi
 if [[ ${CRIGATE_TSAN_TESTS:-1} != 0 ]]; then
   log "threaded units under ThreadSanitizer"
   bash "$CRIGATE_SCRIPTS_DIR/tsan.sh"
+fi
+
+if [[ ${CRIGATE_PACKAGE_TESTS:-1} != 0 ]]; then
+  log "the Debian package: build, lintian, install, run, remove, purge"
+  # The package build compiles the product again (about 10 min on a busy
+  # 2-core machine); the bound stops a hung step, not a slow one.
+  CRIGATE_BUILD_DIR=$build_dir timeout --kill-after=60 "${CRIGATE_PACKAGE_TEST_SECONDS:-1800}" \
+    bash "$CRIGATE_SCRIPTS_DIR/package-test.sh"
 fi
 log "every check passed"

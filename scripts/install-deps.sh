@@ -23,6 +23,10 @@ build_deps=(
   clang-tidy-14
   # The cloud channel's MQTT client (policy/channel/).
   libmosquitto-dev
+  # sd_notify for the Type=notify unit (cri/daemon/service_notify.cc).
+  libsystemd-dev
+  # The Debian package and its install test (scripts/package.sh, package-test.sh).
+  debhelper lintian
 )
 runtime_deps=(
   containerd runc

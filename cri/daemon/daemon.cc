@@ -10,6 +10,7 @@
 #include "cri/daemon/approval_minter.h"
 #include "cri/daemon/backend_resolver.h"
 #include "cri/daemon/follow_up.h"
+#include "cri/daemon/service_notify.h"
 #include "cri/daemon/status_file.h"
 #include "cri/daemon/stop_reporter.h"
 #include "cri/h2/relay.h"
@@ -231,6 +232,14 @@ base::Status Daemon::Serve() {
   status_ = std::make_unique<StatusWriter>(StatusFileOf(config), kStatusPeriod,
                                            [this] { return StatusNow("serving"); });
   status_->Start();
+  service_status_ = std::make_unique<ServiceStatus>(MakeSystemdNotifier(), config.backend_endpoint);
+  service_status_->WaitThenReady(
+      [backend = backend_](std::chrono::milliseconds for_at_most) {
+        return backend->GetState(true) == GRPC_CHANNEL_READY ||
+               backend->WaitForConnected(std::chrono::system_clock::now() + for_at_most);
+      },
+      fmt::format("serving the CRI on {}, forwarding to {}", listener_->path(),
+                  config.backend_endpoint));
   return base::Status::OK();
 }
 
@@ -344,7 +353,12 @@ base::Result<std::shared_ptr<const Snapshot>> Daemon::BuildSnapshot(
   return std::shared_ptr<const Snapshot>(std::move(snapshot));
 }
 
-bool Daemon::Reload() { return ReloadFor("SIGHUP").ok(); }
+bool Daemon::Reload() {
+  if (service_status_) service_status_->Reloading();
+  const bool applied = ReloadFor("SIGHUP").ok();
+  if (service_status_) service_status_->Reloaded(applied);
+  return applied;
+}
 
 base::Status Daemon::ReloadFor(const std::string& why) {
   std::lock_guard<std::mutex> lock(reload_mu_);
@@ -460,6 +474,7 @@ void Daemon::Drain() {
   log::Info("no new connections; draining in-flight calls for up to {} ms",
             settings_.daemon.drain_timeout_ms);
   if (status_) status_->Stop(StatusNow("draining"));
+  if (service_status_) service_status_->Stopping();
   if (listener_) listener_->Stop();
   if (acceptor_.joinable()) acceptor_.join();
   listener_.reset();  // removes the socket file: new callers fail fast

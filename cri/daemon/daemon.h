@@ -59,6 +59,7 @@ class BackendSandboxFacts;
 class FollowUp;
 class ProxyService;
 struct ProxyDeps;
+class ServiceStatus;
 class UnixListener;
 class WorkQueue;
 
@@ -81,7 +82,9 @@ class Daemon final {
   static base::Result<std::unique_ptr<Daemon>> Build(Settings settings);
   ~Daemon();
 
-  // Listens on the socket, starts the accept thread and the watchdog.
+  // Listens on the socket, starts the accept thread and the watchdog. Tells
+  // systemd READY=1 (Type=notify) only once containerd answers, from a
+  // thread that keeps waiting for it.
   base::Status Serve();
   // SIGHUP: reads the config file again and, when it is valid and changes
   // no restart-only key, swaps in a new Snapshot (README, "Reload"). Returns
@@ -140,6 +143,7 @@ class Daemon final {
   std::unique_ptr<grpc::Server> server_;
 
   // Serving; last: stopped first.
+  std::unique_ptr<ServiceStatus> service_status_;  // systemd: READY=1 once containerd answers
   std::unique_ptr<UnixListener> listener_;
   std::thread acceptor_;
   std::unique_ptr<StatusWriter> status_;
