@@ -4,8 +4,8 @@
 # decision pipeline, its audit log, the token-use store), policy/cloud (the
 # authorizer, stage and event sink), policy/channel (the event spool the
 # watchdog appends to while the channel's thread drains it), monitor/ (the
-# watchdog) and cri/ (the peer registry the accept thread shares with grpc's
-# threads).
+# watchdog), cri/ (the peer registry the accept thread shares with grpc's
+# threads) and cri/daemon (the READY=1 waiter and the status file's writer).
 #
 # Usage: scripts/tsan.sh
 #   CRIGATE_TSAN_BUILD_DIR   build tree (default <repo>/build-tsan)
@@ -22,7 +22,8 @@ build_dir=${CRIGATE_TSAN_BUILD_DIR:-$CRIGATE_REPO_ROOT/build-tsan}
 # uninstrumented gRPC and protobuf, not crigate's threads, so only the
 # watchdog's own tests run here.
 tests=(policy/policy_tests policy/cloud/cloud_tests policy/channel/channel_tests
-  "monitor/monitor_tests:WatchdogTest.*:CreateHostWatchdog.*" cri/cri_tests)
+  "monitor/monitor_tests:WatchdogTest.*:CreateHostWatchdog.*" cri/cri_tests
+  "cri/daemon/daemon_tests:ServiceStatus.*:StatusWriter.*")
 log "building the threaded units with ThreadSanitizer in $build_dir"
 cmake -S "$CRIGATE_REPO_ROOT" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCRIGATE_SANITIZE=thread >/dev/null

@@ -69,6 +69,29 @@ HealthAnswer AskHealth(const std::string& socket) {
   }
 }
 
+// The object under key, or an empty one: a status file from another
+// version, or cut short, is shown as far as it goes, never thrown on.
+json Part(const json& object, const char* key) {
+  if (!object.is_object() || !object.contains(key) || !object[key].is_object()) {
+    return json::object();
+  }
+  return object[key];
+}
+
+// The array under key, or an empty one.
+json List(const json& object, const char* key) {
+  if (!object.is_object() || !object.contains(key) || !object[key].is_array()) {
+    return json::array();
+  }
+  return object[key];
+}
+
+// A boolean field; false when absent or not a boolean.
+bool Flag(const json& object, const char* key) {
+  return object.is_object() && object.contains(key) && object[key].is_boolean() &&
+         object[key].get<bool>();
+}
+
 // A field's text, or "-" when the daemon did not write it.
 std::string Text(const json& object, const char* key) {
   if (!object.is_object() || !object.contains(key)) return "-";
@@ -82,20 +105,18 @@ std::string Line(const char* label, const std::string& text) {
 
 std::string CloudText(const json& cloud) {
   std::string out = "authorization " + Text(cloud, "authorization");
-  if (cloud.contains("events")) {
-    const json& e = cloud["events"];
+  if (const json e = Part(cloud, "events"); !e.empty()) {
     out += fmt::format("; events {} delivered, {} queued, {} dropped", Text(e, "delivered"),
                        Text(e, "queued"), Text(e, "dropped"));
     if (!Text(e, "last_error").empty() && Text(e, "last_error") != "-") {
       out += " (last error: " + Text(e, "last_error") + ")";
     }
   }
-  const json& ch = cloud.value("channel", json());
-  if (ch.is_object()) {
+  if (const json ch = Part(cloud, "channel"); !ch.empty()) {
     out += fmt::format("; channel {} {}, spool {} waiting, {} dropped",
-                       ch.value("connected", false) ? "connected to" : "NOT connected to",
+                       Flag(ch, "connected") ? "connected to" : "NOT connected to",
                        Text(ch, "broker"), Text(ch, "spool_depth"), Text(ch, "spool_dropped"));
-    if (!ch.value("connected", false) && !Text(ch, "last_error").empty()) {
+    if (!Flag(ch, "connected") && !Text(ch, "last_error").empty()) {
       out += " (last error: " + Text(ch, "last_error") + ")";
     }
   } else {
@@ -117,7 +138,7 @@ std::string RenderStatus(const json& status, const std::string& status_path,
                          std::chrono::seconds stale_after, bool* stale) {
   *stale = false;
   std::string out;
-  const json& self = status.is_object() ? status.value("crigate", json()) : json();
+  const json self = Part(status, "crigate");
   out += fmt::format("crigate {}: {} (health check on {})\n", Text(self, "version"),
                      health.serving ? "SERVING" : "NOT SERVING: " + health.text, socket);
   if (!status.is_object()) {
@@ -125,7 +146,9 @@ std::string RenderStatus(const json& status, const std::string& status_path,
         fmt::format("  no status file at {}: crigate has not run with this config\n", status_path);
     return out;
   }
-  const int64_t written = self.value("written_unix", int64_t{0});
+  const int64_t written = self.contains("written_unix") && self["written_unix"].is_number_integer()
+                              ? self["written_unix"].get<int64_t>()
+                              : 0;
   const int64_t age =
       std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count() - written;
   const std::string state = Text(self, "state");
@@ -143,40 +166,40 @@ std::string RenderStatus(const json& status, const std::string& status_path,
                        Text(self, "written_at"), Text(self, "started_at"));
   }
   out += Line("config", Text(status, "config"));
-  const json& containerd = status.value("containerd", json());
+  const json containerd = Part(status, "containerd");
   std::string backend = Text(containerd, "endpoint");
   if (containerd.contains("answers")) {
-    backend += containerd.value("answers", false)
+    backend += Flag(containerd, "answers")
                    ? ": answers (" + Text(containerd, "runtime") + ")"
                    : ": DOES NOT ANSWER (" + Text(containerd, "error") + ")";
   }
   out += Line("containerd", backend);
-  const json& policy = status.value("policy", json());
+  const json policy = Part(status, "policy");
   std::string gated;
-  for (const json& g : policy.value("gated", json::array())) {
-    gated += (gated.empty() ? "" : ", ") + g.get<std::string>();
+  for (const json& g : List(policy, "gated")) {
+    gated += (gated.empty() ? "" : ", ") + (g.is_string() ? g.get<std::string>() : g.dump());
   }
   out += Line("policy", fmt::format("{}; gating {}; reloads {} ok, {} refused{}",
-                                    policy.value("loaded", false) ? "loaded" : "NOT LOADED", gated,
+                                    Flag(policy, "loaded") ? "loaded" : "NOT LOADED", gated,
                                     Text(policy, "reloads_ok"), Text(policy, "reloads_refused"),
                                     policy.contains("last_reload")
                                         ? " (last: " + Text(policy, "last_reload") + ")"
                                         : ""));
-  const json& cloud = status.value("cloud", json());
-  const json& channel = cloud.value("channel", json());
-  out += Line("bundle", channel.is_object() ? "version " + Text(channel, "bundle_version")
-                                            : "none (the cloud channel is off)");
+  const json cloud = Part(status, "cloud");
+  const json channel = Part(cloud, "channel");
+  out += Line("bundle", !channel.empty() ? "version " + Text(channel, "bundle_version")
+                                         : "none (the cloud channel is off)");
   out += Line("cloud", CloudText(cloud));
-  const json& watchdog = status.value("watchdog", json());
+  const json watchdog = Part(status, "watchdog");
   out +=
-      Line("watchdog", watchdog.is_object()
+      Line("watchdog", !watchdog.empty()
                            ? fmt::format("{}: {} containers, {} ticks, stops {} ok, {} failed",
-                                         watchdog.value("running", false) ? "running" : "stopped",
+                                         Flag(watchdog, "running") ? "running" : "stopped",
                                          Text(watchdog, "watched"), Text(watchdog, "ticks"),
                                          Text(watchdog, "stops_ok"), Text(watchdog, "stops_failed"))
                            : "off");
   std::string decisions;
-  for (const json& d : policy.value("decisions", json::array())) {
+  for (const json& d : List(policy, "decisions")) {
     decisions +=
         fmt::format("{}{} {} allowed, {} denied, {} errors", decisions.empty() ? "" : "; ",
                     Text(d, "stage"), Text(d, "allowed"), Text(d, "denied"), Text(d, "errors"));

@@ -77,6 +77,16 @@ TEST(RenderStatus, AStoppedDaemonsLastStateIsNotStale) {
   EXPECT_TRUE(Has(text, "stopped at 2027-01-15T10:00:00Z (started 2027-01-15T08:00:00Z)")) << text;
 }
 
+TEST(RenderStatus, AFileOfAnotherShapeIsShownAsFarAsItGoes) {
+  bool stale = true;
+  for (const char* text : {R"({"crigate": 1, "policy": {"gated": 2, "loaded": "yes"}})",
+                           R"({"containerd": {"answers": "no"}, "watchdog": [], "cloud": 3})",
+                           R"([1, 2])", R"({"policy": {"decisions": [1, {"stage": []}]}})"}) {
+    const std::string out = Render(json::parse(text), {true, "SERVING"}, &stale);
+    EXPECT_TRUE(Has(out, "crigate -: SERVING")) << text << "\n" << out;
+  }
+}
+
 TEST(RenderStatus, NoStatusFileSaysSo) {
   bool stale = true;
   const std::string text =
