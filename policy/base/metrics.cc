@@ -19,7 +19,7 @@ std::string FormatValue(double v) {
   }
   char buffer[32];
   for (int precision = 6; precision <= 17; ++precision) {  // the shortest that reads back
-    std::snprintf(buffer, sizeof(buffer), "%.*g", precision, v);
+    (void)std::snprintf(buffer, sizeof(buffer), "%.*g", precision, v);
     if (std::strtod(buffer, nullptr) == v) break;
   }
   return buffer;
