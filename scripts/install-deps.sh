@@ -23,6 +23,8 @@ build_deps=(
   clang-tidy-14
   # The cloud channel's MQTT client (policy/channel/).
   libmosquitto-dev
+  # The metrics endpoint's embedded HTTP server (cri/daemon/metrics_server.h).
+  libcivetweb-dev
 )
 runtime_deps=(
   containerd runc
@@ -37,6 +39,9 @@ runtime_deps=(
   docker-registry skopeo
   # The cloud channel's broker and the cloud side's clients (scripts/broker-up.sh).
   mosquitto mosquitto-clients
+  # The metrics end-to-end test: a real Prometheus scrapes crigate, and the
+  # exposition is parsed with the Python client's parser (Debian's python3).
+  prometheus python3-prometheus-client
 )
 
 if [[ ${1:-} == --if-missing ]]; then

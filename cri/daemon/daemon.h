@@ -21,6 +21,7 @@
 #include "cri/daemon/settings.h"
 #include "cri/peer_registry.h"
 #include "policy/base/latest.h"
+#include "policy/base/metrics.h"
 #include "policy/pipeline_builder.h"
 
 namespace grpc {
@@ -50,6 +51,7 @@ namespace crigate::cri {
 
 class ApprovalIssuer;
 class ApprovalMinter;
+class MetricsServer;
 class BackendResolver;
 class BackendSandboxFacts;
 class FollowUp;
@@ -77,7 +79,8 @@ class Daemon final {
   static base::Result<std::unique_ptr<Daemon>> Build(Settings settings);
   ~Daemon();
 
-  // Listens on the socket, starts the accept thread and the watchdog.
+  // Serves the metrics ([metrics]), listens on the socket, starts the
+  // accept thread and the watchdog.
   base::Status Serve();
   // SIGHUP: reads the config file again and, when it is valid and changes
   // no restart-only key, swaps in a new Snapshot (README, "Reload"). Returns
@@ -123,6 +126,10 @@ class Daemon final {
   std::thread relay_loop_;
   std::unique_ptr<ProxyService> service_;
   std::unique_ptr<grpc::Server> server_;
+  // [metrics]: what the parts hold, read at scrape time, and the endpoint;
+  // after the parts it reads, so it is stopped before they go.
+  std::unique_ptr<base::Registry> part_metrics_;
+  std::unique_ptr<MetricsServer> metrics_;
 
   // Serving; last: stopped first.
   std::unique_ptr<UnixListener> listener_;
