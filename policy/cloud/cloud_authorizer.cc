@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "policy/base/metrics.h"
+
 namespace crigate::cloud {
 namespace {
 
@@ -25,6 +27,17 @@ std::string Printable(std::string_view text, size_t limit) {
 }
 
 std::string TypeName(const json& j) { return j.type_name(); }
+
+// A decision the cloud did not give: no answer in time, no connection, an
+// HTTP error, an answer that is no decision, or a failure of our own.
+void CountCloudError(std::string_view kind) {
+  static base::CounterFamily& errors = base::DefaultRegistry().Counters(
+      "crigate_cloud_errors_total",
+      "Cloud authorization requests that brought no decision, by kind (timeout, transport, "
+      "http_status, malformed, exception).",
+      {"kind"});
+  errors.With({kind}).Inc();
+}
 
 HttpEndpoint EndpointFor(const CloudConfig& config, const std::string& url,
                          const std::string& node_id) {
@@ -103,12 +116,19 @@ HttpAuthorizer::HttpAuthorizer(HttpEndpoint endpoint, std::string node_key)
 
 AuthzAnswer HttpAuthorizer::Check(const AuthzInput& input) {
   try {
-    AuthzAnswer answer = InterpretReply(client_.Post(input.RequestBody()));
+    const HttpReply reply = client_.Post(input.RequestBody());
+    AuthzAnswer answer = InterpretReply(reply);
+    if (answer.outcome == AuthzAnswer::Outcome::kError || answer.malformed) {
+      CountCloudError(!reply.answered    ? (reply.timed_out ? "timeout" : "transport")
+                      : answer.malformed ? "malformed"
+                                         : "http_status");
+    }
     if (answer.outcome == AuthzAnswer::Outcome::kError) {
       answer.reason = fmt::format("POST {}: {}", client_.endpoint().url, answer.reason);
     }
     return answer;
   } catch (const std::exception& e) {
+    CountCloudError("exception");
     return AuthzAnswer::Error(fmt::format("request failed: {}", e.what()));
   }
 }
