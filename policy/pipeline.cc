@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "policy/actions.h"
 #include "policy/audit_record.h"
 #include "policy/base/metrics.h"
 
@@ -43,9 +44,18 @@ const PipelineMetrics& Metrics() {
   return metrics;
 }
 
+// The action as a label: a caller may name any method, so only the table's
+// own names become series ("other" for the rest, "unserved" for none).
+std::string_view ActionLabel(const std::string& action) {
+  if (action.empty()) return "unserved";
+  if (GatableActions().count(action) > 0 || ReadOnlyActions().count(action) > 0) return action;
+  return "other";
+}
+
 void CountDecision(const GateRequest& request, const Decision& d, std::string_view stage) {
   Metrics()
-      .decisions.With({request.action, d.allow ? "allow" : "deny", d.allow ? "none" : stage})
+      .decisions
+      .With({ActionLabel(request.action), d.allow ? "allow" : "deny", d.allow ? "none" : stage})
       .Inc();
 }
 
