@@ -65,13 +65,17 @@ void Observe(BreachCounter& counter, std::optional<double> ratio, double thresho
   if (threshold > 0 && *ratio > threshold) metrics.breaches.Inc();
 }
 
-base::Counter& StopsCounter(const std::string& resource, bool ok) {
+base::CounterFamily& Stops() {
   static base::CounterFamily& stops = base::DefaultRegistry().Counters(
       "crigate_watchdog_stops_total",
       "Containers the watchdog stopped, by the resource over its threshold and the result of "
       "StopContainer (ok, failed).",
       {"resource", "result"});
-  return stops.With({resource, ok ? "ok" : "failed"});
+  return stops;
+}
+
+base::Counter& StopsCounter(const std::string& resource, bool ok) {
+  return Stops().With({resource, ok ? "ok" : "failed"});
 }
 
 void WriteToStderr(std::string_view message) {
@@ -112,7 +116,12 @@ Watchdog::Watchdog(MonitorConfig config, Dependencies dependencies)
       node_capacity_(dependencies.node->capacity()),
       node_(std::move(dependencies.node)),
       lookups_(kLookupQueueCapacity),
-      stops_(kStopQueueCapacity) {}
+      stops_(kStopQueueCapacity) {
+  // Exported from the start, at 0: every resource's samples and breaches,
+  // and the stops' HELP and TYPE.
+  MetricsOf("cpu");
+  Stops();
+}
 
 Watchdog::~Watchdog() { Stop(); }
 

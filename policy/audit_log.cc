@@ -39,6 +39,7 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(AuditOptions options, const bas
     return Fail(Code::UNAVAILABLE,
                 fmt::format("cannot open audit log {}: {}", options.path, base::ErrnoText(errno)));
   }
+  WriteFailures();  // exported from the start, at 0
   return std::unique_ptr<AuditLog>(new AuditLog(std::move(options), clock, fd));
 }
 

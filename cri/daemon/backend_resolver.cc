@@ -55,20 +55,42 @@ struct BackendResolver::Stubs {
   std::unique_ptr<v1::ImageService::Stub> images;
 };
 
-BackendResolver::BackendResolver(const std::shared_ptr<grpc::Channel>& backend,
-                                 std::chrono::milliseconds timeout)
-    : stubs_(new Stubs{v1::RuntimeService::NewStub(backend), v1::ImageService::NewStub(backend)}),
-      timeout_(timeout) {}
+namespace {
 
-BackendResolver::~BackendResolver() = default;
-
-grpc::Status BackendResolver::Lookup(
-    const char* method, const std::function<grpc::Status(grpc::ClientContext*)>& call) const {
+base::HistogramFamily& LookupDurations() {
   static base::HistogramFamily& durations = base::DefaultRegistry().Histograms(
       "crigate_containerd_lookup_duration_seconds",
       "Facts asked of containerd for a decision, by CRI method (a retry after a dead "
       "connection included).",
       {"method"});
+  return durations;
+}
+
+base::Counter& LookupUnavailable() {
+  static base::Counter& unavailable =
+      base::DefaultRegistry()
+          .Counters("crigate_backend_unavailable_total",
+                    "Calls or lookups that found containerd unavailable, by who met it "
+                    "(front_end: a call answered UNAVAILABLE; lookup: a fact asked of "
+                    "containerd).",
+                    {"via"})
+          .With({"lookup"});
+  return unavailable;
+}
+
+}  // namespace
+
+BackendResolver::BackendResolver(const std::shared_ptr<grpc::Channel>& backend,
+                                 std::chrono::milliseconds timeout)
+    : stubs_(new Stubs{v1::RuntimeService::NewStub(backend), v1::ImageService::NewStub(backend)}),
+      timeout_(timeout) {
+  LookupUnavailable();  // exported from the start, at 0
+}
+
+BackendResolver::~BackendResolver() = default;
+
+grpc::Status BackendResolver::Lookup(
+    const char* method, const std::function<grpc::Status(grpc::ClientContext*)>& call) const {
   const auto start = std::chrono::steady_clock::now();
   grpc::Status s;
   for (int attempt = 0; attempt < 2; ++attempt) {
@@ -80,18 +102,8 @@ grpc::Status BackendResolver::Lookup(
     // grpc notices a dead connection only when a call fails on it.
     if (s.error_code() != grpc::StatusCode::UNAVAILABLE) break;
   }
-  durations.With({method}).ObserveSeconds(std::chrono::steady_clock::now() - start);
-  if (s.error_code() == grpc::StatusCode::UNAVAILABLE) {
-    static base::Counter& unavailable =
-        base::DefaultRegistry()
-            .Counters("crigate_backend_unavailable_total",
-                      "Calls or lookups that found containerd unavailable, by who met it "
-                      "(front_end: a call answered UNAVAILABLE; lookup: a fact asked of "
-                      "containerd).",
-                      {"via"})
-            .With({"lookup"});
-    unavailable.Inc();
-  }
+  LookupDurations().With({method}).ObserveSeconds(std::chrono::steady_clock::now() - start);
+  if (s.error_code() == grpc::StatusCode::UNAVAILABLE) LookupUnavailable().Inc();
   return s;
 }
 

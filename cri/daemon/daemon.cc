@@ -184,7 +184,7 @@ base::Status Daemon::BuildFrontEnd(const ProxyDeps& deps) {
 base::Status Daemon::Serve() {
   const DaemonConfig& config = settings_.daemon;
   if (settings_.metrics.enabled) {
-    RegisterBuildInfo(CRIGATE_VERSION);
+    RegisterDaemonMetrics(CRIGATE_VERSION);
     part_metrics_ = PartMetrics({pipeline_deps_.token_uses.get(), events_.get(), channel_.get()});
     auto metrics =
         MetricsServer::Start(settings_.metrics, {&base::DefaultRegistry(), part_metrics_.get()});

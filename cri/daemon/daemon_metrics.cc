@@ -6,15 +6,9 @@
 
 namespace crigate::cri {
 
-void RegisterBuildInfo(std::string_view version) {
-  base::DefaultRegistry()
-      .Gauges("crigate_build_info", "The crigate build serving, as its version label; always 1.",
-              {"version"})
-      .With({version})
-      .Set(1);
-}
+namespace {
 
-void CountReload(bool ok) {
+base::Counter& Reloads(bool ok) {
   static base::CounterFamily& reloads = base::DefaultRegistry().Counters(
       "crigate_reloads_total",
       "Reloads (SIGHUP or a cloud bundle) by result: ok (the new snapshot is in force) or "
@@ -22,8 +16,21 @@ void CountReload(bool ok) {
       {"result"});
   static base::Counter& done = reloads.With({"ok"});
   static base::Counter& refused = reloads.With({"refused"});
-  (ok ? done : refused).Inc();
+  return ok ? done : refused;
 }
+
+}  // namespace
+
+void RegisterDaemonMetrics(std::string_view version) {
+  base::DefaultRegistry()
+      .Gauges("crigate_build_info", "The crigate build serving, as its version label; always 1.",
+              {"version"})
+      .With({version})
+      .Set(1);
+  Reloads(true);  // both results exported from the start, at 0
+}
+
+void CountReload(bool ok) { Reloads(ok).Inc(); }
 
 std::unique_ptr<base::Registry> PartMetrics(const ScrapedParts& parts) {
   auto registry = std::make_unique<base::Registry>();

@@ -31,8 +31,9 @@ class MqttChannel;
 
 namespace crigate::cri {
 
-// crigate_build_info{version} 1, in the default registry.
-void RegisterBuildInfo(std::string_view version);
+// crigate_build_info{version} 1, and the reload counters at 0, in the
+// default registry.
+void RegisterDaemonMetrics(std::string_view version);
 
 // A reload that took effect (ok) or was refused.
 void CountReload(bool ok);

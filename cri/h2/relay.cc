@@ -116,7 +116,7 @@ struct Finished {
 
 // A call answered UNAVAILABLE because containerd could not be reached or its
 // connection was lost (the resolver counts its own, via="lookup").
-void CountBackendUnavailable() {
+base::Counter& BackendUnavailable() {
   static base::Counter& counter =
       base::DefaultRegistry()
           .Counters("crigate_backend_unavailable_total",
@@ -124,8 +124,10 @@ void CountBackendUnavailable() {
                     "(front_end: a call answered UNAVAILABLE; lookup: a fact asked of containerd).",
                     {"via"})
           .With({"front_end"});
-  counter.Inc();
+  return counter;
 }
+
+void CountBackendUnavailable() { BackendUnavailable().Inc(); }
 
 // The value of the first field named `name`, or empty.
 std::string_view ValueOf(const std::vector<Field>& fields, std::string_view name) {
@@ -1149,6 +1151,7 @@ struct Relay::Impl {
 };
 
 base::Result<std::unique_ptr<Relay>> Relay::Create(RelayOptions options) {
+  BackendUnavailable();  // exported from the start, at 0
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
   impl->epoll_fd = epoll_create1(EPOLL_CLOEXEC);

@@ -30,14 +30,16 @@ std::string TypeName(const json& j) { return j.type_name(); }
 
 // A decision the cloud did not give: no answer in time, no connection, an
 // HTTP error, an answer that is no decision, or a failure of our own.
-void CountCloudError(std::string_view kind) {
+base::CounterFamily& CloudErrors() {
   static base::CounterFamily& errors = base::DefaultRegistry().Counters(
       "crigate_cloud_errors_total",
       "Cloud authorization requests that brought no decision, by kind (timeout, transport, "
       "http_status, malformed, exception).",
       {"kind"});
-  errors.With({kind}).Inc();
+  return errors;
 }
+
+void CountCloudError(std::string_view kind) { CloudErrors().With({kind}).Inc(); }
 
 HttpEndpoint EndpointFor(const CloudConfig& config, const std::string& url,
                          const std::string& node_id) {
@@ -112,7 +114,9 @@ AuthzAnswer InterpretReply(const HttpReply& reply) {
 }
 
 HttpAuthorizer::HttpAuthorizer(HttpEndpoint endpoint, std::string node_key)
-    : client_(std::move(endpoint), std::make_shared<const NodeSigner>(std::move(node_key))) {}
+    : client_(std::move(endpoint), std::make_shared<const NodeSigner>(std::move(node_key))) {
+  CloudErrors();  // the family's HELP and TYPE from the start
+}
 
 AuthzAnswer HttpAuthorizer::Check(const AuthzInput& input) {
   try {
