@@ -21,7 +21,6 @@
 #include "cri/daemon/settings.h"
 #include "cri/peer_registry.h"
 #include "policy/base/latest.h"
-#include "policy/base/metrics.h"
 #include "policy/pipeline_builder.h"
 
 namespace grpc {
@@ -43,6 +42,10 @@ namespace crigate::monitor {
 class Watchdog;
 }  // namespace crigate::monitor
 
+namespace crigate::base {
+class Registry;
+}  // namespace crigate::base
+
 namespace crigate::cri::h2 {
 class Relay;
 }  // namespace crigate::cri::h2
@@ -51,10 +54,10 @@ namespace crigate::cri {
 
 class ApprovalIssuer;
 class ApprovalMinter;
-class MetricsServer;
 class BackendResolver;
 class BackendSandboxFacts;
 class FollowUp;
+class MetricsServer;
 class ProxyService;
 struct ProxyDeps;
 class UnixListener;
