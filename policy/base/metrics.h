@@ -145,7 +145,8 @@ class Registry final {
   // One unlabelled gauge whose value read() gives at scrape time. read runs
   // on the scraping thread and must be thread-safe and quick; it must stay
   // callable as long as this registry is scraped (the owner of what it reads
-  // owns a registry of its own, destroyed first).
+  // owns a registry of its own, destroyed first). Added again under the
+  // same name, the new read replaces the old.
   void AddGaugeCallback(std::string_view name, std::string_view help, std::function<double()> read);
   // The same for a counter a part keeps itself (read must never decrease).
   void AddCounterCallback(std::string_view name, std::string_view help,
