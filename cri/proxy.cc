@@ -6,6 +6,7 @@
 #include <mutex>
 #include <optional>
 
+#include "cri/call_metrics.h"
 #include "cri/gate_call.h"
 #include "cri/grpc_status.h"
 #include "cri/inspect.h"
@@ -349,6 +350,13 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
       finished_ = true;
       final_code_ = status.error_code();
     }
+    CallMetrics::Instance().Record(
+        path_.method,
+        !path_.served                              ? CallMetrics::Class::kUnserved
+        : class_ == policy::MethodClass::kReadOnly ? CallMetrics::Class::kReadOnly
+        : class_ == policy::MethodClass::kGated    ? CallMetrics::Class::kGated
+                                                   : CallMetrics::Class::kMutating,
+        FromGrpc(status.error_code()), path_.served && !gated_, Clock::now() - start_);
     Finish(status);
   }
 

@@ -2,6 +2,7 @@
 
 #include <memory>
 
+#include "cri/call_metrics.h"
 #include "cri/method_table.h"
 
 namespace crigate::cri {
@@ -68,6 +69,21 @@ base::Result<h2::RelayOptions> RelayGateOptions(const ProxyOptions& options, con
     if (!parsed.served) return h2::Route::kRefuse;
     return ClassOf(classify, parsed) == policy::MethodClass::kReadOnly ? h2::Route::kRelay
                                                                        : h2::Route::kHold;
+  };
+  relay.ended = [classify, &metrics = CallMetrics::Instance()](const h2::StreamEnd& end) {
+    const MethodPath parsed = ParseMethodPath(end.path);
+    CallMetrics::Class method_class = CallMetrics::Class::kUnserved;
+    if (end.route == h2::Route::kRelay) {
+      method_class = CallMetrics::Class::kReadOnly;
+    } else if (end.route == h2::Route::kHold && end.path == kHealthCheckPath) {
+      method_class = CallMetrics::Class::kHealth;
+    } else if (end.route == h2::Route::kHold) {
+      method_class = ClassOf(classify, parsed) == policy::MethodClass::kGated
+                         ? CallMetrics::Class::kGated
+                         : CallMetrics::Class::kMutating;
+    }
+    metrics.Record(parsed.method, method_class, end.outcome,
+                   end.route == h2::Route::kRelay && !end.answered_by_relay, end.elapsed);
   };
   relay.post = [work](std::function<void()> task) { work->Post(std::move(task)); };
   relay.refused = [parts, classify](const h2::HeldCall& call, const base::Status& refusal) {

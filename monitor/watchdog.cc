@@ -4,7 +4,10 @@
 #include <unistd.h>
 
 #include <ctime>
+#include <map>
 #include <system_error>
+
+#include "policy/base/metrics.h"
 
 namespace crigate::monitor {
 namespace {
@@ -25,6 +28,54 @@ std::chrono::nanoseconds ThreadCpuTime() {
 
 double Seconds(steady_clock::duration duration) {
   return std::chrono::duration<double>(duration).count();
+}
+
+// crigate_watchdog_{samples,breaches}_total of one resource, resolved once.
+struct ResourceMetrics {
+  base::Counter& samples;
+  base::Counter& breaches;
+};
+
+const ResourceMetrics& MetricsOf(std::string_view resource) {
+  static const auto* const by_resource = [] {
+    base::Registry& registry = base::DefaultRegistry();
+    auto& samples = registry.Counters("crigate_watchdog_samples_total",
+                                      "Ratios the watchdog sampled, by resource.", {"resource"});
+    auto& breaches = registry.Counters(
+        "crigate_watchdog_breaches_total",
+        "Sampled ratios over their threshold, by resource (a stop needs monitor.samples in a row).",
+        {"resource"});
+    auto* map = new std::map<std::string_view, ResourceMetrics>();  // never destroyed
+    for (std::string_view name : {"cpu", "memory", "pids", "node_cpu", "node_memory",
+                                  "node_cpu_pressure", "node_memory_pressure"}) {
+      map->emplace(name, ResourceMetrics{samples.With({name}), breaches.With({name})});
+    }
+    return map;
+  }();
+  return by_resource->at(resource);
+}
+
+// counter.Observe, counted.
+void Observe(BreachCounter& counter, std::optional<double> ratio, double threshold,
+             std::string_view resource) {
+  counter.Observe(ratio, threshold);
+  if (!ratio) return;
+  const ResourceMetrics& metrics = MetricsOf(resource);
+  metrics.samples.Inc();
+  if (threshold > 0 && *ratio > threshold) metrics.breaches.Inc();
+}
+
+base::CounterFamily& Stops() {
+  static base::CounterFamily& stops = base::DefaultRegistry().Counters(
+      "crigate_watchdog_stops_total",
+      "Containers the watchdog stopped, by the resource over its threshold and the result of "
+      "StopContainer (ok, failed).",
+      {"resource", "result"});
+  return stops;
+}
+
+base::Counter& StopsCounter(const std::string& resource, bool ok) {
+  return Stops().With({resource, ok ? "ok" : "failed"});
 }
 
 void WriteToStderr(std::string_view message) {
@@ -65,7 +116,12 @@ Watchdog::Watchdog(MonitorConfig config, Dependencies dependencies)
       node_capacity_(dependencies.node->capacity()),
       node_(std::move(dependencies.node)),
       lookups_(kLookupQueueCapacity),
-      stops_(kStopQueueCapacity) {}
+      stops_(kStopQueueCapacity) {
+  // Exported from the start, at 0: every resource's samples and breaches,
+  // and the stops' HELP and TYPE.
+  MetricsOf("cpu");
+  Stops();
+}
 
 Watchdog::~Watchdog() { Stop(); }
 
@@ -300,10 +356,11 @@ void Watchdog::SampleNode() {
   if (memory && node_capacity_.memory_bytes > 0) {
     memory_ratio = static_cast<double>(*memory) / static_cast<double>(node_capacity_.memory_bytes);
   }
-  node_cpu_.Observe(cpu_ratio, config_.node_cpu);
-  node_memory_.Observe(memory_ratio, config_.node_memory);
-  node_cpu_pressure_.Observe(cpu_pressure, config_.node_cpu_pressure);
-  node_memory_pressure_.Observe(memory_pressure, config_.node_memory_pressure);
+  Observe(node_cpu_, cpu_ratio, config_.node_cpu, "node_cpu");
+  Observe(node_memory_, memory_ratio, config_.node_memory, "node_memory");
+  Observe(node_cpu_pressure_, cpu_pressure, config_.node_cpu_pressure, "node_cpu_pressure");
+  Observe(node_memory_pressure_, memory_pressure, config_.node_memory_pressure,
+          "node_memory_pressure");
 }
 
 void Watchdog::SampleContainers(steady_clock::time_point now) {
@@ -317,9 +374,9 @@ void Watchdog::SampleContainers(steady_clock::time_point now) {
     const Sample* previous = watched->previous ? &*watched->previous : nullptr;
     ContainerRatios ratios = ComputeContainerRatios(
         previous, sample, Seconds(now - watched->previous_at), node_capacity_);
-    watched->cpu.Observe(ratios.cpu, watched->thresholds.cpu);
-    watched->memory.Observe(ratios.memory, watched->thresholds.memory);
-    watched->pids.Observe(ratios.pids, watched->thresholds.pids);
+    Observe(watched->cpu, ratios.cpu, watched->thresholds.cpu, "cpu");
+    Observe(watched->memory, ratios.memory, watched->thresholds.memory, "memory");
+    Observe(watched->pids, ratios.pids, watched->thresholds.pids, "pids");
     watched->cpu_cores = ratios.cpu_cores;
     watched->working_set = ratios.memory_bytes;
     watched->cpu_pressure.reset();
@@ -465,6 +522,7 @@ void Watchdog::StartStop(Watched& victim, const char* resource, const BreachCoun
   bool posted = stops_.Post([this, action]() mutable {
     action.result = runtime_->Stop(action.container_id, action.grace_seconds);
     reporter_->Report(action);
+    StopsCounter(action.resource, action.result.ok()).Inc();
     std::lock_guard<std::mutex> lock(inbox_mu_);
     if (action.result.ok()) {
       ++stats_.stops_ok;

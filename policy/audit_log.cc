@@ -10,11 +10,21 @@
 #include <nlohmann/json.hpp>
 
 #include "policy/base/files.h"
+#include "policy/base/metrics.h"
 
 namespace crigate::policy {
 namespace {
 
 using Code = base::Code;
+
+base::Counter& WriteFailures() {
+  static base::Counter& counter =
+      base::DefaultRegistry()
+          .Counters("crigate_audit_write_failures_total",
+                    "Audit records that could not be written (the call they record is denied).")
+          .With({});
+  return counter;
+}
 
 int OpenAppend(const std::string& path) {
   return open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
@@ -29,6 +39,7 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(AuditOptions options, const bas
     return Fail(Code::UNAVAILABLE,
                 fmt::format("cannot open audit log {}: {}", options.path, base::ErrnoText(errno)));
   }
+  WriteFailures();  // exported from the start, at 0
   return std::unique_ptr<AuditLog>(new AuditLog(std::move(options), clock, fd));
 }
 
@@ -127,6 +138,7 @@ base::Status AuditLog::Record(const nlohmann::ordered_json& record) {
       line = stamped.dump(-1, ' ', false, kReplace);
     }
   } catch (const std::exception& e) {
+    WriteFailures().Inc();
     return Fail(Code::INTERNAL, fmt::format("cannot encode audit record: {}", e.what()));
   }
   line += '\n';
@@ -139,6 +151,7 @@ base::Status AuditLog::Record(const nlohmann::ordered_json& record) {
   if (status.ok()) status = Append(line);
   if (!status.ok()) {
     ++failures_;
+    WriteFailures().Inc();
     // Reopen next time: the file may have been removed or the disk remounted.
     if (fd_ >= 0) close(fd_);
     fd_ = -1;

@@ -6,7 +6,9 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "policy/actions.h"
 #include "policy/audit_record.h"
+#include "policy/base/metrics.h"
 
 namespace crigate::policy {
 namespace {
@@ -21,6 +23,40 @@ std::string RandomPrefix() {
 
 std::chrono::microseconds Since(Steady::time_point start) {
   return std::chrono::duration_cast<std::chrono::microseconds>(Steady::now() - start);
+}
+
+// The pipeline's metrics, registered once per process.
+struct PipelineMetrics {
+  base::CounterFamily& decisions;
+  base::HistogramFamily& stage_seconds;
+};
+
+const PipelineMetrics& Metrics() {
+  static const PipelineMetrics metrics{
+      base::DefaultRegistry().Counters(
+          "crigate_decisions_total",
+          "Pipeline decisions by action, verdict (allow, deny) and the stage that decided a deny "
+          "(none for an allow; token_use or audit when the allow could not be recorded; "
+          "front_end for a request the front end refused before the stages).",
+          {"action", "verdict", "stage"}),
+      base::DefaultRegistry().Histograms("crigate_stage_duration_seconds",
+                                         "Time one pipeline stage took for one call.", {"stage"})};
+  return metrics;
+}
+
+// The action as a label: a caller may name any method, so only the table's
+// own names become series ("other" for the rest, "unserved" for none).
+std::string_view ActionLabel(const std::string& action) {
+  if (action.empty()) return "unserved";
+  if (GatableActions().count(action) > 0 || ReadOnlyActions().count(action) > 0) return action;
+  return "other";
+}
+
+void CountDecision(const GateRequest& request, const Decision& d, std::string_view stage) {
+  Metrics()
+      .decisions
+      .With({ActionLabel(request.action), d.allow ? "allow" : "deny", d.allow ? "none" : stage})
+      .Inc();
 }
 
 StageResult RunStage(Stage& stage, const GateRequest& request, CallState& state) {
@@ -57,7 +93,10 @@ StagedPipeline::StagedPipeline(std::vector<std::unique_ptr<Stage>> stages,
 StagedPipeline::Counters& StagedPipeline::CountersFor(const char* stage) {
   std::lock_guard lock(counters_mu_);
   auto it = counters_.find(std::string_view(stage));
-  if (it == counters_.end()) it = counters_.emplace(stage, std::make_unique<Counters>()).first;
+  if (it == counters_.end()) {
+    it = counters_.emplace(stage, std::make_unique<Counters>()).first;
+    it->second->duration = &Metrics().stage_seconds.With({stage});
+  }
   return *it->second;
 }
 
@@ -91,15 +130,19 @@ Decision StagedPipeline::Decide(const GateRequest& request) {
   CallState state;
   // One stage set for the whole decision, whatever a reload does meanwhile.
   const std::shared_ptr<const StageSet> set = stages_();
+  std::string_view decided_by = "decision";  // a deny's stage, for the metrics
   try {
     d.allow = true;
     const bool gated = request.method_class == MethodClass::kGated;
     for (const std::unique_ptr<Stage>& stage_ptr : set->stages) {
       Stage& stage = *stage_ptr;
       if (!gated && !stage.checks_every_mutating_call()) continue;
+      const auto stage_start = Steady::now();
       StageResult r = RunStage(stage, request, state);
-      d.stages.push_back({stage.name(), r});
       Counters& counts = CountersFor(stage.name());
+      counts.duration->ObserveSeconds(Steady::now() - stage_start);
+      d.stages.push_back({stage.name(), r});
+      decided_by = stage.name();
       if (r.verdict == Verdict::kAllow) {
         counts.allowed.fetch_add(1);
         continue;
@@ -128,16 +171,25 @@ Decision StagedPipeline::Decide(const GateRequest& request) {
     d.allow = false;
     d.code = Code::INTERNAL;
     d.reason = fmt::format("crigate: decision failed: {}; denied", e.what());
+    decided_by = "decision";
   }
   // A token use counts only for a call that is allowed and audited: made
   // durable before the allow goes out, released if anything after fails.
   std::vector<std::shared_ptr<PendingUse>> committed;
+  const bool stages_allowed = d.allow;
   if (d.allow) CommitUses(state, d, committed);
   if (!d.allow) ReleaseUses(state.pending_uses);
   d.image_digest = state.image_digest;
   d.decision_id = state.decision_id.empty() ? NewDecisionId() : state.decision_id;
   d.latency = Since(start);
+  const bool allowed_before_audit = d.allow;
   Audit(request, state, "decide", d);
+  if (stages_allowed && !allowed_before_audit) {
+    decided_by = "token_use";  // the use could not be recorded
+  } else if (allowed_before_audit && !d.allow) {
+    decided_by = "audit";
+  }
+  CountDecision(request, d, decided_by);
   if (!d.allow) {
     ReleaseUses(committed);  // the audit record failed: the call does not run
   } else {
@@ -194,6 +246,7 @@ Decision StagedPipeline::Reject(const GateRequest& request, base::Code code,
   d.reason = reason;
   d.decision_id = NewDecisionId();
   Audit(request, CallState{}, "reject", d);
+  CountDecision(request, d, "front_end");
   return d;
 }
 

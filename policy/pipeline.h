@@ -18,6 +18,7 @@
 
 #include "policy/audit_log.h"
 #include "policy/base/latest.h"
+#include "policy/base/metrics.h"
 #include "policy/gate.h"
 #include "policy/trust_stage.h"
 
@@ -67,6 +68,7 @@ class StagedPipeline final : public Pipeline {
  private:
   struct Counters {
     std::atomic<uint64_t> allowed{0}, denied{0}, errors{0};
+    base::Histogram* duration = nullptr;  // crigate_stage_duration_seconds{stage}
   };
 
   // Writes the record; on failure turns d into a deny.

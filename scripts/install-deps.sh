@@ -27,6 +27,8 @@ build_deps=(
   libsystemd-dev
   # The Debian package and its install test (scripts/package.sh, package-test.sh).
   debhelper lintian
+  # The metrics endpoint's embedded HTTP server (cri/daemon/metrics_server.h).
+  libcivetweb-dev
 )
 runtime_deps=(
   containerd runc
@@ -41,6 +43,9 @@ runtime_deps=(
   docker-registry skopeo
   # The cloud channel's broker and the cloud side's clients (scripts/broker-up.sh).
   mosquitto mosquitto-clients
+  # The metrics end-to-end test: a real Prometheus scrapes crigate, and the
+  # exposition is parsed with the Python client's parser (Debian's python3).
+  prometheus python3-prometheus-client
 )
 
 if [[ ${1:-} == --if-missing ]]; then

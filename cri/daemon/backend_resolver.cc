@@ -8,6 +8,7 @@
 
 #include "cri/inspect.h"
 #include "cri_subset.grpc.pb.h"
+#include "policy/base/metrics.h"
 
 namespace crigate::cri {
 namespace {
@@ -54,15 +55,43 @@ struct BackendResolver::Stubs {
   std::unique_ptr<v1::ImageService::Stub> images;
 };
 
+namespace {
+
+base::HistogramFamily& LookupDurations() {
+  static base::HistogramFamily& durations = base::DefaultRegistry().Histograms(
+      "crigate_containerd_lookup_duration_seconds",
+      "Facts asked of containerd for a decision, by CRI method (a retry after a dead "
+      "connection included).",
+      {"method"});
+  return durations;
+}
+
+base::Counter& LookupUnavailable() {
+  static base::Counter& unavailable =
+      base::DefaultRegistry()
+          .Counters("crigate_backend_unavailable_total",
+                    "Calls or lookups that found containerd unavailable, by who met it "
+                    "(front_end: a call answered UNAVAILABLE; lookup: a fact asked of "
+                    "containerd).",
+                    {"via"})
+          .With({"lookup"});
+  return unavailable;
+}
+
+}  // namespace
+
 BackendResolver::BackendResolver(const std::shared_ptr<grpc::Channel>& backend,
                                  std::chrono::milliseconds timeout)
     : stubs_(new Stubs{v1::RuntimeService::NewStub(backend), v1::ImageService::NewStub(backend)}),
-      timeout_(timeout) {}
+      timeout_(timeout) {
+  LookupUnavailable();  // exported from the start, at 0
+}
 
 BackendResolver::~BackendResolver() = default;
 
 grpc::Status BackendResolver::Lookup(
-    const std::function<grpc::Status(grpc::ClientContext*)>& call) const {
+    const char* method, const std::function<grpc::Status(grpc::ClientContext*)>& call) const {
+  const auto start = std::chrono::steady_clock::now();
   grpc::Status s;
   for (int attempt = 0; attempt < 2; ++attempt) {
     grpc::ClientContext ctx;
@@ -73,6 +102,8 @@ grpc::Status BackendResolver::Lookup(
     // grpc notices a dead connection only when a call fails on it.
     if (s.error_code() != grpc::StatusCode::UNAVAILABLE) break;
   }
+  LookupDurations().With({method}).ObserveSeconds(std::chrono::steady_clock::now() - start);
+  if (s.error_code() == grpc::StatusCode::UNAVAILABLE) LookupUnavailable().Inc();
   return s;
 }
 
@@ -80,8 +111,9 @@ policy::Result<policy::ImageIdentity> BackendResolver::Image(const std::string& 
   v1::ImageStatusRequest req;
   req.mutable_image()->set_image(image);
   v1::ImageStatusResponse resp;
-  grpc::Status s = Lookup(
-      [&](grpc::ClientContext* ctx) { return stubs_->images->ImageStatus(ctx, req, &resp); });
+  grpc::Status s = Lookup("ImageStatus", [&](grpc::ClientContext* ctx) {
+    return stubs_->images->ImageStatus(ctx, req, &resp);
+  });
   if (!s.ok()) return BackendFailed("ImageStatus", s);
   if (!resp.has_image() || resp.image().id().empty()) {
     return base::Status(base::Code::NOT_FOUND, fmt::format("image {} is not on this node", image));
@@ -104,7 +136,7 @@ policy::Result<policy::ExistingContainer> BackendResolver::Container(
     req.set_container_id(container_id);
     req.set_verbose(true);
     v1::ContainerStatusResponse resp;
-    grpc::Status s = Lookup([&](grpc::ClientContext* ctx) {
+    grpc::Status s = Lookup("ContainerStatus", [&](grpc::ClientContext* ctx) {
       return stubs_->runtime->ContainerStatus(ctx, req, &resp);
     });
     if (!s.ok()) return BackendFailed("ContainerStatus", s);
@@ -135,8 +167,9 @@ policy::Result<policy::ExistingContainer> BackendResolver::Container(
     v1::ListContainersRequest req;
     req.mutable_filter()->set_id(out.id);
     v1::ListContainersResponse resp;
-    grpc::Status s = Lookup(
-        [&](grpc::ClientContext* ctx) { return stubs_->runtime->ListContainers(ctx, req, &resp); });
+    grpc::Status s = Lookup("ListContainers", [&](grpc::ClientContext* ctx) {
+      return stubs_->runtime->ListContainers(ctx, req, &resp);
+    });
     if (!s.ok()) return BackendFailed("ListContainers", s);
     if (resp.containers_size() != 1) {
       return base::Status(base::Code::NOT_FOUND,
@@ -184,8 +217,8 @@ policy::Result<CriRuntimeConfig> BackendResolver::RuntimeConfig() {
   v1::StatusRequest req;
   req.set_verbose(true);
   v1::StatusResponse resp;
-  grpc::Status s =
-      Lookup([&](grpc::ClientContext* ctx) { return stubs_->runtime->Status(ctx, req, &resp); });
+  grpc::Status s = Lookup(
+      "Status", [&](grpc::ClientContext* ctx) { return stubs_->runtime->Status(ctx, req, &resp); });
   if (!s.ok()) return BackendFailed("Status", s);
   CriRuntimeConfig out;
   const auto it = resp.info().find("config");
@@ -216,8 +249,9 @@ policy::Result<std::vector<std::string>> BackendResolver::ImageCommand(const std
   req.mutable_image()->set_image(image);
   req.set_verbose(true);
   v1::ImageStatusResponse resp;
-  grpc::Status s = Lookup(
-      [&](grpc::ClientContext* ctx) { return stubs_->images->ImageStatus(ctx, req, &resp); });
+  grpc::Status s = Lookup("ImageStatus", [&](grpc::ClientContext* ctx) {
+    return stubs_->images->ImageStatus(ctx, req, &resp);
+  });
   if (!s.ok()) return BackendFailed("ImageStatus", s);
   std::optional<json> info = VerboseInfo(resp.info());
   if (!resp.has_image() || !info) {
@@ -255,8 +289,9 @@ policy::Result<policy::ExistingSandbox> BackendResolver::Sandbox(const std::stri
   req.set_pod_sandbox_id(sandbox_id);
   req.set_verbose(true);
   v1::PodSandboxStatusResponse resp;
-  grpc::Status s = Lookup(
-      [&](grpc::ClientContext* ctx) { return stubs_->runtime->PodSandboxStatus(ctx, req, &resp); });
+  grpc::Status s = Lookup("PodSandboxStatus", [&](grpc::ClientContext* ctx) {
+    return stubs_->runtime->PodSandboxStatus(ctx, req, &resp);
+  });
   if (!s.ok()) return BackendFailed("PodSandboxStatus", s);
   const auto& st = resp.status();
   if (st.id().empty()) {

@@ -52,8 +52,9 @@ class BackendResolver final : public policy::ImageResolver {
 
  private:
   // Runs one read-only call with the lookup deadline, once more if it
-  // failed UNAVAILABLE.
-  grpc::Status Lookup(const std::function<grpc::Status(grpc::ClientContext*)>& call) const;
+  // failed UNAVAILABLE; method names it in the metrics.
+  grpc::Status Lookup(const char* method,
+                      const std::function<grpc::Status(grpc::ClientContext*)>& call) const;
 
   // containerd's RuntimeService and ImageService stubs. Out of line: the
   // generated gRPC header costs 2.6 s to parse, and only backend_resolver.cc

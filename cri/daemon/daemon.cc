@@ -9,7 +9,9 @@
 
 #include "cri/daemon/approval_minter.h"
 #include "cri/daemon/backend_resolver.h"
+#include "cri/daemon/daemon_metrics.h"
 #include "cri/daemon/follow_up.h"
+#include "cri/daemon/metrics_server.h"
 #include "cri/daemon/service_notify.h"
 #include "cri/daemon/status_file.h"
 #include "cri/daemon/stop_reporter.h"
@@ -190,6 +192,15 @@ base::Status Daemon::BuildFrontEnd(const ProxyDeps& deps) {
 
 base::Status Daemon::Serve() {
   const DaemonConfig& config = settings_.daemon;
+  if (settings_.metrics.enabled) {
+    RegisterDaemonMetrics(CRIGATE_VERSION);
+    part_metrics_ = PartMetrics({pipeline_deps_.token_uses.get(), events_.get(), channel_.get()});
+    auto metrics =
+        MetricsServer::Start(settings_.metrics, {&base::DefaultRegistry(), part_metrics_.get()});
+    if (!metrics.ok()) return metrics.status();
+    metrics_ = std::move(metrics).value();
+    log::Info("metrics on http://{}/metrics", settings_.metrics.listen);
+  }
   auto listener = UnixListener::Open(config.socket);
   if (!listener.ok()) return base::Status(listener.code(), "cannot serve: " + listener.error());
   listener_ = std::move(listener).value();
@@ -364,6 +375,7 @@ base::Status Daemon::ReloadFor(const std::string& why) {
   std::lock_guard<std::mutex> lock(reload_mu_);
   const std::string& path = settings_.path;
   auto refuse = [&](base::Status status) {
+    CountReload(false);
     log::Error("{}: {} not reloaded, everything stays as it was: {}", why, path, status.message());
     std::lock_guard<std::mutex> news(reload_news_mu_);
     ++reloads_refused_;
@@ -390,6 +402,7 @@ base::Status Daemon::ReloadFor(const std::string& why) {
     last_reload_ =
         fmt::format("{} at {}: reloaded", why, base::FormatUtc(std::chrono::system_clock::now()));
   }
+  CountReload(true);
   log::Info("{}: {} reloaded: trust store, token keys, cloud authorization and node key{}", why,
             path, approvals_ ? ", approval key" : "");
   log::Info("decisions so far: {}", pipeline_->CountsText());

@@ -44,6 +44,10 @@ namespace crigate::monitor {
 class Watchdog;
 }  // namespace crigate::monitor
 
+namespace crigate::base {
+class Registry;
+}  // namespace crigate::base
+
 namespace crigate::cri::h2 {
 class Relay;
 }  // namespace crigate::cri::h2
@@ -57,6 +61,7 @@ class ApprovalMinter;
 class BackendResolver;
 class BackendSandboxFacts;
 class FollowUp;
+class MetricsServer;
 class ProxyService;
 struct ProxyDeps;
 class ServiceStatus;
@@ -82,9 +87,9 @@ class Daemon final {
   static base::Result<std::unique_ptr<Daemon>> Build(Settings settings);
   ~Daemon();
 
-  // Listens on the socket, starts the accept thread and the watchdog. Tells
-  // systemd READY=1 (Type=notify) only once containerd answers, from a
-  // thread that keeps waiting for it.
+  // Serves the metrics ([metrics]), listens on the socket, starts the
+  // accept thread and the watchdog. Tells systemd READY=1 (Type=notify)
+  // only once containerd answers, from a thread that keeps waiting for it.
   base::Status Serve();
   // SIGHUP: reads the config file again and, when it is valid and changes
   // no restart-only key, swaps in a new Snapshot (README, "Reload"). Returns
@@ -141,6 +146,10 @@ class Daemon final {
   std::thread relay_loop_;
   std::unique_ptr<ProxyService> service_;
   std::unique_ptr<grpc::Server> server_;
+  // [metrics]: what the parts hold, read at scrape time, and the endpoint;
+  // after the parts it reads, so it is stopped before they go.
+  std::unique_ptr<base::Registry> part_metrics_;
+  std::unique_ptr<MetricsServer> metrics_;
 
   // Serving; last: stopped first.
   std::unique_ptr<ServiceStatus> service_status_;  // systemd: READY=1 once containerd answers

@@ -14,8 +14,8 @@ namespace {
 // Sections owned by parts that parse them elsewhere; known so that a typo in
 // a section name is reported rather than silently ignored.
 bool KnownSection(std::string_view name) {
-  static const std::set<std::string_view> kOwn = {"server",  "backend",  "log",
-                                                  "monitor", "approval", "channel"};
+  static const std::set<std::string_view> kOwn = {"server",   "backend", "log",    "monitor",
+                                                  "approval", "channel", "metrics"};
   return kOwn.count(name) > 0 || policy::PolicySections().count(name) > 0;
 }
 
@@ -59,6 +59,7 @@ const char* const kRestartOnly[] = {"server",
                                     "cloud.event_queue_size",
                                     "cloud.event_retry_max",
                                     "channel",
+                                    "metrics",
                                     nullptr};
 
 std::vector<std::string> RestartOnlyChanges(const Settings& a, const Settings& b) {
@@ -94,6 +95,7 @@ std::optional<Settings> LoadSettings(const std::string& path, bool must_exist,
   settings.monitor = monitor::ParseMonitorConfig(root, errors);
   settings.policy = policy::ParsePolicyConfig(root, errors);
   settings.approval = ParseApprovalConfig(root, errors);
+  settings.metrics = ParseMetricsConfig(root, errors);
   // The channel is addressed by node.id, so it is read once that is known.
   if (settings.policy)
     settings.channel = channel::ParseChannelConfig(root, settings.policy->node_id, errors);

@@ -1,8 +1,8 @@
 // Everything crigate's one TOML file holds, read and validated in one piece:
 // [server], [backend], [log] (config.h), [monitor] (monitor/), [approval]
-// (approval_config.h), [channel] (policy/channel/) and the policy sections
-// (policy/policy_config.h). A file with any error yields no Settings at all, so nothing half-read
-// is ever started or swapped in.
+// (approval_config.h), [metrics] (metrics_server.h), [channel] (policy/channel/) and the policy
+// sections (policy/policy_config.h). A file with any error yields no Settings at all, so nothing
+// half-read is ever started or swapped in.
 #pragma once
 
 #include <map>
@@ -13,6 +13,7 @@
 
 #include "cri/daemon/approval_config.h"
 #include "cri/daemon/config.h"
+#include "cri/daemon/metrics_server.h"
 #include "monitor/monitor_config.h"
 #include "policy/channel/channel_config.h"
 #include "policy/policy_config.h"
@@ -27,6 +28,7 @@ struct Settings {
   std::shared_ptr<const policy::PolicyConfig> policy;  // never null in a loaded Settings
   ApprovalConfig approval;
   channel::ChannelConfig channel;
+  MetricsConfig metrics;
   // The keys a reload cannot apply (they shape what was built at start:
   // sockets, threads, stores, the watchdog, the event sink), each as written
   // in the file ("" when absent). kRestartOnly lists them.

@@ -98,6 +98,27 @@ TEST(RestartOnlyChanges, NamesWhatAReloadCannotApply) {
   EXPECT_EQ(changed, (std::vector<std::string>{"server", "token.use_store"}));
 }
 
+// The endpoint is bound at start: [metrics] takes a restart, and a
+// non-loopback address keeps the whole file from loading.
+TEST(LoadSettings, MetricsAreReadAndTakeARestart) {
+  TempDir dir;
+  std::vector<std::string> errors;
+  const std::string base = std::string(kNoFiles) + "[token]\nenabled = false\n";
+  std::optional<Settings> off = LoadSettings(dir.Write("a.toml", base), true, errors);
+  ASSERT_TRUE(off) << errors[0];
+  EXPECT_FALSE(off->metrics.enabled);
+  std::optional<Settings> on = LoadSettings(
+      dir.Write("b.toml", base + "[metrics]\nenabled = true\nlisten = \"127.0.0.1:9300\"\n"), true,
+      errors);
+  ASSERT_TRUE(on) << errors[0];
+  EXPECT_TRUE(on->metrics.enabled);
+  EXPECT_EQ(on->metrics.listen, "127.0.0.1:9300");
+  EXPECT_EQ(RestartOnlyChanges(*off, *on), (std::vector<std::string>{"metrics"}));
+  EXPECT_FALSE(LoadSettings(dir.Write("c.toml", base + "[metrics]\nlisten = \"0.0.0.0:9300\"\n"),
+                            true, errors));
+  EXPECT_TRUE(Mentions(errors, "metrics.listen: 0.0.0.0 is not a loopback address"));
+}
+
 TEST(LoadSettings, TheChannelsTokenKeyDirectoryMustBeOneOfTheTokenKeys) {
   TempDir dir;
   dir.Write("keys/k.pub", "");  // the directory; its content is not read here

@@ -18,6 +18,7 @@
 
 #include "cri/h2/grpc_wire.h"
 #include "policy/base/files.h"
+#include "policy/base/metrics.h"
 #include "policy/base/text.h"
 
 namespace crigate::cri::h2 {
@@ -47,8 +48,11 @@ struct Stream {
   std::vector<Field> response;
   std::vector<Field> trailers;
   bool backend_ended = false;
-  bool responded = false;  // response HEADERS submitted to the caller
-  bool answered = false;   // answered by the relay itself (trailers-only)
+  bool responded = false;                   // response HEADERS submitted to the caller
+  bool answered = false;                    // answered by the relay itself (trailers-only)
+  base::Code answer_code = base::Code::OK;  // what it answered, then
+  bool begun = false;                       // its header block was judged (Begin)
+  Route route = Route::kRefuse;
   // Held streams (Route::kHold) only.
   bool held = false;
   RequestHead head;
@@ -109,6 +113,21 @@ struct Finished {
   int32_t client_id;
   base::Status status;
 };
+
+// A call answered UNAVAILABLE because containerd could not be reached or its
+// connection was lost (the resolver counts its own, via="lookup").
+base::Counter& BackendUnavailable() {
+  static base::Counter& counter =
+      base::DefaultRegistry()
+          .Counters("crigate_backend_unavailable_total",
+                    "Calls or lookups that found containerd unavailable, by who met it "
+                    "(front_end: a call answered UNAVAILABLE; lookup: a fact asked of containerd).",
+                    {"via"})
+          .With({"front_end"});
+  return counter;
+}
+
+void CountBackendUnavailable() { BackendUnavailable().Inc(); }
 
 // The value of the first field named `name`, or empty.
 std::string_view ValueOf(const std::vector<Field>& fields, std::string_view name) {
@@ -325,6 +344,7 @@ struct Relay::Impl {
         continue;
       }
       if (!stream->responded) {
+        CountBackendUnavailable();
         Answer(stream.get(), base::Code::UNAVAILABLE,
                fmt::format("crigate: the connection to containerd at {} was lost", BackendName()));
       } else {
@@ -344,6 +364,7 @@ struct Relay::Impl {
     std::vector<nghttp2_nv> nv = ToNv(fields, false);
     stream->responded = true;
     stream->answered = true;
+    stream->answer_code = code;
     nghttp2_submit_response(stream->conn->server, stream->client_id, nv.data(), nv.size(), nullptr);
   }
 
@@ -364,6 +385,27 @@ struct Relay::Impl {
     down.read_callback = &ReadDown;
     stream->responded = true;
     nghttp2_submit_response(stream->conn->server, stream->client_id, nv.data(), nv.size(), &down);
+  }
+
+  // Tells `ended` how the caller's stream ended: the relay's own answer, or
+  // the grpc-status it relayed, or a reset.
+  void Ended(const Stream* stream, uint32_t error_code) const {
+    if (!options.ended || !stream->begun) return;
+    StreamEnd end;
+    end.path = stream->head.path;
+    end.route = stream->route;
+    end.answered_by_relay = stream->answered;
+    end.elapsed = std::chrono::steady_clock::now() - stream->arrived;
+    if (stream->answered) {
+      end.outcome = stream->answer_code;
+    } else {
+      const std::optional<uint64_t> code = base::ParseDecimal(
+          ValueOf(stream->trailers_only ? stream->response : stream->trailers, "grpc-status"));
+      end.outcome = code && *code <= 16                       ? static_cast<base::Code>(*code)
+                    : error_code != NGHTTP2_NO_ERROR || !code ? base::Code::CANCELLED
+                                                              : base::Code::UNKNOWN;
+    }
+    options.ended(end);
   }
 
   // A refusal by the relay itself: answered, and told to `refused`.
@@ -514,6 +556,7 @@ struct Relay::Impl {
 
   void Begin(Stream* stream, bool ended) {
     stream->arrived = std::chrono::steady_clock::now();
+    stream->begun = true;
     if (stream->header_overflow) {
       Refuse(stream, base::Code::RESOURCE_EXHAUSTED,
              fmt::format("crigate: the request's header block is over {} bytes", kMaxHeaderBytes));
@@ -526,6 +569,7 @@ struct Relay::Impl {
     }
     stream->head = *std::move(head);
     const Route route = options.route ? options.route(stream->head.path) : Route::kRefuse;
+    stream->route = route;
     if (route == Route::kRefuse) {
       Refuse(stream, base::Code::UNIMPLEMENTED,
              fmt::format("crigate: {} is not served: crigate answers only the CRI methods "
@@ -560,6 +604,7 @@ struct Relay::Impl {
       DropBackend(conn);
     }
     if (!ConnectBackend(conn)) {
+      CountBackendUnavailable();
       Answer(stream, base::Code::UNAVAILABLE,
              fmt::format("crigate: containerd is unavailable at {}: {}", BackendName(),
                          base::ErrnoText(errno)));
@@ -572,6 +617,7 @@ struct Relay::Impl {
     const int32_t id = nghttp2_submit_request(conn->backend, nullptr, nv.data(), nv.size(),
                                               ended ? nullptr : &up, stream);
     if (id < 0) {
+      CountBackendUnavailable();
       Answer(stream, base::Code::UNAVAILABLE,
              fmt::format("crigate: cannot open a stream to containerd: {}", nghttp2_strerror(id)));
       return false;
@@ -828,6 +874,7 @@ struct Relay::Impl {
     auto* stream = static_cast<Stream*>(nghttp2_session_get_stream_user_data(session, stream_id));
     if (stream == nullptr) return 0;
     stream->client_closed = true;
+    conn->relay->Ended(stream, error_code);
     if (AwaitingRequest(*stream)) {
       // Still one audit record for a call that never got to its decision.
       conn->relay->Report(stream, base::Status(base::Code::CANCELLED,
@@ -1126,6 +1173,7 @@ struct Relay::Impl {
 };
 
 base::Result<std::unique_ptr<Relay>> Relay::Create(RelayOptions options) {
+  BackendUnavailable();  // exported from the start, at 0
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
   impl->epoll_fd = epoll_create1(EPOLL_CLOEXEC);

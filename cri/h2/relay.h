@@ -78,6 +78,15 @@ struct CallEnd {
   const std::string* last_response = nullptr;
 };
 
+// How a stream ended for its caller (RelayOptions::ended).
+struct StreamEnd {
+  std::string_view path;  // empty when its header block was not readable
+  Route route = Route::kRefuse;
+  base::Code outcome = base::Code::OK;  // the grpc-status the caller got; CANCELLED: reset
+  bool answered_by_relay = false;       // the relay's own answer, not containerd's
+  std::chrono::nanoseconds elapsed{0};  // from its header block
+};
+
 struct Verdict {
   base::Status status;  // OK: relay the call; otherwise its answer
   // Allowed with a new message (e.g. a token stripped): relayed
@@ -117,6 +126,9 @@ struct RelayOptions {
   // sent; the caller gone before its request was whole: on a worker).
   // `message` is empty when there was none.
   std::function<void(const HeldCall&, const base::Status& refusal)> refused;
+  // Told once per stream when the caller's side of it closed, on the loop
+  // thread (for the metrics: it must return at once). Unset: nothing.
+  std::function<void(const StreamEnd&)> ended;
   // Opens a non-blocking connection to containerd and returns its fd, or -1
   // with errno set. Unset: connects to backend_socket. (The fuzz target
   // hands the relay one end of a socketpair.)

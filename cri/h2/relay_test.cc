@@ -146,6 +146,10 @@ class RelayTest : public ::testing::Test {
       std::lock_guard<std::mutex> lock(workers_mu_);
       workers_.emplace_back(std::move(task));
     };
+    options.ended = [this](const StreamEnd& end) {
+      std::lock_guard<std::mutex> lock(ended_mu_);
+      ended_.push_back({std::string(end.path), end.route, end.outcome, end.answered_by_relay});
+    };
     auto relay = Relay::Create(options);
     ASSERT_TRUE(relay.ok()) << relay.error();
     relay_ = std::move(relay).value();
@@ -225,6 +229,29 @@ class RelayTest : public ::testing::Test {
     return refused_;
   }
 
+  // What `ended` was told, as plain values.
+  struct Ended {
+    std::string path;
+    Route route;
+    base::Code outcome;
+    bool answered_by_relay;
+  };
+
+  // What `ended` was told, once it holds n entries (or after 5 s): it runs
+  // when the relay closes the caller's stream, which may be just after the
+  // caller has its answer.
+  std::vector<Ended> WaitForEnds(size_t n) {
+    for (int i = 0; i < 500; ++i) {
+      {
+        std::lock_guard<std::mutex> lock(ended_mu_);
+        if (ended_.size() >= n) return ended_;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    std::lock_guard<std::mutex> lock(ended_mu_);
+    return ended_;
+  }
+
   static void Deadline(grpc::ClientContext* ctx) {
     ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
   }
@@ -238,6 +265,8 @@ class RelayTest : public ::testing::Test {
   HeldDecisions held_;
   std::mutex refused_mu_;
   std::vector<std::pair<HeldCall, base::Status>> refused_;  // guarded by refused_mu_
+  std::mutex ended_mu_;
+  std::vector<Ended> ended_;  // guarded by ended_mu_
   std::mutex workers_mu_;
   std::vector<std::thread> workers_;
   int listen_fd_ = -1;
@@ -445,6 +474,81 @@ TEST_F(RelayTest, ADenialIsTheAnswerAndNothingReachesContainerd) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(s.error_message(), "crigate: untrusted image");
   EXPECT_EQ(backend_.calls.load(), 0);
+}
+
+// The metrics hear of every stream once, with the status the caller got
+// and whose answer it was: containerd's (relayed, or held and allowed) or
+// the relay's own (a denial, an unserved path).
+TEST_F(RelayTest, EndedTellsEachStreamsRouteAndOutcomeOnce) {
+  StartBackend();
+  decide_ = [](const HeldCall& call) {
+    Verdict v;
+    if (call.path == "/runtime.v1.RuntimeService/CreateContainer") {
+      v.status = base::Status::PermissionDenied("crigate: untrusted image");
+    }
+    return v;
+  };
+  StartRelay();
+  auto stub = Client();
+  {
+    grpc::ClientContext ctx;
+    Deadline(&ctx);
+    v1::VersionResponse resp;
+    ASSERT_TRUE(stub->Version(&ctx, v1::VersionRequest(), &resp).ok());
+  }
+  ASSERT_EQ(WaitForEnds(1).size(), 1u);
+  {
+    grpc::ClientContext ctx;
+    Deadline(&ctx);
+    v1::RemoveContainerRequest req;
+    req.set_container_id("abc");
+    v1::RemoveContainerResponse resp;
+    EXPECT_EQ(stub->RemoveContainer(&ctx, req, &resp).error_code(), grpc::StatusCode::NOT_FOUND);
+  }
+  ASSERT_EQ(WaitForEnds(2).size(), 2u);
+  {
+    grpc::ClientContext ctx;
+    Deadline(&ctx);
+    v1::CreateContainerResponse resp;
+    EXPECT_EQ(stub->CreateContainer(&ctx, CreateRequest("pod-1"), &resp).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+  ASSERT_EQ(WaitForEnds(3).size(), 3u);
+  {
+    grpc::GenericStub generic(
+        grpc::CreateChannel("unix:" + front_socket_, grpc::InsecureChannelCredentials()));
+    grpc::ClientContext ctx;
+    Deadline(&ctx);
+    grpc::Slice empty("");
+    grpc::ByteBuffer request(&empty, 1), response;
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    generic.UnaryCall(&ctx, "/containerd.services.tasks.v1.Tasks/Start", grpc::StubOptions(),
+                      &request, &response, [&](grpc::Status) {
+                        std::lock_guard<std::mutex> lock(mu);
+                        done = true;
+                        cv.notify_all();
+                      });
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return done; });
+  }
+  const std::vector<Ended> ends = WaitForEnds(4);
+  ASSERT_EQ(ends.size(), 4u);
+  EXPECT_EQ(ends[0].path, "/runtime.v1.RuntimeService/Version");
+  EXPECT_EQ(ends[0].route, Route::kRelay);
+  EXPECT_EQ(ends[0].outcome, base::Code::OK);
+  EXPECT_FALSE(ends[0].answered_by_relay);
+  EXPECT_EQ(ends[1].route, Route::kHold);
+  EXPECT_EQ(ends[1].outcome, base::Code::NOT_FOUND) << "containerd's status, held and allowed";
+  EXPECT_FALSE(ends[1].answered_by_relay);
+  EXPECT_EQ(ends[2].route, Route::kHold);
+  EXPECT_EQ(ends[2].outcome, base::Code::PERMISSION_DENIED);
+  EXPECT_TRUE(ends[2].answered_by_relay);
+  EXPECT_EQ(ends[3].path, "/containerd.services.tasks.v1.Tasks/Start");
+  EXPECT_EQ(ends[3].route, Route::kRefuse);
+  EXPECT_EQ(ends[3].outcome, base::Code::UNIMPLEMENTED);
+  EXPECT_TRUE(ends[3].answered_by_relay);
 }
 
 TEST_F(RelayTest, AReplacementIsWhatContainerdGets) {

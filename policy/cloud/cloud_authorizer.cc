@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "policy/base/metrics.h"
+
 namespace crigate::cloud {
 namespace {
 
@@ -25,6 +27,19 @@ std::string Printable(std::string_view text, size_t limit) {
 }
 
 std::string TypeName(const json& j) { return j.type_name(); }
+
+// A decision the cloud did not give: no answer in time, no connection, an
+// HTTP error, an answer that is no decision, or a failure of our own.
+base::CounterFamily& CloudErrors() {
+  static base::CounterFamily& errors = base::DefaultRegistry().Counters(
+      "crigate_cloud_errors_total",
+      "Cloud authorization requests that brought no decision, by kind (timeout, transport, "
+      "http_status, malformed, exception).",
+      {"kind"});
+  return errors;
+}
+
+void CountCloudError(std::string_view kind) { CloudErrors().With({kind}).Inc(); }
 
 HttpEndpoint EndpointFor(const CloudConfig& config, const std::string& url,
                          const std::string& node_id) {
@@ -99,16 +114,25 @@ AuthzAnswer InterpretReply(const HttpReply& reply) {
 }
 
 HttpAuthorizer::HttpAuthorizer(HttpEndpoint endpoint, std::string node_key)
-    : client_(std::move(endpoint), std::make_shared<const NodeSigner>(std::move(node_key))) {}
+    : client_(std::move(endpoint), std::make_shared<const NodeSigner>(std::move(node_key))) {
+  CloudErrors();  // the family's HELP and TYPE from the start
+}
 
 AuthzAnswer HttpAuthorizer::Check(const AuthzInput& input) {
   try {
-    AuthzAnswer answer = InterpretReply(client_.Post(input.RequestBody()));
+    const HttpReply reply = client_.Post(input.RequestBody());
+    AuthzAnswer answer = InterpretReply(reply);
+    if (answer.outcome == AuthzAnswer::Outcome::kError || answer.malformed) {
+      CountCloudError(!reply.answered    ? (reply.timed_out ? "timeout" : "transport")
+                      : answer.malformed ? "malformed"
+                                         : "http_status");
+    }
     if (answer.outcome == AuthzAnswer::Outcome::kError) {
       answer.reason = fmt::format("POST {}: {}", client_.endpoint().url, answer.reason);
     }
     return answer;
   } catch (const std::exception& e) {
+    CountCloudError("exception");
     return AuthzAnswer::Error(fmt::format("request failed: {}", e.what()));
   }
 }
