@@ -11,8 +11,8 @@
 # build machine in scripts/fuzz.sh).
 #
 # Usage: scripts/cross-build.sh arm64 [extra ctest args, e.g. -R policy]
-#   CRIGATE_ARM64_BUILD_DIR   build tree (default <repo>/build-arm64)
-#   CRIGATE_ARM64_TESTS=0     build only, run no tests
+#   CRIGATE_ARM64_BUILD_DIR     build tree (default <repo>/build-arm64)
+#   CRIGATE_ARM64_BUILD_ONLY=1  build, run no tests
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -41,7 +41,7 @@ for program in cri/daemon/crigate shim/containerd-shim-crigate-v2 shim/crigate-a
   [[ $machine == 183 ]] || die "$program is not an arm64 executable (ELF machine $machine)"
 done
 
-if [[ ${CRIGATE_ARM64_TESTS:-1} != 0 ]]; then
+if [[ ${CRIGATE_ARM64_BUILD_ONLY:-0} != 1 ]]; then
   log "unit tests under $(grep -o 'qemu-[a-z0-9_-]*' "$build_dir/CMakeCache.txt" | head -n1)"
   start=$SECONDS
   ctest --test-dir "$build_dir" --output-on-failure -j 2 -LE e2e "$@"
