@@ -52,6 +52,8 @@ arm64_libs=(
   libgtest-dev libgmock-dev libbenchmark-dev libtomlplusplus-dev
   libcurl4-openssl-dev libnghttp2-dev zlib1g-dev libmosquitto-dev
   libsystemd-dev libcivetweb-dev
+  # /usr/bin/aarch64-linux-gnu-pkg-config, which reads only the arm64 .pc files.
+  pkgconf
 )
 arm64_libs=("${arm64_libs[@]/%/:arm64}")
 
