@@ -5,8 +5,8 @@
 # unit tests under qemu-user (CMAKE_CROSSCOMPILING_EMULATOR; no binfmt_misc).
 #
 # The end-to-end tests (label e2e) are built but not run: they drive a real
-# containerd and runc, which would have to be arm64 too, and runc cannot run
-# under qemu-user (it needs the kernel's namespaces from an arm64 process).
+# containerd and runc, which would have to be arm64 too, and qemu-user refuses
+# the clone() flags runc starts a container with (CLONE_PARENT, namespaces).
 # The libFuzzer targets are not built (clang-only instrumentation, run on the
 # build machine in scripts/fuzz.sh).
 #

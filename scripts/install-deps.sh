@@ -45,7 +45,8 @@ runtime_deps=(
 # libraries (:arm64). protoc, grpc_cpp_plugin, cmake and ninja stay the build
 # machine's; nlohmann-json3-dev is arch-independent. libsystemd-dev and
 # libcivetweb-dev are for the daemon's systemd notification and the metrics
-# endpoint, installed for both architectures once those parts are in.
+# endpoint, which are being added; their amd64 packages join build_deps with
+# those parts.
 cross_tools=(crossbuild-essential-arm64 qemu-user-static)
 arm64_libs=(
   libgrpc++-dev libprotobuf-dev libssl-dev libfmt-dev libcgroup-dev
@@ -114,7 +115,7 @@ apt-get install -y -q -o Dpkg::Options::=--force-confold \
 
 if [[ $arm64 == 1 ]]; then
   # Two calls: crossbuild-essential-arm64 and the :arm64 libraries in one call
-  # do not resolve ("held broken packages"); one after the other they do.
+  # did not resolve here ("held broken packages"); one after the other they do.
   # The :arm64 libraries are Multi-Arch: same, so apt upgrades the amd64
   # copies to the same version, and may then prefer removing amd64 packages
   # (seen: g++, dpkg-dev, build-essential) to upgrading them: every package
