@@ -3,8 +3,11 @@
 # and to run its tests and demo: no other source is reachable from CI or the
 # developers' machines, so this one apt step is the whole toolchain.
 #
-# Usage: scripts/install-deps.sh [--if-missing]
+# Usage: scripts/install-deps.sh [--if-missing] [--arm64]
 #   --if-missing                do nothing when every package is already installed
+#   --arm64                     also the arm64 cross-build (scripts/cross-build.sh):
+#                               the arm64 architecture, the cross compiler, the
+#                               :arm64 libraries and qemu-user-static
 #   CRIGATE_SKIP_APT_UPDATE=1   skip `apt-get update` (package lists already fresh)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -47,20 +50,70 @@ runtime_deps=(
   # exposition is parsed with the Python client's parser (Debian's python3).
   prometheus python3-prometheus-client
 )
+# --arm64: the cross compiler and qemu-user (amd64), and the target's
+# libraries (:arm64). protoc, grpc_cpp_plugin, cmake and ninja stay the build
+# machine's; nlohmann-json3-dev is arch-independent. libsystemd-dev and
+# libcivetweb-dev are for the daemon's systemd notification and the metrics
+# endpoint, which are being added; their amd64 packages join build_deps with
+# those parts.
+cross_tools=(crossbuild-essential-arm64 qemu-user-static)
+arm64_libs=(
+  libgrpc++-dev libprotobuf-dev libssl-dev libfmt-dev libcgroup-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libtomlplusplus-dev
+  libcurl4-openssl-dev libnghttp2-dev zlib1g-dev libmosquitto-dev
+  libsystemd-dev libcivetweb-dev
+  # /usr/bin/aarch64-linux-gnu-pkg-config, which reads only the arm64 .pc files.
+  pkgconf
+)
+arm64_libs=("${arm64_libs[@]/%/:arm64}")
 
-if [[ ${1:-} == --if-missing ]]; then
-  wanted=$(( ${#build_deps[@]} + ${#runtime_deps[@]} ))
-  present=$(dpkg-query -W -f='${Status}\n' "${build_deps[@]}" "${runtime_deps[@]}" 2>/dev/null \
-    | grep -c "install ok installed" || true)
-  if [[ $present -eq $wanted ]]; then
-    exit 0
-  fi
+if_missing=0
+arm64=0
+for arg in "$@"; do
+  case $arg in
+    --if-missing) if_missing=1 ;;
+    --arm64) arm64=1 ;;
+    *) die "unknown option $arg (usage: install-deps.sh [--if-missing] [--arm64])" ;;
+  esac
+done
+
+wanted_pkgs=("${build_deps[@]}" "${runtime_deps[@]}")
+if [[ $arm64 == 1 ]]; then
+  wanted_pkgs+=("${cross_tools[@]}" "${arm64_libs[@]}")
+fi
+
+# True when every package named is installed. A name without an architecture
+# is the build machine's (dpkg-query lists a Multi-Arch: same package once per
+# installed architecture, as name:arch; other packages by name alone).
+all_installed() { # package...
+  local native installed p
+  native=$(dpkg --print-architecture)
+  installed=$(dpkg-query -W -f='${binary:Package} ${db:Status-Abbrev}\n' 2>/dev/null |
+    awk '$2 == "ii" {print $1}')
+  for p in "$@"; do
+    if [[ $p == *:* ]]; then
+      grep -qxF -e "$p" <<<"$installed" || return 1
+    else
+      grep -qxF -e "$p" -e "$p:$native" <<<"$installed" || return 1
+    fi
+  done
+}
+
+if [[ $if_missing == 1 ]] && all_installed "${wanted_pkgs[@]}"; then
+  exit 0
 fi
 
 [[ $(id -u) -eq 0 ]] || die "must run as root (apt-get install)"
 export DEBIAN_FRONTEND=noninteractive
 
-if [[ ${CRIGATE_SKIP_APT_UPDATE:-0} != 1 ]]; then
+apt_update=1
+[[ ${CRIGATE_SKIP_APT_UPDATE:-0} == 1 ]] && apt_update=0
+if [[ $arm64 == 1 ]] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  log "dpkg --add-architecture arm64"
+  dpkg --add-architecture arm64
+  apt_update=1 # the arm64 package lists are not there yet
+fi
+if [[ $apt_update == 1 ]]; then
   log "apt-get update"
   apt-get update -q
 fi
@@ -68,6 +121,21 @@ fi
 log "apt-get install ${#build_deps[@]} build + ${#runtime_deps[@]} runtime packages"
 apt-get install -y -q -o Dpkg::Options::=--force-confold \
   "${build_deps[@]}" "${runtime_deps[@]}"
+
+if [[ $arm64 == 1 ]]; then
+  # Two calls: crossbuild-essential-arm64 and the :arm64 libraries in one call
+  # did not resolve here ("held broken packages"); one after the other they do.
+  # The :arm64 libraries are Multi-Arch: same, so apt upgrades the amd64
+  # copies to the same version, and may then prefer removing amd64 packages
+  # (seen: g++, dpkg-dev, build-essential) to upgrading them: every package
+  # we need is named again so it stays, and --no-remove makes apt stop
+  # rather than remove anything else.
+  log "apt-get install ${#cross_tools[@]} cross-build tools"
+  apt-get install -y -q -o Dpkg::Options::=--force-confold "${cross_tools[@]}"
+  log "apt-get install ${#arm64_libs[@]} arm64 libraries"
+  apt-get install -y -q --no-remove -o Dpkg::Options::=--force-confold \
+    "${arm64_libs[@]}" "${cross_tools[@]}" "${build_deps[@]}" dpkg-dev build-essential
+fi
 
 # Debian's docker-registry ships an init script listening on every address at
 # :5000; where nothing blocks service starts (no policy-rc.d), postinst may

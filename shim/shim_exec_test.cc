@@ -155,11 +155,20 @@ class ShimExecTest : public ::testing::Test {
       setenv("FAKE_RECORD", record_.c_str(), 1);
       setenv("GOMAXPROCS", "2", 1);
       setenv("TTRPC_ADDRESS", "/run/containerd/containerd.sock.ttrpc", 1);
+      // A cross-built shim runs under qemu-user (CRIGATE_SHIM_EMULATOR),
+      // with argv[0] set by its -0 as containerd would set it.
+      const char* const emulator = CRIGATE_SHIM_EMULATOR;
+      const bool emulated = emulator[0] != '\0';
       std::vector<char*> argv;
+      if (emulated) {
+        argv.push_back(const_cast<char*>(emulator));
+        argv.push_back(const_cast<char*>("-0"));
+      }
       argv.push_back(const_cast<char*>("containerd-shim-crigate-v2"));
+      if (emulated) argv.push_back(const_cast<char*>(CRIGATE_SHIM_BINARY));
       for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
       argv.push_back(nullptr);
-      execv(CRIGATE_SHIM_BINARY, argv.data());
+      execv(emulated ? emulator : CRIGATE_SHIM_BINARY, argv.data());
       _exit(127);
     }
     close(in_pipe[0]);
