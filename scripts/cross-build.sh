@@ -13,6 +13,8 @@
 # Usage: scripts/cross-build.sh arm64 [extra ctest args, e.g. -R policy]
 #   CRIGATE_ARM64_BUILD_DIR     build tree (default <repo>/build-arm64)
 #   CRIGATE_ARM64_BUILD_ONLY=1  build, run no tests
+#   CRIGATE_ARM64_PACKAGE=0     do not build the arm64 .deb afterwards
+#                               (scripts/package.sh arm64, into build-deb/)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -46,4 +48,20 @@ if [[ ${CRIGATE_ARM64_BUILD_ONLY:-0} != 1 ]]; then
   start=$SECONDS
   ctest --test-dir "$build_dir" --output-on-failure -j 2 -LE e2e "$@"
   log "unit tests passed in $((SECONDS - start)) s"
+fi
+
+if [[ ${CRIGATE_ARM64_PACKAGE:-1} != 0 ]]; then
+  # The operator's artefact: the same Debian package, cross-built by
+  # dpkg-buildpackage -a arm64 (debhelper passes its own cross compilers).
+  start=$SECONDS
+  deb=$(bash "$CRIGATE_SCRIPTS_DIR/package.sh" "$arch")
+  [[ $(dpkg-deb -f "$deb" Architecture) == "$arch" ]] || die "$deb does not say Architecture: $arch"
+  unpacked=$(mktemp -d)
+  trap 'rm -rf "$unpacked"' EXIT
+  dpkg-deb -x "$deb" "$unpacked"
+  for program in "$unpacked"/usr/bin/*; do
+    machine=$(od -An -tu2 -j18 -N2 "$program" | tr -d ' ')
+    [[ $machine == 183 ]] || die "${program##*/} in $deb is not an arm64 executable"
+  done
+  log "$deb: Architecture: $arch, $(stat -c %s "$deb") bytes, built in $((SECONDS - start)) s"
 fi
