@@ -15,6 +15,9 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 crigate=${1:?usage: check-shipped-config.sh CRIGATE_BINARY [CONFIG [TRUST_STORE]]}
+# A cross-built crigate (scripts/cross-build.sh) runs through the emulator
+# CMake names (CMAKE_CROSSCOMPILING_EMULATOR), passed as CRIGATE_EMULATOR.
+run_crigate=(${CRIGATE_EMULATOR:+"$CRIGATE_EMULATOR"} "$crigate")
 config=${2:-$CRIGATE_SCRIPTS_DIR/debian/config.toml}
 trust=${3:-$CRIGATE_SCRIPTS_DIR/debian/trust.toml}
 readme=$CRIGATE_REPO_ROOT/README.md
@@ -50,7 +53,7 @@ root=$scratch/root
 mkdir -p "$root/etc/crigate" "$root/var/lib/crigate" "$root/var/log/crigate" "$root/run/crigate"
 install -d -m 0700 "$root/etc/crigate/keys"
 # token.keys must hold a key (an empty directory is refused), as after install.
-"$crigate" token keygen --type ed25519 --out "$scratch/ops" >/dev/null
+"${run_crigate[@]}" token keygen --type ed25519 --out "$scratch/ops" >/dev/null
 cp "$scratch/ops.pub" "$root/etc/crigate/keys/"
 cp "$trust" "$root/etc/crigate/trust.toml"
 sed -E -e 's/^# (\[[a-z_.]+\])$/\1/' -e 's/^# ([a-z_]+ = )/\1/' \
@@ -60,7 +63,7 @@ commented=$(grep -cE '^# [a-z_]+ = ' "$config")
 ((active == commented && active > 50)) ||
   die "uncommented $active key lines of $commented; expected all of them (more than 50)"
 
-"$crigate" --config "$scratch/config.toml" --check-config >"$scratch/out" 2>&1 || {
+"${run_crigate[@]}" --config "$scratch/config.toml" --check-config >"$scratch/out" 2>&1 || {
   cat "$scratch/out" >&2
   die "the shipped config with every key uncommented is refused (above)"
 }
@@ -68,13 +71,13 @@ commented=$(grep -cE '^# [a-z_]+ = ' "$config")
 # The same check must refuse a key crigate does not know and a wrong type,
 # or the pass above proves nothing.
 sed 's/^drain_timeout_ms = .*/&\nno_such_key = 1/' "$scratch/config.toml" >"$scratch/unknown.toml"
-if "$crigate" --config "$scratch/unknown.toml" --check-config >"$scratch/out" 2>&1 ||
+if "${run_crigate[@]}" --config "$scratch/unknown.toml" --check-config >"$scratch/out" 2>&1 ||
   ! grep -q 'server.no_such_key' "$scratch/out"; then
   cat "$scratch/out" >&2
   die "--check-config accepted an unknown key server.no_such_key"
 fi
 sed 's/^drain_timeout_ms = \(.*\)/drain_timeout_ms = "\1"/' "$scratch/config.toml" >"$scratch/type.toml"
-if "$crigate" --config "$scratch/type.toml" --check-config >"$scratch/out" 2>&1 ||
+if "${run_crigate[@]}" --config "$scratch/type.toml" --check-config >"$scratch/out" 2>&1 ||
   ! grep -q 'server.drain_timeout_ms' "$scratch/out"; then
   cat "$scratch/out" >&2
   die "--check-config accepted a string for server.drain_timeout_ms"
