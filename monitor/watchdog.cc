@@ -439,6 +439,18 @@ void Watchdog::MaybeAct(steady_clock::time_point now) {
     }
   }
   if (offender != nullptr) {
+    // A more recently started container whose own breach is still building
+    // (over its threshold, not yet for `samples` in a row) is waited for,
+    // not passed over: it was registered later (after a restart, the
+    // lookups run one by one), so its run began a tick or two later. The
+    // wait ends within `samples` ticks: its run completes, or breaks.
+    for (const auto& [id, watched] : watched_) {
+      if (watched->stopping || watched->is_protected || watched.get() == offender) continue;
+      if (watched->facts.started_at_ns <= offender->facts.started_at_ns) continue;
+      for (const BreachCounter* counter : {&watched->cpu, &watched->memory, &watched->pids}) {
+        if (counter->consecutive > 0 && !counter->Sustained(samples)) return;
+      }
+    }
     StartStop(*offender, offender_resource, *offender_counter, offender_threshold, 1.0);
     return;
   }

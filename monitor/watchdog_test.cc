@@ -331,6 +331,38 @@ TEST_F(WatchdogTest, AmongOffendersTheMostRecentlyStartedGoesFirst) {
   EXPECT_EQ(runtime_->Stops(), (std::vector<std::string>{"b", "c", "a"}));
 }
 
+// After a restart the lookups register containers one by one, so a newer
+// offender's run can begin a tick after an older one's: it is waited for,
+// and then it is the one stopped.
+TEST_F(WatchdogTest, ANewerOffenderRegisteredATickLaterIsStillStoppedFirst) {
+  runtime_->Add("older", 100)->cpu_per_tick_usec = kBurn;
+  runtime_->Add("newer", 300)->cpu_per_tick_usec = kBurn;
+  Build();
+  RegisterAndSettle("older");
+  Tick();  // older's first sample
+  RegisterAndSettle("newer");
+  Tick(3);  // older: 3 over, sustained; newer: 2 over, still building
+  EXPECT_TRUE(runtime_->Stops().empty());
+  Tick();
+  EXPECT_EQ(runtime_->Stops(), std::vector<std::string>{"newer"});
+}
+
+// The wait is for a run in progress only: a newer container that stays
+// under its threshold never holds the older offender's stop.
+TEST_F(WatchdogTest, ANewerContainerUnderItsThresholdDoesNotDelayTheStop) {
+  runtime_->Add("older", 100)->cpu_per_tick_usec = kBurn;
+  std::shared_ptr<FakeCgroup> newer = runtime_->Add("newer", 300);
+  Build();
+  RegisterAndSettle("older");
+  RegisterAndSettle("newer");
+  Tick(2);
+  newer->cpu_per_tick_usec = kBurn;  // over for one sample, then under
+  Tick();
+  newer->cpu_per_tick_usec = 100000;
+  Tick();
+  EXPECT_EQ(runtime_->Stops(), std::vector<std::string>{"older"});
+}
+
 constexpr uint64_t kHalf = 500000;  // half the node's one CPU per 1 s tick
 
 TEST_F(WatchdogTest, NodeBreachStopsTheMostRecentContributorThenTheNextAfterCooldown) {
