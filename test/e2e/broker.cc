@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -163,19 +162,7 @@ Subscriber::Subscriber(const Broker& broker, const std::string& identity,
     argv.push_back("-t");
     argv.push_back(t);
   }
-  pid_ = fork();
-  if (pid_ == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlives a killed test run
-    FILE* out = freopen(out_.c_str(), "w", stdout);
-    FILE* err = freopen(err_.c_str(), "w", stderr);
-    (void)out;
-    (void)err;
-    std::vector<char*> args;
-    for (auto& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    _exit(127);
-  }
+  pid_ = SpawnChild(argv, out_, err_);
 }
 
 Subscriber::~Subscriber() {

@@ -48,6 +48,24 @@ std::string RegistryHost() { return "localhost:" + Env("CRIGATE_REGISTRY_PORT", 
 
 std::string RegistryBusybox() { return RegistryHost() + "/crigate/busybox:1.35"; }
 
+pid_t SpawnChild(const std::vector<std::string>& argv, const std::string& out_path,
+                 const std::string& err_path) {
+  const pid_t pid = fork();
+  if (pid != 0) return pid;
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  const int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  const int err =
+      err_path == out_path ? out : open(err_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  dup2(out, STDOUT_FILENO);
+  dup2(err, STDERR_FILENO);
+  std::vector<std::string> copy = argv;
+  std::vector<char*> args;
+  for (std::string& a : copy) args.push_back(a.data());
+  args.push_back(nullptr);
+  execvp(args[0], args.data());
+  _exit(127);
+}
+
 ::testing::AssertionResult ContainerdIsUp() {
   struct stat st;
   if (stat(ContainerdSocket().c_str(), &st) == 0) return ::testing::AssertionSuccess();
@@ -112,18 +130,9 @@ CrigateProcess::~CrigateProcess() {
 }
 
 void CrigateProcess::Spawn() {
-  pid_ = fork();
-  if (pid_ == 0) {
-    // A test run that is killed (a timeout) takes its crigate with it: a
-    // stray one would hold sockets, sessions and client ids the next run uses.
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    int log = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    dup2(log, STDERR_FILENO);
-    dup2(log, STDOUT_FILENO);
-    std::string bin = CrigateBinary();
-    execl(bin.c_str(), bin.c_str(), "--config", config_path_.c_str(), nullptr);
-    _exit(127);
-  }
+  // A test run that is killed (a timeout) takes its crigate with it: a
+  // stray one would hold sockets, sessions and client ids the next run uses.
+  pid_ = SpawnChild({CrigateBinary(), "--config", config_path_}, log_path_, log_path_);
 }
 
 void CrigateProcess::Kill() {
@@ -238,17 +247,7 @@ AuthzProcess::AuthzProcess(const Options& options) : log_path_(options.log_path)
   if (!options.rules.empty()) args.insert(args.end(), {"--rules", options.rules});
   if (!options.node_key.empty()) args.insert(args.end(), {"--node-key", options.node_key});
   if (!options.events.empty()) args.insert(args.end(), {"--events", options.events});
-  pid_ = fork();
-  if (pid_ == 0) {
-    int log = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    dup2(log, STDERR_FILENO);
-    dup2(log, STDOUT_FILENO);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execvp(argv[0], argv.data());
-    _exit(127);
-  }
+  pid_ = SpawnChild(args, log_path_, log_path_);
 }
 
 AuthzProcess::~AuthzProcess() {

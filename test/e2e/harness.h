@@ -93,6 +93,37 @@ std::string CrigateBinary();
 // failure that says how to start it. ASSERT_TRUE(ContainerdIsUp()) in SetUp.
 ::testing::AssertionResult ContainerdIsUp();
 
+// Starts argv (argv[0] looked up in PATH when it has no slash) as a child
+// that dies with the test (PR_SET_PDEATHSIG: a killed run leaves no stray),
+// its stdout and stderr appended to out_path and err_path (the same file
+// when they are equal). Returns its pid, or -1 when fork failed.
+pid_t SpawnChild(const std::vector<std::string>& argv, const std::string& out_path,
+                 const std::string& err_path);
+
+// The watchdog's end-to-end config: per-container CPU only, since node-wide
+// checks would depend on whatever else the machine runs. A spinning
+// container under a half-CPU quota samples near 1.0 on an idle machine; the
+// threshold is low so that it still breaches when a loaded test machine
+// gives it only part of its quota, while a sleeping one stays near 0. A long
+// cool-down makes "only one victim" observable. A stop takes a baseline
+// sample, three samples 250 ms apart over the threshold, and up to
+// grace_seconds (busybox's sh ignores SIGTERM) before SIGKILL: about 2.5 s.
+// Each wait for "nothing is stopped" in the tests is at least twice that.
+inline constexpr char kBurnerMonitorConfig[] = R"(
+[monitor]
+enabled = true
+interval_ms = 250
+samples = 3
+cpu = 0.3
+memory = 0
+pids = 0
+node_cpu = 0
+node_memory = 0
+grace_seconds = 1
+cooldown_ms = 600000
+protected_namespaces = []
+)";
+
 // An ordinary caller: nobody, nogroup.
 inline constexpr uid_t kNobody = 65534;
 inline constexpr gid_t kNogroup = 65534;

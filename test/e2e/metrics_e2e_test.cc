@@ -8,7 +8,6 @@
 // (test/e2e/CMakeLists.txt).
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,23 +25,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// As monitor_e2e_test.cc: per-container CPU only, a burner under half a CPU
-// breaches 0.3; one stop and then a long cool-down.
-constexpr char kBurnerMonitorConfig[] = R"(
-[monitor]
-enabled = true
-interval_ms = 250
-samples = 3
-cpu = 0.3
-memory = 0
-pids = 0
-node_cpu = 0
-node_memory = 0
-grace_seconds = 1
-cooldown_ms = 600000
-protected_namespaces = []
-)";
-
 // Debian's Prometheus as a child that dies with the test (PR_SET_PDEATHSIG),
 // scraping one target every second, its data in dir.
 class PrometheusProcess {
@@ -56,19 +38,7 @@ class PrometheusProcess {
     std::vector<std::string> argv = {"/usr/bin/prometheus", "--config.file=" + config,
                                      "--web.listen-address=127.0.0.1:" + std::to_string(port_),
                                      "--storage.tsdb.path=" + dir + "/tsdb", "--log.level=warn"};
-    pid_ = fork();
-    if (pid_ == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlives a killed test run
-      FILE* out = freopen(log_.c_str(), "w", stdout);
-      FILE* err = freopen(log_.c_str(), "a", stderr);
-      (void)out;
-      (void)err;
-      std::vector<char*> args;
-      for (auto& a : argv) args.push_back(a.data());
-      args.push_back(nullptr);
-      execv(args[0], args.data());
-      _exit(127);
-    }
+    pid_ = SpawnChild(argv, log_, log_);
   }
   ~PrometheusProcess() {
     if (pid_ <= 0) return;

@@ -22,31 +22,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Per-container CPU only: node-wide checks would depend on whatever else the
-// machine runs. A spinning container under a half-CPU quota samples near 1.0
-// on an idle machine; the threshold is low so that it still breaches when a
-// loaded test machine gives it only part of its quota, while a sleeping one
-// stays near 0. A long cool-down makes "only one victim" observable. A stop
-// takes a baseline sample, three samples 250 ms apart over the threshold,
-// and up to grace_seconds (busybox's sh ignores SIGTERM) before SIGKILL:
-// about 2.5 s. Each wait for "nothing is stopped" below is at least twice
-// that.
-constexpr char kMonitorConfig[] = R"(
-[monitor]
-enabled = true
-interval_ms = 250
-samples = 3
-cpu = 0.3
-memory = 0
-pids = 0
-node_cpu = 0
-node_memory = 0
-grace_seconds = 1
-cooldown_ms = 600000
-protected_namespaces = []
-protected_labels = ["crigate.io/protected=true"]
-)";
-
 class Monitor : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -135,7 +110,7 @@ TEST_F(Monitor, StopsTheBurnerAndLeavesTheQuietContainerRunning) {
 
   CrigateProcess::Options options;
   options.monitor = true;
-  options.body = std::string(kMonitorConfig) + "[cloud]\nenabled = true\nurl = \"" +
+  options.body = std::string(kBurnerMonitorConfig) + "[cloud]\nenabled = true\nurl = \"" +
                  cloud.Url("/v1/data/crigate/allow") + "\"\nevents_url = \"" +
                  cloud.Url("/v1/events") + "\"\nnode_key_file = \"" + dir + "/node.key\"\n";
   CrigateProcess gate(options);
@@ -184,7 +159,7 @@ TEST_F(Monitor, AfterARestartTheMostRecentlyStartedIsStoppedFirst) {
   // A fresh crigate learns of them only from containerd.
   CrigateProcess::Options options;
   options.monitor = true;
-  options.body = kMonitorConfig;
+  options.body = kBurnerMonitorConfig;
   CrigateProcess gate(options);
   ASSERT_TRUE(gate.WaitReady()) << gate.Log();
   CriClient cri(gate.socket());
@@ -197,7 +172,7 @@ TEST_F(Monitor, AfterARestartTheMostRecentlyStartedIsStoppedFirst) {
 TEST_F(Monitor, ProtectedContainerIsNeverStopped) {
   CrigateProcess::Options options;
   options.monitor = true;
-  options.body = kMonitorConfig;
+  options.body = kBurnerMonitorConfig;
   CrigateProcess gate(options);
   ASSERT_TRUE(gate.WaitReady()) << gate.Log();
   CriClient cri(gate.socket());
@@ -213,7 +188,7 @@ TEST_F(Monitor, ProtectedContainerIsNeverStopped) {
 TEST_F(Monitor, ProtectionFollowsThePodsRealNamespaceNotItsLabels) {
   CrigateProcess::Options options;
   options.monitor = true;
-  options.body = kMonitorConfig;
+  options.body = kBurnerMonitorConfig;
   options.body.replace(options.body.find("protected_namespaces = []"), 25,
                        "protected_namespaces = [\"kube-system\"]");
   CrigateProcess gate(options);
@@ -232,7 +207,7 @@ TEST_F(Monitor, ProtectionFollowsThePodsRealNamespaceNotItsLabels) {
 
 // A node-wide rule only: the containers' summed CPU against the node's.
 std::string NodeWideConfig(double node_cpu) {
-  std::string config = kMonitorConfig;
+  std::string config = kBurnerMonitorConfig;
   config.replace(config.find("cpu = 0.3"), 9, "cpu = 0");
   config.replace(config.find("node_cpu = 0"), 12, "node_cpu = " + std::to_string(node_cpu));
   return config;
@@ -304,7 +279,7 @@ constexpr int64_t k64MiB = 64 << 20;
 // fills the page cache under its limit is not stopped; one that holds the
 // memory is.
 TEST_F(Monitor, PageCacheIsNotMemoryTheContainerHolds) {
-  std::string config = kMonitorConfig;
+  std::string config = kBurnerMonitorConfig;
   config.replace(config.find("cpu = 0.3"), 9, "cpu = 0");
   config.replace(config.find("memory = 0"), 10, "memory = 0.7");
   CrigateProcess::Options options;
@@ -372,7 +347,7 @@ class MonitorChannel : public Monitor {
   CrigateProcess::Options GateOptions() const {
     CrigateProcess::Options options;
     options.monitor = true;
-    options.body = std::string(kMonitorConfig) +
+    options.body = std::string(kBurnerMonitorConfig) +
                    broker_.ChannelSection(kNode, dir_ + "/cloud-keys", dir_ + "/state");
     options.policy += std::string("[node]\nid = \"") + kNode + "\"\n";
     return options;
