@@ -288,11 +288,11 @@ nlohmann::ordered_json Daemon::StatusNow(const char* state) const {
 
   ordered_json policy = {{"loaded", live_.Get() != nullptr && live_.Get()->stages != nullptr},
                          {"gated", GatedActions(*settings_.policy)},
-                         {"audit", pipeline_->audit().path()}};
+                         {"audit", pipeline_->audit().path()},
+                         {"reloads_ok", ReloadsCounted(true)},
+                         {"reloads_refused", ReloadsCounted(false)}};
   {
     std::lock_guard<std::mutex> lock(reload_news_mu_);
-    policy["reloads_ok"] = reloads_ok_;
-    policy["reloads_refused"] = reloads_refused_;
     if (!last_reload_.empty()) policy["last_reload"] = last_reload_;
   }
   ordered_json decisions = ordered_json::array();
@@ -374,13 +374,17 @@ bool Daemon::Reload() {
 base::Status Daemon::ReloadFor(const std::string& why) {
   std::lock_guard<std::mutex> lock(reload_mu_);
   const std::string& path = settings_.path;
-  auto refuse = [&](base::Status status) {
-    CountReload(false);
-    log::Error("{}: {} not reloaded, everything stays as it was: {}", why, path, status.message());
+  // One count (crigate_reloads_total, which crigate status reads too) and
+  // one line for crigate status, whichever way it ends.
+  auto note = [&](bool ok, const std::string& result) {
+    CountReload(ok);
     std::lock_guard<std::mutex> news(reload_news_mu_);
-    ++reloads_refused_;
-    last_reload_ = fmt::format("{} at {}: refused: {}", why,
-                               base::FormatUtc(std::chrono::system_clock::now()), status.message());
+    last_reload_ =
+        fmt::format("{} at {}: {}", why, base::FormatUtc(std::chrono::system_clock::now()), result);
+  };
+  auto refuse = [&](base::Status status) {
+    log::Error("{}: {} not reloaded, everything stays as it was: {}", why, path, status.message());
+    note(false, "refused: " + status.message());
     return status;
   };
   std::vector<std::string> errors;
@@ -396,13 +400,7 @@ base::Status Daemon::ReloadFor(const std::string& why) {
       BuildSnapshot(std::make_shared<const Settings>(std::move(*settings)));
   if (!next.ok()) return refuse(next.status());
   live_.Set(std::move(next).value());
-  {
-    std::lock_guard<std::mutex> news(reload_news_mu_);
-    ++reloads_ok_;
-    last_reload_ =
-        fmt::format("{} at {}: reloaded", why, base::FormatUtc(std::chrono::system_clock::now()));
-  }
-  CountReload(true);
+  note(true, "reloaded");
   log::Info("{}: {} reloaded: trust store, token keys, cloud authorization and node key{}", why,
             path, approvals_ ? ", approval key" : "");
   log::Info("decisions so far: {}", pipeline_->CountsText());
@@ -510,11 +508,7 @@ void Daemon::Drain() {
   // After the watchdog: its last stops are spooled; what the broker has not
   // taken yet is sent after the next start.
   if (channel_) channel_->Stop();
-  if (status_) {
-    if (base::Status s = status_->Write(StatusNow("stopped")); !s.ok()) {
-      log::Warn("status file: {}", s.message());
-    }
-  }
+  if (status_) status_->Stop(StatusNow("stopped"));  // stopped already: writes the last state
   log::Info("decisions: {}", pipeline_->CountsText());
 }
 

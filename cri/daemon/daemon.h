@@ -130,9 +130,7 @@ class Daemon final {
   std::mutex reload_mu_;                           // serialises ReloadFor
   const std::chrono::system_clock::time_point started_at_ = std::chrono::system_clock::now();
   mutable std::mutex reload_news_mu_;
-  uint64_t reloads_ok_ = 0;       // guarded by reload_news_mu_
-  uint64_t reloads_refused_ = 0;  // guarded by reload_news_mu_
-  std::string last_reload_;       // guarded by reload_news_mu_: "SIGHUP: reloaded at ..."
+  std::string last_reload_;  // guarded by reload_news_mu_: "SIGHUP at ...: reloaded"
   std::unique_ptr<monitor::Watchdog> watchdog_;
   std::unique_ptr<FollowUp> follow_up_;
   PeerRegistry peers_;

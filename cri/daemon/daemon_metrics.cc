@@ -32,6 +32,8 @@ void RegisterDaemonMetrics(std::string_view version) {
 
 void CountReload(bool ok) { Reloads(ok).Inc(); }
 
+uint64_t ReloadsCounted(bool ok) { return Reloads(ok).Value(); }
+
 std::unique_ptr<base::Registry> PartMetrics(const ScrapedParts& parts) {
   auto registry = std::make_unique<base::Registry>();
   if (const policy::TokenUseStore* uses = parts.token_uses) {

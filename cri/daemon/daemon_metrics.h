@@ -37,6 +37,8 @@ void RegisterDaemonMetrics(std::string_view version);
 
 // A reload that took effect (ok) or was refused.
 void CountReload(bool ok);
+// What CountReload has counted so far (crigate status shows it).
+uint64_t ReloadsCounted(bool ok);
 
 // The parts a scrape reads; any may be null (that part is off). They must
 // outlive the registry's server.

@@ -34,7 +34,8 @@ class StatusWriter final {
   StatusWriter& operator=(const StatusWriter&) = delete;
 
   void Start();
-  // Stops the thread and writes `last` (when not null).
+  // Stops the thread (when it runs) and writes `last` (when not null); may
+  // be called again to write a later last state.
   void Stop(const nlohmann::ordered_json& last = nullptr);
 
   const std::string& path() const { return path_; }

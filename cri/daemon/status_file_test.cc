@@ -45,6 +45,12 @@ TEST(StatusWriter, WritesAtStartThenEveryPeriodAndTheLastStateAtStop) {
   std::this_thread::sleep_for(std::chrono::milliseconds(60));
   EXPECT_EQ(snapshots.load(), after_stop) << "no snapshot after Stop";
   EXPECT_EQ(ReadStatus(path).value("state", ""), "stopped");
+
+  // Stopped already, Stop writes a later last state (the daemon's drain:
+  // "draining" first, "stopped" at its end).
+  writer.Stop(ordered_json{{"state", "later"}});
+  EXPECT_EQ(ReadStatus(path).value("state", ""), "later");
+  EXPECT_EQ(snapshots.load(), after_stop);
 }
 
 TEST(StatusWriter, AnUnwritableFileIsReportedAndTheWriterGoesOn) {
